@@ -1,0 +1,160 @@
+import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+
+/** Durations in config: a number of seconds, or a string like "90s", "15m", "24h", "7d". */
+const duration = z.union([
+  z.number().nonnegative(),
+  z.string().regex(/^\d+(\.\d+)?(ms|s|m|h|d)$/, 'expected a duration such as "30s", "15m", "24h"'),
+]);
+
+export const ConfigSchema = z
+  .object({
+    host: z.string().min(1).default("127.0.0.1"),
+    port: z.number().int().min(0).max(65535).default(5000),
+    dataDir: z.string().min(1).default("./data"),
+    log: z
+      .object({
+        level: z.enum(["debug", "info", "warn", "error"]).default("info"),
+        accessLog: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
+    storage: z
+      .object({
+        /** DELETE on manifests, tags and blobs. */
+        deleteEnabled: z.boolean().default(true),
+        /** Uploads untouched for this long are removed. */
+        uploadExpiry: duration.default("24h"),
+        /** "full": every metadata commit is fsynced; "normal": survives a crash of Reestr, not of the machine. */
+        sync: z.enum(["full", "normal"]).default("full"),
+      })
+      .strict()
+      .prefault({}),
+    /** How long SIGTERM waits for in-flight requests before closing connections. */
+    shutdownTimeout: duration.default("30s"),
+  })
+  .strict();
+
+export type ReestrConfig = z.infer<typeof ConfigSchema>;
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+export function durationMs(value: number | string): number {
+  if (typeof value === "number") return value * 1000;
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(value)!;
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[
+    match[2] as "ms" | "s" | "m" | "h" | "d"
+  ];
+  return Number(match[1]) * unit;
+}
+
+/** Overrides from flags or the environment, by dotted config path. */
+export type ConfigOverrides = Record<string, unknown>;
+
+/** Environment variables and the config field each sets. */
+export const ENVIRONMENT_VARIABLES: Record<string, { path: string; type: "string" | "number" | "boolean" }> =
+  {
+    REESTR_HOST: { path: "host", type: "string" },
+    REESTR_PORT: { path: "port", type: "number" },
+    REESTR_DATA: { path: "dataDir", type: "string" },
+    REESTR_LOG_LEVEL: { path: "log.level", type: "string" },
+    REESTR_ACCESS_LOG: { path: "log.accessLog", type: "boolean" },
+    REESTR_DELETE_ENABLED: { path: "storage.deleteEnabled", type: "boolean" },
+    REESTR_UPLOAD_EXPIRY: { path: "storage.uploadExpiry", type: "string" },
+    REESTR_STORAGE_SYNC: { path: "storage.sync", type: "string" },
+    REESTR_SHUTDOWN_TIMEOUT: { path: "shutdownTimeout", type: "string" },
+  };
+
+export function overridesFromEnvironment(env: NodeJS.ProcessEnv): ConfigOverrides {
+  const overrides: ConfigOverrides = {};
+  for (const [name, { path, type }] of Object.entries(ENVIRONMENT_VARIABLES)) {
+    const raw = env[name];
+    if (raw === undefined || raw === "") continue;
+    overrides[path] = coerce(raw, type, name);
+  }
+  return overrides;
+}
+
+export function coerce(raw: string, type: "string" | "number" | "boolean", source: string): unknown {
+  if (type === "number") {
+    const value = Number(raw);
+    if (!Number.isFinite(value)) throw new ConfigError(`${source}: expected a number, got "${raw}"`);
+    return value;
+  }
+  if (type === "boolean") {
+    if (/^(1|true|yes|on)$/i.test(raw)) return true;
+    if (/^(0|false|no|off)$/i.test(raw)) return false;
+    throw new ConfigError(`${source}: expected true or false, got "${raw}"`);
+  }
+  return raw;
+}
+
+/**
+ * Builds the configuration: defaults < YAML file < environment < flags. Every problem is
+ * reported with the field it concerns, e.g. `port: expected number, received string`.
+ */
+export async function loadConfig(options: {
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  flags?: ConfigOverrides;
+}): Promise<ReestrConfig> {
+  let fromFile: Record<string, unknown> = {};
+  if (options.file) {
+    let text: string;
+    try {
+      text = await readFile(options.file, "utf8");
+    } catch (error) {
+      throw new ConfigError(`cannot read config file ${options.file}: ${(error as Error).message}`);
+    }
+    let parsed: unknown;
+    try {
+      parsed = parseYaml(text);
+    } catch (error) {
+      throw new ConfigError(`config file ${options.file} is not valid YAML: ${(error as Error).message}`);
+    }
+    if (parsed !== null && parsed !== undefined) {
+      if (typeof parsed !== "object" || Array.isArray(parsed)) {
+        throw new ConfigError(`config file ${options.file} must hold a mapping of settings`);
+      }
+      fromFile = parsed as Record<string, unknown>;
+    }
+  }
+  const merged = structuredClone(fromFile);
+  for (const [path, value] of Object.entries({
+    ...overridesFromEnvironment(options.env ?? {}),
+    ...options.flags,
+  })) {
+    if (value !== undefined) setPath(merged, path, value);
+  }
+  const result = ConfigSchema.safeParse(merged);
+  if (!result.success) {
+    const where = options.file ? ` (file ${options.file}, environment and flags)` : "";
+    const problems = result.error.issues.map((issue) => {
+      const path = issue.path.join(".") || "(root)";
+      return issue.code === "unrecognized_keys"
+        ? `${path === "(root)" ? "" : `${path}.`}${issue.keys.join(", ")}: unknown setting`
+        : `${path}: ${issue.message}`;
+    });
+    throw new ConfigError(`invalid configuration${where}:\n  ${problems.join("\n  ")}`);
+  }
+  const config = result.data;
+  config.dataDir = resolve(config.dataDir);
+  return config;
+}
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split(".");
+  let node = target;
+  for (const key of keys.slice(0, -1)) {
+    if (typeof node[key] !== "object" || node[key] === null) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[keys.at(-1)!] = value;
+}

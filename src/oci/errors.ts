@@ -1,0 +1,83 @@
+/**
+ * The OCI Distribution Spec error codes and the HTTP status each one is answered with.
+ * Every failure on /v2 is a RegistryError, rendered as the spec's JSON envelope
+ * `{"errors":[{"code","message","detail"}]}` by the HTTP layer.
+ */
+export const ERROR_STATUS = {
+  BLOB_UNKNOWN: 404,
+  BLOB_UPLOAD_INVALID: 400,
+  BLOB_UPLOAD_UNKNOWN: 404,
+  DIGEST_INVALID: 400,
+  MANIFEST_BLOB_UNKNOWN: 400,
+  MANIFEST_INVALID: 400,
+  MANIFEST_UNKNOWN: 404,
+  NAME_INVALID: 400,
+  NAME_UNKNOWN: 404,
+  SIZE_INVALID: 400,
+  UNAUTHORIZED: 401,
+  DENIED: 403,
+  UNSUPPORTED: 405,
+  TOOMANYREQUESTS: 429,
+  RANGE_INVALID: 416,
+  /** Distribution's code for a bad `n` on tags list and catalog. */
+  PAGINATION_NUMBER_INVALID: 400,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+const DEFAULT_MESSAGES: Record<ErrorCode, string> = {
+  BLOB_UNKNOWN: "blob unknown to registry",
+  BLOB_UPLOAD_INVALID: "blob upload invalid",
+  BLOB_UPLOAD_UNKNOWN: "blob upload unknown to registry",
+  DIGEST_INVALID: "provided digest did not match uploaded content",
+  MANIFEST_BLOB_UNKNOWN: "manifest references a manifest or blob unknown to registry",
+  MANIFEST_INVALID: "manifest invalid",
+  MANIFEST_UNKNOWN: "manifest unknown to registry",
+  NAME_INVALID: "invalid repository name",
+  NAME_UNKNOWN: "repository name not known to registry",
+  SIZE_INVALID: "provided length did not match content length",
+  UNAUTHORIZED: "authentication required",
+  DENIED: "requested access to the resource is denied",
+  UNSUPPORTED: "the operation is unsupported",
+  TOOMANYREQUESTS: "too many requests",
+  RANGE_INVALID: "requested range not satisfiable",
+  PAGINATION_NUMBER_INVALID: "invalid number of results requested",
+};
+
+export class RegistryError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly detail: unknown;
+  /** Extra response headers, e.g. Range on a 416 or WWW-Authenticate on a 401. */
+  readonly headers: Record<string, string>;
+
+  constructor(
+    code: ErrorCode,
+    message?: string,
+    detail?: unknown,
+    headers: Record<string, string> = {},
+    /** Overrides the code's usual status, e.g. 413 for an oversized manifest, 404 for an unknown route. */
+    status?: number,
+  ) {
+    super(message ?? DEFAULT_MESSAGES[code]);
+    this.name = "RegistryError";
+    this.code = code;
+    this.status = status ?? ERROR_STATUS[code];
+    this.detail = detail;
+    this.headers = headers;
+  }
+
+  /** The spec's error envelope. */
+  toBody(): string {
+    const error: { code: string; message: string; detail?: unknown } = {
+      code: this.code,
+      message: this.message,
+    };
+    if (this.detail !== undefined) error.detail = this.detail;
+    return JSON.stringify({ errors: [error] });
+  }
+}
+
+export function isRegistryError(value: unknown): value is RegistryError {
+  return value instanceof RegistryError;
+}

@@ -1,0 +1,97 @@
+import type { Digest } from "../../oci/digest.ts";
+
+export interface StoredManifest {
+  digest: Digest;
+  mediaType: string;
+  content: Uint8Array;
+}
+
+export interface ManifestRecord extends StoredManifest {
+  /** Blobs (config, layers) the manifest references: they stay linked while it exists. */
+  blobs: Digest[];
+  /** Child manifests of an index. */
+  children: Digest[];
+  subject?: Digest;
+  artifactType?: string;
+  annotations?: Record<string, string>;
+}
+
+/** One entry of the referrers API's image index. */
+export interface ReferrerDescriptor {
+  mediaType: string;
+  digest: Digest;
+  size: number;
+  artifactType?: string;
+  annotations?: Record<string, string>;
+}
+
+export interface Page {
+  /** Return names strictly after this one (lexical order). */
+  last?: string;
+  limit: number;
+}
+
+export interface UploadSession {
+  id: string;
+  repository: string;
+  createdAt: number;
+}
+
+export interface StorageStats {
+  repositories: number;
+  manifests: number;
+  tags: number;
+  blobs: number;
+  /** Bytes of distinct blobs, each counted once however many repositories link it. */
+  blobBytes: number;
+}
+
+/**
+ * What the registry knows besides blob bytes: repositories, tags, manifests, referrers,
+ * which repository may read which blob, and upload sessions. Every write is one transaction.
+ * Async so a PostgreSQL backend fits the same seam. Every implementation runs
+ * test/contract/metadata-store.contract.ts.
+ */
+export interface MetadataStore {
+  /** Repository names in lexical order. */
+  listRepositories(page: Page): Promise<string[]>;
+  repositoryExists(repository: string): Promise<boolean>;
+
+  /** Records a committed blob and links it into a repository. */
+  linkBlob(repository: string, digest: Digest, size: number): Promise<void>;
+  /** Size of a blob linked into the repository, or undefined. */
+  linkedBlobSize(repository: string, digest: Digest): Promise<number | undefined>;
+  /** Size of a blob known anywhere in the registry, or undefined. */
+  blobSize(digest: Digest): Promise<number | undefined>;
+  /**
+   * Removes a repository's link to a blob. Returns whether it was linked, and whether the blob
+   * is now referenced by no repository at all (the caller may then delete its bytes).
+   */
+  unlinkBlob(repository: string, digest: Digest): Promise<{ unlinked: boolean; orphaned: boolean }>;
+
+  /** Which of these blobs are not linked into the repository. */
+  missingBlobs(repository: string, digests: Digest[]): Promise<Digest[]>;
+  /** Which of these manifests are not in the repository. */
+  missingManifests(repository: string, digests: Digest[]): Promise<Digest[]>;
+
+  /** Stores a manifest (and points `tag` at it) in one transaction. */
+  putManifest(repository: string, manifest: ManifestRecord, tag?: string): Promise<void>;
+  getManifestByTag(repository: string, tag: string): Promise<StoredManifest | undefined>;
+  getManifestByDigest(repository: string, digest: Digest): Promise<StoredManifest | undefined>;
+  /** Deletes a manifest, the tags pointing at it and its referrer entry. */
+  deleteManifest(repository: string, digest: Digest): Promise<boolean>;
+  deleteTag(repository: string, tag: string): Promise<boolean>;
+  /** Tags in lexical order; undefined when the repository does not exist. */
+  listTags(repository: string, page: Page): Promise<string[] | undefined>;
+  listReferrers(repository: string, subject: Digest): Promise<ReferrerDescriptor[]>;
+
+  createUpload(session: UploadSession): Promise<void>;
+  getUpload(id: string): Promise<UploadSession | undefined>;
+  deleteUpload(id: string): Promise<void>;
+  listUploads(): Promise<UploadSession[]>;
+
+  stats(): Promise<StorageStats>;
+  /** A cheap probe for /readyz. */
+  check(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,350 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { Digest } from "../../oci/digest.ts";
+import type {
+  ManifestRecord,
+  MetadataStore,
+  Page,
+  ReferrerDescriptor,
+  StorageStats,
+  StoredManifest,
+  UploadSession,
+} from "./metadata-store.ts";
+
+export interface SqliteOptions {
+  /** `full` fsyncs every commit (survives power loss); `normal` survives a process crash only. */
+  synchronous?: "full" | "normal";
+}
+
+const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS repositories (
+  name TEXT PRIMARY KEY,
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS blobs (
+  digest TEXT PRIMARY KEY,
+  size INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS repository_blobs (
+  repository TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  PRIMARY KEY (repository, digest)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS repository_blobs_by_digest ON repository_blobs (digest);
+CREATE TABLE IF NOT EXISTS manifests (
+  id INTEGER PRIMARY KEY,
+  repository TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  media_type TEXT NOT NULL,
+  content BLOB NOT NULL,
+  size INTEGER NOT NULL,
+  subject TEXT,
+  artifact_type TEXT,
+  annotations TEXT,
+  created_at INTEGER NOT NULL,
+  UNIQUE (repository, digest)
+);
+CREATE INDEX IF NOT EXISTS manifests_by_subject ON manifests (repository, subject) WHERE subject IS NOT NULL;
+CREATE TABLE IF NOT EXISTS manifest_references (
+  repository TEXT NOT NULL,
+  manifest TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('blob', 'manifest')),
+  PRIMARY KEY (repository, manifest, digest)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tags (
+  repository TEXT NOT NULL,
+  tag TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (repository, tag)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS tags_by_digest ON tags (repository, digest);
+CREATE TABLE IF NOT EXISTS uploads (
+  id TEXT PRIMARY KEY,
+  repository TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+`;
+
+type Row = Record<string, unknown>;
+
+/**
+ * Metadata in one SQLite file (WAL mode) through the built-in node:sqlite. node:sqlite is
+ * synchronous, so each method runs to completion without interleaving: a transaction opened
+ * and committed in the same call cannot be split by another request.
+ */
+export class SqliteMetadataStore implements MetadataStore {
+  readonly #db: DatabaseSync;
+  readonly #statements = new Map<string, StatementSync>();
+
+  constructor(path: string, options: SqliteOptions = {}) {
+    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    this.#db = new DatabaseSync(path);
+    this.#db.exec("PRAGMA journal_mode = WAL");
+    this.#db.exec(`PRAGMA synchronous = ${options.synchronous === "normal" ? "NORMAL" : "FULL"}`);
+    this.#db.exec("PRAGMA foreign_keys = ON");
+    this.#db.exec("PRAGMA busy_timeout = 5000");
+    this.#migrate();
+  }
+
+  #migrate(): void {
+    const version = Number((this.#db.prepare("PRAGMA user_version").get() as Row).user_version);
+    if (version > SCHEMA_VERSION) {
+      throw new Error(
+        `metadata database schema ${version} is newer than this Reestr understands (${SCHEMA_VERSION})`,
+      );
+    }
+    this.#transaction(() => {
+      this.#db.exec(SCHEMA);
+      this.#db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+    });
+  }
+
+  /** Prepared statements are cached: the hot paths (manifest GET, blob HEAD) skip the parser. */
+  #sql(sql: string): StatementSync {
+    let statement = this.#statements.get(sql);
+    if (!statement) {
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  #transaction<T>(work: () => T): T {
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      const result = work();
+      this.#db.exec("COMMIT");
+      return result;
+    } catch (error) {
+      this.#db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+
+  #ensureRepository(repository: string, now: number): void {
+    this.#sql("INSERT OR IGNORE INTO repositories (name, created_at) VALUES (?, ?)").run(repository, now);
+  }
+
+  async listRepositories(page: Page): Promise<string[]> {
+    const rows = this.#sql("SELECT name FROM repositories WHERE name > ? ORDER BY name LIMIT ?").all(
+      page.last ?? "",
+      page.limit,
+    );
+    return rows.map((row) => row.name as string);
+  }
+
+  async repositoryExists(repository: string): Promise<boolean> {
+    return this.#sql("SELECT 1 FROM repositories WHERE name = ?").get(repository) !== undefined;
+  }
+
+  async linkBlob(repository: string, digest: Digest, size: number): Promise<void> {
+    const now = Date.now();
+    this.#transaction(() => {
+      this.#ensureRepository(repository, now);
+      this.#sql("INSERT OR IGNORE INTO blobs (digest, size, created_at) VALUES (?, ?, ?)").run(
+        digest,
+        size,
+        now,
+      );
+      this.#sql("INSERT OR IGNORE INTO repository_blobs (repository, digest) VALUES (?, ?)").run(
+        repository,
+        digest,
+      );
+    });
+  }
+
+  async linkedBlobSize(repository: string, digest: Digest): Promise<number | undefined> {
+    const row = this.#sql(
+      "SELECT b.size FROM repository_blobs r JOIN blobs b ON b.digest = r.digest WHERE r.repository = ? AND r.digest = ?",
+    ).get(repository, digest);
+    return row === undefined ? undefined : Number(row.size);
+  }
+
+  async blobSize(digest: Digest): Promise<number | undefined> {
+    const row = this.#sql("SELECT size FROM blobs WHERE digest = ?").get(digest);
+    return row === undefined ? undefined : Number(row.size);
+  }
+
+  async unlinkBlob(repository: string, digest: Digest): Promise<{ unlinked: boolean; orphaned: boolean }> {
+    return this.#transaction(() => {
+      const result = this.#sql("DELETE FROM repository_blobs WHERE repository = ? AND digest = ?").run(
+        repository,
+        digest,
+      );
+      const unlinked = Number(result.changes) > 0;
+      const stillLinked = this.#sql("SELECT 1 FROM repository_blobs WHERE digest = ? LIMIT 1").get(digest);
+      if (stillLinked) return { unlinked, orphaned: false };
+      const removed = this.#sql("DELETE FROM blobs WHERE digest = ?").run(digest);
+      return { unlinked, orphaned: Number(removed.changes) > 0 };
+    });
+  }
+
+  async missingBlobs(repository: string, digests: Digest[]): Promise<Digest[]> {
+    const statement = this.#sql("SELECT 1 FROM repository_blobs WHERE repository = ? AND digest = ?");
+    return [...new Set(digests)].filter((digest) => statement.get(repository, digest) === undefined);
+  }
+
+  async missingManifests(repository: string, digests: Digest[]): Promise<Digest[]> {
+    const statement = this.#sql("SELECT 1 FROM manifests WHERE repository = ? AND digest = ?");
+    return [...new Set(digests)].filter((digest) => statement.get(repository, digest) === undefined);
+  }
+
+  async putManifest(repository: string, manifest: ManifestRecord, tag?: string): Promise<void> {
+    const now = Date.now();
+    this.#transaction(() => {
+      this.#ensureRepository(repository, now);
+      this.#sql(
+        `INSERT INTO manifests (repository, digest, media_type, content, size, subject, artifact_type, annotations, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (repository, digest) DO NOTHING`,
+      ).run(
+        repository,
+        manifest.digest,
+        manifest.mediaType,
+        manifest.content,
+        manifest.content.byteLength,
+        manifest.subject ?? null,
+        manifest.artifactType ?? null,
+        manifest.annotations ? JSON.stringify(manifest.annotations) : null,
+        now,
+      );
+      const reference = this.#sql(
+        "INSERT OR IGNORE INTO manifest_references (repository, manifest, digest, kind) VALUES (?, ?, ?, ?)",
+      );
+      for (const blob of manifest.blobs) reference.run(repository, manifest.digest, blob, "blob");
+      for (const child of manifest.children) reference.run(repository, manifest.digest, child, "manifest");
+      if (tag !== undefined) {
+        this.#sql(
+          `INSERT INTO tags (repository, tag, digest, updated_at) VALUES (?, ?, ?, ?)
+           ON CONFLICT (repository, tag) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at`,
+        ).run(repository, tag, manifest.digest, now);
+      }
+    });
+  }
+
+  async getManifestByTag(repository: string, tag: string): Promise<StoredManifest | undefined> {
+    const row = this.#sql(
+      `SELECT m.digest, m.media_type, m.content FROM tags t
+       JOIN manifests m ON m.repository = t.repository AND m.digest = t.digest
+       WHERE t.repository = ? AND t.tag = ?`,
+    ).get(repository, tag);
+    return row && toStoredManifest(row);
+  }
+
+  async getManifestByDigest(repository: string, digest: Digest): Promise<StoredManifest | undefined> {
+    const row = this.#sql(
+      "SELECT digest, media_type, content FROM manifests WHERE repository = ? AND digest = ?",
+    ).get(repository, digest);
+    return row && toStoredManifest(row);
+  }
+
+  async deleteManifest(repository: string, digest: Digest): Promise<boolean> {
+    return this.#transaction(() => {
+      const removed = this.#sql("DELETE FROM manifests WHERE repository = ? AND digest = ?").run(
+        repository,
+        digest,
+      );
+      if (Number(removed.changes) === 0) return false;
+      this.#sql("DELETE FROM tags WHERE repository = ? AND digest = ?").run(repository, digest);
+      this.#sql("DELETE FROM manifest_references WHERE repository = ? AND manifest = ?").run(
+        repository,
+        digest,
+      );
+      return true;
+    });
+  }
+
+  async deleteTag(repository: string, tag: string): Promise<boolean> {
+    const removed = this.#sql("DELETE FROM tags WHERE repository = ? AND tag = ?").run(repository, tag);
+    return Number(removed.changes) > 0;
+  }
+
+  async listTags(repository: string, page: Page): Promise<string[] | undefined> {
+    if (!(await this.repositoryExists(repository))) return undefined;
+    const rows = this.#sql("SELECT tag FROM tags WHERE repository = ? AND tag > ? ORDER BY tag LIMIT ?").all(
+      repository,
+      page.last ?? "",
+      page.limit,
+    );
+    return rows.map((row) => row.tag as string);
+  }
+
+  async listReferrers(repository: string, subject: Digest): Promise<ReferrerDescriptor[]> {
+    const rows = this.#sql(
+      `SELECT digest, media_type, size, artifact_type, annotations FROM manifests
+       WHERE repository = ? AND subject = ? ORDER BY created_at, digest`,
+    ).all(repository, subject);
+    return rows.map((row) => {
+      const descriptor: ReferrerDescriptor = {
+        mediaType: row.media_type as string,
+        digest: row.digest as Digest,
+        size: Number(row.size),
+      };
+      if (row.artifact_type) descriptor.artifactType = row.artifact_type as string;
+      if (row.annotations) descriptor.annotations = JSON.parse(row.annotations as string);
+      return descriptor;
+    });
+  }
+
+  async createUpload(session: UploadSession): Promise<void> {
+    this.#sql("INSERT INTO uploads (id, repository, created_at) VALUES (?, ?, ?)").run(
+      session.id,
+      session.repository,
+      session.createdAt,
+    );
+  }
+
+  async getUpload(id: string): Promise<UploadSession | undefined> {
+    const row = this.#sql("SELECT id, repository, created_at FROM uploads WHERE id = ?").get(id);
+    return (
+      row && { id: row.id as string, repository: row.repository as string, createdAt: Number(row.created_at) }
+    );
+  }
+
+  async deleteUpload(id: string): Promise<void> {
+    this.#sql("DELETE FROM uploads WHERE id = ?").run(id);
+  }
+
+  async listUploads(): Promise<UploadSession[]> {
+    return this.#sql("SELECT id, repository, created_at FROM uploads ORDER BY created_at")
+      .all()
+      .map((row) => ({
+        id: row.id as string,
+        repository: row.repository as string,
+        createdAt: Number(row.created_at),
+      }));
+  }
+
+  async stats(): Promise<StorageStats> {
+    const count = (sql: string) => Number(Object.values(this.#sql(sql).get() ?? { n: 0 })[0] ?? 0);
+    return {
+      repositories: count("SELECT COUNT(*) FROM repositories"),
+      manifests: count("SELECT COUNT(*) FROM manifests"),
+      tags: count("SELECT COUNT(*) FROM tags"),
+      blobs: count("SELECT COUNT(*) FROM blobs"),
+      blobBytes: count("SELECT COALESCE(SUM(size), 0) FROM blobs"),
+    };
+  }
+
+  async check(): Promise<void> {
+    this.#sql("SELECT 1").get();
+  }
+
+  async close(): Promise<void> {
+    if (this.#db.isOpen) this.#db.close();
+  }
+}
+
+function toStoredManifest(row: Row): StoredManifest {
+  return {
+    digest: row.digest as Digest,
+    mediaType: row.media_type as string,
+    content: row.content as Uint8Array,
+  };
+}

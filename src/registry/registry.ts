@@ -1,0 +1,488 @@
+import type { Hash } from "node:crypto";
+import { randomUUID } from "node:crypto";
+import { Readable } from "node:stream";
+import {
+  createDigester,
+  type Digest,
+  type DigestAlgorithm,
+  digestFromHash,
+  parseDigest,
+} from "../oci/digest.ts";
+import { RegistryError } from "../oci/errors.ts";
+import { type Descriptor, type ParsedManifest, parseManifest, referrersTagFor } from "../oci/manifest.ts";
+import { MediaType } from "../oci/media-types.ts";
+import { assertRepositoryName, isValidRepositoryName, parseManifestReference } from "../oci/reference.ts";
+import { KeyedMutex } from "../util/keyed-mutex.ts";
+import type { MetadataStore, Page, ReferrerDescriptor, StoredManifest } from "./metadata/metadata-store.ts";
+import type { BlobStore, ByteRange } from "./storage/blob-store.ts";
+
+export interface RegistryOptions {
+  blobs: BlobStore;
+  metadata: MetadataStore;
+  /** DELETE of manifests, tags and blobs; when off those answer UNSUPPORTED. */
+  deleteEnabled?: boolean;
+  /** Uploads untouched for this long are removed by expireUploads(). */
+  uploadTtlMs?: number;
+}
+
+export interface BlobContent {
+  size: number;
+  /** Set when the digest names a manifest of the repository rather than a blob (served as a blob, as Distribution does). */
+  manifest?: StoredManifest;
+  open(range?: ByteRange): Promise<Readable>;
+}
+
+export interface ContentRange {
+  start: number;
+  end: number;
+}
+
+export interface PutManifestResult {
+  digest: Digest;
+  subject?: Digest;
+}
+
+export interface ReferrersResult {
+  index: { schemaVersion: 2; mediaType: string; manifests: ReferrerDescriptor[] };
+  filtered: boolean;
+}
+
+/** A running hash of an upload, kept in memory so chunks are never read back. */
+interface UploadHashState {
+  hash: Hash;
+  size: number;
+}
+
+const DEFAULT_UPLOAD_TTL_MS = 24 * 60 * 60 * 1000;
+
+/** Layers that live elsewhere (`urls`) need not be in the registry, as in Distribution. */
+function isNonDistributable(descriptor: Descriptor): boolean {
+  return (
+    descriptor.mediaType.includes(".nondistributable.") ||
+    descriptor.mediaType === "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
+  );
+}
+
+/**
+ * The registry's behaviour, independent of HTTP: uploads, blobs, manifests, tags and
+ * referrers over a BlobStore and a MetadataStore. Every failure is a RegistryError carrying
+ * the spec's code.
+ */
+export class Registry {
+  readonly blobs: BlobStore;
+  readonly metadata: MetadataStore;
+  readonly deleteEnabled: boolean;
+  readonly #uploadTtlMs: number;
+  readonly #uploadHashes = new Map<string, UploadHashState>();
+  /** One operation at a time per upload id, and per blob digest (commit versus delete). */
+  readonly #locks = new KeyedMutex();
+
+  constructor(options: RegistryOptions) {
+    this.blobs = options.blobs;
+    this.metadata = options.metadata;
+    this.deleteEnabled = options.deleteEnabled ?? true;
+    this.#uploadTtlMs = options.uploadTtlMs ?? DEFAULT_UPLOAD_TTL_MS;
+  }
+
+  // ---- blobs -------------------------------------------------------------------------
+
+  async getBlob(repository: string, digestText: string): Promise<BlobContent> {
+    assertRepositoryName(repository);
+    const digest = parseDigest(digestText).digest;
+    const size = await this.metadata.linkedBlobSize(repository, digest);
+    if (size !== undefined) return { size, open: (range) => this.blobs.read(digest, range) };
+    const manifest = await this.metadata.getManifestByDigest(repository, digest);
+    if (manifest) {
+      const content = Buffer.from(manifest.content);
+      return {
+        size: content.byteLength,
+        manifest,
+        open: async (range) =>
+          Readable.from([range ? content.subarray(range.start, range.end + 1) : content]),
+      };
+    }
+    throw await this.#unknown(repository, new RegistryError("BLOB_UNKNOWN", undefined, { digest }));
+  }
+
+  async deleteBlob(repository: string, digestText: string): Promise<void> {
+    assertRepositoryName(repository);
+    this.#assertDeleteEnabled();
+    const digest = parseDigest(digestText).digest;
+    await this.#locks.run(`blob:${digest}`, async () => {
+      const { unlinked, orphaned } = await this.metadata.unlinkBlob(repository, digest);
+      if (!unlinked)
+        throw await this.#unknown(repository, new RegistryError("BLOB_UNKNOWN", undefined, { digest }));
+      if (orphaned) await this.blobs.delete(digest);
+    });
+  }
+
+  /** Links a blob of another repository into this one; false when `from` cannot provide it. */
+  async mountBlob(
+    repository: string,
+    from: string,
+    digestText: string,
+  ): Promise<{ digest: Digest; size: number } | undefined> {
+    assertRepositoryName(repository);
+    const digest = parseDigest(digestText).digest;
+    if (!isValidRepositoryName(from)) return undefined;
+    const size = await this.metadata.linkedBlobSize(from, digest);
+    if (size === undefined) return undefined;
+    await this.#locks.run(`blob:${digest}`, () => this.metadata.linkBlob(repository, digest, size));
+    return { digest, size };
+  }
+
+  // ---- uploads -----------------------------------------------------------------------
+
+  async startUpload(repository: string): Promise<string> {
+    assertRepositoryName(repository);
+    const id = randomUUID();
+    await this.metadata.createUpload({ id, repository, createdAt: Date.now() });
+    await this.blobs.createUpload(id);
+    this.#uploadHashes.set(id, { hash: createDigester("sha256"), size: 0 });
+    return id;
+  }
+
+  /** Bytes received so far by an upload of this repository. */
+  async uploadStatus(repository: string, id: string): Promise<number> {
+    assertRepositoryName(repository);
+    await this.#session(repository, id);
+    const size = await this.blobs.uploadSize(id);
+    if (size === undefined) throw new RegistryError("BLOB_UPLOAD_UNKNOWN", undefined, { id });
+    return size;
+  }
+
+  /**
+   * Appends a chunk. With a Content-Range the chunk must start where the upload ends
+   * (else 416 with the current Range); without one the body is simply appended (streamed upload).
+   */
+  async appendChunk(
+    repository: string,
+    id: string,
+    body: AsyncIterable<Uint8Array>,
+    range?: ContentRange,
+    contentLength?: number,
+  ): Promise<number> {
+    assertRepositoryName(repository);
+    return this.#locks.run(`upload:${id}`, async () => {
+      await this.#session(repository, id);
+      const size = await this.blobs.uploadSize(id);
+      if (size === undefined) throw new RegistryError("BLOB_UPLOAD_UNKNOWN", undefined, { id });
+      if (range) {
+        if (range.start !== size || range.end < range.start) {
+          throw new RegistryError(
+            "RANGE_INVALID",
+            `chunk starts at ${range.start} but the upload holds ${size} bytes`,
+            { expectedStart: size },
+            uploadRangeHeaders(repository, id, size),
+          );
+        }
+        if (contentLength !== undefined && contentLength !== range.end - range.start + 1) {
+          throw new RegistryError(
+            "SIZE_INVALID",
+            `Content-Length ${contentLength} does not match Content-Range ${range.start}-${range.end}`,
+          );
+        }
+      }
+      await this.#append(id, body);
+      return (await this.blobs.uploadSize(id)) ?? 0;
+    });
+  }
+
+  /** Finishes an upload: appends a final body, verifies the digest, commits the blob. */
+  async completeUpload(
+    repository: string,
+    id: string,
+    digestText: string | undefined,
+    body?: AsyncIterable<Uint8Array>,
+  ): Promise<{ digest: Digest; size: number }> {
+    assertRepositoryName(repository);
+    return this.#locks.run(`upload:${id}`, async () => {
+      await this.#session(repository, id);
+      if (!digestText) throw new RegistryError("DIGEST_INVALID", "the digest query parameter is required");
+      const expected = parseDigest(digestText);
+      if (body) await this.#append(id, body);
+      const actual = await this.#uploadDigest(id, expected.algorithm);
+      if (actual.digest !== expected.digest) {
+        await this.#discardUpload(id);
+        throw new RegistryError(
+          "DIGEST_INVALID",
+          `upload digest ${actual.digest} does not match ${expected.digest}`,
+          {
+            expected: expected.digest,
+            actual: actual.digest,
+          },
+        );
+      }
+      await this.#commit(repository, id, expected.digest, actual.size);
+      return { digest: expected.digest, size: actual.size };
+    });
+  }
+
+  /** A whole blob in one request (POST with ?digest=, or the body of a PUT). */
+  async putBlob(
+    repository: string,
+    digestText: string,
+    body: AsyncIterable<Uint8Array>,
+  ): Promise<{ digest: Digest; size: number }> {
+    assertRepositoryName(repository);
+    parseDigest(digestText);
+    const id = await this.startUpload(repository);
+    try {
+      return await this.completeUpload(repository, id, digestText, body);
+    } catch (error) {
+      await this.#discardUpload(id).catch(() => {});
+      throw error;
+    }
+  }
+
+  async cancelUpload(repository: string, id: string): Promise<void> {
+    assertRepositoryName(repository);
+    await this.#locks.run(`upload:${id}`, async () => {
+      await this.#session(repository, id);
+      await this.#discardUpload(id);
+    });
+  }
+
+  /** Removes uploads untouched for longer than the TTL; returns how many went. */
+  async expireUploads(now = Date.now()): Promise<number> {
+    const cutoff = now - this.#uploadTtlMs;
+    let removed = 0;
+    const stored = new Map((await this.blobs.listUploads()).map((u) => [u.id, u]));
+    for (const session of await this.metadata.listUploads()) {
+      const upload = stored.get(session.id);
+      stored.delete(session.id);
+      const lastActivity = upload ? upload.modifiedAt.getTime() : session.createdAt;
+      if (lastActivity < cutoff) {
+        await this.#locks.run(`upload:${session.id}`, () => this.#discardUpload(session.id));
+        removed++;
+      }
+    }
+    // Bytes without a session (a crash between the two creates) are never reachable.
+    for (const upload of stored.values()) {
+      if (upload.modifiedAt.getTime() < cutoff) {
+        await this.blobs.deleteUpload(upload.id);
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  async #session(repository: string, id: string): Promise<void> {
+    const session = await this.metadata.getUpload(id);
+    if (!session || session.repository !== repository) {
+      throw new RegistryError("BLOB_UPLOAD_UNKNOWN", undefined, { id });
+    }
+  }
+
+  async #append(id: string, body: AsyncIterable<Uint8Array>): Promise<void> {
+    const state = this.#uploadHashes.get(id);
+    try {
+      await this.blobs.appendUpload(id, body, state ? (chunk) => state.hash.update(chunk) : undefined);
+    } catch (error) {
+      // The hash may now disagree with the bytes kept: rebuild it from storage when next needed.
+      this.#uploadHashes.delete(id);
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") {
+        throw new RegistryError("BLOB_UPLOAD_UNKNOWN", undefined, { id });
+      }
+      throw error;
+    }
+  }
+
+  /** The upload's digest: from the running hash when we have it, else by reading it back. */
+  async #uploadDigest(id: string, algorithm: DigestAlgorithm): Promise<{ digest: Digest; size: number }> {
+    const state = this.#uploadHashes.get(id);
+    if (state && algorithm === "sha256") {
+      this.#uploadHashes.delete(id);
+      const size = (await this.blobs.uploadSize(id)) ?? 0;
+      return { digest: digestFromHash(algorithm, state.hash), size };
+    }
+    const hash = createDigester(algorithm);
+    let size = 0;
+    for await (const chunk of await this.blobs.readUpload(id)) {
+      hash.update(chunk as Buffer);
+      size += (chunk as Buffer).byteLength;
+    }
+    return { digest: digestFromHash(algorithm, hash), size };
+  }
+
+  async #commit(repository: string, id: string, digest: Digest, size: number): Promise<void> {
+    await this.#locks.run(`blob:${digest}`, async () => {
+      const known = await this.metadata.blobSize(digest);
+      if (known !== undefined && (await this.blobs.stat(digest)) !== undefined) {
+        await this.blobs.deleteUpload(id); // content-addressed: the bytes are already stored
+      } else {
+        await this.blobs.commitUpload(id, digest);
+      }
+      await this.metadata.linkBlob(repository, digest, size);
+      await this.metadata.deleteUpload(id);
+    });
+  }
+
+  async #discardUpload(id: string): Promise<void> {
+    this.#uploadHashes.delete(id);
+    await this.blobs.deleteUpload(id);
+    await this.metadata.deleteUpload(id);
+  }
+
+  // ---- manifests ---------------------------------------------------------------------
+
+  async getManifest(repository: string, reference: string): Promise<StoredManifest> {
+    assertRepositoryName(repository);
+    const ref = parseManifestReference(reference);
+    const manifest =
+      ref.tag !== undefined
+        ? await this.metadata.getManifestByTag(repository, ref.tag)
+        : await this.metadata.getManifestByDigest(repository, ref.digest);
+    if (manifest) return manifest;
+    throw await this.#unknown(repository, new RegistryError("MANIFEST_UNKNOWN", undefined, { reference }));
+  }
+
+  async putManifest(
+    repository: string,
+    reference: string,
+    body: Uint8Array,
+    contentType: string | undefined,
+  ): Promise<PutManifestResult> {
+    assertRepositoryName(repository);
+    const ref = parseManifestReference(reference);
+    const algorithm = ref.digest ? parseDigest(ref.digest).algorithm : "sha256";
+    const digest = digestFromHash(algorithm, createDigester(algorithm).update(body));
+    if (ref.digest && ref.digest !== digest) {
+      throw new RegistryError("DIGEST_INVALID", `manifest digest ${digest} does not match ${ref.digest}`, {
+        expected: ref.digest,
+        actual: digest,
+      });
+    }
+    const parsed = parseManifest(body, contentType);
+    await this.#assertReferencesExist(repository, parsed);
+    await this.metadata.putManifest(
+      repository,
+      {
+        digest,
+        mediaType: parsed.mediaType,
+        content: body,
+        blobs: parsed.blobs.map((b) => b.digest),
+        children: parsed.children.map((c) => c.digest),
+        subject: parsed.subject?.digest,
+        artifactType: parsed.artifactType,
+        annotations: parsed.annotations,
+      },
+      ref.tag,
+    );
+    return { digest, subject: parsed.subject?.digest };
+  }
+
+  async #assertReferencesExist(repository: string, parsed: ParsedManifest): Promise<void> {
+    const blobs = parsed.blobs.filter((b) => !isNonDistributable(b)).map((b) => b.digest);
+    const missingBlobs = await this.metadata.missingBlobs(repository, blobs);
+    if (missingBlobs.length > 0) {
+      throw new RegistryError(
+        "MANIFEST_BLOB_UNKNOWN",
+        `blob ${missingBlobs[0]} is not in repository ${repository}`,
+        {
+          digest: missingBlobs[0],
+        },
+      );
+    }
+    const missingChildren = await this.metadata.missingManifests(
+      repository,
+      parsed.children.map((c) => c.digest),
+    );
+    if (missingChildren.length > 0) {
+      throw new RegistryError(
+        "MANIFEST_BLOB_UNKNOWN",
+        `manifest ${missingChildren[0]} is not in repository ${repository}`,
+        { digest: missingChildren[0] },
+      );
+    }
+  }
+
+  /** DELETE by digest removes the manifest (and its tags); DELETE by tag removes only the tag. */
+  async deleteManifest(repository: string, reference: string): Promise<void> {
+    assertRepositoryName(repository);
+    this.#assertDeleteEnabled();
+    const ref = parseManifestReference(reference);
+    const deleted =
+      ref.tag !== undefined
+        ? await this.metadata.deleteTag(repository, ref.tag)
+        : await this.metadata.deleteManifest(repository, ref.digest);
+    if (!deleted)
+      throw await this.#unknown(repository, new RegistryError("MANIFEST_UNKNOWN", undefined, { reference }));
+  }
+
+  async listTags(repository: string, page: Page): Promise<string[]> {
+    assertRepositoryName(repository);
+    const tags = await this.metadata.listTags(repository, page);
+    if (tags === undefined) throw new RegistryError("NAME_UNKNOWN", undefined, { name: repository });
+    return tags;
+  }
+
+  async catalog(page: Page): Promise<string[]> {
+    return this.metadata.listRepositories(page);
+  }
+
+  /**
+   * Manifests whose subject is `digest`, plus those listed in an index under the referrers
+   * tag schema's fallback tag (`sha256-<hex>`), pushed by clients that did not see the API.
+   */
+  async listReferrers(
+    repository: string,
+    digestText: string,
+    artifactType?: string,
+  ): Promise<ReferrersResult> {
+    assertRepositoryName(repository);
+    const subject = parseDigest(digestText).digest;
+    if (!(await this.metadata.repositoryExists(repository))) {
+      throw new RegistryError("NAME_UNKNOWN", undefined, { name: repository });
+    }
+    const referrers = await this.metadata.listReferrers(repository, subject);
+    const seen = new Set(referrers.map((r) => r.digest));
+    const fallback = await this.metadata.getManifestByTag(repository, referrersTagFor(subject));
+    if (fallback) {
+      try {
+        const parsed = parseManifest(fallback.content, fallback.mediaType);
+        for (const child of parsed.children) {
+          if (seen.has(child.digest)) continue;
+          seen.add(child.digest);
+          const entry: ReferrerDescriptor = {
+            mediaType: child.mediaType,
+            digest: child.digest,
+            size: child.size,
+          };
+          if (child.artifactType) entry.artifactType = child.artifactType;
+          if (child.annotations) entry.annotations = child.annotations;
+          referrers.push(entry);
+        }
+      } catch {
+        // A tag that merely looks like a fallback tag but holds something else is ignored.
+      }
+    }
+    const manifests = artifactType ? referrers.filter((r) => r.artifactType === artifactType) : referrers;
+    return {
+      index: { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests },
+      filtered: Boolean(artifactType),
+    };
+  }
+
+  // ---- helpers -----------------------------------------------------------------------
+
+  #assertDeleteEnabled(): void {
+    if (!this.deleteEnabled) throw new RegistryError("UNSUPPORTED", "deletion is disabled on this registry");
+  }
+
+  /** A repository that does not exist at all is NAME_UNKNOWN; otherwise the specific error. */
+  async #unknown(repository: string, error: RegistryError): Promise<RegistryError> {
+    return (await this.metadata.repositoryExists(repository))
+      ? error
+      : new RegistryError("NAME_UNKNOWN", undefined, { name: repository });
+  }
+}
+
+/** Location, Range and Docker-Upload-UUID headers describing an upload's progress. */
+export function uploadRangeHeaders(repository: string, id: string, size: number): Record<string, string> {
+  return {
+    Location: `/v2/${repository}/blobs/uploads/${id}`,
+    Range: `0-${Math.max(size - 1, 0)}`,
+    "Docker-Upload-UUID": id,
+  };
+}

@@ -1,0 +1,59 @@
+import type { Readable } from "node:stream";
+import type { Digest } from "../../oci/digest.ts";
+
+/** An inclusive byte range, as HTTP Range headers express it. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+export interface UploadInfo {
+  id: string;
+  size: number;
+  modifiedAt: Date;
+}
+
+/**
+ * Where blob bytes live: content-addressed, immutable once committed. Uploads accumulate
+ * under an id and become visible under their digest only through `commitUpload`, which
+ * must be atomic and durable (after it resolves, a crash loses nothing).
+ *
+ * Modelled on distribution's storage driver (registry/storage/driver/storagedriver.go),
+ * narrowed to what a content-addressed registry needs so an S3 backend can map uploads
+ * to multipart uploads. Every implementation runs test/contract/blob-store.contract.ts.
+ */
+export interface BlobStore {
+  /** Size of a committed blob, or undefined when it is not stored. */
+  stat(digest: Digest): Promise<{ size: number } | undefined>;
+  /** Streams a committed blob, or the inclusive range of it. Rejects with ENOENT when absent. */
+  read(digest: Digest, range?: ByteRange): Promise<Readable>;
+  /** Removes a committed blob; absent blobs are not an error. */
+  delete(digest: Digest): Promise<void>;
+  /** Every committed blob, for garbage collection and storage accounting. */
+  list(): AsyncIterable<Digest>;
+
+  createUpload(id: string): Promise<void>;
+  /** Bytes received so far, or undefined for an unknown upload. */
+  uploadSize(id: string): Promise<number | undefined>;
+  /**
+   * Appends a stream of bytes to an upload and returns how many were written. `onChunk` sees
+   * every chunk, in order, before it is written (the caller hashes with it). Bytes written
+   * before a failure of `data` stay, so an interrupted client can resume from uploadSize().
+   */
+  appendUpload(
+    id: string,
+    data: AsyncIterable<Uint8Array>,
+    onChunk?: (chunk: Uint8Array) => void,
+  ): Promise<number>;
+  /** Streams what an upload holds so far (to rebuild a hash after a restart). */
+  readUpload(id: string): Promise<Readable>;
+  /** Makes the upload durable and visible as `digest`; the upload is gone afterwards. */
+  commitUpload(id: string, digest: Digest): Promise<void>;
+  deleteUpload(id: string): Promise<void>;
+  listUploads(): Promise<UploadInfo[]>;
+  /** A cheap probe for /readyz: throws when the store cannot be used. */
+  check(): Promise<void>;
+}
+
+/** Upload ids are UUIDs; anything else is refused before it can reach a path. */
+export const UPLOAD_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
