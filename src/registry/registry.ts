@@ -13,6 +13,7 @@ import { type Descriptor, type ParsedManifest, parseManifest, referrersTagFor } 
 import { MediaType } from "../oci/media-types.ts";
 import { assertRepositoryName, isValidRepositoryName, parseManifestReference } from "../oci/reference.ts";
 import { KeyedMutex } from "../util/keyed-mutex.ts";
+import { LruCache } from "../util/lru-cache.ts";
 import type { MetadataStore, Page, ReferrerDescriptor, StoredManifest } from "./metadata/metadata-store.ts";
 import type { BlobStore, ByteRange } from "./storage/blob-store.ts";
 
@@ -23,6 +24,8 @@ export interface RegistryOptions {
   deleteEnabled?: boolean;
   /** Uploads untouched for this long are removed by expireUploads(). */
   uploadTtlMs?: number;
+  /** Bytes of manifest content kept in memory (manifests are immutable by digest). */
+  manifestCacheBytes?: number;
 }
 
 export interface BlobContent {
@@ -76,8 +79,14 @@ export class Registry {
   readonly #uploadHashes = new Map<string, UploadHashState>();
   /** One operation at a time per upload id, and per blob digest (commit versus delete). */
   readonly #locks = new KeyedMutex();
+  /** `<repository>@<digest>` → manifest: the hot path of every pull reads from here. */
+  readonly #manifests: LruCache<string, StoredManifest>;
 
   constructor(options: RegistryOptions) {
+    this.#manifests = new LruCache(
+      options.manifestCacheBytes ?? 32 * 1024 * 1024,
+      (m) => m.content.byteLength + 200,
+    );
     this.blobs = options.blobs;
     this.metadata = options.metadata;
     this.deleteEnabled = options.deleteEnabled ?? true;
@@ -218,19 +227,37 @@ export class Registry {
     });
   }
 
-  /** A whole blob in one request (POST with ?digest=, or the body of a PUT). */
+  /**
+   * A whole blob in one request (POST with ?digest=). No session is recorded: nothing can
+   * resume it, and bytes a crash leaves behind are swept by expireUploads().
+   */
   async putBlob(
     repository: string,
     digestText: string,
     body: AsyncIterable<Uint8Array>,
   ): Promise<{ digest: Digest; size: number }> {
     assertRepositoryName(repository);
-    parseDigest(digestText);
-    const id = await this.startUpload(repository);
+    const expected = parseDigest(digestText);
+    const id = randomUUID();
+    await this.blobs.createUpload(id);
     try {
-      return await this.completeUpload(repository, id, digestText, body);
+      const hash = createDigester(expected.algorithm);
+      const size = await this.blobs.appendUpload(id, body, (chunk) => hash.update(chunk));
+      const actual = digestFromHash(expected.algorithm, hash);
+      if (actual !== expected.digest) {
+        throw new RegistryError(
+          "DIGEST_INVALID",
+          `upload digest ${actual} does not match ${expected.digest}`,
+          {
+            expected: expected.digest,
+            actual,
+          },
+        );
+      }
+      await this.#commit(repository, id, expected.digest, size);
+      return { digest: expected.digest, size };
     } catch (error) {
-      await this.#discardUpload(id).catch(() => {});
+      await this.blobs.deleteUpload(id).catch(() => {});
       throw error;
     }
   }
@@ -313,8 +340,7 @@ export class Registry {
       } else {
         await this.blobs.commitUpload(id, digest);
       }
-      await this.metadata.linkBlob(repository, digest, size);
-      await this.metadata.deleteUpload(id);
+      await this.metadata.linkBlob(repository, digest, size, id);
     });
   }
 
@@ -329,11 +355,17 @@ export class Registry {
   async getManifest(repository: string, reference: string): Promise<StoredManifest> {
     assertRepositoryName(repository);
     const ref = parseManifestReference(reference);
-    const manifest =
-      ref.tag !== undefined
-        ? await this.metadata.getManifestByTag(repository, ref.tag)
-        : await this.metadata.getManifestByDigest(repository, ref.digest);
-    if (manifest) return manifest;
+    const digest = ref.tag !== undefined ? await this.metadata.resolveTag(repository, ref.tag) : ref.digest;
+    if (digest !== undefined) {
+      const key = `${repository}@${digest}`;
+      const cached = this.#manifests.get(key);
+      if (cached) return cached;
+      const manifest = await this.metadata.getManifestByDigest(repository, digest);
+      if (manifest) {
+        this.#manifests.set(key, manifest);
+        return manifest;
+      }
+    }
     throw await this.#unknown(repository, new RegistryError("MANIFEST_UNKNOWN", undefined, { reference }));
   }
 
@@ -406,6 +438,7 @@ export class Registry {
       ref.tag !== undefined
         ? await this.metadata.deleteTag(repository, ref.tag)
         : await this.metadata.deleteManifest(repository, ref.digest);
+    if (ref.digest) this.#manifests.delete(`${repository}@${ref.digest}`);
     if (!deleted)
       throw await this.#unknown(repository, new RegistryError("MANIFEST_UNKNOWN", undefined, { reference }));
   }

@@ -57,8 +57,11 @@ export interface MetadataStore {
   listRepositories(page: Page): Promise<string[]>;
   repositoryExists(repository: string): Promise<boolean>;
 
-  /** Records a committed blob and links it into a repository. */
-  linkBlob(repository: string, digest: Digest, size: number): Promise<void>;
+  /**
+   * Records a committed blob and links it into a repository; when `finishedUpload` is given,
+   * that upload session is removed in the same transaction.
+   */
+  linkBlob(repository: string, digest: Digest, size: number, finishedUpload?: string): Promise<void>;
   /** Size of a blob linked into the repository, or undefined. */
   linkedBlobSize(repository: string, digest: Digest): Promise<number | undefined>;
   /** Size of a blob known anywhere in the registry, or undefined. */
@@ -77,6 +80,8 @@ export interface MetadataStore {
   /** Stores a manifest (and points `tag` at it) in one transaction. */
   putManifest(repository: string, manifest: ManifestRecord, tag?: string): Promise<void>;
   getManifestByTag(repository: string, tag: string): Promise<StoredManifest | undefined>;
+  /** The digest a tag points at, without reading the manifest. */
+  resolveTag(repository: string, tag: string): Promise<Digest | undefined>;
   getManifestByDigest(repository: string, digest: Digest): Promise<StoredManifest | undefined>;
   /** Deletes a manifest, the tags pointing at it and its referrer entry. */
   deleteManifest(repository: string, digest: Digest): Promise<boolean>;

@@ -143,9 +143,10 @@ export class SqliteMetadataStore implements MetadataStore {
     return this.#sql("SELECT 1 FROM repositories WHERE name = ?").get(repository) !== undefined;
   }
 
-  async linkBlob(repository: string, digest: Digest, size: number): Promise<void> {
+  async linkBlob(repository: string, digest: Digest, size: number, finishedUpload?: string): Promise<void> {
     const now = Date.now();
     this.#transaction(() => {
+      if (finishedUpload !== undefined) this.#sql("DELETE FROM uploads WHERE id = ?").run(finishedUpload);
       this.#ensureRepository(repository, now);
       this.#sql("INSERT OR IGNORE INTO blobs (digest, size, created_at) VALUES (?, ?, ?)").run(
         digest,
@@ -235,6 +236,11 @@ export class SqliteMetadataStore implements MetadataStore {
        WHERE t.repository = ? AND t.tag = ?`,
     ).get(repository, tag);
     return row && toStoredManifest(row);
+  }
+
+  async resolveTag(repository: string, tag: string): Promise<Digest | undefined> {
+    const row = this.#sql("SELECT digest FROM tags WHERE repository = ? AND tag = ?").get(repository, tag);
+    return row?.digest as Digest | undefined;
   }
 
   async getManifestByDigest(repository: string, digest: Digest): Promise<StoredManifest | undefined> {

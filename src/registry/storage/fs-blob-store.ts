@@ -138,8 +138,9 @@ export class FsBlobStore implements BlobStore {
     const targetDir = join(target, "..");
     await mkdir(targetDir, { recursive: true });
     await rename(source, target);
+    // Only the new name must be durable; should the old one reappear after a crash, it is
+    // just a stale upload that expiry removes.
     await fsyncDir(targetDir);
-    await fsyncDir(this.#uploadsDir);
   }
 
   async deleteUpload(id: string): Promise<void> {

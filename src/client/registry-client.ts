@@ -1,0 +1,556 @@
+/**
+ * The project's OCI Distribution client: everything a tool needs to talk to a registry
+ * (Reestr, CNCF Distribution, zot, Docker Hub) — discovery with Link pagination, manifests,
+ * blobs by stream, every upload flavour of the spec, mounts and deletes.
+ *
+ * Blob bodies are streams end to end; only manifests (≤ 4 MiB by spec) and upload chunks
+ * (bounded by `chunkSize`) are held in memory.
+ */
+import type { IncomingHttpHeaders } from "node:http";
+import { Readable, Transform } from "node:stream";
+import { type Digest, digestOf, isDigest, parseDigest } from "../oci/digest.ts";
+import { MAX_MANIFEST_BYTES } from "../oci/manifest.ts";
+import { baseMediaType, MANIFEST_MEDIA_TYPES } from "../oci/media-types.ts";
+import { RegistryClientError } from "./errors.ts";
+import { drain, header, readLimited, Transport, type TransportOptions } from "./transport.ts";
+
+export type RegistryClientOptions = TransportOptions;
+
+export interface ManifestResponse {
+  bytes: Buffer;
+  mediaType: string;
+  digest: Digest;
+  size: number;
+}
+
+export interface ManifestHead {
+  mediaType: string;
+  digest: Digest | undefined;
+  size: number | undefined;
+}
+
+export interface BlobResponse {
+  stream: Readable;
+  /** 200 for the whole blob, 206 for a range. */
+  status: number;
+  /** Bytes in this response. */
+  length: number | undefined;
+  contentRange: string | undefined;
+}
+
+/** A blob body: bytes, or a factory that opens a fresh stream (so a failed attempt can retry). */
+export type BlobBody = Buffer | (() => Readable | Promise<Readable>);
+
+export interface PushBlobOptions {
+  /** Repository to mount the blob from instead of uploading it, when the registry allows. */
+  mountFrom?: string;
+  /** Above this size the blob goes up in PATCH chunks of this many bytes; otherwise one PUT. */
+  chunkSize?: number;
+  /** Called with the number of bytes sent so far. */
+  onProgress?: (bytesSent: number) => void;
+  /** Skip the HEAD that checks whether the blob already exists. */
+  skipExistsCheck?: boolean;
+}
+
+export type PushBlobResult = "exists" | "mounted" | "uploaded";
+
+function encodeRepository(repository: string): string {
+  // Repository names are validated by the registry; slashes are path separators in the URL.
+  return repository.split("/").map(encodeURIComponent).join("/");
+}
+
+/** The `next` target of an RFC 8288 Link header, as registries paginate with it. */
+export function nextLink(link: string | undefined): string | undefined {
+  if (!link) return undefined;
+  for (const part of link.split(/,(?=\s*<)/)) {
+    const match = /<([^>]*)>\s*;(.*)/.exec(part.trim());
+    if (match && /(?:^|;)\s*rel\s*=\s*"?next"?/i.test(match[2]!)) return match[1];
+  }
+  return undefined;
+}
+
+function contentLength(headers: IncomingHttpHeaders): number | undefined {
+  const value = header(headers, "content-length");
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
+/** Counts bytes passing through, for progress reporting. */
+function counter(onProgress: ((bytes: number) => void) | undefined, start = 0): Transform {
+  let bytes = start;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      bytes += chunk.length;
+      onProgress?.(bytes);
+      callback(null, chunk);
+    },
+  });
+}
+
+export class RegistryClient {
+  readonly transport: Transport;
+
+  constructor(options: RegistryClientOptions) {
+    this.transport = new Transport(options);
+  }
+
+  get baseUrl(): string {
+    return this.transport.base.toString().replace(/\/$/, "");
+  }
+
+  /** Closes pooled keep-alive connections. */
+  close(): void {
+    this.transport.close();
+  }
+
+  // --- discovery -------------------------------------------------------------------------
+
+  /** GET /v2/: resolves when the registry answers 200 (after authenticating if asked to). */
+  async ping(): Promise<{ apiVersion: string | undefined; headers: IncomingHttpHeaders }> {
+    const response = await this.transport.send({ method: "GET", path: "/v2/", expect: [200] });
+    await drain(response);
+    return {
+      apiVersion: header(response.headers, "docker-distribution-api-version"),
+      headers: response.headers,
+    };
+  }
+
+  /** Every repository, following `Link: rel="next"` pages. */
+  async catalog(options: { pageSize?: number } = {}): Promise<string[]> {
+    const repositories: string[] = [];
+    for await (const page of this.catalogPages(options)) repositories.push(...page);
+    return repositories;
+  }
+
+  async *catalogPages(options: { pageSize?: number } = {}): AsyncGenerator<string[]> {
+    let path: string | undefined = `/v2/_catalog${options.pageSize ? `?n=${options.pageSize}` : ""}`;
+    while (path) {
+      const { json, link } = await this.getJson<{ repositories?: string[] | null }>(path, { catalog: true });
+      yield json.repositories ?? [];
+      path = nextLink(link);
+    }
+  }
+
+  /** Every tag of a repository, following `Link: rel="next"` pages. */
+  async listTags(repository: string, options: { pageSize?: number } = {}): Promise<string[]> {
+    const tags: string[] = [];
+    let path: string | undefined =
+      `/v2/${encodeRepository(repository)}/tags/list${options.pageSize ? `?n=${options.pageSize}` : ""}`;
+    while (path) {
+      const { json, link } = await this.getJson<{ tags?: string[] | null }>(
+        path,
+        { repository, actions: ["pull"] },
+        "NAME_UNKNOWN",
+      );
+      tags.push(...(json.tags ?? []));
+      path = nextLink(link);
+    }
+    return tags;
+  }
+
+  private async getJson<T>(
+    path: string,
+    scope: { repository: string; actions: string[] } | { catalog: true },
+    fallbackCode?: string,
+  ): Promise<{ json: T; link: string | undefined }> {
+    const response = await this.transport.send({
+      method: "GET",
+      path,
+      scope,
+      expect: [200],
+      fallbackCode,
+      headers: { accept: "application/json" },
+    });
+    const body = await readLimited(response, 64 * 1024 * 1024);
+    return { json: JSON.parse(body.toString("utf8")) as T, link: header(response.headers, "link") };
+  }
+
+  // --- manifests -------------------------------------------------------------------------
+
+  /**
+   * Fetches a manifest by tag or digest, accepting every manifest type by default. The bytes
+   * are verified against the requested digest, or against Docker-Content-Digest for a tag.
+   */
+  async getManifest(
+    repository: string,
+    reference: string,
+    options: { accept?: readonly string[] } = {},
+  ): Promise<ManifestResponse> {
+    const response = await this.transport.send({
+      method: "GET",
+      path: `/v2/${encodeRepository(repository)}/manifests/${encodeURIComponent(reference)}`,
+      headers: { accept: (options.accept ?? MANIFEST_MEDIA_TYPES).join(", ") },
+      scope: { repository, actions: ["pull"] },
+      expect: [200],
+      fallbackCode: "MANIFEST_UNKNOWN",
+    });
+    const bytes = await readLimited(response, MAX_MANIFEST_BYTES);
+    const claimed = header(response.headers, "docker-content-digest");
+    const expected = isDigest(reference) ? reference : claimed && isDigest(claimed) ? claimed : undefined;
+    const algorithm = expected ? parseDigest(expected).algorithm : "sha256";
+    const digest = digestOf(bytes, algorithm);
+    if (expected && digest !== expected) {
+      throw new RegistryClientError({
+        status: 200,
+        code: "DIGEST_INVALID",
+        message: `manifest content hashes to ${digest}, expected ${expected}`,
+        method: "GET",
+        url: `${repository}:${reference}`,
+      });
+    }
+    let mediaType = baseMediaType(header(response.headers, "content-type"));
+    if (!MANIFEST_MEDIA_TYPES.includes(mediaType)) {
+      // Some registries answer application/json; the body's own mediaType is then the truth.
+      try {
+        const declared = (JSON.parse(bytes.toString("utf8")) as { mediaType?: unknown }).mediaType;
+        if (typeof declared === "string") mediaType = declared;
+      } catch {
+        // leave as is; parseManifest will complain if it matters
+      }
+    }
+    return { bytes, mediaType, digest, size: bytes.length };
+  }
+
+  /** HEAD a manifest; undefined when the registry does not have it. */
+  async headManifest(repository: string, reference: string): Promise<ManifestHead | undefined> {
+    const response = await this.transport.send({
+      method: "HEAD",
+      path: `/v2/${encodeRepository(repository)}/manifests/${encodeURIComponent(reference)}`,
+      headers: { accept: MANIFEST_MEDIA_TYPES.join(", ") },
+      scope: { repository, actions: ["pull"] },
+      expect: [200, 404],
+      fallbackCode: "MANIFEST_UNKNOWN",
+    });
+    await drain(response);
+    if (response.statusCode === 404) return undefined;
+    const digest = header(response.headers, "docker-content-digest");
+    return {
+      mediaType: baseMediaType(header(response.headers, "content-type")),
+      digest: digest && isDigest(digest) ? digest : undefined,
+      size: contentLength(response.headers),
+    };
+  }
+
+  /** PUT a manifest under a tag or its digest. Returns the digest the registry reports. */
+  async putManifest(
+    repository: string,
+    reference: string,
+    bytes: Buffer,
+    mediaType: string,
+  ): Promise<{ digest: Digest; location: string | undefined; subject: string | undefined }> {
+    const response = await this.transport.send({
+      method: "PUT",
+      path: `/v2/${encodeRepository(repository)}/manifests/${encodeURIComponent(reference)}`,
+      headers: { "content-type": mediaType },
+      body: bytes,
+      scope: { repository, actions: ["pull", "push"] },
+      expect: [201, 200],
+    });
+    await drain(response);
+    const reported = header(response.headers, "docker-content-digest");
+    return {
+      digest: reported && isDigest(reported) ? reported : digestOf(bytes),
+      location: header(response.headers, "location"),
+      subject: header(response.headers, "oci-subject"),
+    };
+  }
+
+  async deleteManifest(repository: string, reference: string): Promise<void> {
+    const response = await this.transport.send({
+      method: "DELETE",
+      path: `/v2/${encodeRepository(repository)}/manifests/${encodeURIComponent(reference)}`,
+      scope: { repository, actions: ["delete"] },
+      expect: [202, 200, 204],
+      fallbackCode: "MANIFEST_UNKNOWN",
+    });
+    await drain(response);
+  }
+
+  // --- blobs -----------------------------------------------------------------------------
+
+  /** HEAD a blob; its size, or undefined when the registry does not have it. */
+  async headBlob(
+    repository: string,
+    digest: Digest | string,
+  ): Promise<{ size: number | undefined } | undefined> {
+    const response = await this.transport.send({
+      method: "HEAD",
+      path: `/v2/${encodeRepository(repository)}/blobs/${digest}`,
+      scope: { repository, actions: ["pull"] },
+      expect: [200, 404],
+      fallbackCode: "BLOB_UNKNOWN",
+    });
+    await drain(response);
+    if (response.statusCode === 404) return undefined;
+    return { size: contentLength(response.headers) };
+  }
+
+  /**
+   * Streams a blob, or a byte range of it (`end` inclusive, as HTTP ranges are). The caller is
+   * responsible for verifying the digest of what it reads (see DigestingStream).
+   */
+  async getBlob(
+    repository: string,
+    digest: Digest | string,
+    options: { range?: { start: number; end?: number } } = {},
+  ): Promise<BlobResponse> {
+    const headers: Record<string, string> = {};
+    if (options.range) headers.range = `bytes=${options.range.start}-${options.range.end ?? ""}`;
+    const response = await this.transport.send({
+      method: "GET",
+      path: `/v2/${encodeRepository(repository)}/blobs/${digest}`,
+      headers,
+      scope: { repository, actions: ["pull"] },
+      expect: options.range ? [200, 206] : [200],
+      fallbackCode: "BLOB_UNKNOWN",
+    });
+    return {
+      stream: response,
+      status: response.statusCode ?? 0,
+      length: contentLength(response.headers),
+      contentRange: header(response.headers, "content-range"),
+    };
+  }
+
+  async deleteBlob(repository: string, digest: Digest | string): Promise<void> {
+    const response = await this.transport.send({
+      method: "DELETE",
+      path: `/v2/${encodeRepository(repository)}/blobs/${digest}`,
+      scope: { repository, actions: ["delete"] },
+      expect: [202, 200, 204],
+      fallbackCode: "BLOB_UNKNOWN",
+    });
+    await drain(response);
+  }
+
+  // --- uploads ---------------------------------------------------------------------------
+
+  /** POST /blobs/uploads/: opens an upload session and returns its Location. */
+  async startUpload(repository: string): Promise<string> {
+    const response = await this.transport.send({
+      method: "POST",
+      path: `/v2/${encodeRepository(repository)}/blobs/uploads/`,
+      scope: { repository, actions: ["pull", "push"] },
+      expect: [202],
+    });
+    await drain(response);
+    return this.location(response.headers);
+  }
+
+  /**
+   * Cross-repository mount. `mounted: true` when the registry linked the blob (201); otherwise
+   * (202: the source is unreadable or mounting unsupported) the upload session it opened instead.
+   */
+  async mountBlob(
+    repository: string,
+    digest: Digest | string,
+    from: string,
+  ): Promise<{ mounted: true } | { mounted: false; location: string }> {
+    const query = new URLSearchParams({ mount: digest, from });
+    const response = await this.transport.send({
+      method: "POST",
+      path: `/v2/${encodeRepository(repository)}/blobs/uploads/?${query}`,
+      scope: { repository, actions: ["pull", "push"] },
+      expect: [201, 202],
+    });
+    await drain(response);
+    if (response.statusCode === 201) return { mounted: true };
+    return { mounted: false, location: this.location(response.headers) };
+  }
+
+  /** Upload status: how many bytes the registry holds (from the `Range: 0-<end>` header). */
+  async uploadStatus(repository: string, location: string): Promise<{ offset: number; location: string }> {
+    const response = await this.transport.send({
+      method: "GET",
+      path: location,
+      scope: { repository, actions: ["pull", "push"] },
+      expect: [204, 200],
+      fallbackCode: "BLOB_UPLOAD_UNKNOWN",
+    });
+    await drain(response);
+    const range = header(response.headers, "range");
+    const match = range ? /^(?:bytes=)?0-(\d+)$/.exec(range) : null;
+    return { offset: match ? Number(match[1]) + 1 : 0, location: this.location(response.headers, location) };
+  }
+
+  async cancelUpload(repository: string, location: string): Promise<void> {
+    const response = await this.transport.send({
+      method: "DELETE",
+      path: location,
+      scope: { repository, actions: ["pull", "push"] },
+      expect: [204, 200, 202],
+      fallbackCode: "BLOB_UPLOAD_UNKNOWN",
+    });
+    await drain(response);
+  }
+
+  /** Finishes an upload session with the whole blob in one PUT (monolithic upload). */
+  async putUpload(
+    repository: string,
+    location: string,
+    digest: Digest | string,
+    size: number,
+    body: BlobBody,
+    onProgress?: (bytes: number) => void,
+  ): Promise<void> {
+    const url = this.withQuery(location, { digest });
+    const stream = await this.bodyStream(body, onProgress);
+    const response = await this.transport.send({
+      method: "PUT",
+      path: url,
+      headers: { "content-type": "application/octet-stream", "content-length": String(size) },
+      body: stream,
+      scope: { repository, actions: ["pull", "push"] },
+      expect: [201],
+    });
+    await drain(response);
+  }
+
+  /**
+   * Chunked upload: PATCH chunks of `chunkSize` bytes with Content-Range, then a PUT with the
+   * digest. Holds at most one chunk in memory.
+   */
+  async uploadChunked(
+    repository: string,
+    location: string,
+    digest: Digest | string,
+    body: BlobBody,
+    chunkSize: number,
+    onProgress?: (bytes: number) => void,
+  ): Promise<void> {
+    let current = location;
+    let offset = 0;
+    const sendChunk = async (chunk: Buffer) => {
+      const response = await this.transport.send({
+        method: "PATCH",
+        path: current,
+        headers: {
+          "content-type": "application/octet-stream",
+          "content-range": `${offset}-${offset + chunk.length - 1}`,
+        },
+        body: chunk,
+        scope: { repository, actions: ["pull", "push"] },
+        expect: [202, 204],
+      });
+      await drain(response);
+      current = this.location(response.headers, current);
+      offset += chunk.length;
+      onProgress?.(offset);
+    };
+    const source = Buffer.isBuffer(body) ? Readable.from([body]) : await body();
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    for await (const data of source) {
+      let chunk = data as Buffer;
+      while (pendingBytes + chunk.length >= chunkSize) {
+        const take = chunkSize - pendingBytes;
+        pending.push(chunk.subarray(0, take));
+        await sendChunk(Buffer.concat(pending));
+        chunk = chunk.subarray(take);
+        pending = [];
+        pendingBytes = 0;
+      }
+      if (chunk.length > 0) {
+        pending.push(chunk);
+        pendingBytes += chunk.length;
+      }
+    }
+    if (pendingBytes > 0) await sendChunk(Buffer.concat(pending));
+    const response = await this.transport.send({
+      method: "PUT",
+      path: this.withQuery(current, { digest }),
+      scope: { repository, actions: ["pull", "push"] },
+      expect: [201],
+    });
+    await drain(response);
+  }
+
+  /**
+   * Single-request upload: POST with `?digest=` and the body. Returns false when the registry
+   * answered 202 (it ignored the body and opened a session), so the caller uploads normally.
+   */
+  async postBlob(
+    repository: string,
+    digest: Digest | string,
+    size: number,
+    body: BlobBody,
+  ): Promise<{ created: true } | { created: false; location: string }> {
+    const response = await this.transport.send({
+      method: "POST",
+      path: `/v2/${encodeRepository(repository)}/blobs/uploads/?${new URLSearchParams({ digest })}`,
+      headers: { "content-type": "application/octet-stream", "content-length": String(size) },
+      body: Buffer.isBuffer(body) ? body : await body(),
+      scope: { repository, actions: ["pull", "push"] },
+      expect: [201, 202],
+    });
+    await drain(response);
+    if (response.statusCode === 201) return { created: true };
+    return { created: false, location: this.location(response.headers) };
+  }
+
+  /**
+   * Pushes a blob the sensible way: skip it if present, else try a mount, else upload it
+   * (monolithic, or chunked above `chunkSize`).
+   */
+  async pushBlob(
+    repository: string,
+    blob: { digest: Digest | string; size: number },
+    body: BlobBody,
+    options: PushBlobOptions = {},
+  ): Promise<PushBlobResult> {
+    if (!options.skipExistsCheck && (await this.headBlob(repository, blob.digest))) return "exists";
+    let location: string;
+    if (options.mountFrom && options.mountFrom !== repository) {
+      const mount = await this.mountBlob(repository, blob.digest, options.mountFrom);
+      if (mount.mounted) return "mounted";
+      location = mount.location;
+    } else {
+      location = await this.startUpload(repository);
+    }
+    if (options.chunkSize && blob.size > options.chunkSize) {
+      await this.uploadChunked(
+        repository,
+        location,
+        blob.digest,
+        body,
+        options.chunkSize,
+        options.onProgress,
+      );
+    } else {
+      await this.putUpload(repository, location, blob.digest, blob.size, body, options.onProgress);
+    }
+    return "uploaded";
+  }
+
+  // --- helpers ---------------------------------------------------------------------------
+
+  private async bodyStream(body: BlobBody, onProgress?: (bytes: number) => void): Promise<Readable> {
+    const source = Buffer.isBuffer(body) ? Readable.from([body]) : await body();
+    if (!onProgress) return source;
+    const counting = counter(onProgress);
+    source.on("error", (error) => counting.destroy(error));
+    return source.pipe(counting);
+  }
+
+  private location(headers: IncomingHttpHeaders, fallback?: string): string {
+    const value = header(headers, "location") ?? fallback;
+    if (!value) {
+      throw new RegistryClientError({
+        status: 0,
+        code: "BLOB_UPLOAD_INVALID",
+        message: "registry answered without a Location header",
+        method: "POST",
+        url: this.baseUrl,
+      });
+    }
+    // Locations are absolute URLs or absolute paths on the registry's host (any base path included).
+    return new URL(value, this.transport.base).toString();
+  }
+
+  private withQuery(location: string, params: Record<string, string>): string {
+    const url = this.transport.url(location);
+    for (const [key, value] of Object.entries(params)) url.searchParams.set(key, value);
+    return url.toString();
+  }
+}

@@ -1,0 +1,308 @@
+/**
+ * The HTTP layer under RegistryClient: keep-alive agents, base URL handling, redirects, timeouts
+ * and authentication (anonymous, basic, bearer tokens from a `WWW-Authenticate` challenge).
+ *
+ * Auth is learnt from the registry's first 401: after a Basic challenge credentials are sent up
+ * front; after a Bearer challenge tokens are fetched per repository scope and cached. A request
+ * whose body is a one-shot stream cannot be replayed after a 401, so before sending one we make
+ * sure a valid token for its scope is already in hand.
+ */
+import {
+  Agent as HttpAgent,
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+} from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import {
+  type AuthChallenge,
+  basicAuthorization,
+  mergeScopes,
+  parseAuthChallenges,
+  parseTokenResponse,
+  repositoryScope,
+  TokenCache,
+} from "./auth.ts";
+import { errorFromResponse, RegistryClientError } from "./errors.ts";
+
+export interface TransportOptions {
+  baseUrl: string;
+  username?: string;
+  password?: string;
+  /** Accept self-signed or otherwise unverifiable TLS certificates. */
+  insecure?: boolean;
+  /** Socket idle timeout; a transfer that makes progress never times out. Default 60 s. */
+  timeoutMs?: number;
+  /** Extra headers on every request (User-Agent, …). */
+  headers?: Record<string, string>;
+}
+
+export interface SendOptions {
+  method: string;
+  /** A path under the base URL (`/v2/...`) or an absolute URL (upload Locations, redirects). */
+  path: string;
+  headers?: Record<string, string>;
+  /** A Buffer can be re-sent after an auth challenge; a stream only once. */
+  body?: Buffer | Readable;
+  /** The repository the request acts on, for token scopes; "catalog" for `/v2/_catalog`. */
+  scope?: { repository: string; actions: string[] } | { catalog: true };
+  /** Statuses that count as success; anything else raises RegistryClientError. */
+  expect: number[];
+  /** Error code when a failure has no body to read one from (HEAD 404 → BLOB_UNKNOWN). */
+  fallbackCode?: string;
+}
+
+const MAX_REDIRECTS = 5;
+const MAX_ERROR_BODY = 64 * 1024;
+
+export class Transport {
+  readonly base: URL;
+  private readonly options: TransportOptions;
+  private readonly agent: HttpAgent | HttpsAgent;
+  private readonly tokens = new TokenCache();
+  /** What the registry asked for; undefined until its first 401. */
+  private scheme: "basic" | "bearer" | undefined;
+  private bearer: { realm: string; service: string } | undefined;
+  /** The widest scope already obtained per resource key, so tokens grow (pull → pull,push). */
+  private readonly scopes = new Map<string, string>();
+
+  constructor(options: TransportOptions) {
+    this.options = options;
+    this.base = new URL(options.baseUrl.replace(/\/+$/, ""));
+    if (this.base.protocol !== "http:" && this.base.protocol !== "https:") {
+      throw new Error(`registry URL must be http or https: ${options.baseUrl}`);
+    }
+    const agentOptions = { keepAlive: true, maxSockets: 32, maxFreeSockets: 16 };
+    this.agent =
+      this.base.protocol === "https:"
+        ? new HttpsAgent({ ...agentOptions, rejectUnauthorized: !options.insecure })
+        : new HttpAgent(agentOptions);
+  }
+
+  url(path: string): URL {
+    if (/^https?:\/\//i.test(path)) return new URL(path);
+    if (path.startsWith("/")) {
+      const prefix = this.base.pathname.replace(/\/+$/, "");
+      return new URL(`${prefix}${path}`, this.base);
+    }
+    return new URL(path, this.base);
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  /**
+   * Sends a request and returns the response for an expected status (the caller consumes the
+   * body). Unexpected statuses become RegistryClientError with the registry's error envelope.
+   */
+  async send(options: SendOptions): Promise<IncomingMessage> {
+    const streaming = options.body instanceof Readable;
+    if (streaming) await this.ensureToken(options.scope);
+    let response = await this.sendFollowing(options, this.authorization(options.scope));
+    if (response.statusCode === 401 && !options.expect.includes(401)) {
+      const challenges = parseAuthChallenges(response.headers["www-authenticate"]);
+      const learnt = await this.answerChallenges(challenges, options.scope);
+      if (learnt && !streaming) {
+        await drain(response);
+        response = await this.sendFollowing(options, this.authorization(options.scope));
+      }
+    }
+    if (!options.expect.includes(response.statusCode ?? 0)) {
+      const body = options.method === "HEAD" ? Buffer.alloc(0) : await readLimited(response, MAX_ERROR_BODY);
+      throw errorFromResponse(
+        options.method,
+        this.url(options.path).toString(),
+        response.statusCode ?? 0,
+        body,
+        options.fallbackCode,
+      );
+    }
+    return response;
+  }
+
+  /** GET/HEAD follow redirects (blob storage behind a CDN); the Authorization stays on our host. */
+  private async sendFollowing(
+    options: SendOptions,
+    authorization: string | undefined,
+  ): Promise<IncomingMessage> {
+    let url = this.url(options.path);
+    const follow = options.method === "GET" || options.method === "HEAD";
+    for (let hop = 0; ; hop++) {
+      const sameHost = url.host === this.base.host;
+      const response = await this.once(options, url, sameHost ? authorization : undefined);
+      const status = response.statusCode ?? 0;
+      const location = response.headers.location;
+      if (
+        !follow ||
+        !location ||
+        ![301, 302, 303, 307, 308].includes(status) ||
+        options.expect.includes(status)
+      ) {
+        return response;
+      }
+      if (hop >= MAX_REDIRECTS) throw new Error(`too many redirects fetching ${this.url(options.path)}`);
+      await drain(response);
+      url = new URL(location, url);
+    }
+  }
+
+  private once(options: SendOptions, url: URL, authorization: string | undefined): Promise<IncomingMessage> {
+    const headers: Record<string, string> = { ...this.options.headers, ...options.headers };
+    if (authorization) headers.authorization = authorization;
+    if (Buffer.isBuffer(options.body)) headers["content-length"] = String(options.body.length);
+    else if (options.body === undefined && !["GET", "HEAD", "DELETE"].includes(options.method)) {
+      headers["content-length"] ??= "0";
+    }
+    const requester = url.protocol === "https:" ? httpsRequest : httpRequest;
+    // Another host (a redirect target) gets a fresh connection, not our pooled agent's.
+    const agent = url.host === this.base.host ? this.agent : undefined;
+    return new Promise<IncomingMessage>((resolve, reject) => {
+      const req = requester(url, {
+        method: options.method,
+        headers,
+        agent,
+        timeout: this.options.timeoutMs ?? 60_000,
+        rejectUnauthorized: !this.options.insecure,
+      });
+      let answered = false;
+      req.on("response", (response) => {
+        answered = true;
+        resolve(response);
+      });
+      req.on("timeout", () => req.destroy(new Error(`timed out: ${options.method} ${url}`)));
+      req.on("error", (error) => {
+        if (!answered) reject(error);
+      });
+      if (options.body instanceof Readable) {
+        // If the server answers early (an error) it may close the socket mid-body: the
+        // response is what matters then, so a write error after it is ignored.
+        pipeline(options.body, req).catch((error: Error) => {
+          if (!answered) reject(error);
+        });
+      } else {
+        req.end(options.body);
+      }
+    });
+  }
+
+  private scopeKey(scope: SendOptions["scope"]): string {
+    if (!scope) return "";
+    return "catalog" in scope ? "registry:catalog" : `repository:${scope.repository}`;
+  }
+
+  private scopeString(scope: SendOptions["scope"]): string | undefined {
+    if (!scope) return undefined;
+    return "catalog" in scope ? "registry:catalog:*" : repositoryScope(scope.repository, scope.actions);
+  }
+
+  /** The Authorization header for a request, from what earlier challenges taught us. */
+  private authorization(scope: SendOptions["scope"]): string | undefined {
+    const { username, password } = this.options;
+    if (this.scheme === "basic" && username !== undefined)
+      return basicAuthorization(username, password ?? "");
+    if (this.scheme === "bearer" && this.bearer) {
+      const granted = this.scopes.get(this.scopeKey(scope)) ?? this.scopes.get("");
+      if (granted === undefined) return undefined;
+      const token = this.tokens.get(this.bearer.realm, this.bearer.service, granted);
+      return token ? `Bearer ${token}` : undefined;
+    }
+    return undefined;
+  }
+
+  /** Before a one-shot streamed body: fetch a token now if we know one will be needed. */
+  private async ensureToken(scope: SendOptions["scope"]): Promise<void> {
+    if (this.scheme !== "bearer" || !this.bearer) return;
+    const key = this.scopeKey(scope);
+    const wanted = mergeScopes(this.scopes.get(key), this.scopeString(scope));
+    if (this.tokens.get(this.bearer.realm, this.bearer.service, wanted) && this.scopes.get(key) === wanted)
+      return;
+    await this.fetchToken(this.bearer.realm, this.bearer.service, wanted);
+    this.scopes.set(key, wanted);
+  }
+
+  /** Learns from a 401's challenges; returns true when a retry may now succeed. */
+  private async answerChallenges(challenges: AuthChallenge[], scope: SendOptions["scope"]): Promise<boolean> {
+    const bearer = challenges.find((c) => c.scheme === "bearer");
+    if (bearer?.params.realm) {
+      const realm = bearer.params.realm;
+      const service = bearer.params.service ?? "";
+      const key = this.scopeKey(scope);
+      const wanted = mergeScopes(bearer.params.scope, this.scopes.get(key), this.scopeString(scope));
+      await this.fetchToken(realm, service, wanted);
+      this.scheme = "bearer";
+      this.bearer = { realm, service };
+      this.scopes.set(key, wanted);
+      return true;
+    }
+    const basic = challenges.find((c) => c.scheme === "basic");
+    if (basic && this.options.username !== undefined && this.scheme !== "basic") {
+      this.scheme = "basic";
+      return true;
+    }
+    return false;
+  }
+
+  private async fetchToken(realm: string, service: string, scope: string): Promise<string> {
+    const cached = this.tokens.get(realm, service, scope);
+    if (cached) return cached;
+    const url = new URL(realm);
+    if (service) url.searchParams.set("service", service);
+    for (const item of scope.split(" ").filter(Boolean)) url.searchParams.append("scope", item);
+    const headers: Record<string, string> = {};
+    if (this.options.username !== undefined) {
+      headers.authorization = basicAuthorization(this.options.username, this.options.password ?? "");
+    }
+    const response = await this.once(
+      { method: "GET", path: url.toString(), headers, expect: [200] },
+      url,
+      undefined,
+    );
+    const body = await readLimited(response, 1024 * 1024);
+    if (response.statusCode !== 200) {
+      throw errorFromResponse("GET", url.toString(), response.statusCode ?? 0, body, "UNAUTHORIZED");
+    }
+    const { token, expiresIn } = parseTokenResponse(body.toString("utf8"));
+    this.tokens.set(realm, service, scope, token, expiresIn);
+    return token;
+  }
+}
+
+/** Reads a response body, refusing (with an error) more than `limit` bytes. */
+export async function readLimited(response: IncomingMessage, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of response) {
+    total += (chunk as Buffer).length;
+    if (total > limit) {
+      response.destroy();
+      throw new RegistryClientError({
+        status: response.statusCode ?? 0,
+        code: "SIZE_INVALID",
+        message: `response body exceeds ${limit} bytes`,
+        method: "GET",
+        url: "",
+      });
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Discards a response body so its keep-alive socket can be reused. */
+export async function drain(response: IncomingMessage): Promise<void> {
+  if (response.readableEnded) return;
+  response.resume();
+  await new Promise<void>((resolve) => {
+    response.once("end", resolve);
+    response.once("close", resolve);
+    response.once("error", () => resolve());
+  });
+}
+
+export function header(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const value = headers[name.toLowerCase()];
+  return Array.isArray(value) ? value[0] : value;
+}
