@@ -1,3 +1,4 @@
+import { ConfigError } from "../config/config.ts";
 import { VERSION } from "../version.ts";
 import { type Command, UsageError } from "./command.ts";
 
@@ -60,7 +61,11 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await command.run(rest);
   } catch (error) {
-    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+    if (
+      error instanceof UsageError ||
+      error instanceof ConfigError ||
+      (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")
+    ) {
       process.stderr.write(
         `reestr ${name}: ${(error as Error).message}\nRun \`reestr ${name} --help\` for usage.\n`,
       );

@@ -52,6 +52,8 @@ export interface PushBlobOptions {
   skipExistsCheck?: boolean;
 }
 
+const ANY_STATUS = Array.from({ length: 500 }, (_, i) => i + 100);
+
 export type PushBlobResult = "exists" | "mounted" | "uploaded";
 
 function encodeRepository(repository: string): string {
@@ -164,6 +166,22 @@ export class RegistryClient {
     });
     const body = await readLimited(response, 64 * 1024 * 1024);
     return { json: JSON.parse(body.toString("utf8")) as T, link: header(response.headers, "link") };
+  }
+
+  /**
+   * GET any path on the registry's host (`/readyz`, `/api/status`) and parse JSON if it is JSON.
+   * Never throws for an HTTP status: tools use it to probe optional endpoints.
+   */
+  async probe(path: string): Promise<{ status: number; headers: IncomingHttpHeaders; json: unknown }> {
+    const response = await this.transport.send({ method: "GET", path, expect: ANY_STATUS });
+    const body = await readLimited(response, 1024 * 1024);
+    let json: unknown;
+    try {
+      json = JSON.parse(body.toString("utf8"));
+    } catch {
+      json = undefined;
+    }
+    return { status: response.statusCode ?? 0, headers: response.headers, json };
   }
 
   // --- manifests -------------------------------------------------------------------------
@@ -371,7 +389,10 @@ export class RegistryClient {
     await drain(response);
     const range = header(response.headers, "range");
     const match = range ? /^(?:bytes=)?0-(\d+)$/.exec(range) : null;
-    return { offset: match ? Number(match[1]) + 1 : 0, location: this.location(response.headers, location) };
+    // "0-0" is what registries (Distribution, Reestr) send for an empty session as well as for
+    // one byte; like containerd we read it as empty: resending one byte is harmless.
+    const end = match ? Number(match[1]) : 0;
+    return { offset: end === 0 ? 0 : end + 1, location: this.location(response.headers, location) };
   }
 
   async cancelUpload(repository: string, location: string): Promise<void> {

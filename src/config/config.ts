@@ -59,18 +59,19 @@ export function durationMs(value: number | string): number {
 export type ConfigOverrides = Record<string, unknown>;
 
 /** Environment variables and the config field each sets. */
-export const ENVIRONMENT_VARIABLES: Record<string, { path: string; type: "string" | "number" | "boolean" }> =
-  {
-    REESTR_HOST: { path: "host", type: "string" },
-    REESTR_PORT: { path: "port", type: "number" },
-    REESTR_DATA: { path: "dataDir", type: "string" },
-    REESTR_LOG_LEVEL: { path: "log.level", type: "string" },
-    REESTR_ACCESS_LOG: { path: "log.accessLog", type: "boolean" },
-    REESTR_DELETE_ENABLED: { path: "storage.deleteEnabled", type: "boolean" },
-    REESTR_UPLOAD_EXPIRY: { path: "storage.uploadExpiry", type: "string" },
-    REESTR_STORAGE_SYNC: { path: "storage.sync", type: "string" },
-    REESTR_SHUTDOWN_TIMEOUT: { path: "shutdownTimeout", type: "string" },
-  };
+type VariableType = "string" | "number" | "boolean" | "duration";
+
+export const ENVIRONMENT_VARIABLES: Record<string, { path: string; type: VariableType }> = {
+  REESTR_HOST: { path: "host", type: "string" },
+  REESTR_PORT: { path: "port", type: "number" },
+  REESTR_DATA: { path: "dataDir", type: "string" },
+  REESTR_LOG_LEVEL: { path: "log.level", type: "string" },
+  REESTR_ACCESS_LOG: { path: "log.accessLog", type: "boolean" },
+  REESTR_DELETE_ENABLED: { path: "storage.deleteEnabled", type: "boolean" },
+  REESTR_UPLOAD_EXPIRY: { path: "storage.uploadExpiry", type: "duration" },
+  REESTR_STORAGE_SYNC: { path: "storage.sync", type: "string" },
+  REESTR_SHUTDOWN_TIMEOUT: { path: "shutdownTimeout", type: "duration" },
+};
 
 export function overridesFromEnvironment(env: NodeJS.ProcessEnv): ConfigOverrides {
   const overrides: ConfigOverrides = {};
@@ -82,8 +83,8 @@ export function overridesFromEnvironment(env: NodeJS.ProcessEnv): ConfigOverride
   return overrides;
 }
 
-export function coerce(raw: string, type: "string" | "number" | "boolean", source: string): unknown {
-  if (type === "number") {
+export function coerce(raw: string, type: VariableType, source: string): unknown {
+  if (type === "number" || (type === "duration" && /^\d+(\.\d+)?$/.test(raw))) {
     const value = Number(raw);
     if (!Number.isFinite(value)) throw new ConfigError(`${source}: expected a number, got "${raw}"`);
     return value;

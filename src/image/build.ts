@@ -22,10 +22,11 @@ export interface BuiltLayer {
 export async function buildLayer(
   layout: OciLayout,
   entries: Iterable<TarInputEntry> | AsyncIterable<TarInputEntry>,
+  options: { level?: number } = {},
 ): Promise<BuiltLayer> {
   const uncompressed = new DigestingStream("sha256");
   // mtime 0 in the gzip header (node's default) keeps equal input giving equal digests.
-  const gzip = createGzip({ level: 6 });
+  const gzip = createGzip({ level: options.level ?? 6 });
   // pipeline() destroys every stage on any error (a short stream-factory entry, say), so the
   // blob writer reading from gzip sees the failure instead of waiting forever.
   const feeding = pipeline(Readable.from(tarChunks(entries)), uncompressed, gzip);

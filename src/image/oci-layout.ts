@@ -63,8 +63,8 @@ export class DigestingStream extends Transform {
   ): void {
     this.hash.update(chunk);
     this.bytes += chunk.length;
-    callback(null);
-    this.push(chunk);
+    // Passing the chunk to the callback (not push-then-callback in the wrong order) keeps backpressure.
+    callback(null, chunk);
   }
 
   /** The digest of everything that passed; only valid once the stream has ended. */

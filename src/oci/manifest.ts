@@ -127,9 +127,8 @@ export function parseManifest(body: Uint8Array, contentType?: string): ParsedMan
     const config = descriptor(json.config, "config");
     if (!Array.isArray(json.layers)) throw invalid("layers must be an array");
     const layers = json.layers.map((layer, i) => descriptor(layer, `layers[${i}]`));
-    const artifactType =
-      (json.artifactType as string | undefined) ??
-      (config.mediaType === MediaType.OciEmpty ? undefined : config.mediaType);
+    // Spec: when artifactType is absent, the referrers API reports the config media type.
+    const artifactType = (json.artifactType as string | undefined) ?? config.mediaType;
     return {
       mediaType,
       kind,
@@ -225,5 +224,6 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 /** The tag under which the referrers tag schema stores an index: `sha256-<hex>`. */
 export function referrersTagFor(digest: Digest): string {
-  return digest.replace(":", "-").slice(0, 128);
+  const { algorithm, hex } = parseDigest(digest);
+  return `${algorithm.slice(0, 32)}-${hex.slice(0, 64)}`;
 }

@@ -29,7 +29,7 @@ const MANIFEST_KINDS: Record<string, ManifestKind> = {
 export const MANIFEST_MEDIA_TYPES: readonly string[] = Object.keys(MANIFEST_KINDS);
 
 export function manifestKindOf(mediaType: string): ManifestKind | undefined {
-  return MANIFEST_KINDS[mediaType];
+  return Object.hasOwn(MANIFEST_KINDS, mediaType) ? MANIFEST_KINDS[mediaType] : undefined;
 }
 
 export function isSchema1(mediaType: string): boolean {

@@ -73,6 +73,7 @@ export function parseImageReference(value: string): ImageReference {
       rest = rest.slice(firstSlash + 1);
     }
   }
+  if (registry === "index.docker.io" || registry === "registry-1.docker.io") registry = "docker.io";
   if (registry === "docker.io" && !rest.includes("/")) rest = `library/${rest}`;
   if (!isValidRepositoryName(rest))
     throw new Error(`invalid repository name "${rest}" in image reference "${value}"`);

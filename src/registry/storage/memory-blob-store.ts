@@ -1,6 +1,12 @@
 import { Readable } from "node:stream";
 import type { Digest } from "../../oci/digest.ts";
-import type { BlobStore, ByteRange, UploadInfo } from "./blob-store.ts";
+import { type BlobStore, type ByteRange, UPLOAD_ID_PATTERN, type UploadInfo } from "./blob-store.ts";
+
+/** The same rule as the filesystem store, so code tested here behaves the same on disk. */
+function checkUploadId(id: string): string {
+  if (!UPLOAD_ID_PATTERN.test(id)) throw new Error(`invalid upload id ${JSON.stringify(id)}`);
+  return id;
+}
 
 function notFound(what: string): NodeJS.ErrnoException {
   return Object.assign(new Error(`${what} not found`), { code: "ENOENT" });
@@ -31,6 +37,7 @@ export class MemoryBlobStore implements BlobStore {
   }
 
   async createUpload(id: string): Promise<void> {
+    checkUploadId(id);
     if (this.#uploads.has(id)) throw Object.assign(new Error("upload exists"), { code: "EEXIST" });
     this.#uploads.set(id, { chunks: [], size: 0, modifiedAt: new Date() });
   }
@@ -44,7 +51,7 @@ export class MemoryBlobStore implements BlobStore {
     data: AsyncIterable<Uint8Array>,
     onChunk?: (chunk: Uint8Array) => void,
   ): Promise<number> {
-    const upload = this.#uploads.get(id);
+    const upload = this.#uploads.get(checkUploadId(id));
     if (!upload) throw notFound(`upload ${id}`);
     let written = 0;
     try {
@@ -63,13 +70,13 @@ export class MemoryBlobStore implements BlobStore {
   }
 
   async readUpload(id: string): Promise<Readable> {
-    const upload = this.#uploads.get(id);
+    const upload = this.#uploads.get(checkUploadId(id));
     if (!upload) throw notFound(`upload ${id}`);
     return Readable.from([Buffer.concat(upload.chunks)]);
   }
 
   async commitUpload(id: string, digest: Digest): Promise<void> {
-    const upload = this.#uploads.get(id);
+    const upload = this.#uploads.get(checkUploadId(id));
     if (!upload) throw notFound(`upload ${id}`);
     this.#blobs.set(digest, Buffer.concat(upload.chunks));
     this.#uploads.delete(id);

@@ -1,0 +1,164 @@
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { describe, test } from "node:test";
+import { type Digest, digestOf } from "../../src/oci/digest.ts";
+import type { ManifestRecord } from "../../src/registry/metadata/metadata-store.ts";
+import { SqliteMetadataStore } from "../../src/registry/metadata/sqlite-metadata-store.ts";
+import { manifest, metadataStoreContract } from "../contract/metadata-store.contract.ts";
+
+metadataStoreContract("SqliteMetadataStore (file)", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "reestr-sqlite-"));
+  const store = new SqliteMetadataStore(join(dir, "nested", "metadata.db"));
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+metadataStoreContract("SqliteMetadataStore (:memory:)", async () => {
+  const store = new SqliteMetadataStore(":memory:");
+  return { store, cleanup: () => store.close() };
+});
+
+metadataStoreContract("SqliteMetadataStore (file, synchronous=normal)", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "reestr-sqlite-"));
+  const store = new SqliteMetadataStore(join(dir, "metadata.db"), { synchronous: "normal" });
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+async function withDir(body: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), "reestr-sqlite-"));
+  try {
+    await body(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+describe("SqliteMetadataStore specifics", () => {
+  test("everything persists across close and reopen", () =>
+    withDir(async (dir) => {
+      const path = join(dir, "metadata.db");
+      const subject = manifest("subject");
+      const referrer = manifest("referrer", {
+        subject: subject.digest,
+        artifactType: "application/x-sig",
+        annotations: { a: "b" },
+      });
+      const layer = digestOf("layer");
+      const session = { id: "9b2d8c9e-6f4c-4a3e-9a51-0f2b3c4d5e6f", repository: "app", createdAt: 42 };
+
+      const first = new SqliteMetadataStore(path);
+      await first.linkBlob("app", layer, 321);
+      await first.putManifest("app", { ...subject, blobs: [layer] }, "v1");
+      await first.putManifest("app", referrer);
+      await first.createUpload(session);
+      const statsBefore = await first.stats();
+      await first.close();
+
+      const second = new SqliteMetadataStore(path);
+      try {
+        assert.deepEqual(await second.listRepositories({ limit: 10 }), ["app"]);
+        assert.equal(await second.linkedBlobSize("app", layer), 321);
+        const stored = await second.getManifestByTag("app", "v1");
+        assert.equal(stored?.digest, subject.digest);
+        assert.deepEqual(Buffer.from(stored!.content), Buffer.from(subject.content));
+        assert.deepEqual(await second.listTags("app", { limit: 10 }), ["v1"]);
+        assert.deepEqual(await second.listReferrers("app", subject.digest), [
+          {
+            mediaType: referrer.mediaType,
+            digest: referrer.digest,
+            size: referrer.content.byteLength,
+            artifactType: "application/x-sig",
+            annotations: { a: "b" },
+          },
+        ]);
+        assert.deepEqual(await second.getUpload(session.id), session);
+        assert.deepEqual(await second.stats(), statsBefore);
+      } finally {
+        await second.close();
+      }
+    }));
+
+  test("a putManifest whose tag violates a constraint rolls back entirely", async () => {
+    const store = new SqliteMetadataStore(":memory:");
+    try {
+      const record = manifest("rolled back");
+      // A null tag passes the `tag !== undefined` check but violates tags.tag NOT NULL, after the
+      // repository and the manifest rows were inserted in the same transaction.
+      await assert.rejects(store.putManifest("fresh", record, null as unknown as string), /NOT NULL/);
+      assert.equal(await store.repositoryExists("fresh"), false);
+      assert.equal(await store.getManifestByDigest("fresh", record.digest), undefined);
+      assert.deepEqual(await store.stats(), {
+        repositories: 0,
+        manifests: 0,
+        tags: 0,
+        blobs: 0,
+        blobBytes: 0,
+      });
+
+      // The store is still usable: no transaction was left open.
+      await store.putManifest("fresh", record, "ok");
+      assert.deepEqual(await store.listTags("fresh", { limit: 10 }), ["ok"]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("a putManifest failing on a reference rolls back and leaves the existing tag alone", async () => {
+    const store = new SqliteMetadataStore(":memory:");
+    try {
+      const original = manifest("original");
+      await store.putManifest("repo", original, "latest");
+      // An unbindable child reference fails after the new manifest row was inserted.
+      const broken: ManifestRecord = manifest("broken", { children: [{} as unknown as Digest] });
+      await assert.rejects(store.putManifest("repo", broken, "latest"));
+      assert.equal(await store.getManifestByDigest("repo", broken.digest), undefined);
+      assert.equal((await store.getManifestByTag("repo", "latest"))?.digest, original.digest);
+      assert.equal((await store.stats()).manifests, 1);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("the store creates missing parent directories of its file", () =>
+    withDir(async (dir) => {
+      const store = new SqliteMetadataStore(join(dir, "a", "b", "c", "metadata.db"));
+      await store.check();
+      await store.close();
+    }));
+
+  test("a database from a newer schema is refused with a clear message", () =>
+    withDir(async (dir) => {
+      const path = join(dir, "metadata.db");
+      const db = new DatabaseSync(path);
+      db.exec("PRAGMA user_version = 999");
+      db.close();
+      assert.throws(() => new SqliteMetadataStore(path), /newer/);
+    }));
+
+  test("reopening an existing database keeps its schema version and data", () =>
+    withDir(async (dir) => {
+      const path = join(dir, "metadata.db");
+      for (let i = 0; i < 3; i++) {
+        const store = new SqliteMetadataStore(path);
+        await store.linkBlob(`repo${i}`, digestOf(`b${i}`), i + 1);
+        await store.close();
+      }
+      const store = new SqliteMetadataStore(path);
+      assert.deepEqual(await store.listRepositories({ limit: 10 }), ["repo0", "repo1", "repo2"]);
+      await store.close();
+    }));
+});
