@@ -230,6 +230,18 @@ export function metadataStoreContract(name: string, makeStore: () => Promise<Met
           assert.equal(await store.getManifestByTag("repo", "V1"), undefined, "tags are case-sensitive");
           assert.equal(await store.getManifestByTag("other", "v1"), undefined);
           assert.deepEqual(await store.listTags("repo", { limit: 100 }), ["v1"]);
+          assert.equal(await store.resolveTag("repo", "v1"), record.digest);
+          assert.equal(await store.resolveTag("repo", "v2"), undefined);
+          assert.equal(await store.resolveTag("other", "v1"), undefined);
+        }));
+
+      test("linkBlob with a finished upload removes that upload session in the same step", () =>
+        withStore(async (store) => {
+          const id = randomUUID();
+          await store.createUpload({ id, repository: "repo", createdAt: Date.now() });
+          await store.linkBlob("repo", blob("finished"), 7, id);
+          assert.equal(await store.getUpload(id), undefined);
+          assert.equal(await store.linkedBlobSize("repo", blob("finished")), 7);
         }));
 
       test("binary content round-trips unchanged", () =>
