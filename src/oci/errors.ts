@@ -19,6 +19,8 @@ export const ERROR_STATUS = {
   UNSUPPORTED: 405,
   TOOMANYREQUESTS: 429,
   RANGE_INVALID: 416,
+  /** Distribution's code for an internal failure. */
+  UNKNOWN: 500,
   /** Distribution's code for a bad `n` on tags list and catalog. */
   PAGINATION_NUMBER_INVALID: 400,
 } as const;
@@ -42,6 +44,7 @@ const DEFAULT_MESSAGES: Record<ErrorCode, string> = {
   TOOMANYREQUESTS: "too many requests",
   RANGE_INVALID: "requested range not satisfiable",
   PAGINATION_NUMBER_INVALID: "invalid number of results requested",
+  UNKNOWN: "unknown error",
 };
 
 export class RegistryError extends Error {

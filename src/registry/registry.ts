@@ -154,10 +154,14 @@ export class Registry {
   /** Bytes received so far by an upload of this repository. */
   async uploadStatus(repository: string, id: string): Promise<number> {
     assertRepositoryName(repository);
-    await this.#session(repository, id);
-    const size = await this.blobs.uploadSize(id);
-    if (size === undefined) throw new RegistryError("BLOB_UPLOAD_UNKNOWN", undefined, { id });
-    return size;
+    // Under the upload's lock: a PATCH cut off mid-body may still be writing what it received,
+    // and a resuming client must be told the offset after those bytes.
+    return this.#locks.run(`upload:${id}`, async () => {
+      await this.#session(repository, id);
+      const size = await this.blobs.uploadSize(id);
+      if (size === undefined) throw new RegistryError("BLOB_UPLOAD_UNKNOWN", undefined, { id });
+      return size;
+    });
   }
 
   /**
@@ -465,9 +469,8 @@ export class Registry {
   ): Promise<ReferrersResult> {
     assertRepositoryName(repository);
     const subject = parseDigest(digestText).digest;
-    if (!(await this.metadata.repositoryExists(repository))) {
-      throw new RegistryError("NAME_UNKNOWN", undefined, { name: repository });
-    }
+    // No 404 here even for an unknown repository: clients read a 404 as "no referrers API"
+    // and fall back to the tag schema (distribution-spec v1.1).
     const referrers = await this.metadata.listReferrers(repository, subject);
     const seen = new Set(referrers.map((r) => r.digest));
     const fallback = await this.metadata.getManifestByTag(repository, referrersTagFor(subject));

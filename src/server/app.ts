@@ -174,7 +174,7 @@ export class App {
     }
     const registryError = isRegistryError(error)
       ? error
-      : new RegistryError("UNSUPPORTED", "internal server error", undefined, {}, 500);
+      : new RegistryError("UNKNOWN", "internal server error");
     const body = registryError.toBody();
     res.writeHead(registryError.status, {
       ...registryError.headers,

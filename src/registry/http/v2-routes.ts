@@ -128,8 +128,9 @@ export class V2Api {
       ETag: etag,
       "Content-Length": manifest.content.byteLength,
     };
-    if (ctx.req.headers["if-none-match"] === etag) {
-      ctx.res.writeHead(304, { ...headers, "Content-Length": undefined });
+    if (matchesEtag(ctx.req.headers["if-none-match"], etag)) {
+      const { "Content-Length": _length, ...notModified } = headers;
+      ctx.res.writeHead(304, notModified);
       ctx.res.end();
       return;
     }
@@ -290,6 +291,15 @@ function sendPaged(ctx: RequestContext, path: string, body: unknown, items: stri
     headers.Link = `<${path}?n=${page.limit}&last=${encodeURIComponent(last)}>; rel="next"`;
   }
   sendJson(ctx, 200, body, headers);
+}
+
+/** If-None-Match per RFC 9110: a list of entity tags, weak ones (`W/"…"`) included, or `*`. */
+function matchesEtag(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  return header.split(",").some((candidate) => {
+    const tag = candidate.trim();
+    return tag === "*" || tag === etag || tag === `W/${etag}`;
+  });
 }
 
 /** Parses `bytes=a-b`, `bytes=a-` and `bytes=-n`. Several ranges are answered with the whole blob. */
