@@ -188,8 +188,12 @@ export class V2Api {
     }
     const stream = await blob.open(range ?? undefined);
     ctx.res.writeHead(status, headers);
-    await pipeline(stream, ctx.res).catch(() => ctx.res.destroy());
-    this.#metrics.blobDownloadBytes.inc(length);
+    try {
+      await pipeline(stream, ctx.res);
+      this.#metrics.blobDownloadBytes.inc(length);
+    } catch {
+      ctx.res.destroy(); // the client went away mid-blob; nothing to answer
+    }
   }
 
   async #deleteBlob(ctx: RequestContext, name: string, digest: string): Promise<void> {
