@@ -1,6 +1,5 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 
 /** Durations in config: a number of seconds, or a string like "90s", "15m", "24h", "7d". */
@@ -116,6 +115,8 @@ export async function loadConfig(options: {
     }
     let parsed: unknown;
     try {
+      // Loaded only when a file is given: the YAML parser costs memory a flag-only start doesn't need.
+      const { parse: parseYaml } = await import("yaml");
       parsed = parseYaml(text);
     } catch (error) {
       throw new ConfigError(`config file ${options.file} is not valid YAML: ${(error as Error).message}`);

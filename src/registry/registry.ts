@@ -1,6 +1,5 @@
 import type { Hash } from "node:crypto";
 import { randomUUID } from "node:crypto";
-import { Readable } from "node:stream";
 import {
   createDigester,
   type Digest,
@@ -12,6 +11,7 @@ import { RegistryError } from "../oci/errors.ts";
 import { type Descriptor, type ParsedManifest, parseManifest, referrersTagFor } from "../oci/manifest.ts";
 import { MediaType } from "../oci/media-types.ts";
 import { assertRepositoryName, isValidRepositoryName, parseManifestReference } from "../oci/reference.ts";
+import { chunksOf } from "../util/chunks.ts";
 import { KeyedMutex } from "../util/keyed-mutex.ts";
 import { LruCache } from "../util/lru-cache.ts";
 import type { MetadataStore, Page, ReferrerDescriptor, StoredManifest } from "./metadata/metadata-store.ts";
@@ -32,7 +32,7 @@ export interface BlobContent {
   size: number;
   /** Set when the digest names a manifest of the repository rather than a blob (served as a blob, as Distribution does). */
   manifest?: StoredManifest;
-  open(range?: ByteRange): Promise<Readable>;
+  open(range?: ByteRange): Promise<AsyncIterable<Uint8Array>>;
 }
 
 export interface ContentRange {
@@ -81,6 +81,13 @@ export class Registry {
   readonly #locks = new KeyedMutex();
   /** `<repository>@<digest>` → manifest: the hot path of every pull reads from here. */
   readonly #manifests: LruCache<string, StoredManifest>;
+  /**
+   * Sorted tags per repository, so paging through 5,000 tags is a slice, not a query. Kept per
+   * process and dropped on every tag change made through this process: a MetadataStore shared
+   * by several replicas will need shared invalidation (or no cache) before it can use this.
+   */
+  readonly #tagLists = new LruCache<string, string[]>(1_000_000, (tags) => tags.length + 1);
+  #tagGeneration = 0;
 
   constructor(options: RegistryOptions) {
     this.#manifests = new LruCache(
@@ -106,8 +113,7 @@ export class Registry {
       return {
         size: content.byteLength,
         manifest,
-        open: async (range) =>
-          Readable.from([range ? content.subarray(range.start, range.end + 1) : content]),
+        open: async (range) => chunksOf(range ? content.subarray(range.start, range.end + 1) : content),
       };
     }
     throw await this.#unknown(repository, new RegistryError("BLOB_UNKNOWN", undefined, { digest }));
@@ -405,6 +411,7 @@ export class Registry {
       },
       ref.tag,
     );
+    if (ref.tag !== undefined) this.#tagsChanged(repository);
     return { digest, subject: parsed.subject?.digest };
   }
 
@@ -443,15 +450,29 @@ export class Registry {
         ? await this.metadata.deleteTag(repository, ref.tag)
         : await this.metadata.deleteManifest(repository, ref.digest);
     if (ref.digest) this.#manifests.delete(`${repository}@${ref.digest}`);
+    this.#tagsChanged(repository);
     if (!deleted)
       throw await this.#unknown(repository, new RegistryError("MANIFEST_UNKNOWN", undefined, { reference }));
   }
 
   async listTags(repository: string, page: Page): Promise<string[]> {
     assertRepositoryName(repository);
-    const tags = await this.metadata.listTags(repository, page);
-    if (tags === undefined) throw new RegistryError("NAME_UNKNOWN", undefined, { name: repository });
-    return tags;
+    let all = this.#tagLists.get(repository);
+    if (!all) {
+      const generation = this.#tagGeneration;
+      const tags = await this.metadata.listTags(repository, { limit: Number.MAX_SAFE_INTEGER });
+      if (tags === undefined) throw new RegistryError("NAME_UNKNOWN", undefined, { name: repository });
+      all = tags;
+      // A tag changed while we read: the list may be stale, so serve it but do not keep it.
+      if (generation === this.#tagGeneration) this.#tagLists.set(repository, all);
+    }
+    const from = page.last === undefined ? 0 : firstAfter(all, page.last);
+    return all.slice(from, from + page.limit);
+  }
+
+  #tagsChanged(repository: string): void {
+    this.#tagGeneration++;
+    this.#tagLists.delete(repository);
   }
 
   async catalog(page: Page): Promise<string[]> {
@@ -512,6 +533,18 @@ export class Registry {
       ? error
       : new RegistryError("NAME_UNKNOWN", undefined, { name: repository });
   }
+}
+
+/** Index of the first name sorting after `last` in a sorted list (binary search). */
+function firstAfter(sorted: string[], last: string): number {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (sorted[middle]! <= last) low = middle + 1;
+    else high = middle;
+  }
+  return low;
 }
 
 /** Location, Range and Docker-Upload-UUID headers describing an upload's progress. */

@@ -109,7 +109,7 @@ export class App {
         return this.#ready(ctx);
       case "/metrics": {
         const registry = this.#options.metrics.registry;
-        const body = await registry.metrics();
+        const body = await registry.render();
         ctx.res.writeHead(200, { "Content-Type": registry.contentType });
         ctx.res.end(body);
         return;
@@ -190,7 +190,7 @@ export class App {
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const method = ctx.req.method ?? "GET";
     const status = ctx.res.statusCode;
-    this.#options.metrics.httpRequestDuration.observe({ method, route: ctx.route, code: status }, seconds);
+    this.#options.metrics.httpRequestDuration.observe(seconds, { method, route: ctx.route, code: status });
     if (!this.#options.accessLog) return;
     const length = ctx.res.getHeader("content-length");
     this.#options.logger.info("request", {

@@ -142,6 +142,25 @@ describe("tags list", () => {
     assert.equal((await http(server, "GET", `/v2/disco/untagged/manifests/${image.digest}`)).status, 200);
   });
 
+  test("the list follows tag pushes, moves and deletes at once (no stale cached list)", async () => {
+    const repo = "disc/cached";
+    const list = async () => (await http(server, "GET", `/v2/${repo}/tags/list`)).json<TagList>().tags;
+    await pushImage(server, repo, "b");
+    assert.deepEqual(await list(), ["b"]);
+    await pushImage(server, repo, "a");
+    assert.deepEqual(await list(), ["a", "b"]);
+    assert.deepEqual((await http(server, "GET", `/v2/${repo}/tags/list?n=1&last=a`)).json<TagList>().tags, [
+      "b",
+    ]);
+    const c = await pushImage(server, repo, "c");
+    await putManifest(server, repo, "d", c.bytes, c.mediaType);
+    assert.deepEqual(await list(), ["a", "b", "c", "d"]);
+    assert.equal((await http(server, "DELETE", `/v2/${repo}/manifests/b`)).status, 202);
+    assert.deepEqual(await list(), ["a", "c", "d"]);
+    assert.equal((await http(server, "DELETE", `/v2/${repo}/manifests/${c.digest}`)).status, 202);
+    assert.deepEqual(await list(), ["a"]);
+  });
+
   test("unknown repository is NAME_UNKNOWN", async () => {
     assertError(await http(server, "GET", "/v2/disco/none/tags/list"), 404, "NAME_UNKNOWN");
   });

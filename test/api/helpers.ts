@@ -3,12 +3,14 @@
  * fresh temp data directory, raw HTTP requests (node:http, so paths are sent exactly as written
  * and no header is added behind our back) and small push helpers built on those requests.
  */
+
 import assert from "node:assert/strict";
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { type IncomingHttpHeaders, request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { digestOf } from "../../src/oci/digest.ts";
 import { type RunningServer, type ServerOptions, startRegistryServer } from "../../src/registry/server.ts";
 import { Logger } from "../../src/server/logger.ts";
 
@@ -25,10 +27,7 @@ export const DOCKER_SCHEMA1 = "application/vnd.docker.distribution.manifest.v1+j
 export const DOCKER_SCHEMA1_SIGNED = "application/vnd.docker.distribution.manifest.v1+prettyjws";
 
 export type Algorithm = "sha256" | "sha512";
-
-export function digestOf(data: Uint8Array | string, algorithm: Algorithm = "sha256"): string {
-  return `${algorithm}:${createHash(algorithm).update(data).digest("hex")}`;
-}
+export { digestOf };
 
 // ---- server ---------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 /**
- * `reestr push`, `pull`, `status` and `list` as a user runs them (child processes of bin/reestr.ts)
+ * `reestr push`, `pull`, `status` and `list` as a user runs them (child processes of bin/reestr.js)
  * against the real Reestr server on loopback; skopeo checks that what we pull is a valid layout.
  */
 import assert from "node:assert/strict";
@@ -15,7 +15,7 @@ import { startRegistryServer } from "../../src/registry/server.ts";
 import { makeMultiArchImage, makeOciImage } from "../helpers/fixtures.ts";
 
 const exec = promisify(execFile);
-const BIN = new URL("../../bin/reestr.ts", import.meta.url).pathname;
+const BIN = new URL("../../bin/reestr.js", import.meta.url).pathname;
 
 let dir: string;
 let server: Awaited<ReturnType<typeof startRegistryServer>>;

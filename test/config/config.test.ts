@@ -255,7 +255,7 @@ describe("reestr CLI (child process)", () => {
     Number(process.versions.node.split(".")[0]) === 24
       ? process.execPath
       : join(REPO_ROOT, "node_modules/.bin/node");
-  const bin = join(REPO_ROOT, "bin", "reestr.ts");
+  const bin = join(REPO_ROOT, "bin", "reestr.js");
   // A clean environment: no REESTR_* setting from the outside may change the outcome.
   const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("REESTR_")));
 

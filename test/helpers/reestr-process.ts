@@ -1,6 +1,6 @@
 /**
  * Runs registry servers as child processes, the way users run them: Reestr via
- * `node bin/reestr.ts serve`, and (through distribution.ts) CNCF Distribution. Logs of the child
+ * `node bin/reestr.js serve`, and (through distribution.ts) CNCF Distribution. Logs of the child
  * go to a file in a temp directory, so a chatty server never blocks on a full pipe and the parent
  * spends no CPU relaying them; `output()` reads that file back for failure messages.
  *
@@ -219,10 +219,10 @@ export interface StartReestrOptions {
   readyTimeoutMs?: number;
 }
 
-export const REESTR_BIN = join(REPO_ROOT, "bin", "reestr.ts");
+export const REESTR_BIN = join(REPO_ROOT, "bin", "reestr.js");
 
 /**
- * Starts `node bin/reestr.ts serve --host 127.0.0.1 --port <p> --data <dir>` with the Node that
+ * Starts `node bin/reestr.js serve --host 127.0.0.1 --port <p> --data <dir>` with the Node that
  * runs this process (Node 24), and waits until `/v2/` answers.
  */
 export async function startReestr(options: StartReestrOptions = {}): Promise<ServerProcess> {

@@ -1,6 +1,6 @@
 /**
  * Real-client interop: skopeo (Debian package) against Reestr run as users run it
- * (`node bin/reestr.ts serve`), and copies between Reestr and CNCF Distribution 2.8.2
+ * (`node bin/reestr.js serve`), and copies between Reestr and CNCF Distribution 2.8.2
  * (Debian's docker-registry) in both directions, digests preserved.
  */
 import assert from "node:assert/strict";

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { noteStreamedBytes } from "../../util/gc.ts";
 
 /** What every handler gets: the raw request and response plus what the pipeline learned. */
 export interface RequestContext {
@@ -43,6 +44,7 @@ export function sendEmpty(
 export async function* countedBody(ctx: RequestContext): AsyncIterable<Uint8Array> {
   for await (const chunk of ctx.req) {
     ctx.bytesIn += (chunk as Buffer).byteLength;
+    noteStreamedBytes((chunk as Buffer).byteLength);
     yield chunk as Buffer;
   }
 }

@@ -1,8 +1,9 @@
-import { pipeline } from "node:stream/promises";
+import type { ServerResponse } from "node:http";
 import { RegistryError } from "../../oci/errors.ts";
 import { MAX_MANIFEST_BYTES, manifestTooLarge } from "../../oci/manifest.ts";
 import { parseAccept } from "../../oci/media-types.ts";
 import type { Metrics } from "../../server/metrics.ts";
+import { blobReadBuffers } from "../../util/buffer-pool.ts";
 import type { Page } from "../metadata/metadata-store.ts";
 import { type ContentRange, type Registry, uploadRangeHeaders } from "../registry.ts";
 import { countedBody, hasBody, type RequestContext, sendEmpty, sendJson } from "./context.ts";
@@ -186,13 +187,13 @@ export class V2Api {
       ctx.res.end();
       return;
     }
-    const stream = await blob.open(range ?? undefined);
+    const chunks = await blob.open(range ?? undefined);
     ctx.res.writeHead(status, headers);
     try {
-      await pipeline(stream, ctx.res);
+      await writeChunks(ctx.res, chunks);
       this.#metrics.blobDownloadBytes.inc(length);
     } catch {
-      ctx.res.destroy(); // the client went away mid-blob; nothing to answer
+      ctx.res.destroy(); // the client went away mid-blob, or the store failed: nothing to answer
     }
   }
 
@@ -263,6 +264,40 @@ export class V2Api {
     this.#metrics.blobUploads.inc();
     this.#metrics.blobUploadBytes.inc(ctx.bytesIn);
   }
+}
+
+/**
+ * Writes chunks to the response, waiting for 'drain' when the socket buffer is full. Leaving
+ * the loop early (client gone) ends the source's iteration, which releases its file.
+ */
+async function writeChunks(res: ServerResponse, chunks: AsyncIterable<Uint8Array>): Promise<void> {
+  for await (const chunk of chunks) {
+    if (res.destroyed) throw new Error("client went away");
+    // Once the socket has taken the bytes, a pooled read buffer can serve the next read.
+    const flushed = res.write(chunk, (error) => {
+      if (!error) blobReadBuffers.release(chunk);
+    });
+    if (!flushed) await drained(res);
+  }
+  await new Promise<void>((resolve, reject) => {
+    res.once("error", reject);
+    res.end(resolve);
+  });
+}
+
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const settle = (error?: Error) => {
+      res.off("drain", onDrain);
+      res.off("close", onClose);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onDrain = () => settle();
+    const onClose = () => settle(new Error("client went away"));
+    res.on("drain", onDrain);
+    res.on("close", onClose);
+  });
 }
 
 function blobCreated(ctx: RequestContext, name: string, digest: string): void {

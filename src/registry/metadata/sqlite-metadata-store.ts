@@ -115,6 +115,19 @@ export class SqliteMetadataStore implements MetadataStore {
     return statement;
   }
 
+  /**
+   * A list of names built by SQLite as one JSON array: node:sqlite makes a JS object per row,
+   * which for 5,000 tags costs several times more than the query itself.
+   */
+  #jsonList(sql: string, ...params: (string | number)[]): string[] {
+    const row = this.#sql(sql).get(...params);
+    const list = JSON.parse((row?.list as string | undefined) ?? "[]") as string[];
+    // The subquery yields rows in order and SQLite aggregates them as they come, but an
+    // aggregate's order is not guaranteed: sorting already sorted input is a linear pass.
+    // Names and tags are ASCII, so JS and SQLite (BINARY) order agree.
+    return list.sort();
+  }
+
   #transaction<T>(work: () => T): T {
     this.#db.exec("BEGIN IMMEDIATE");
     try {
@@ -132,11 +145,11 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async listRepositories(page: Page): Promise<string[]> {
-    const rows = this.#sql("SELECT name FROM repositories WHERE name > ? ORDER BY name LIMIT ?").all(
+    return this.#jsonList(
+      "SELECT json_group_array(name) AS list FROM (SELECT name FROM repositories WHERE name > ? ORDER BY name LIMIT ?)",
       page.last ?? "",
       page.limit,
     );
-    return rows.map((row) => row.name as string);
   }
 
   async repositoryExists(repository: string): Promise<boolean> {
@@ -273,12 +286,12 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async listTags(repository: string, page: Page): Promise<string[] | undefined> {
     if (!(await this.repositoryExists(repository))) return undefined;
-    const rows = this.#sql("SELECT tag FROM tags WHERE repository = ? AND tag > ? ORDER BY tag LIMIT ?").all(
+    return this.#jsonList(
+      "SELECT json_group_array(tag) AS list FROM (SELECT tag FROM tags WHERE repository = ? AND tag > ? ORDER BY tag LIMIT ?)",
       repository,
       page.last ?? "",
       page.limit,
     );
-    return rows.map((row) => row.tag as string);
   }
 
   async listReferrers(repository: string, subject: Digest): Promise<ReferrerDescriptor[]> {

@@ -25,8 +25,12 @@ export interface UploadInfo {
 export interface BlobStore {
   /** Size of a committed blob, or undefined when it is not stored. */
   stat(digest: Digest): Promise<{ size: number } | undefined>;
-  /** Streams a committed blob, or the inclusive range of it. Rejects with ENOENT when absent. */
-  read(digest: Digest, range?: ByteRange): Promise<Readable>;
+  /**
+   * Streams a committed blob, or the inclusive range of it. Rejects with ENOENT when absent.
+   * An async iterable rather than a Readable: the HTTP layer writes chunks straight to the
+   * socket, and stopping the iteration early (client gone) releases the store's resources.
+   */
+  read(digest: Digest, range?: ByteRange): Promise<AsyncIterable<Uint8Array>>;
   /** Removes a committed blob; absent blobs are not an error. */
   delete(digest: Digest): Promise<void>;
   /** Every committed blob, for garbage collection and storage accounting. */

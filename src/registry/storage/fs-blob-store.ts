@@ -1,13 +1,22 @@
-import { constants, createReadStream } from "node:fs";
+import {
+  close as closeCallback,
+  constants,
+  fstat as fstatCallback,
+  open as openCallback,
+  read as readCallback,
+} from "node:fs";
 import { access, mkdir, open, opendir, readdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
+import { promisify } from "node:util";
 import { type Digest, parseDigest } from "../../oci/digest.ts";
+import { blobReadBuffers } from "../../util/buffer-pool.ts";
 import { type BlobStore, type ByteRange, UPLOAD_ID_PATTERN, type UploadInfo } from "./blob-store.ts";
 
 /** Gather small request chunks into writes of about this size: fewer syscalls on big pushes. */
 const WRITE_BATCH_BYTES = 1024 * 1024;
-const READ_CHUNK_BYTES = 1024 * 1024;
+const WRITES_IN_FLIGHT = 4;
+const EARLY_SYNC_BYTES = 32 * 1024 * 1024;
 
 /**
  * Blobs on the local filesystem:
@@ -52,8 +61,8 @@ export class FsBlobStore implements BlobStore {
     }
   }
 
-  async read(digest: Digest, range?: ByteRange): Promise<Readable> {
-    return openStream(this.#blobPath(digest), range);
+  async read(digest: Digest, range?: ByteRange): Promise<AsyncIterable<Uint8Array>> {
+    return openChunks(this.#blobPath(digest), range);
   }
 
   async delete(digest: Digest): Promise<void> {
@@ -91,18 +100,44 @@ export class FsBlobStore implements BlobStore {
     onChunk?: (chunk: Uint8Array) => void,
   ): Promise<number> {
     // No O_CREAT: appending to an upload that was cancelled must fail, not resurrect it.
-    const handle = await open(this.#uploadPath(id), constants.O_WRONLY | constants.O_APPEND);
-    let written = 0;
+    const handle = await open(this.#uploadPath(id), constants.O_WRONLY);
+    const start = (await handle.stat()).size;
+    // Positional writes, several in flight: the socket keeps receiving while the disk writes
+    // (awaiting each write stalled the connection and halved push throughput).
+    let position = start;
+    const inFlight: Promise<unknown>[] = [];
     let batch: Uint8Array[] = [];
     let batchBytes = 0;
+    let failedAt: number | undefined;
+    let syncedTo = start;
+    let syncing: Promise<void> | undefined;
     const flush = async () => {
       if (batchBytes === 0) return;
-      const buffers = batch;
-      const bytes = batchBytes;
+      const at = position;
+      const write = handle.writev(batch, at).catch((error: unknown) => {
+        failedAt = Math.min(failedAt ?? at, at);
+        throw error;
+      });
+      inFlight.push(write);
+      position += batchBytes;
+      // Start writeback early (one sync at a time) so the fsync at commit has little left.
+      if (position - syncedTo >= EARLY_SYNC_BYTES && !syncing) {
+        syncedTo = position;
+        syncing = Promise.all(inFlight)
+          .then(() => handle.datasync())
+          .catch(() => {})
+          .finally(() => {
+            syncing = undefined;
+          });
+      }
       batch = [];
       batchBytes = 0;
-      await handle.writev(buffers);
-      written += bytes;
+      if (inFlight.length >= WRITES_IN_FLIGHT) await inFlight.shift();
+    };
+    const settle = async () => {
+      const results = await Promise.allSettled(inFlight.splice(0));
+      const failure = results.find((r) => r.status === "rejected");
+      if (failure) throw (failure as PromiseRejectedResult).reason;
     };
     try {
       for await (const chunk of data) {
@@ -112,18 +147,26 @@ export class FsBlobStore implements BlobStore {
         if (batchBytes >= WRITE_BATCH_BYTES) await flush();
       }
       await flush();
+      await settle();
+      return position - start;
     } catch (error) {
-      // Keep what arrived before the client went away: it can resume from here.
+      // Keep what arrived before the client went away (it can resume from there), but never a
+      // hole: a failed write cuts the upload back to where that write began.
       await flush().catch(() => {});
-      throw Object.assign(error as Error, { bytesWritten: written });
+      await settle().catch(() => {});
+      if (failedAt !== undefined) await handle.truncate(failedAt).catch(() => {});
+      throw Object.assign(error as Error, { bytesWritten: (failedAt ?? position) - start });
     } finally {
-      await handle.close();
+      // Writeback of this chunk goes on after the response: a chunked push's PATCHes each start
+      // theirs, and the fsync at commit is left with little to do. The handle closes after it.
+      const tail =
+        position > syncedTo ? (syncing ?? Promise.resolve()).then(() => handle.datasync()) : syncing;
+      void (tail ?? Promise.resolve()).catch(() => {}).finally(() => handle.close().catch(() => {}));
     }
-    return written;
   }
 
   async readUpload(id: string): Promise<Readable> {
-    return openStream(this.#uploadPath(id));
+    return Readable.from(await openChunks(this.#uploadPath(id)), { objectMode: false });
   }
 
   async commitUpload(id: string, digest: Digest): Promise<void> {
@@ -167,15 +210,60 @@ export class FsBlobStore implements BlobStore {
   }
 }
 
-/** Opens first, so a missing file rejects here instead of erroring later mid-response. */
-async function openStream(path: string, range?: ByteRange): Promise<Readable> {
-  const handle = await open(path, "r");
-  return createReadStream("", {
-    fd: handle,
-    start: range?.start,
-    end: range?.end,
-    highWaterMark: READ_CHUNK_BYTES,
-  });
+const openFd = promisify(openCallback);
+const readFd = promisify(readCallback);
+const closeFd = promisify(closeCallback);
+
+/** Reads kept in flight ahead of the consumer, so disk reads overlap socket writes. */
+const READ_AHEAD = 3;
+
+/**
+ * Opens first, so a missing file rejects here instead of erroring later mid-response. Then
+ * streams the file with a few reads in flight: a plain createReadStream reads only after the
+ * socket drained, leaving the disk and the network idle in turn (half the throughput here).
+ */
+async function openChunks(path: string, range?: ByteRange): Promise<AsyncIterable<Uint8Array>> {
+  const fd = await openFd(path, "r");
+  const start = range?.start ?? 0;
+  let end: number;
+  try {
+    end = range ? range.end + 1 : (await promisify(fstatCallback)(fd)).size;
+  } catch (error) {
+    await closeFd(fd);
+    throw error;
+  }
+  return readAhead(fd, start, end);
+}
+
+async function* readAhead(fd: number, start: number, end: number): AsyncGenerator<Buffer> {
+  const pending: Promise<Buffer>[] = [];
+  let next = start;
+  const issue = () => {
+    while (pending.length < READ_AHEAD && next < end) {
+      const length = Math.min(blobReadBuffers.bufferSize, end - next);
+      const position = next;
+      next += length;
+      const buffer = blobReadBuffers.acquire();
+      pending.push(
+        readFd(fd, buffer, 0, length, position).then(({ bytesRead }) => {
+          if (bytesRead !== length) throw new Error(`short read at ${position}: file changed while reading`);
+          return buffer.subarray(0, length);
+        }),
+      );
+    }
+  };
+  try {
+    issue();
+    while (pending.length > 0) {
+      const chunk = await pending.shift()!;
+      issue();
+      yield chunk;
+    }
+  } finally {
+    // Let reads still in flight finish before the fd goes away, then close it.
+    await Promise.allSettled(pending);
+    await closeFd(fd);
+  }
 }
 
 async function fsyncDir(path: string): Promise<void> {

@@ -1,5 +1,6 @@
 import { Readable } from "node:stream";
 import type { Digest } from "../../oci/digest.ts";
+import { chunksOf } from "../../util/chunks.ts";
 import { type BlobStore, type ByteRange, UPLOAD_ID_PATTERN, type UploadInfo } from "./blob-store.ts";
 
 /** The same rule as the filesystem store, so code tested here behaves the same on disk. */
@@ -22,10 +23,10 @@ export class MemoryBlobStore implements BlobStore {
     return blob ? { size: blob.byteLength } : undefined;
   }
 
-  async read(digest: Digest, range?: ByteRange): Promise<Readable> {
+  async read(digest: Digest, range?: ByteRange): Promise<AsyncIterable<Uint8Array>> {
     const blob = this.#blobs.get(digest);
     if (!blob) throw notFound(`blob ${digest}`);
-    return Readable.from([range ? blob.subarray(range.start, range.end + 1) : blob]);
+    return chunksOf(range ? blob.subarray(range.start, range.end + 1) : blob);
   }
 
   async delete(digest: Digest): Promise<void> {
