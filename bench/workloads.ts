@@ -2,7 +2,9 @@
  * The benchmark's workloads (issue 2 §7). Each is plain HTTP against the OCI Distribution API,
  * so the same code runs against Reestr and against CNCF Distribution.
  */
+import { execFile, execFileSync } from "node:child_process";
 import { randomFillSync } from "node:crypto";
+import { promisify } from "node:util";
 import type { Digest } from "../src/oci/digest.ts";
 import { expectStatus, HttpTarget, nextLink, rawGetCount } from "./http.ts";
 import {
@@ -30,6 +32,8 @@ export interface Sizes {
   chunkBytes: number;
   /** Pulls of the big blob; the median is reported (default 3). */
   pullRepeats: number;
+  /** Rounds of the big-blob pushes (new bytes each round); the median is reported (default 3). */
+  blobRounds: number;
   /** Manifest GET (and HEAD) requests (default 20,000). */
   manifestRequests: number;
   /** Their concurrency (default 32). */
@@ -63,7 +67,8 @@ export function sizesFromEnv(): Sizes {
     smallLayerBytes: Math.round(envNumber("BENCH_SMALL_LAYER_BYTES", 4096)),
     blobBytes: Math.round(n("BENCH_BLOB_MIB", 256) * MiB),
     chunkBytes: Math.round(n("BENCH_CHUNK_MIB", 16) * MiB),
-    pullRepeats: Math.round(envNumber("BENCH_PULL_REPEATS", 3)),
+    pullRepeats: Math.round(envNumber("BENCH_PULL_REPEATS", 5)),
+    blobRounds: Math.max(1, Math.round(envNumber("BENCH_BLOB_ROUNDS", 3))),
     manifestRequests: n("BENCH_MANIFEST_REQUESTS", 20_000),
     concurrency: Math.round(envNumber("BENCH_CONCURRENCY", 32)),
     tags: n("BENCH_TAGS", 5000),
@@ -272,6 +277,8 @@ export interface ThroughputResult {
   mbPerSec: number;
 }
 
+const execFileAsync = promisify(execFile);
+
 const throughput = (bytes: number, ms: number): ThroughputResult => ({
   bytes,
   ms,
@@ -306,21 +313,48 @@ export async function blobPushChunked(
   return throughput(data.length, now() - t0);
 }
 
-export async function blobPull(
+/**
+ * One pull timed by curl when it is installed: a Node client tops out near the speed of the
+ * faster server and would measure itself; curl (C, one copy into /dev/null) measures the servers.
+ */
+export async function blobPullOnce(
   target: HttpTarget,
   repo: string,
   digest: Digest,
   size: number,
-  repeats: number,
-): Promise<ThroughputResult> {
-  const times: number[] = [];
-  for (let r = 0; r < Math.max(1, repeats); r++) {
-    const t0 = now();
-    const res = await rawGetCount(target, `/v2/${repo}/blobs/${digest}`);
-    times.push(now() - t0);
-    if (res.status !== 200 || res.bytes !== size) {
-      throw new Error(`GET blob ${digest}: HTTP ${res.status}, ${res.bytes} of ${size} bytes`);
+): Promise<number> {
+  const url = `${target.baseUrl}/v2/${repo}/blobs/${digest}`;
+  if (hasCurl()) {
+    const { stdout } = await execFileAsync("curl", [
+      "-s",
+      "-o",
+      "/dev/null",
+      "-w",
+      "%{http_code} %{size_download} %{time_total}",
+      url,
+    ]);
+    const [status, bytes, seconds] = stdout.trim().split(" ").map(Number);
+    if (status !== 200 || bytes !== size)
+      throw new Error(`GET blob ${digest}: HTTP ${status}, ${bytes} of ${size} bytes`);
+    return size / 1e6 / seconds!;
+  }
+  const t0 = now();
+  const res = await rawGetCount(target, `/v2/${repo}/blobs/${digest}`);
+  if (res.status !== 200 || res.bytes !== size) {
+    throw new Error(`GET blob ${digest}: HTTP ${res.status}, ${res.bytes} of ${size} bytes`);
+  }
+  return size / 1e6 / ((now() - t0) / 1000);
+}
+
+let curlAvailable: boolean | undefined;
+export function hasCurl(): boolean {
+  if (curlAvailable === undefined) {
+    try {
+      execFileSync("curl", ["--version"], { stdio: "ignore" });
+      curlAvailable = true;
+    } catch {
+      curlAvailable = false;
     }
   }
-  return throughput(size, median(times));
+  return curlAvailable;
 }
