@@ -15,7 +15,7 @@ export interface ParsedDigest {
 }
 
 // The spec grammar: algorithm-component ([+._-] algorithm-component)* ":" encoded
-const DIGEST_GRAMMAR = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
+export const DIGEST_GRAMMAR = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
 
 /** Parses and validates a digest; throws DIGEST_INVALID for anything that is not a supported digest. */
 export function parseDigest(value: string): ParsedDigest {

@@ -9,7 +9,8 @@ import { RegistryError } from "./errors.ts";
  * or escape a directory.
  */
 const NAME_COMPONENT = "[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*";
-const REPOSITORY_NAME = new RegExp(`^${NAME_COMPONENT}(?:/${NAME_COMPONENT})*$`);
+/** Exported for schemas (JSON Schema / CRD `pattern`) that must state the same grammar. */
+export const REPOSITORY_NAME = new RegExp(`^${NAME_COMPONENT}(?:/${NAME_COMPONENT})*$`);
 /** Distribution limits a name (with its host) to 255 characters; we keep the same bound. */
 export const MAX_REPOSITORY_NAME_LENGTH = 255;
 const TAG = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
