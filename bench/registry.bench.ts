@@ -13,8 +13,9 @@
  */
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, release, totalmem } from "node:os";
+import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import type { Digest } from "../src/oci/digest.ts";
 import { digestOf } from "../src/oci/digest.ts";
@@ -457,6 +458,7 @@ try {
       rssTrail,
       metrics: metrics.map((m) => ({ ...m, ...verdict(m) })),
     };
+    mkdirSync(dirname(args.json), { recursive: true });
     writeFileSync(args.json, `${JSON.stringify(json, null, 2)}\n`);
     log(`wrote ${args.json}`);
   }

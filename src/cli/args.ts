@@ -3,6 +3,7 @@
  * which registry URL to talk to, how to split `[host[:port]/]repo[:tag|@digest]`, credentials,
  * and printing results for humans or, with --json, for scripts.
  */
+import { type Credentials, DockerConfigCredentialSource } from "../client/credentials.ts";
 import { RegistryClient } from "../client/registry-client.ts";
 import { isDigest } from "../oci/digest.ts";
 import { isValidRepositoryName, isValidTag } from "../oci/reference.ts";
@@ -92,17 +93,37 @@ export function parseTarget(
   return { url, repository: rest, tag, digest };
 }
 
-/** A client for `url` with credentials from REESTR_USERNAME / REESTR_PASSWORD when set. */
+/**
+ * Credentials for a registry: REESTR_USERNAME / REESTR_PASSWORD when set, else the `auths`
+ * entry for its host in docker's config.json ($DOCKER_CONFIG or ~/.docker), else none.
+ */
+export function credentialsFor(url: string, env: NodeJS.ProcessEnv = process.env): Credentials | undefined {
+  if (env.REESTR_USERNAME) return { username: env.REESTR_USERNAME, password: env.REESTR_PASSWORD ?? "" };
+  const source = new DockerConfigCredentialSource({ env });
+  try {
+    return source.credentialsFor(new URL(url).host);
+  } catch (error) {
+    // As docker does: a broken config file is worth a warning, not a failed command.
+    process.stderr.write(`warning: ${(error as Error).message}; continuing without its credentials\n`);
+    return undefined;
+  }
+}
+
+/** A client for `url` with credentials from the environment or docker's config (credentialsFor). */
 export function clientFor(
   url: string,
   options: { insecure?: boolean; env?: NodeJS.ProcessEnv } = {},
 ): RegistryClient {
   const env = options.env ?? process.env;
+  const credentials = credentialsFor(url, env);
   return new RegistryClient({
     baseUrl: url,
-    username: env.REESTR_USERNAME || undefined,
-    password: env.REESTR_PASSWORD || undefined,
-    insecure: options.insecure,
+    username: credentials?.username,
+    password: credentials?.password,
+    insecureSkipVerify: options.insecure,
+    // The CLI only reaches a non-loopback http:// URL when the user asked for it: --insecure,
+    // or an explicit http:// scheme in the reference, the URL argument or REESTR_URL.
+    allowHttp: true,
     headers: { "user-agent": "reestr-cli" },
   });
 }
@@ -138,4 +159,5 @@ export const COMMON_OPTIONS = `  --insecure            plain HTTP / unverified T
 
 Environment:
   REESTR_URL            registry used when none is given (default ${DEFAULT_URL})
-  REESTR_USERNAME, REESTR_PASSWORD   credentials (basic, or for a bearer token service)`;
+  REESTR_USERNAME, REESTR_PASSWORD   credentials (basic, or for a bearer token service);
+                        else the host's entry in $DOCKER_CONFIG/config.json or ~/.docker/config.json`;

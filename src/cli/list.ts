@@ -14,7 +14,7 @@ Options:
 
 Environment:
   REESTR_URL            registry used when no url is given (default ${DEFAULT_URL})
-  REESTR_USERNAME, REESTR_PASSWORD   credentials
+  REESTR_USERNAME, REESTR_PASSWORD   credentials; else the host's entry in docker's config.json
 `;
 
 async function run(argv: string[]): Promise<number> {

@@ -16,7 +16,7 @@ Options:
 
 Environment:
   REESTR_URL            registry used when no url is given (default ${DEFAULT_URL})
-  REESTR_USERNAME, REESTR_PASSWORD   credentials
+  REESTR_USERNAME, REESTR_PASSWORD   credentials; else the host's entry in docker's config.json
 
 Exit status: 0 when the registry is up, 1 when it is not.
 `;

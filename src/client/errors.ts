@@ -3,6 +3,9 @@
  * envelope `{"errors":[{"code","message","detail"}]}`; we keep the first error's code and message
  * (and the full list) so callers can branch on `code` without parsing text.
  */
+import type { IncomingHttpHeaders } from "node:http";
+import { parseRetryAfter, type RateLimit, rateLimitFrom } from "./retry.ts";
+
 export interface RegistryErrorEntry {
   code: string;
   message: string;
@@ -16,6 +19,12 @@ export class RegistryClientError extends Error {
   readonly errors: RegistryErrorEntry[];
   readonly method: string;
   readonly url: string;
+  /** The registry's rate-limit headers on the failed response, when it sent any. */
+  readonly rateLimit: RateLimit | undefined;
+  /** The failed response's `Retry-After`, in milliseconds, when it sent one. */
+  readonly retryAfterMs: number | undefined;
+  /** How many attempts were made before giving up (1 when the request was not retried). */
+  attempts = 1;
 
   constructor(options: {
     status: number;
@@ -24,6 +33,8 @@ export class RegistryClientError extends Error {
     errors?: RegistryErrorEntry[];
     method: string;
     url: string;
+    rateLimit?: RateLimit;
+    retryAfterMs?: number;
   }) {
     super(`${options.method} ${options.url}: ${options.status} ${options.code}: ${options.message}`);
     this.name = "RegistryClientError";
@@ -32,6 +43,8 @@ export class RegistryClientError extends Error {
     this.errors = options.errors ?? [{ code: options.code, message: options.message }];
     this.method = options.method;
     this.url = options.url;
+    this.rateLimit = options.rateLimit;
+    this.retryAfterMs = options.retryAfterMs;
   }
 }
 
@@ -46,6 +59,7 @@ export function errorFromResponse(
   status: number,
   body: Buffer,
   fallbackCode?: string,
+  headers?: IncomingHttpHeaders,
 ): RegistryClientError {
   let errors: RegistryErrorEntry[] = [];
   try {
@@ -66,7 +80,17 @@ export function errorFromResponse(
   const code = first?.code ?? fallbackCode ?? defaultCodeFor(status);
   const text = body.toString("utf8").trim().slice(0, 200);
   const message = first?.message || (text && !text.startsWith("{") ? text : statusText(status));
-  return new RegistryClientError({ status, code, message, errors, method, url });
+  const retryAfter = headers?.["retry-after"];
+  return new RegistryClientError({
+    status,
+    code,
+    message,
+    errors,
+    method,
+    url,
+    rateLimit: headers ? rateLimitFrom(headers) : undefined,
+    retryAfterMs: parseRetryAfter(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter),
+  });
 }
 
 function defaultCodeFor(status: number): string {

@@ -12,6 +12,7 @@ import { type Digest, digestOf, isDigest, parseDigest } from "../oci/digest.ts";
 import { MAX_MANIFEST_BYTES } from "../oci/manifest.ts";
 import { baseMediaType, MANIFEST_MEDIA_TYPES } from "../oci/media-types.ts";
 import { RegistryClientError } from "./errors.ts";
+import { type RateLimit, rateLimitFrom } from "./retry.ts";
 import { drain, header, readLimited, Transport, type TransportOptions } from "./transport.ts";
 
 export type RegistryClientOptions = TransportOptions;
@@ -21,12 +22,15 @@ export interface ManifestResponse {
   mediaType: string;
   digest: Digest;
   size: number;
+  /** The registry's rate-limit headers on this response (Docker Hub counts manifest GETs). */
+  rateLimit?: RateLimit;
 }
 
 export interface ManifestHead {
   mediaType: string;
   digest: Digest | undefined;
   size: number | undefined;
+  rateLimit?: RateLimit;
 }
 
 export interface BlobResponse {
@@ -99,6 +103,11 @@ export class RegistryClient {
 
   get baseUrl(): string {
     return this.transport.base.toString().replace(/\/$/, "");
+  }
+
+  /** Rate-limit headers of the latest response that carried any (`RateLimit-Limit`/`-Remaining`). */
+  get rateLimit(): RateLimit | undefined {
+    return this.transport.lastRateLimit;
   }
 
   /** Closes pooled keep-alive connections. */
@@ -227,7 +236,8 @@ export class RegistryClient {
         // leave as is; parseManifest will complain if it matters
       }
     }
-    return { bytes, mediaType, digest, size: bytes.length };
+    const rateLimit = rateLimitFrom(response.headers);
+    return { bytes, mediaType, digest, size: bytes.length, ...(rateLimit ? { rateLimit } : {}) };
   }
 
   /** HEAD a manifest; undefined when the registry does not have it. */
@@ -243,10 +253,12 @@ export class RegistryClient {
     await drain(response);
     if (response.statusCode === 404) return undefined;
     const digest = header(response.headers, "docker-content-digest");
+    const rateLimit = rateLimitFrom(response.headers);
     return {
       mediaType: baseMediaType(header(response.headers, "content-type")),
       digest: digest && isDigest(digest) ? digest : undefined,
       size: contentLength(response.headers),
+      ...(rateLimit ? { rateLimit } : {}),
     };
   }
 
@@ -264,6 +276,8 @@ export class RegistryClient {
       body: bytes,
       scope: { repository, actions: ["pull", "push"] },
       expect: [201, 200],
+      // Putting the same bytes under the same reference twice is harmless.
+      idempotent: true,
     });
     await drain(response);
     const reported = header(response.headers, "docker-content-digest");

@@ -7,6 +7,8 @@
  * whose body is a one-shot stream cannot be replayed after a 401, so before sending one we make
  * sure a valid token for its scope is already in hand.
  */
+
+import { readFileSync } from "node:fs";
 import {
   Agent as HttpAgent,
   request as httpRequest,
@@ -16,6 +18,7 @@ import {
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { rootCertificates } from "node:tls";
 import {
   type AuthChallenge,
   basicAuthorization,
@@ -25,14 +28,41 @@ import {
   repositoryScope,
   TokenCache,
 } from "./auth.ts";
+import type { CredentialSource } from "./credentials.ts";
 import { errorFromResponse, RegistryClientError } from "./errors.ts";
+import {
+  backoffDelay,
+  DEFAULT_RETRIES,
+  DEFAULT_RETRY_BASE_DELAY_MS,
+  DEFAULT_RETRY_MAX_DELAY_MS,
+  isRetryableNetworkError,
+  isRetryableStatus,
+  type RateLimit,
+  type RetryOptions,
+  rateLimitFrom,
+  sleep,
+} from "./retry.ts";
 
-export interface TransportOptions {
+export interface TransportOptions extends RetryOptions {
   baseUrl: string;
+  /** Explicit credentials; they win over `credentials`. */
   username?: string;
   password?: string;
-  /** Accept self-signed or otherwise unverifiable TLS certificates. */
+  /** Where to look up credentials for the registry's host when none are given explicitly. */
+  credentials?: CredentialSource;
+  /** Accept self-signed or otherwise unverifiable TLS certificates (same as `insecure`). */
+  insecureSkipVerify?: boolean;
+  /** Deprecated spelling of `insecureSkipVerify`. */
   insecure?: boolean;
+  /** Extra CA certificates (PEM), trusted in addition to Node's built-in roots. */
+  ca?: string | Buffer | (string | Buffer)[];
+  /** A PEM file of extra CA certificates, read once when the client is made. */
+  caFile?: string;
+  /**
+   * Allow plain-HTTP to a non-loopback host (base URL or redirect). Loopback hosts
+   * (localhost, 127.0.0.0/8, ::1) may always use http.
+   */
+  allowHttp?: boolean;
   /** Socket idle timeout; a transfer that makes progress never times out. Default 60 s. */
   timeoutMs?: number;
   /** Extra headers on every request (User-Agent, …). */
@@ -52,6 +82,18 @@ export interface SendOptions {
   expect: number[];
   /** Error code when a failure has no body to read one from (HEAD 404 → BLOB_UNKNOWN). */
   fallbackCode?: string;
+  /**
+   * Whether repeating the request is harmless, so transient failures may be retried. Default:
+   * true for GET, HEAD and DELETE, false otherwise (a manifest PUT opts in). A streamed body is
+   * never retried, whatever this says.
+   */
+  idempotent?: boolean;
+}
+
+/** Loopback hosts, which may use plain HTTP without `allowHttp`. */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 const MAX_REDIRECTS = 5;
@@ -67,6 +109,11 @@ export class Transport {
   private bearer: { realm: string; service: string } | undefined;
   /** The widest scope already obtained per resource key, so tokens grow (pull → pull,push). */
   private readonly scopes = new Map<string, string>();
+  private readonly username: string | undefined;
+  private readonly password: string | undefined;
+  private readonly tls: { rejectUnauthorized: boolean; ca?: (string | Buffer)[] };
+  /** The rate-limit headers of the latest response that carried any. */
+  lastRateLimit: RateLimit | undefined;
 
   constructor(options: TransportOptions) {
     this.options = options;
@@ -74,11 +121,40 @@ export class Transport {
     if (this.base.protocol !== "http:" && this.base.protocol !== "https:") {
       throw new Error(`registry URL must be http or https: ${options.baseUrl}`);
     }
+    this.checkScheme(this.base);
+    if (options.username !== undefined) {
+      this.username = options.username;
+      this.password = options.password;
+    } else {
+      const found = options.credentials?.credentialsFor(this.base.host);
+      this.username = found?.username;
+      this.password = found?.password;
+    }
+    const extra: (string | Buffer)[] = [];
+    if (options.ca !== undefined) extra.push(...(Array.isArray(options.ca) ? options.ca : [options.ca]));
+    if (options.caFile !== undefined) extra.push(readFileSync(options.caFile));
+    this.tls = {
+      rejectUnauthorized: !(options.insecureSkipVerify || options.insecure),
+      ...(extra.length > 0 ? { ca: [...rootCertificates, ...extra] } : {}),
+    };
     const agentOptions = { keepAlive: true, maxSockets: 32, maxFreeSockets: 16 };
     this.agent =
       this.base.protocol === "https:"
-        ? new HttpsAgent({ ...agentOptions, rejectUnauthorized: !options.insecure })
+        ? new HttpsAgent({ ...agentOptions, ...this.tls })
         : new HttpAgent(agentOptions);
+  }
+
+  /** Refuses plain HTTP to a non-loopback host unless `allowHttp` says otherwise. */
+  private checkScheme(url: URL): void {
+    if (url.protocol === "http:" && !this.options.allowHttp && !isLoopbackHost(url.hostname)) {
+      throw new RegistryClientError({
+        status: 0,
+        code: "INSECURE_HTTP",
+        message: `refusing plain HTTP to ${url.host}: use https, or set allowHttp (--insecure) to allow it`,
+        method: "CONNECT",
+        url: url.toString(),
+      });
+    }
   }
 
   url(path: string): URL {
@@ -100,6 +176,52 @@ export class Transport {
    */
   async send(options: SendOptions): Promise<IncomingMessage> {
     const streaming = options.body instanceof Readable;
+    const idempotent = options.idempotent ?? ["GET", "HEAD", "DELETE"].includes(options.method);
+    const retries = streaming || !idempotent ? 0 : Math.max(0, this.options.retries ?? DEFAULT_RETRIES);
+    const baseDelay = this.options.retryBaseDelayMs ?? DEFAULT_RETRY_BASE_DELAY_MS;
+    const maxDelay = this.options.retryMaxDelayMs ?? DEFAULT_RETRY_MAX_DELAY_MS;
+    for (let attempt = 1; ; attempt++) {
+      let delay: number;
+      let fromRetryAfter = false;
+      let status: number | undefined;
+      let errorCode: string | undefined;
+      try {
+        return await this.sendOnce(options);
+      } catch (error) {
+        if (error instanceof RegistryClientError) error.attempts = attempt;
+        const retryableStatus = error instanceof RegistryClientError && isRetryableStatus(error.status);
+        if (attempt > retries || !(retryableStatus || isRetryableNetworkError(error))) throw error;
+        if (error instanceof RegistryClientError) {
+          status = error.status;
+          if (error.retryAfterMs !== undefined) {
+            // A server asking for longer than we are willing to wait: give up now, with its answer.
+            if (error.retryAfterMs > maxDelay) throw error;
+            delay = error.retryAfterMs;
+            fromRetryAfter = true;
+          } else {
+            delay = backoffDelay(attempt, baseDelay, maxDelay);
+          }
+        } else {
+          errorCode = (error as NodeJS.ErrnoException).code;
+          delay = backoffDelay(attempt, baseDelay, maxDelay);
+        }
+      }
+      this.options.onRetry?.({
+        method: options.method,
+        url: this.url(options.path).toString(),
+        attempt,
+        delayMs: delay,
+        status,
+        errorCode,
+        fromRetryAfter,
+      });
+      await sleep(delay);
+    }
+  }
+
+  /** One attempt: the request, an auth round trip if challenged, and the status check. */
+  private async sendOnce(options: SendOptions): Promise<IncomingMessage> {
+    const streaming = options.body instanceof Readable;
     if (streaming) await this.ensureToken(options.scope);
     let response = await this.sendFollowing(options, this.authorization(options.scope));
     if (response.statusCode === 401 && !options.expect.includes(401)) {
@@ -111,13 +233,17 @@ export class Transport {
       }
     }
     if (!options.expect.includes(response.statusCode ?? 0)) {
-      const body = options.method === "HEAD" ? Buffer.alloc(0) : await readLimited(response, MAX_ERROR_BODY);
+      let body: Buffer = Buffer.alloc(0);
+      // A HEAD has no body, but the response must still end for its socket to be reused.
+      if (options.method === "HEAD") await drain(response);
+      else body = await readLimited(response, MAX_ERROR_BODY);
       throw errorFromResponse(
         options.method,
         this.url(options.path).toString(),
         response.statusCode ?? 0,
         body,
         options.fallbackCode,
+        response.headers,
       );
     }
     return response;
@@ -146,6 +272,7 @@ export class Transport {
       if (hop >= MAX_REDIRECTS) throw new Error(`too many redirects fetching ${this.url(options.path)}`);
       await drain(response);
       url = new URL(location, url);
+      this.checkScheme(url);
     }
   }
 
@@ -165,14 +292,18 @@ export class Transport {
         headers,
         agent,
         timeout: this.options.timeoutMs ?? 60_000,
-        rejectUnauthorized: !this.options.insecure,
+        ...this.tls,
       });
       let answered = false;
       req.on("response", (response) => {
         answered = true;
+        const rateLimit = rateLimitFrom(response.headers);
+        if (rateLimit) this.lastRateLimit = rateLimit;
         resolve(response);
       });
-      req.on("timeout", () => req.destroy(new Error(`timed out: ${options.method} ${url}`)));
+      req.on("timeout", () =>
+        req.destroy(Object.assign(new Error(`timed out: ${options.method} ${url}`), { code: "ETIMEDOUT" })),
+      );
       req.on("error", (error) => {
         if (!answered) reject(error);
       });
@@ -200,7 +331,7 @@ export class Transport {
 
   /** The Authorization header for a request, from what earlier challenges taught us. */
   private authorization(scope: SendOptions["scope"]): string | undefined {
-    const { username, password } = this.options;
+    const { username, password } = this;
     if (this.scheme === "basic" && username !== undefined)
       return basicAuthorization(username, password ?? "");
     if (this.scheme === "bearer" && this.bearer) {
@@ -238,7 +369,7 @@ export class Transport {
       return true;
     }
     const basic = challenges.find((c) => c.scheme === "basic");
-    if (basic && this.options.username !== undefined && this.scheme !== "basic") {
+    if (basic && this.username !== undefined && this.scheme !== "basic") {
       this.scheme = "basic";
       return true;
     }
@@ -252,8 +383,8 @@ export class Transport {
     if (service) url.searchParams.set("service", service);
     for (const item of scope.split(" ").filter(Boolean)) url.searchParams.append("scope", item);
     const headers: Record<string, string> = {};
-    if (this.options.username !== undefined) {
-      headers.authorization = basicAuthorization(this.options.username, this.options.password ?? "");
+    if (this.username !== undefined) {
+      headers.authorization = basicAuthorization(this.username, this.password ?? "");
     }
     const response = await this.once(
       { method: "GET", path: url.toString(), headers, expect: [200] },
