@@ -1,3 +1,4 @@
+import { parseArgs } from "node:util";
 /**
  * Flag and argument helpers shared by the client commands (push, pull, status, list):
  * which registry URL to talk to, how to split `[host[:port]/]repo[:tag|@digest]`, credentials,
@@ -129,6 +130,18 @@ export function clientFor(
 }
 
 /** A positive number flag value; undefined when the flag is absent. */
+/** `[url] [--json]`, the arguments of commands that talk to one registry (list, status). */
+export function parseRegistryArgs(argv: string[]): { json: boolean; url: string; client: RegistryClient } {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { json: { type: "boolean" } },
+    allowPositionals: true,
+  });
+  if (positionals.length > 1) throw new UsageError("expected at most one registry URL");
+  const url = registryUrl(positionals[0]);
+  return { json: values.json ?? false, url, client: clientFor(url) };
+}
+
 export function positiveNumber(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);

@@ -1,8 +1,7 @@
-import { parseArgs } from "node:util";
 import { forEachLimit } from "../client/concurrency.ts";
 import { isRegistryClientError } from "../client/errors.ts";
-import { clientFor, DEFAULT_URL, printJson, registryUrl } from "./args.ts";
-import { type Command, UsageError } from "./command.ts";
+import { DEFAULT_URL, parseRegistryArgs, printJson } from "./args.ts";
+import type { Command } from "./command.ts";
 
 const usage = `Usage: reestr list [url] [options]
 
@@ -18,14 +17,7 @@ Environment:
 `;
 
 async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: { json: { type: "boolean" } },
-    allowPositionals: true,
-  });
-  if (positionals.length > 1) throw new UsageError("expected at most one registry URL");
-  const url = registryUrl(positionals[0]);
-  const client = clientFor(url);
+  const { json, url, client } = parseRegistryArgs(argv);
   try {
     const names = await client.catalog({ pageSize: 1000 });
     const repositories = names.map((name) => ({ name, tags: [] as string[] }));
@@ -37,7 +29,7 @@ async function run(argv: string[]): Promise<number> {
         if (!isRegistryClientError(error, "NAME_UNKNOWN")) throw error;
       }
     });
-    if (values.json) {
+    if (json) {
       printJson({ url, repositories });
     } else if (repositories.length === 0) {
       process.stdout.write(`${url}: no repositories\n`);

@@ -1,7 +1,6 @@
-import { parseArgs } from "node:util";
 import type { RegistryClient } from "../client/registry-client.ts";
-import { clientFor, DEFAULT_URL, formatBytes, printJson, registryUrl } from "./args.ts";
-import { type Command, UsageError } from "./command.ts";
+import { DEFAULT_URL, formatBytes, parseRegistryArgs, printJson } from "./args.ts";
+import type { Command } from "./command.ts";
 
 const usage = `Usage: reestr status [url] [options]
 
@@ -88,17 +87,10 @@ export async function registryStatus(client: RegistryClient, url: string): Promi
 }
 
 async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: { json: { type: "boolean" } },
-    allowPositionals: true,
-  });
-  if (positionals.length > 1) throw new UsageError("expected at most one registry URL");
-  const url = registryUrl(positionals[0]);
-  const client = clientFor(url);
+  const { json, url, client } = parseRegistryArgs(argv);
   try {
     const status = await registryStatus(client, url);
-    if (values.json) {
+    if (json) {
       printJson(status);
     } else if (!status.up) {
       process.stdout.write(`${url}: DOWN (${status.error})\n`);
