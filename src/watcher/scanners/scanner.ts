@@ -25,8 +25,9 @@ export type ScannerAvailability = { ok: true; version: string } | { ok: false; r
 
 /**
  * Finds known vulnerabilities in an image. Trivy (CLI subprocess) is the first implementation;
- * Grype or a scanner API plug in behind the same seam. Implementations run the contract suite in
- * test/contract/vulnerability-scanner.contract.ts.
+ * Grype or a scanner API plug in behind the same seam. test/watcher/trivy.test.ts holds the
+ * behaviour every implementation owes (counts, threshold, timeout, abort); it becomes a shared
+ * contract suite when a second scanner arrives.
  */
 export interface VulnerabilityScanner {
   readonly name: string;

@@ -1,0 +1,584 @@
+/**
+ * The scan engine: one pass over a `Registry` spec (issue 3 §2), from the tag list to the status
+ * the seed describes. Every host (`reestr watch`, `reestr scan`, `reestr serve`, the operator) runs
+ * passes through this class and only decides when, and where the status goes.
+ *
+ * A pass:
+ *  1. lists the tags (Link pagination) and applies the tag filter;
+ *  2. for each kept tag, in a pool of `scanConfig.concurrency`: one HEAD for the digest; a tag
+ *     whose digest equals the previous status's is reused as is (no further request); otherwise
+ *     the manifest (and, for an index, each platform's manifest) and the config blobs are fetched
+ *     for sizes, platforms and `created`;
+ *  3. vulnerability scans for images that have none yet, whose digest moved, or whose summary is
+ *     older than `vulnerabilityScanning.interval`;
+ *  4. the status: Success with a summary and warnings, or Failed (registry unreachable,
+ *     credentials refused, repository unknown) keeping the previous images.
+ *
+ * The `created` sort needs each tag's creation time before `limit` can pick: the engine then
+ * inspects every tag that passes include/exclude (incrementally, so a rescan costs one HEAD per
+ * tag), sorts, limits, and scans vulnerabilities only for the tags kept. Other sorts filter first
+ * and inspect only the kept tags.
+ *
+ * Cancellation: an aborted signal stops the pool from starting anything new; the pass waits for
+ * the requests in flight (each bounded by the request timeout) and rejects with the signal's
+ * reason, so no request outlives the pass.
+ */
+
+import { forEachLimit } from "../client/concurrency.ts";
+import { RegistryClientError } from "../client/errors.ts";
+import { RegistryClient } from "../client/registry-client.ts";
+import { type Digest, digestOf, isDigest, parseDigest } from "../oci/digest.ts";
+import { type Descriptor, type ImageManifest, type ParsedManifest, parseManifest } from "../oci/manifest.ts";
+import { CredentialsError, type ResolvedCredentials, resolveCredentials } from "./credentials.ts";
+import { ScanTimeoutError, type VulnerabilityScanner } from "./scanners/scanner.ts";
+import type { ImageInfo, PlatformInfo, RegistrySpec, RegistryStatus } from "./spec.ts";
+import { filterTags } from "./tag-filter.ts";
+
+/** The logger methods the engine uses (src/server/logger.ts's Logger fits). */
+export interface EngineLogger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+}
+
+export interface ClientContext {
+  spec: RegistrySpec;
+  credentials: ResolvedCredentials | undefined;
+}
+
+export interface ScanEngineOptions {
+  /**
+   * Makes the registry client for a pass. Default: a RegistryClient from the spec (url,
+   * credentials, insecureSkipVerify, plain HTTP when the URL says http://, `scanConfig.timeout`
+   * per request, `scanConfig.retries`), closed at the end of the pass. A client from this factory
+   * belongs to the caller and is not closed.
+   */
+  client?: (context: ClientContext) => RegistryClient;
+  /**
+   * Credentials for a spec. Default: the spec's standalone `credentials` (password, passwordEnv
+   * or passwordFile). The operator passes the ones read from `credentialsSecret`.
+   */
+  credentials?: (spec: RegistrySpec) => Promise<ResolvedCredentials | undefined>;
+  scanner?: VulnerabilityScanner;
+  /** Vulnerability scans run at once (subprocesses are heavy; the seed runs them one by one). Default 1. */
+  scanConcurrency?: number;
+  now?: () => Date;
+  logger?: EngineLogger;
+}
+
+/** What one pass did, beyond the status (for metrics and the CLI). */
+export interface ScanStats {
+  tagsListed: number;
+  tagsKept: number;
+  /** Tags new in this pass or whose digest moved. */
+  changed: number;
+  /** Tags of the previous status no longer in the result. */
+  removed: number;
+  /** Tags whose inspection failed (previous entry kept when there was one). */
+  failed: number;
+  vulnerabilityScans: number;
+  vulnerabilityFailures: number;
+  durationMs: number;
+}
+
+export interface ScanResult {
+  status: RegistryStatus;
+  stats: ScanStats;
+}
+
+const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
+const ATTESTATION_ANNOTATION = "vnd.docker.reference.type";
+const IMAGE_CONFIG_TYPES = new Set([
+  "application/vnd.oci.image.config.v1+json",
+  "application/vnd.docker.container.image.v1+json",
+]);
+
+interface ImageConfig {
+  os?: unknown;
+  architecture?: unknown;
+  variant?: unknown;
+  created?: unknown;
+}
+
+/** A tag's inspection: the entry, and whether it changed since the previous status. */
+interface Inspected {
+  image: ImageInfo;
+  changed: boolean;
+}
+
+function capitalize(name: string): string {
+  return name.charAt(0).toUpperCase() + name.slice(1);
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function errnoCode(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && current instanceof Error; depth++) {
+    const code = (current as NodeJS.ErrnoException).code;
+    if (typeof code === "string") return code;
+    current = (current as Error & { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+const NETWORK_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EPIPE",
+  "ECONNABORTED",
+]);
+
+/** A failure of the registry or the connection (not of one tag's content). */
+function isSystemic(error: unknown): boolean {
+  if (error instanceof RegistryClientError) {
+    return (
+      error.status === 0 ||
+      error.status === 401 ||
+      error.status === 403 ||
+      error.status === 429 ||
+      error.status >= 500
+    );
+  }
+  const code = errnoCode(error);
+  return code !== undefined && NETWORK_CODES.has(code);
+}
+
+/** A clear, one-line cause for a pass that could not list the repository. */
+export function describeFailure(error: unknown, spec: Pick<RegistrySpec, "url" | "repository">): string {
+  if (error instanceof CredentialsError) return `credentials: ${error.message}`;
+  if (error instanceof RegistryClientError) {
+    if (error.status === 401 || error.code === "UNAUTHORIZED") {
+      return `authentication failed at ${spec.url}: the registry refused the credentials (${error.message})`;
+    }
+    if (error.status === 403 || error.code === "DENIED") {
+      return `access denied to ${spec.repository} at ${spec.url}: check the credentials' permissions (${error.message})`;
+    }
+    if (error.code === "NAME_UNKNOWN" || error.status === 404) {
+      return `repository ${spec.repository} not found at ${spec.url}`;
+    }
+    const attempts = error.attempts > 1 ? ` after ${error.attempts} attempts` : "";
+    return `registry ${spec.url} failed${attempts}: ${error.message}`;
+  }
+  const code = errnoCode(error);
+  if (code !== undefined && (NETWORK_CODES.has(code) || /socket hang up/i.test(errorText(error)))) {
+    return `registry unreachable at ${spec.url}: ${errorText(error)}`;
+  }
+  return `scan of ${spec.url}/${spec.repository} failed: ${errorText(error)}`;
+}
+
+/**
+ * A config's `created` as an ISO timestamp. Go's zero time (`0001-01-01T00:00:00Z`, which ko and
+ * Bazel write for "unknown") and dates outside years 1000–9999 count as absent.
+ */
+function isoOrUndefined(value: unknown): string | undefined {
+  if (typeof value !== "string") return undefined;
+  const time = Date.parse(value);
+  if (Number.isNaN(time)) return undefined;
+  const iso = new Date(time).toISOString();
+  return /^[1-9]\d{3}-/.test(iso) ? iso : undefined;
+}
+
+function manifestSize(manifest: ParsedManifest): number {
+  // Config plus layers, as the seed defines an image's size; the manifest itself is not counted.
+  return manifest.blobs.reduce((sum, blob) => sum + blob.size, 0);
+}
+
+function isAttestation(child: Descriptor): boolean {
+  if (child.annotations?.[ATTESTATION_ANNOTATION] !== undefined) return true;
+  return child.platform?.os === "unknown" && child.platform.architecture === "unknown";
+}
+
+function platformOf(
+  source: { os?: unknown; architecture?: unknown; variant?: unknown } | undefined,
+): Pick<PlatformInfo, "os" | "architecture" | "variant"> | undefined {
+  if (!source) return undefined;
+  const { os, architecture, variant } = source;
+  if (typeof os !== "string" || os === "" || typeof architecture !== "string" || architecture === "") {
+    return undefined;
+  }
+  return typeof variant === "string" && variant !== "" ? { os, architecture, variant } : { os, architecture };
+}
+
+function newest(dates: (string | undefined)[]): string | undefined {
+  let best: string | undefined;
+  for (const date of dates) {
+    if (date !== undefined && (best === undefined || Date.parse(date) > Date.parse(best))) best = date;
+  }
+  return best;
+}
+
+/** Runs passes over Registry specs; holds no state between passes other than its options. */
+export class ScanEngine {
+  private readonly options: ScanEngineOptions;
+  private readonly now: () => Date;
+
+  constructor(options: ScanEngineOptions = {}) {
+    this.options = options;
+    this.now = options.now ?? (() => new Date());
+  }
+
+  /** One pass; resolves to the new status (Failed statuses included), rejects only when aborted. */
+  async scan(spec: RegistrySpec, previous?: RegistryStatus, signal?: AbortSignal): Promise<RegistryStatus> {
+    return (await this.run(spec, previous, signal)).status;
+  }
+
+  /** One pass, with what it did. */
+  async run(spec: RegistrySpec, previous?: RegistryStatus, signal?: AbortSignal): Promise<ScanResult> {
+    const started = Date.now();
+    const stats: ScanStats = {
+      tagsListed: 0,
+      tagsKept: 0,
+      changed: 0,
+      removed: 0,
+      failed: 0,
+      vulnerabilityScans: 0,
+      vulnerabilityFailures: 0,
+      durationMs: 0,
+    };
+    const finish = (status: RegistryStatus): ScanResult => {
+      stats.durationMs = Date.now() - started;
+      return { status, stats };
+    };
+    const failed = (error: unknown): ScanResult => {
+      const message = describeFailure(error, spec);
+      this.options.logger?.warn("registry scan failed", {
+        url: spec.url,
+        repository: spec.repository,
+        message,
+      });
+      return finish({
+        lastScanTime: this.now().toISOString(),
+        lastScanStatus: "Failed",
+        message,
+        // Consumers keep what the last good pass found.
+        images: previous?.images ?? [],
+      });
+    };
+    signal?.throwIfAborted();
+
+    let credentials: ResolvedCredentials | undefined;
+    let client: RegistryClient;
+    let owned = false;
+    try {
+      credentials = await (this.options.credentials ?? ((s) => resolveCredentials(s.credentials)))(spec);
+      if (this.options.client) {
+        client = this.options.client({ spec, credentials });
+      } else {
+        client = defaultClient(spec, credentials);
+        owned = true;
+      }
+    } catch (error) {
+      return failed(error);
+    }
+
+    try {
+      let tags: string[];
+      try {
+        tags = await client.listTags(spec.repository);
+      } catch (error) {
+        signal?.throwIfAborted();
+        return failed(error);
+      }
+      signal?.throwIfAborted();
+      stats.tagsListed = tags.length;
+
+      const previousByTag = new Map((previous?.images ?? []).map((image) => [image.tag, image]));
+      const warnings: string[] = [];
+      const results = new Map<string, Inspected>();
+      const failures: { tag: string; error: unknown }[] = [];
+      const filter = spec.tagFilter;
+      const byCreated = filter.sort === "created";
+      const toInspect = byCreated
+        ? filterTags(tags, { include: filter.include, exclude: filter.exclude })
+        : filterTags(tags, filter);
+
+      await forEachLimit(toInspect, spec.scanConfig.concurrency, async (tag) => {
+        signal?.throwIfAborted();
+        try {
+          const inspected = await this.inspect(client, spec, tag, previousByTag.get(tag), signal);
+          if (inspected) results.set(tag, inspected);
+        } catch (error) {
+          if (signal?.aborted) throw error;
+          // One bad tag never fails the pass: keep what we knew of it, if anything.
+          failures.push({ tag, error });
+          const known = previousByTag.get(tag);
+          if (known) results.set(tag, { image: known, changed: false });
+          this.options.logger?.warn("tag inspection failed", { tag, err: errorText(error) });
+        }
+      });
+      signal?.throwIfAborted();
+
+      if (toInspect.length > 0 && failures.length === toInspect.length && isSystemic(failures[0]!.error)) {
+        // Nothing at all could be read, for a reason that is the registry's, not a tag's.
+        return failed(failures[0]!.error);
+      }
+
+      const inspectedTags = toInspect.filter((tag) => results.has(tag));
+      const kept = byCreated
+        ? filterTags(inspectedTags, { sort: "created", order: filter.order, limit: filter.limit }, (tag) => {
+            const created = results.get(tag)?.image.created;
+            return created === undefined ? undefined : new Date(created);
+          })
+        : inspectedTags;
+      const images = kept.map((tag) => results.get(tag)!.image);
+      stats.tagsKept = images.length;
+      stats.changed = kept.filter((tag) => results.get(tag)!.changed).length;
+      const keptSet = new Set(kept);
+      stats.removed = [...previousByTag.keys()].filter((tag) => !keptSet.has(tag)).length;
+      stats.failed = failures.length;
+      for (const { tag, error } of failures.slice(0, 5)) {
+        warnings.push(`tag ${tag} skipped: ${errorText(error)}`);
+      }
+      if (failures.length > 5) warnings.push(`${failures.length - 5} more tags skipped`);
+
+      if (spec.vulnerabilityScanning.enabled) {
+        await this.scanVulnerabilities(spec, credentials, images, results, stats, warnings, signal);
+      }
+
+      let summary = `${images.length} ${images.length === 1 ? "tag" : "tags"} scanned, ${stats.changed} changed`;
+      if (stats.removed > 0) summary += `, ${stats.removed} removed`;
+      if (stats.vulnerabilityScans > 0) summary += `, ${stats.vulnerabilityScans} vulnerability scans`;
+      const message = [summary, ...warnings].join("; ");
+      this.options.logger?.info("registry scanned", {
+        url: spec.url,
+        repository: spec.repository,
+        tags: images.length,
+        changed: stats.changed,
+        warnings: warnings.length,
+      });
+      return finish({
+        lastScanTime: this.now().toISOString(),
+        lastScanStatus: "Success",
+        message,
+        images,
+      });
+    } finally {
+      if (owned) client.close();
+    }
+  }
+
+  /** HEAD, then reuse or fetch. Undefined when the tag vanished since the list. */
+  private async inspect(
+    client: RegistryClient,
+    spec: RegistrySpec,
+    tag: string,
+    known: ImageInfo | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<Inspected | undefined> {
+    const head = await client.headManifest(spec.repository, tag);
+    if (!head) return undefined;
+    if (head.digest !== undefined && known?.digest === head.digest) {
+      return { image: { ...known }, changed: false };
+    }
+    // No Docker-Content-Digest on the HEAD (some registries): the GET's bytes tell.
+    signal?.throwIfAborted();
+    const manifest = await client.getManifest(spec.repository, head.digest ?? tag);
+    if (known?.digest === manifest.digest) return { image: known, changed: false };
+    const image = await this.describe(
+      client,
+      spec.repository,
+      tag,
+      manifest.digest,
+      manifest.bytes,
+      manifest.mediaType,
+      signal,
+    );
+    return { image, changed: true };
+  }
+
+  /** Sizes, platforms and created of a manifest just fetched. */
+  private async describe(
+    client: RegistryClient,
+    repository: string,
+    tag: string,
+    digest: Digest,
+    bytes: Buffer,
+    mediaType: string,
+    signal: AbortSignal | undefined,
+  ): Promise<ImageInfo> {
+    const parsed = parseManifest(bytes, mediaType);
+    if (parsed.kind === "image") {
+      const manifest = parsed.json as ImageManifest;
+      const size = manifestSize(parsed);
+      const config = await this.readConfig(client, repository, manifest.config, signal);
+      const platform = platformOf(config);
+      const created = isoOrUndefined(config?.created);
+      return {
+        tag,
+        digest,
+        size,
+        platforms: platform ? [{ ...platform, digest, size }] : [],
+        ...(created ? { created } : {}),
+      };
+    }
+    const platforms: PlatformInfo[] = [];
+    const dates: (string | undefined)[] = [];
+    for (const child of parsed.children) {
+      if (isAttestation(child)) continue;
+      signal?.throwIfAborted();
+      const childManifest = await client.getManifest(repository, child.digest);
+      const childParsed = parseManifest(childManifest.bytes, childManifest.mediaType);
+      // A nested index or an artifact is not a platform image.
+      if (childParsed.kind !== "image") continue;
+      const config = await this.readConfig(
+        client,
+        repository,
+        (childParsed.json as ImageManifest).config,
+        signal,
+      );
+      const platform = platformOf(child.platform) ?? platformOf(config);
+      if (!platform) continue;
+      platforms.push({ ...platform, digest: child.digest, size: manifestSize(childParsed) });
+      dates.push(isoOrUndefined(config?.created));
+    }
+    const created = newest(dates);
+    return {
+      tag,
+      digest,
+      size: platforms.reduce((sum, p) => sum + p.size, 0),
+      platforms,
+      ...(created ? { created } : {}),
+    };
+  }
+
+  /** The image config (os, architecture, variant, created); undefined for non-image configs. */
+  private async readConfig(
+    client: RegistryClient,
+    repository: string,
+    descriptor: Descriptor,
+    signal: AbortSignal | undefined,
+  ): Promise<ImageConfig | undefined> {
+    if (!IMAGE_CONFIG_TYPES.has(descriptor.mediaType)) return undefined;
+    if (descriptor.size > MAX_CONFIG_BYTES) return undefined;
+    signal?.throwIfAborted();
+    const blob = await client.getBlob(repository, descriptor.digest);
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for await (const chunk of blob.stream) {
+      total += (chunk as Buffer).length;
+      if (total > MAX_CONFIG_BYTES) {
+        blob.stream.destroy();
+        throw new Error(`config ${descriptor.digest} exceeds ${MAX_CONFIG_BYTES} bytes`);
+      }
+      chunks.push(chunk as Buffer);
+    }
+    const bytes = Buffer.concat(chunks);
+    const actual = isDigest(descriptor.digest)
+      ? digestOf(bytes, parseDigest(descriptor.digest).algorithm)
+      : undefined;
+    if (actual !== descriptor.digest) {
+      throw new Error(`config blob hashes to ${actual}, expected ${descriptor.digest}`);
+    }
+    const json = JSON.parse(bytes.toString("utf8")) as unknown;
+    return typeof json === "object" && json !== null ? (json as ImageConfig) : undefined;
+  }
+
+  /** Scans the images that are due; never fails the pass. Updates `results`' images in place. */
+  private async scanVulnerabilities(
+    spec: RegistrySpec,
+    credentials: ResolvedCredentials | undefined,
+    images: ImageInfo[],
+    results: Map<string, Inspected>,
+    stats: ScanStats,
+    warnings: string[],
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    const config = spec.vulnerabilityScanning;
+    const now = this.now().getTime();
+    const due = images
+      .map((image, index) => ({ image, index }))
+      .filter(({ image }) => {
+        const scannedAt = image.vulnerabilities ? Date.parse(image.vulnerabilities.scannedAt) : Number.NaN;
+        return Number.isNaN(scannedAt) || now - scannedAt >= config.interval * 1000;
+      });
+    if (due.length === 0) return;
+    const scanner = this.options.scanner;
+    if (!scanner) {
+      warnings.push("no vulnerability scanner configured: vulnerability scanning skipped");
+      return;
+    }
+    const availability = await scanner.availability();
+    if (!availability.ok) {
+      warnings.push(
+        `${capitalize(scanner.name)} unavailable, vulnerability scanning skipped: ${availability.reason}`,
+      );
+      this.options.logger?.warn("vulnerability scanner unavailable", {
+        scanner: scanner.name,
+        reason: availability.reason,
+      });
+      return;
+    }
+    const skipped: string[] = [];
+    await forEachLimit(due, Math.max(1, this.options.scanConcurrency ?? 1), async ({ image, index }) => {
+      signal?.throwIfAborted();
+      try {
+        const summary = await scanner.scan(
+          {
+            registryUrl: spec.url,
+            repository: spec.repository,
+            digest: image.digest as Digest,
+            tag: image.tag,
+            ...(credentials ? { credentials } : {}),
+            insecure: spec.insecureSkipVerify,
+          },
+          {
+            severityThreshold: config.severityThreshold,
+            timeoutSeconds: config.timeout,
+            ...(signal ? { signal } : {}),
+          },
+        );
+        const updated = { ...image, vulnerabilities: summary };
+        images[index] = updated;
+        const entry = results.get(image.tag);
+        if (entry) entry.image = updated;
+        stats.vulnerabilityScans++;
+      } catch (error) {
+        signal?.throwIfAborted();
+        // Skip this image, keep any summary it had (same digest), go on with the others.
+        stats.vulnerabilityFailures++;
+        const why =
+          error instanceof ScanTimeoutError ? `timed out after ${config.timeout}s` : errorText(error);
+        skipped.push(`${image.tag} (${why})`);
+        this.options.logger?.warn("vulnerability scan failed", { tag: image.tag, err: why });
+      }
+    });
+    if (skipped.length > 0) {
+      const shown = skipped.slice(0, 5).join(", ");
+      const more = skipped.length > 5 ? ` and ${skipped.length - 5} more` : "";
+      warnings.push(`vulnerability scan skipped for ${shown}${more}`);
+    }
+  }
+}
+
+/** The client a pass uses unless the host supplies one. */
+export function defaultClient(
+  spec: RegistrySpec,
+  credentials: ResolvedCredentials | undefined,
+): RegistryClient {
+  return new RegistryClient({
+    baseUrl: spec.url,
+    ...(credentials ? { username: credentials.username, password: credentials.password } : {}),
+    insecureSkipVerify: spec.insecureSkipVerify,
+    // An http:// URL in the spec is an explicit choice of plain HTTP.
+    allowHttp: spec.url.startsWith("http://"),
+    timeoutMs: spec.scanConfig.timeout * 1000,
+    retries: spec.scanConfig.retries,
+  });
+}
+
+/** Convenience: one pass with a fresh engine. */
+export function scanRegistry(
+  spec: RegistrySpec,
+  previous?: RegistryStatus,
+  options: ScanEngineOptions & { signal?: AbortSignal } = {},
+): Promise<RegistryStatus> {
+  return new ScanEngine(options).scan(spec, previous, options.signal);
+}
