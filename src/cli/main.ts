@@ -9,6 +9,8 @@ const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
   list: () => import("./list.ts"),
   push: () => import("./push.ts"),
   pull: () => import("./pull.ts"),
+  scan: () => import("./scan.ts"),
+  watch: () => import("./watch.ts"),
 };
 
 async function loadAll(): Promise<Command[]> {

@@ -77,7 +77,9 @@ export function errorFromResponse(
     // Not JSON (a proxy's HTML page, an empty HEAD body): fall back to the status.
   }
   const first = errors[0];
-  const code = first?.code ?? fallbackCode ?? defaultCodeFor(status);
+  // The caller's fallback names what was not found: it applies to a bare 404 only, never to a
+  // 503 or 429 without a body (those must stay retryable, not read as "unknown").
+  const code = first?.code ?? (status === 404 ? fallbackCode : undefined) ?? defaultCodeFor(status);
   const text = body.toString("utf8").trim().slice(0, 200);
   const message = first?.message || (text && !text.startsWith("{") ? text : statusText(status));
   const retryAfter = headers?.["retry-after"];

@@ -2,6 +2,10 @@
  * Starts Debian's CNCF Distribution (`/usr/bin/docker-registry`, 2.8.2) on a random loopback port
  * with a temp storage directory and a generated config.yml (filesystem storage, delete enabled),
  * the peer Reestr is compared with in interop tests and in the benchmark.
+ *
+ * With `auth: { htpasswd }` the registry demands HTTP basic auth (Distribution's `htpasswd`
+ * access controller, bcrypt entries as `htpasswd -Bbn` from apache2-utils writes them). `/v2/`
+ * then answers 401, so readiness is probed on the debug listener's `/debug/health` instead.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
@@ -17,6 +21,18 @@ export interface StartDistributionOptions {
   /** Disable the access log (default false, as packaged). */
   disableAccessLog?: boolean;
   readyTimeoutMs?: number;
+  /** Require basic auth: `htpasswd` is the file's content (see htpasswdEntry). */
+  auth?: { htpasswd: string };
+}
+
+export const HTPASSWD_BIN = process.env["HTPASSWD_BIN"] ?? "/usr/bin/htpasswd";
+
+/** One bcrypt htpasswd line for user:password, made by apache2-utils' `htpasswd -Bbn`. */
+export function htpasswdEntry(username: string, password: string): string {
+  if (!existsSync(HTPASSWD_BIN)) {
+    throw new Error(`${HTPASSWD_BIN} is missing: install it with \`apt-get install -y apache2-utils\``);
+  }
+  return execFileSync(HTPASSWD_BIN, ["-Bbn", username, password], { encoding: "utf8" }).trim();
 }
 
 /** Fails loudly (with the install command) when the binary is missing. */
@@ -37,7 +53,7 @@ export function distributionVersion(): string {
 export function distributionConfig(
   port: number,
   rootDir: string,
-  options: StartDistributionOptions = {},
+  options: StartDistributionOptions & { htpasswdPath?: string; debugPort?: number } = {},
 ): string {
   return [
     "version: 0.1",
@@ -62,6 +78,15 @@ export function distributionConfig(
     "  secret: reestr-interop-secret",
     "  headers:",
     "    X-Content-Type-Options: [nosniff]",
+    ...(options.debugPort ? ["  debug:", `    addr: 127.0.0.1:${options.debugPort}`] : []),
+    ...(options.htpasswdPath
+      ? [
+          "auth:",
+          "  htpasswd:",
+          "    realm: reestr-interop",
+          `    path: ${JSON.stringify(options.htpasswdPath)}`,
+        ]
+      : []),
     "",
   ].join("\n");
 }
@@ -76,8 +101,43 @@ export async function startDistribution(options: StartDistributionOptions = {}):
     mkdirSync(dataDir);
     const port = await freePort();
     const configPath = join(root, "config.yml");
-    writeFileSync(configPath, distributionConfig(port, dataDir, options));
+    let htpasswdPath: string | undefined;
+    let debugPort: number | undefined;
+    if (options.auth) {
+      htpasswdPath = join(root, "htpasswd");
+      writeFileSync(htpasswdPath, `${options.auth.htpasswd.trim()}\n`, { mode: 0o600 });
+      debugPort = await freePort();
+    }
+    writeFileSync(configPath, distributionConfig(port, dataDir, { ...options, htpasswdPath, debugPort }));
     try {
+      if (debugPort !== undefined) {
+        // /v2/ answers 401 with auth on: wait for the debug listener's health check, then report
+        // the registry's own address.
+        const server = await spawnServer({
+          name: "docker-registry",
+          command: DISTRIBUTION_BIN,
+          args: ["serve", configPath],
+          cwd: root,
+          env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOME: root },
+          port: debugPort,
+          readyPath: "/debug/health",
+          dataDir,
+          ownedDirs: [root],
+          logFile: join(root, "registry.log"),
+          readyTimeoutMs: options.readyTimeoutMs,
+        });
+        const url = `http://127.0.0.1:${port}`;
+        // The debug listener may come up a moment before the registry's own.
+        for (let i = 0; i < 100; i++) {
+          const status = await fetch(`${url}/v2/`).then(
+            (r) => r.status,
+            () => 0,
+          );
+          if (status === 401) break;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        return { ...server, url, hostPort: `127.0.0.1:${port}`, port };
+      }
       return await spawnServer({
         name: "docker-registry",
         command: DISTRIBUTION_BIN,

@@ -1,0 +1,204 @@
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { ConfigError } from "../config/config.ts";
+import { Logger, type LogLevel, type LogSink } from "../server/logger.ts";
+import { ScanEngine } from "../watcher/engine.ts";
+import { TrivyScanner } from "../watcher/scanners/trivy.ts";
+import { type ScanEvent, WatchScheduler } from "../watcher/scheduler.ts";
+import { SqliteWatchStore } from "../watcher/store.ts";
+import { loadWatchConfig } from "../watcher/watch-config.ts";
+import { formatBytes } from "./args.ts";
+import { type Command, UsageError } from "./command.ts";
+
+const usage = `Usage: reestr watch -c <file> [options]
+
+Scans every registry entry of the watch config on its own interval (scanInterval) and keeps
+each entry's latest status and the history of digest changes (tag T moved from A to B at time
+t) in <data>/watch.sqlite. Logs one JSON line per scan on stdout. Stop with SIGTERM or Ctrl-C:
+running scans are cancelled and the store is closed.
+
+Options:
+  -c, --config <file>   watch config, YAML or JSON (required)
+  --data <dir>          data directory (default: the file's dataDir, else REESTR_DATA, else ./data)
+  --once                scan every entry once, print a summary and exit
+  --json                with --once: print the results as JSON instead of a table
+  --log-level <level>   debug | info | warn | error (default info; warn with --once, on stderr)
+  -h, --help            show this help
+
+Exit status: 0; with --once, 1 when any scan Failed; 2 for a bad config or bad flags.
+
+Example watch.yaml:
+  dataDir: /var/lib/reestr
+  registries:
+    - name: nginx                        # unique; key of the stored status and history
+      url: https://registry-1.docker.io
+      repository: library/nginx
+      scanInterval: 600                  # seconds (default 300, at least 10)
+      tagFilter:
+        include: ["^1\\\\.2[0-9]\\\\."]
+        exclude: ["-alpine$"]
+        sort: semver                     # semver | alphabetical | numerical | created
+        limit: 10
+    - name: app
+      url: https://registry.example.com
+      repository: company/app
+      credentials:
+        username: robot
+        passwordEnv: APP_REGISTRY_PASSWORD   # or password / passwordFile
+      scanConfig: { timeout: 30, retries: 3, concurrency: 5 }
+      vulnerabilityScanning:
+        enabled: true                    # needs trivy on PATH (or REESTR_TRIVY)
+        severityThreshold: HIGH
+        interval: 86400
+
+Every field of an entry besides name is a Registry spec field (see the operator's CRD).
+`;
+
+export interface WatchIo {
+  stdout?: LogSink;
+  stderr?: LogSink;
+  env?: NodeJS.ProcessEnv;
+  /** Stops the watcher when aborted (instead of SIGTERM / SIGINT). */
+  signal?: AbortSignal;
+  /** Called once the scheduler has started (not with --once). */
+  onStarted?: (scheduler: WatchScheduler) => void;
+}
+
+const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
+
+function pad(rows: string[][]): string {
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  return rows
+    .map((row) =>
+      row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))),
+    )
+    .map((row) => row.join("  ").trimEnd())
+    .join("\n");
+}
+
+/** The --once summary: one row per entry. */
+export function summaryTable(events: ScanEvent[]): string {
+  const rows = [["ENTRY", "REPOSITORY", "STATUS", "TAGS", "CHANGED", "SIZE", "DURATION", "MESSAGE"]];
+  for (const event of events) {
+    const size = event.result.images.reduce((sum, image) => sum + image.size, 0);
+    rows.push([
+      event.entry,
+      `${event.url.replace(/^https?:\/\//, "")}/${event.repository}`,
+      event.status,
+      String(event.tags),
+      String(event.changed),
+      formatBytes(size),
+      `${(event.durationMs / 1000).toFixed(1)}s`,
+      (event.message ?? "").replace(/\s+/g, " "),
+    ]);
+  }
+  return pad(rows);
+}
+
+/** `reestr watch` with injectable output and stop signal (tests); `run` is this with the process's. */
+export async function runWatch(argv: string[], io: WatchIo = {}): Promise<number> {
+  const stdout = io.stdout ?? process.stdout;
+  const stderr = io.stderr ?? process.stderr;
+  const env = io.env ?? process.env;
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: {
+      config: { type: "string", short: "c" },
+      data: { type: "string" },
+      once: { type: "boolean" },
+      json: { type: "boolean" },
+      "log-level": { type: "string" },
+    },
+    allowPositionals: true,
+  });
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+  if (values.config === undefined) throw new UsageError("a watch config file is required: -c <file>");
+  if (values.json && !values.once) throw new UsageError("--json goes with --once (scans are logged as JSON)");
+  const level = (values["log-level"] ?? (values.once ? "warn" : "info")) as LogLevel;
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new UsageError(`--log-level: expected one of ${LOG_LEVELS.join(", ")}, got "${level}"`);
+  }
+
+  let config: Awaited<ReturnType<typeof loadWatchConfig>>;
+  try {
+    config = await loadWatchConfig(values.config);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      stderr.write(`reestr watch: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  const dataDir = resolve(values.data ?? config.dataDir ?? (env.REESTR_DATA || "./data"));
+  // --once keeps stdout for the summary; the watcher's own log lines go to stderr.
+  const logger = new Logger({ level, sink: values.once ? stderr : stdout, bindings: { component: "watch" } });
+  const store = SqliteWatchStore.inDataDir(dataDir);
+  const scheduler = new WatchScheduler({
+    entries: config.registries,
+    engine: new ScanEngine({ scanner: new TrivyScanner(), logger }),
+    store,
+    logger,
+  });
+
+  try {
+    if (values.once) {
+      const events = await scheduler.runOnce();
+      logger.flush();
+      if (values.json) {
+        const results = events.map((event) => ({
+          entry: event.entry,
+          url: event.url,
+          repository: event.repository,
+          changed: event.changed,
+          durationMs: event.durationMs,
+          status: event.result,
+          ...(event.stats ? { stats: event.stats } : {}),
+        }));
+        stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+      } else {
+        stdout.write(`${summaryTable(events)}\n`);
+      }
+      return events.some((event) => event.status === "Failed") ? 1 : 0;
+    }
+
+    logger.info("watching", { entries: config.registries.length, dataDir });
+    scheduler.start();
+    io.onStarted?.(scheduler);
+    let onStop: (reason: string) => void = () => {};
+    const stopped = new Promise<string>((done) => {
+      onStop = done;
+    });
+    const onTerm = () => onStop("SIGTERM");
+    const onInt = () => onStop("SIGINT");
+    const onAbort = () => onStop("abort");
+    if (io.signal) {
+      if (io.signal.aborted) onAbort();
+      io.signal.addEventListener("abort", onAbort, { once: true });
+    } else {
+      process.once("SIGTERM", onTerm);
+      process.once("SIGINT", onInt);
+    }
+    const reason = await stopped;
+    process.off("SIGTERM", onTerm);
+    process.off("SIGINT", onInt);
+    io.signal?.removeEventListener("abort", onAbort);
+    logger.info("shutting down", { signal: reason });
+    await scheduler.stop();
+    return 0;
+  } finally {
+    await scheduler.stop();
+    await store.close();
+    logger.flush();
+  }
+}
+
+async function run(argv: string[]): Promise<number> {
+  return runWatch(argv);
+}
+
+export default {
+  name: "watch",
+  summary: "scan registries on a schedule and keep their tags, digests and history",
+  usage,
+  run,
+} satisfies Command;

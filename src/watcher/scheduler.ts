@@ -1,0 +1,258 @@
+/**
+ * Runs watch entries on their own `scanInterval` (issue 3 §3): the first pass of each entry at
+ * start (after a small random jitter so entries don't align), the next one `scanInterval` after
+ * the previous one started (or at once if it took longer), never two passes of one entry at once.
+ * A failed pass is retried with exponential backoff capped at the interval. Each result is saved
+ * to the store, with the previous status handed to the engine for an incremental pass, and
+ * reported as one JSON log line and an `onScan` event.
+ *
+ * Time goes through a `SchedulerClock`, so tests drive the scheduler with a fake clock.
+ */
+import type { ScanResult } from "./engine.ts";
+import type { RegistrySpec, RegistryStatus, ScanStatus } from "./spec.ts";
+import type { WatchStore } from "./store.ts";
+
+export interface SchedulerClock {
+  now(): number;
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const systemClock: SchedulerClock = {
+  now: () => Date.now(),
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
+/** One entry of a watch config: a name (the store key) and its spec. */
+export interface WatchEntry {
+  name: string;
+  spec: RegistrySpec;
+}
+
+/** What the scheduler needs of the engine (ScanEngine fits). */
+export interface ScanRunner {
+  run(spec: RegistrySpec, previous?: RegistryStatus, signal?: AbortSignal): Promise<ScanResult>;
+}
+
+export interface SchedulerLogger {
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+/** One pass of one entry, as logged and emitted. */
+export interface ScanEvent {
+  entry: string;
+  url: string;
+  repository: string;
+  status: ScanStatus;
+  message?: string;
+  /** Milliseconds on the scheduler's clock. */
+  durationMs: number;
+  /** Images in the new status. */
+  tags: number;
+  /** Digest changes recorded (tags moved, appeared or disappeared). */
+  changed: number;
+  /** Consecutive failures so far (0 after a success). */
+  failures: number;
+  /** Milliseconds until the entry's next pass (undefined for a one-off pass or when stopping). */
+  nextInMs?: number;
+  /** The new status, and the engine's stats when the pass got that far. */
+  result: RegistryStatus;
+  stats?: ScanResult["stats"];
+}
+
+export interface WatchSchedulerOptions {
+  entries: readonly WatchEntry[];
+  engine: ScanRunner;
+  store: WatchStore;
+  clock?: SchedulerClock;
+  logger?: SchedulerLogger;
+  /** Delay before an entry's first pass. Default: random, up to 10% of its interval, at most 5 s. */
+  initialDelay?: (entry: WatchEntry, intervalMs: number) => number;
+  /** First retry delay after a failure; doubles with each failure, capped at the interval. Default 5 s. */
+  backoffBaseMs?: number;
+  /** Called after each pass has been saved. */
+  onScan?: (event: ScanEvent) => void;
+}
+
+interface EntryState {
+  entry: WatchEntry;
+  timer?: unknown;
+  running?: Promise<ScanEvent>;
+  controller?: AbortController;
+  failures: number;
+}
+
+const DEFAULT_BACKOFF_BASE_MS = 5000;
+const MAX_INITIAL_JITTER_MS = 5000;
+
+function defaultInitialDelay(_entry: WatchEntry, intervalMs: number): number {
+  return Math.floor(Math.random() * Math.min(intervalMs * 0.1, MAX_INITIAL_JITTER_MS));
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+export class WatchScheduler {
+  readonly #options: WatchSchedulerOptions;
+  readonly #clock: SchedulerClock;
+  readonly #states = new Map<string, EntryState>();
+  #started = false;
+  #stopped = false;
+
+  constructor(options: WatchSchedulerOptions) {
+    this.#options = options;
+    this.#clock = options.clock ?? systemClock;
+    for (const entry of options.entries) {
+      if (this.#states.has(entry.name)) throw new Error(`duplicate watch entry name "${entry.name}"`);
+      this.#states.set(entry.name, { entry, failures: 0 });
+    }
+  }
+
+  /** Schedules every entry's first pass; passes then follow on their own intervals until stop(). */
+  start(): void {
+    if (this.#stopped) throw new Error("watch scheduler was stopped");
+    if (this.#started) return;
+    this.#started = true;
+    const initialDelay = this.#options.initialDelay ?? defaultInitialDelay;
+    for (const state of this.#states.values()) {
+      this.#schedule(state, Math.max(0, initialDelay(state.entry, state.entry.spec.scanInterval * 1000)));
+    }
+  }
+
+  /**
+   * One pass of every entry now (concurrently), without scheduling more; an entry already
+   * scanning is awaited rather than scanned twice. For `reestr watch --once`.
+   */
+  async runOnce(): Promise<ScanEvent[]> {
+    return Promise.all([...this.#states.values()].map((state) => this.#pass(state, false)));
+  }
+
+  /** Whether an entry has a pass in flight. */
+  isRunning(name: string): boolean {
+    return this.#states.get(name)?.running !== undefined;
+  }
+
+  /** Resolves when the passes in flight now have finished (and their next ones are scheduled). */
+  async idle(): Promise<void> {
+    await Promise.allSettled([...this.#states.values()].map((state) => state.running));
+  }
+
+  /** Cancels pending passes, aborts running ones and resolves when they have ended. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    const running: Promise<unknown>[] = [];
+    for (const state of this.#states.values()) {
+      if (state.timer !== undefined) this.#clock.clearTimeout(state.timer);
+      state.timer = undefined;
+      if (state.running) {
+        state.controller?.abort(new DOMException("watch scheduler stopping", "AbortError"));
+        running.push(state.running);
+      }
+    }
+    await Promise.allSettled(running);
+  }
+
+  #schedule(state: EntryState, delayMs: number): void {
+    if (this.#stopped) return;
+    state.timer = this.#clock.setTimeout(() => {
+      state.timer = undefined;
+      void this.#pass(state, true);
+    }, delayMs);
+  }
+
+  #pass(state: EntryState, scheduleNext: boolean): Promise<ScanEvent> {
+    if (state.running) return state.running;
+    const controller = new AbortController();
+    state.controller = controller;
+    const running = this.#scan(state, controller.signal, scheduleNext).finally(() => {
+      state.running = undefined;
+      state.controller = undefined;
+    });
+    state.running = running;
+    return running;
+  }
+
+  async #scan(state: EntryState, signal: AbortSignal, scheduleNext: boolean): Promise<ScanEvent> {
+    const { entry } = state;
+    const { spec } = entry;
+    const { store, engine, logger } = this.#options;
+    const started = this.#clock.now();
+    const intervalMs = spec.scanInterval * 1000;
+    let result: RegistryStatus;
+    let stats: ScanResult["stats"] | undefined;
+    let changed = 0;
+    let aborted = false;
+    try {
+      const previous = await store.load(entry.name);
+      signal.throwIfAborted();
+      const outcome = await engine.run(spec, previous, signal);
+      result = outcome.status;
+      stats = outcome.stats;
+      changed = (await store.save(entry.name, { url: spec.url, repository: spec.repository }, result)).length;
+    } catch (error) {
+      aborted = signal.aborted;
+      // The engine rejects only when aborted; anything else is the store's or a bug: Failed.
+      result = {
+        lastScanTime: new Date().toISOString(),
+        lastScanStatus: "Failed",
+        message: aborted ? "scan aborted: watcher stopping" : `watch pass failed: ${errorText(error)}`,
+        images: [],
+      };
+      if (!aborted) logger?.error("watch pass failed", { entry: entry.name, err: error });
+    }
+    const status: ScanStatus = result.lastScanStatus ?? "Success";
+    state.failures = status === "Failed" ? state.failures + 1 : 0;
+    const durationMs = this.#clock.now() - started;
+    let nextInMs: number | undefined;
+    if (scheduleNext && !this.#stopped) {
+      nextInMs =
+        status === "Failed"
+          ? Math.min(
+              (this.#options.backoffBaseMs ?? DEFAULT_BACKOFF_BASE_MS) * 2 ** (state.failures - 1),
+              intervalMs,
+            )
+          : Math.max(0, intervalMs - durationMs);
+      this.#schedule(state, nextInMs);
+    }
+    const event: ScanEvent = {
+      entry: entry.name,
+      url: spec.url,
+      repository: spec.repository,
+      status,
+      durationMs,
+      tags: result.images.length,
+      changed,
+      failures: state.failures,
+      result,
+    };
+    if (result.message !== undefined) event.message = result.message;
+    if (nextInMs !== undefined) event.nextInMs = nextInMs;
+    if (stats) event.stats = stats;
+    if (!aborted) {
+      const fields: Record<string, unknown> = {
+        entry: event.entry,
+        url: event.url,
+        repository: event.repository,
+        status: event.status,
+        durationMs: event.durationMs,
+        tags: event.tags,
+        changed: event.changed,
+      };
+      if (event.message !== undefined) fields.message = event.message;
+      if (event.failures > 0) fields.failures = event.failures;
+      if (event.nextInMs !== undefined) fields.nextInMs = event.nextInMs;
+      if (status === "Failed") logger?.warn("registry scan", fields);
+      else logger?.info("registry scan", fields);
+      try {
+        this.#options.onScan?.(event);
+      } catch (error) {
+        logger?.error("onScan listener failed", { entry: entry.name, err: error });
+      }
+    }
+    return event;
+  }
+}
