@@ -20,7 +20,12 @@ Options:
 
 Precedence: flags > environment > config file > defaults.
 
-Endpoints: /v2/ (registry API), /healthz, /readyz, /metrics, /api/status.
+Endpoints: /v2/ (registry API), /healthz, /readyz, /metrics, /api/status, and with a
+\`watch\` section in the config, /api/watch/registries[/<name>[/history?tag=&limit=]].
+
+A \`watch\` section (the same as \`reestr watch\`'s file: registries: [{name, url, repository,
+...}]) makes the server scan those registries on their intervals; results are kept in
+<dataDir>/watch.sqlite and exported as reestr_watch_* metrics.
 Stop with SIGTERM or Ctrl-C: in-flight requests finish, new ones are refused.
 
 Example:
@@ -77,6 +82,7 @@ async function run(argv: string[]): Promise<number> {
     logLevel: config.log.level,
     accessLog: config.log.accessLog,
     shutdownTimeoutMs: durationMs(config.shutdownTimeout),
+    watch: config.watch,
   });
 
   return new Promise<number>((resolve) => {

@@ -2,11 +2,9 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError } from "../config/config.ts";
 import { Logger, type LogLevel, type LogSink } from "../server/logger.ts";
-import { ScanEngine } from "../watcher/engine.ts";
-import { TrivyScanner } from "../watcher/scanners/trivy.ts";
-import { type ScanEvent, WatchScheduler } from "../watcher/scheduler.ts";
-import { SqliteWatchStore } from "../watcher/store.ts";
+import type { ScanEvent, WatchScheduler } from "../watcher/scheduler.ts";
 import { loadWatchConfig } from "../watcher/watch-config.ts";
+import { createWatcher } from "../watcher/watcher.ts";
 import { formatBytes } from "./args.ts";
 import { type Command, UsageError } from "./command.ts";
 
@@ -132,13 +130,8 @@ export async function runWatch(argv: string[], io: WatchIo = {}): Promise<number
   const dataDir = resolve(values.data ?? config.dataDir ?? (env.REESTR_DATA || "./data"));
   // --once keeps stdout for the summary; the watcher's own log lines go to stderr.
   const logger = new Logger({ level, sink: values.once ? stderr : stdout, bindings: { component: "watch" } });
-  const store = SqliteWatchStore.inDataDir(dataDir);
-  const scheduler = new WatchScheduler({
-    entries: config.registries,
-    engine: new ScanEngine({ scanner: new TrivyScanner(), logger }),
-    store,
-    logger,
-  });
+  const watcher = createWatcher({ entries: config.registries, dataDir, logger });
+  const { scheduler } = watcher;
 
   try {
     if (values.once) {
@@ -186,8 +179,7 @@ export async function runWatch(argv: string[], io: WatchIo = {}): Promise<number
     await scheduler.stop();
     return 0;
   } finally {
-    await scheduler.stop();
-    await store.close();
+    await watcher.close();
     logger.flush();
   }
 }

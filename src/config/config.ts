@@ -1,6 +1,27 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { z } from "zod";
+import { parseWatchSection, type WatchConfig } from "../watcher/watch-config.ts";
+
+/**
+ * The `watch` section (registries to scan on a schedule, as in `reestr watch`'s file), validated
+ * by the watcher's own parser; its problems become issues under `watch`, e.g.
+ * `watch.registries[0].url: …`.
+ */
+const watchSection = z.unknown().transform((value, ctx): WatchConfig => {
+  try {
+    return parseWatchSection(value, "watch");
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    // parseWatchSection lists one problem per line: "  <path>: <message>".
+    for (const line of error.message.split("\n").slice(1)) {
+      const match = /^ {2}(\S+?): (.*)$/.exec(line);
+      const path = match?.[1] === "(root)" ? [] : [match?.[1] ?? ""];
+      ctx.addIssue({ code: "custom", message: match ? match[2]! : line.trim(), path, input: value });
+    }
+    return z.NEVER;
+  }
+});
 
 /** Durations in config: a number of seconds, or a string like "90s", "15m", "24h", "7d". */
 const duration = z.union([
@@ -33,6 +54,8 @@ export const ConfigSchema = z
       .prefault({}),
     /** How long SIGTERM waits for in-flight requests before closing connections. */
     shutdownTimeout: duration.default("30s"),
+    /** Registries the server's watcher scans on a schedule; results under /api/watch. */
+    watch: watchSection.optional(),
   })
   .strict();
 

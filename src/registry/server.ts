@@ -1,10 +1,14 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { join } from "node:path";
+import { join, resolve as resolvePath } from "node:path";
 import { App } from "../server/app.ts";
 import { Logger, type LogLevel } from "../server/logger.ts";
 import { Metrics } from "../server/metrics.ts";
 import { VERSION } from "../version.ts";
+import type { VulnerabilityScanner } from "../watcher/scanners/scanner.ts";
+import type { WatchEntry } from "../watcher/scheduler.ts";
+import type { WatchConfig } from "../watcher/watch-config.ts";
+import { createWatcher, type Watcher } from "../watcher/watcher.ts";
 import { V2Api } from "./http/v2-routes.ts";
 import type { MetadataStore } from "./metadata/metadata-store.ts";
 import { SqliteMetadataStore } from "./metadata/sqlite-metadata-store.ts";
@@ -27,6 +31,12 @@ export interface ServerOptions {
   blobs?: BlobStore;
   metadata?: MetadataStore;
   logger?: Logger;
+  /** Registries to watch (the config's `watch` section): scanned on their intervals while serving. */
+  watch?: WatchConfig;
+  /** The watcher's vulnerability scanner (default Trivy; tests pass a stand-in). */
+  watchScanner?: VulnerabilityScanner;
+  /** Delay before each entry's first scan (default: a small random jitter). */
+  watchInitialDelay?: (entry: WatchEntry, intervalMs: number) => number;
 }
 
 export interface RunningServer {
@@ -35,6 +45,8 @@ export interface RunningServer {
   registry: Registry;
   server: Server;
   logger: Logger;
+  /** The running watcher when `watch` is configured. */
+  watcher?: Watcher;
   /** Graceful: stop accepting, finish in-flight requests (up to the shutdown timeout), close stores. */
   close(): Promise<void>;
 }
@@ -56,8 +68,22 @@ export async function startRegistryServer(options: ServerOptions): Promise<Runni
     uploadTtlMs: options.uploadExpiryMs,
   });
   const metrics = new Metrics({ uploadsInProgress: async () => (await metadata.listUploads()).length });
+  let watcher: Watcher | undefined;
+  if (options.watch && options.watch.registries.length > 0) {
+    const entries = options.watch.registries;
+    metrics.watchEntries(entries.map((entry) => entry.name));
+    watcher = createWatcher({
+      entries,
+      dataDir: resolvePath(options.watch.dataDir ?? options.dataDir),
+      logger: logger.child({ component: "watch" }),
+      scanner: options.watchScanner,
+      initialDelay: options.watchInitialDelay,
+      onScan: (event) => metrics.recordScan(event),
+    });
+  }
   const app = new App({
     registry,
+    watcher,
     v2: new V2Api(registry, metrics),
     metrics,
     logger,
@@ -88,22 +114,36 @@ export async function startRegistryServer(options: ServerOptions): Promise<Runni
   const sweeper = setInterval(sweep, UPLOAD_SWEEP_INTERVAL_MS);
   sweeper.unref();
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 5000, options.host ?? "127.0.0.1", () => {
-      server.off("error", reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(options.port ?? 5000, options.host ?? "127.0.0.1", () => {
+        server.off("error", reject);
+        resolve();
+      });
     });
-  });
+  } catch (error) {
+    clearInterval(sweeper);
+    await watcher?.close();
+    throw error;
+  }
   const address = server.address() as AddressInfo;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
   logger.info("reestr listening", { url, version: VERSION, dataDir: options.dataDir });
+  if (watcher) {
+    watcher.scheduler.start();
+    logger.info("watching", { entries: watcher.entries.map((entry) => entry.name) });
+  }
 
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
       clearInterval(sweeper);
+      // No new scans from here on; running ones are aborted (their requests end within the drain).
+      const watcherClosed = watcher?.close().catch((error: unknown) => {
+        logger.error("watcher shutdown failed", { err: error });
+      });
       server.close();
       server.closeIdleConnections();
       const timeout = options.shutdownTimeoutMs ?? 30_000;
@@ -113,11 +153,13 @@ export async function startRegistryServer(options: ServerOptions): Promise<Runni
       ]);
       if (!drained) logger.warn("shutdown timeout: closing connections", { inFlight: app.inFlight });
       server.closeAllConnections();
+      // The watcher (its scans ended, its store closed) before the registry's stores close.
+      await watcherClosed;
       await metadata.close();
       logger.info("reestr stopped", { drained });
       logger.flush();
     })();
     return closing;
   };
-  return { url, port: address.port, registry, server, logger, close };
+  return { url, port: address.port, registry, server, logger, watcher, close };
 }

@@ -5,6 +5,7 @@ import type { RequestContext } from "../registry/http/context.ts";
 import { sendJson } from "../registry/http/context.ts";
 import { matchV2, type V2Api } from "../registry/http/v2-routes.ts";
 import type { Registry } from "../registry/registry.ts";
+import type { Watcher } from "../watcher/watcher.ts";
 import type { Logger } from "./logger.ts";
 import type { Metrics } from "./metrics.ts";
 
@@ -15,6 +16,8 @@ export interface AppOptions {
   logger: Logger;
   version: string;
   accessLog: boolean;
+  /** The server's watcher, when `watch` is configured: its results are served under /api/watch. */
+  watcher?: Watcher;
 }
 
 export interface HealthCheck {
@@ -25,10 +28,15 @@ export interface HealthCheck {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const WATCH_PREFIX = "/api/watch/registries";
+/** `/api/watch/registries/<name>` and `/api/watch/registries/<name>/history`. */
+const WATCH_ENTRY = /^\/api\/watch\/registries\/([^/]+)(\/history)?\/?$/;
+const MAX_HISTORY_LIMIT = 1000;
 
 /**
  * The request pipeline shared by every endpoint: request id, access log, metrics, error
- * envelope, draining during shutdown. Routes: /v2 (OCI API), /healthz, /readyz, /metrics, /api/status.
+ * envelope, draining during shutdown. Routes: /v2 (OCI API), /healthz, /readyz, /metrics, /api/status,
+ * /api/watch/registries[/<name>[/history]] (the watcher's results).
  */
 export class App {
   readonly #options: AppOptions;
@@ -101,6 +109,9 @@ export class App {
       ctx.route = route.route;
       return this.#options.v2.handle(ctx, route);
     }
+    if (path === WATCH_PREFIX || path === `${WATCH_PREFIX}/` || path.startsWith(`${WATCH_PREFIX}/`)) {
+      return this.#watch(ctx);
+    }
     ctx.route = path;
     switch (path) {
       case "/healthz":
@@ -120,7 +131,7 @@ export class App {
         return sendJson(ctx, 200, {
           name: "reestr",
           version: this.#options.version,
-          endpoints: ["/v2/", "/healthz", "/readyz", "/metrics", "/api/status"],
+          endpoints: ["/v2/", "/healthz", "/readyz", "/metrics", "/api/status", WATCH_PREFIX],
         });
     }
     ctx.route = "not_found";
@@ -151,6 +162,99 @@ export class App {
       tags: stats.tags,
       blobs: stats.blobs,
       storageBytes: stats.blobBytes,
+    });
+  }
+
+  async #watch(ctx: RequestContext): Promise<void> {
+    const { path } = ctx;
+    const method = ctx.req.method ?? "GET";
+    const watcher = this.#options.watcher;
+    const configured = watcher?.entries ?? [];
+    const list = path === WATCH_PREFIX || path === `${WATCH_PREFIX}/`;
+    const match = list ? null : WATCH_ENTRY.exec(path);
+    ctx.route = list
+      ? WATCH_PREFIX
+      : match?.[2]
+        ? `${WATCH_PREFIX}/{name}/history`
+        : `${WATCH_PREFIX}/{name}`;
+    if (!list && !match) {
+      ctx.route = "not_found";
+      return sendJson(ctx, 404, { error: "not found" });
+    }
+    if (method !== "GET" && method !== "HEAD") {
+      ctx.res.setHeader("Allow", "GET, HEAD");
+      return sendJson(ctx, 405, { error: `method ${method} not allowed` });
+    }
+    if (list) {
+      const saved = new Map(
+        (watcher ? await watcher.store.entries() : []).map((record) => [record.name, record]),
+      );
+      return sendJson(ctx, 200, {
+        registries: configured.map(({ name, spec }) => {
+          const record = saved.get(name);
+          return {
+            name,
+            url: spec.url,
+            repository: spec.repository,
+            scanInterval: spec.scanInterval,
+            lastScanTime: record?.lastScanTime ?? null,
+            lastScanStatus: record?.lastScanStatus ?? null,
+            message: record?.message ?? null,
+            images: record?.tags ?? 0,
+            scanning: watcher?.scheduler.isRunning(name) ?? false,
+          };
+        }),
+      });
+    }
+    let name: string;
+    try {
+      name = decodeURIComponent(match![1]!);
+    } catch {
+      return sendJson(ctx, 400, { error: "invalid registry name in path" });
+    }
+    const entry = configured.find((candidate) => candidate.name === name);
+    if (!watcher || !entry) {
+      return sendJson(ctx, 404, { error: `no watched registry named "${name.slice(0, 200)}"` });
+    }
+    if (match![2]) {
+      const tag = ctx.query.get("tag") ?? undefined;
+      const rawLimit = ctx.query.get("limit");
+      let limit: number | undefined;
+      if (rawLimit !== null) {
+        limit = Number(rawLimit);
+        if (!/^\d+$/.test(rawLimit) || limit < 1 || limit > MAX_HISTORY_LIMIT) {
+          return sendJson(ctx, 400, {
+            error: `limit: expected an integer from 1 to ${MAX_HISTORY_LIMIT}, got "${rawLimit.slice(0, 50)}"`,
+          });
+        }
+      }
+      const before = ctx.query.get("before") ?? undefined;
+      if (before !== undefined && Number.isNaN(Date.parse(before))) {
+        return sendJson(ctx, 400, { error: `before: expected a timestamp, got "${before.slice(0, 50)}"` });
+      }
+      const changes = await watcher.store.history(name, { tag, limit, before });
+      return sendJson(ctx, 200, {
+        name,
+        repository: entry.spec.repository,
+        changes: changes.map(({ tag: changed, from, to, at }) => ({
+          tag: changed,
+          from: from ?? null,
+          to: to ?? null,
+          at,
+        })),
+      });
+    }
+    const status = await watcher.store.load(name);
+    return sendJson(ctx, 200, {
+      name,
+      url: entry.spec.url,
+      repository: entry.spec.repository,
+      scanInterval: entry.spec.scanInterval,
+      scanning: watcher.scheduler.isRunning(name),
+      lastScanTime: status?.lastScanTime ?? null,
+      lastScanStatus: status?.lastScanStatus ?? null,
+      message: status?.message ?? null,
+      images: status?.images ?? [],
     });
   }
 

@@ -1,3 +1,4 @@
+import type { ScanEvent } from "../watcher/scheduler.ts";
 import { type Counter, type Gauge, type Histogram, MetricsRegistry, ProcessMetrics } from "./prometheus.ts";
 
 /** The Prometheus metrics Reestr exposes on /metrics. Names follow Distribution's where it has one. */
@@ -10,6 +11,10 @@ export class Metrics {
   readonly manifestPushes: Counter;
   readonly manifestPulls: Counter;
   readonly uploadsInProgress: Gauge;
+  readonly watchScanDuration: Histogram;
+  readonly watchTags: Gauge;
+  readonly watchScanFailures: Counter;
+  readonly watchVulnerabilities: Gauge;
 
   constructor(options: { uploadsInProgress?: () => Promise<number> } = {}) {
     const r = this.registry;
@@ -38,6 +43,50 @@ export class Metrics {
       "Upload sessions started and neither finished, cancelled nor expired.",
       count,
     );
+    this.watchScanDuration = r.histogram(
+      "reestr_watch_scan_duration_seconds",
+      "Duration of the watcher's scan passes by registry entry and status (Success, Failed).",
+      [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600],
+    );
+    this.watchTags = r.labelledGauge(
+      "reestr_watch_tags",
+      "Tags (images) in the last successful scan by registry entry.",
+    );
+    this.watchScanFailures = r.counter(
+      "reestr_watch_scan_failures_total",
+      "Scan passes that ended Failed, by registry entry.",
+    );
+    this.watchVulnerabilities = r.labelledGauge(
+      "reestr_watch_vulnerabilities",
+      "Vulnerabilities in the images of the last successful scan, by registry entry and severity.",
+    );
     r.register(new ProcessMetrics());
+  }
+
+  /** Declares the watch entries so their failure counters show 0 before the first pass. */
+  watchEntries(names: readonly string[]): void {
+    for (const registry of names) this.watchScanFailures.inc(0, { registry });
+  }
+
+  /** Feeds the watch metrics from one scan pass (the scheduler's `onScan`). */
+  recordScan(event: ScanEvent): void {
+    const registry = event.entry;
+    this.watchScanDuration.observe(event.durationMs / 1000, { registry, status: event.status });
+    if (event.status === "Failed") {
+      this.watchScanFailures.inc(1, { registry });
+      return;
+    }
+    this.watchScanFailures.inc(0, { registry });
+    this.watchTags.set(event.tags, { registry });
+    const totals = { critical: 0, high: 0, medium: 0, low: 0, unknown: 0 };
+    for (const image of event.result.images) {
+      const found = image.vulnerabilities;
+      if (!found) continue;
+      for (const severity of Object.keys(totals) as (keyof typeof totals)[])
+        totals[severity] += found[severity];
+    }
+    for (const [severity, value] of Object.entries(totals)) {
+      this.watchVulnerabilities.set(value, { registry, severity });
+    }
   }
 }

@@ -49,6 +49,11 @@ export class MetricsRegistry implements Metric {
     return this.register(new Gauge(name, help, collect));
   }
 
+  /** A gauge set only by series (`set(value, labels)`): no unlabelled sample, just the header until set. */
+  labelledGauge(name: string, help: string): Gauge {
+    return this.register(new Gauge(name, help, undefined, { labelled: true }));
+  }
+
   histogram(name: string, help: string, buckets: number[]): Histogram {
     return this.register(new Histogram(name, help, buckets));
   }
@@ -90,20 +95,47 @@ export class Gauge implements Metric {
   readonly #help: string;
   readonly #collect?: () => number | Promise<number>;
   #value = 0;
+  readonly #labelled = new Map<string, { labels: Labels; value: number }>();
+  readonly #labelledOnly: boolean;
 
-  constructor(name: string, help: string, collect?: () => number | Promise<number>) {
+  constructor(
+    name: string,
+    help: string,
+    collect?: () => number | Promise<number>,
+    options: { labelled?: boolean } = {},
+  ) {
     this.name = name;
     this.#help = help;
     this.#collect = collect;
+    this.#labelledOnly = options.labelled ?? false;
   }
 
-  set(value: number): void {
-    this.#value = value;
+  /** Sets the gauge, or with labels the series of those labels (a labelled gauge renders only its series). */
+  set(value: number, labels?: Labels): void {
+    if (labels === undefined || Object.keys(labels).length === 0) {
+      this.#value = value;
+      return;
+    }
+    const key = labelKey(labels);
+    const entry = this.#labelled.get(key);
+    if (entry) entry.value = value;
+    else this.#labelled.set(key, { labels, value });
+  }
+
+  get(labels?: Labels): number {
+    if (labels === undefined || Object.keys(labels).length === 0) return this.#value;
+    return this.#labelled.get(labelKey(labels))?.value ?? 0;
   }
 
   async render(): Promise<string> {
     if (this.#collect) this.#value = await this.#collect();
-    return `${header(this.name, this.#help, "gauge")}${this.name} ${this.#value}\n`;
+    let text = header(this.name, this.#help, "gauge");
+    if (this.#collect || (this.#labelled.size === 0 && !this.#labelledOnly)) {
+      return `${text}${this.name} ${this.#value}\n`;
+    }
+    for (const { labels, value } of this.#labelled.values())
+      text += `${this.name}${labelText(labels)} ${value}\n`;
+    return text;
   }
 }
 

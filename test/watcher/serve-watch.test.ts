@@ -1,0 +1,316 @@
+/**
+ * The watcher inside `reestr serve`: a registry server whose config has a `watch` section scans
+ * another in-process registry on a schedule and serves the results under /api/watch, with
+ * reestr_watch_* metrics. Vulnerabilities come from a stand-in scanner (no Trivy needed).
+ */
+import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { ConfigError, loadConfig } from "../../src/config/config.ts";
+import type { ImageToScan, VulnerabilityScanner } from "../../src/watcher/scanners/scanner.ts";
+import type { VulnerabilitySummary } from "../../src/watcher/spec.ts";
+import { parseWatchSection } from "../../src/watcher/watch-config.ts";
+import {
+  http,
+  metricValue,
+  type PushedImage,
+  pushImage,
+  sleep,
+  startServer,
+  type TestServer,
+} from "../api/helpers.ts";
+
+interface ListedRegistry {
+  name: string;
+  url: string;
+  repository: string;
+  lastScanTime: string | null;
+  lastScanStatus: string | null;
+  message: string | null;
+  images: number;
+}
+
+interface Change {
+  tag: string;
+  from: string | null;
+  to: string | null;
+  at: string;
+}
+
+/** Two HIGH and one CRITICAL finding per image. */
+class StandInScanner implements VulnerabilityScanner {
+  readonly name = "stand-in";
+  readonly scanned: ImageToScan[] = [];
+  async availability() {
+    return { ok: true as const, version: "stand-in 1.0" };
+  }
+  async scan(image: ImageToScan): Promise<VulnerabilitySummary> {
+    this.scanned.push(image);
+    return {
+      critical: 1,
+      high: 2,
+      medium: 0,
+      low: 0,
+      unknown: 0,
+      scanner: "stand-in 1.0",
+      scannedAt: new Date().toISOString(),
+    };
+  }
+}
+
+async function getJson<T>(server: TestServer, path: string): Promise<{ status: number; body: T }> {
+  const res = await http(server, "GET", path);
+  assert.match(res.header("content-type") ?? "", /application\/json/, path);
+  return { status: res.status, body: res.json<T>() };
+}
+
+/** Polls the list until `name` has a status matching `done`, for at most `ms`. */
+async function waitForScan(
+  server: TestServer,
+  name: string,
+  done: (entry: ListedRegistry) => boolean,
+  ms = 15_000,
+): Promise<ListedRegistry> {
+  const deadline = Date.now() + ms;
+  let last: ListedRegistry | undefined;
+  while (Date.now() < deadline) {
+    const { body } = await getJson<{ registries: ListedRegistry[] }>(server, "/api/watch/registries");
+    last = body.registries.find((entry) => entry.name === name);
+    if (last && done(last)) return last;
+    await sleep(50);
+  }
+  assert.fail(`entry ${name} not scanned in ${ms} ms; last: ${JSON.stringify(last)}`);
+}
+
+describe("reestr serve with a watch section", () => {
+  let target: TestServer;
+  let watching: TestServer;
+  let dir: string;
+  let v1: PushedImage;
+  let latest: PushedImage;
+  const scanner = new StandInScanner();
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "reestr-serve-watch-"));
+    target = await startServer();
+    v1 = await pushImage(target, "team/app", "1.0");
+    latest = await pushImage(target, "team/app", "latest", {
+      config: Buffer.from(JSON.stringify({ os: "linux", architecture: "amd64" })),
+    });
+    // The watch section goes through loadConfig, as `reestr serve --config` reads it.
+    const file = join(dir, "serve.yaml");
+    await writeFile(
+      file,
+      [
+        "watch:",
+        "  registries:",
+        "    - name: app",
+        `      url: ${target.url}`,
+        "      repository: team/app",
+        "      scanInterval: 3600",
+        "      tagFilter: { sort: alphabetical }",
+        "      vulnerabilityScanning: { enabled: true }",
+        "    - name: down",
+        "      url: http://127.0.0.1:1",
+        "      repository: team/gone",
+        "      scanInterval: 3600",
+        "      scanConfig: { timeout: 2, retries: 0 }",
+        "",
+      ].join("\n"),
+    );
+    const config = await loadConfig({ file });
+    assert.ok(config.watch);
+    watching = await startServer({
+      watch: config.watch,
+      watchScanner: scanner,
+      watchInitialDelay: () => 0,
+    });
+  });
+
+  after(async () => {
+    await watching?.cleanup();
+    await target?.cleanup();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test("lists the entries and reaches Success with the images", async () => {
+    const entry = await waitForScan(watching, "app", (e) => e.lastScanStatus !== null);
+    assert.equal(entry.lastScanStatus, "Success", entry.message ?? "");
+    assert.equal(entry.url, target.url);
+    assert.equal(entry.repository, "team/app");
+    assert.equal(entry.images, 2);
+    assert.ok(entry.lastScanTime && !Number.isNaN(Date.parse(entry.lastScanTime)));
+
+    const { status, body } = await getJson<{
+      name: string;
+      lastScanStatus: string;
+      images: { tag: string; digest: string; size: number; vulnerabilities?: { critical: number } }[];
+    }>(watching, "/api/watch/registries/app");
+    assert.equal(status, 200);
+    assert.equal(body.name, "app");
+    assert.equal(body.lastScanStatus, "Success");
+    assert.deepEqual(
+      body.images.map((image) => [image.tag, image.digest]),
+      [
+        ["latest", latest.digest],
+        ["1.0", v1.digest],
+      ],
+    );
+    for (const image of body.images) {
+      assert.ok(image.size > 0);
+      assert.equal(image.vulnerabilities?.critical, 1);
+    }
+  });
+
+  test("an unreachable registry is listed as Failed with the cause", async () => {
+    const entry = await waitForScan(watching, "down", (e) => e.lastScanStatus !== null);
+    assert.equal(entry.lastScanStatus, "Failed");
+    assert.ok(entry.message && entry.message.length > 0);
+    assert.equal(entry.images, 0);
+  });
+
+  test("history records tags appearing and moving", async () => {
+    await waitForScan(watching, "app", (e) => e.lastScanStatus === "Success");
+    const first = await getJson<{ name: string; changes: Change[] }>(
+      watching,
+      "/api/watch/registries/app/history",
+    );
+    assert.equal(first.status, 200);
+    assert.deepEqual(first.body.changes.map((c) => [c.tag, c.from, c.to]).sort(), [
+      ["1.0", null, v1.digest],
+      ["latest", null, latest.digest],
+    ]);
+
+    const v2 = await pushImage(target, "team/app", "1.0");
+    await watching.running.watcher!.scheduler.runOnce();
+    const moved = await getJson<{ changes: Change[] }>(
+      watching,
+      "/api/watch/registries/app/history?tag=1.0&limit=1",
+    );
+    assert.equal(moved.status, 200);
+    assert.equal(moved.body.changes.length, 1);
+    assert.deepEqual(
+      { tag: moved.body.changes[0]!.tag, from: moved.body.changes[0]!.from, to: moved.body.changes[0]!.to },
+      { tag: "1.0", from: v1.digest, to: v2.digest },
+    );
+    const all = await getJson<{ changes: Change[] }>(watching, "/api/watch/registries/app/history?tag=1.0");
+    assert.equal(all.body.changes.length, 2);
+
+    const bad = await getJson<{ error: string }>(watching, "/api/watch/registries/app/history?limit=zero");
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.error, /^limit: /);
+  });
+
+  test("unknown names are 404 JSON", async () => {
+    for (const path of [
+      "/api/watch/registries/nope",
+      "/api/watch/registries/nope/history",
+      "/api/watch/registries/app/other",
+    ]) {
+      const res = await getJson<{ error: string }>(watching, path);
+      assert.equal(res.status, 404, path);
+      assert.equal(typeof res.body.error, "string");
+    }
+    const post = await http(watching, "POST", "/api/watch/registries");
+    assert.equal(post.status, 405);
+  });
+
+  test("exports the reestr_watch_* metrics", async () => {
+    await waitForScan(watching, "app", (e) => e.lastScanStatus === "Success");
+    await waitForScan(watching, "down", (e) => e.lastScanStatus === "Failed");
+    const text = (await http(watching, "GET", "/metrics")).text();
+    assert.ok(
+      (metricValue(text, "reestr_watch_scan_duration_seconds_count", {
+        registry: "app",
+        status: "Success",
+      }) ?? 0) >= 1,
+      text,
+    );
+    assert.ok(
+      (metricValue(text, "reestr_watch_scan_duration_seconds_count", {
+        registry: "down",
+        status: "Failed",
+      }) ?? 0) >= 1,
+    );
+    assert.equal(metricValue(text, "reestr_watch_tags", { registry: "app" }), 2);
+    assert.equal(metricValue(text, "reestr_watch_scan_failures_total", { registry: "app" }), 0);
+    assert.ok((metricValue(text, "reestr_watch_scan_failures_total", { registry: "down" }) ?? 0) >= 1);
+    assert.equal(
+      metricValue(text, "reestr_watch_vulnerabilities", { registry: "app", severity: "critical" }),
+      2,
+    );
+    assert.equal(metricValue(text, "reestr_watch_vulnerabilities", { registry: "app", severity: "high" }), 4);
+    assert.equal(metricValue(text, "reestr_watch_vulnerabilities", { registry: "app", severity: "low" }), 0);
+    assert.match(text, /# TYPE reestr_watch_scan_duration_seconds histogram/);
+    assert.match(text, /# TYPE reestr_watch_tags gauge/);
+  });
+
+  test("/api/status still answers", async () => {
+    const { status, body } = await getJson<{ version: string }>(watching, "/api/status");
+    assert.equal(status, 200);
+    assert.equal(typeof body.version, "string");
+  });
+
+  test("close() stops the watcher and closes its store", async () => {
+    const server = await startServer({
+      watch: parseWatchSection({ registries: [{ name: "app", url: target.url, repository: "team/app" }] }),
+      watchScanner: scanner,
+      watchInitialDelay: () => 0,
+    });
+    try {
+      await waitForScan(server, "app", (e) => e.lastScanStatus === "Success");
+    } finally {
+      await server.stop();
+    }
+    // Idempotent, and the store is closed: entries() on a closed database throws.
+    await server.running.watcher!.close();
+    await assert.rejects(server.running.watcher!.store.entries());
+    await server.cleanup();
+  });
+});
+
+describe("watch section of the serve config", () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "reestr-serve-watch-config-"));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test("problems name the field under watch", async () => {
+    const file = join(dir, "bad.yaml");
+    await writeFile(
+      file,
+      "watch:\n  registries:\n    - name: app\n      url: ftp://example.com\n      repository: team/app\n      tagFilter: { include: ['('] }\n    - url: http://x\n      repository: a/b\n",
+    );
+    await assert.rejects(loadConfig({ file }), (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.match(error.message, /watch\.registries\[0\]\.url: must be an http:\/\/ or https:\/\/ URL/);
+      assert.match(error.message, /watch\.registries\[0\]\.tagFilter\.include\[0\]: /);
+      assert.match(error.message, /watch\.registries\[1\]\.name: required/);
+      return true;
+    });
+  });
+
+  test("a watch section that is not a mapping, or unknown fields in it", async () => {
+    const notMapping = join(dir, "scalar.yaml");
+    await writeFile(notMapping, "watch: 3\n");
+    await assert.rejects(loadConfig({ file: notMapping }), /watch: expected a mapping, got number/);
+    const unknown = join(dir, "unknown.yaml");
+    await writeFile(unknown, "watch:\n  registries: []\n  extra: 1\n");
+    await assert.rejects(
+      loadConfig({ file: unknown }),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        /watch\.extra: unknown field/.test(error.message) &&
+        /watch\.registries: must list at least one registry/.test(error.message),
+    );
+  });
+
+  test("no watch section: none in the config", async () => {
+    assert.equal((await loadConfig({})).watch, undefined);
+  });
+});
