@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { z } from "zod";
 import { parseWatchSection, type WatchConfig } from "../watcher/watch-config.ts";
+import { ConfigError } from "./config-error.ts";
 
 /**
  * The `watch` section (registries to scan on a schedule, as in `reestr watch`'s file), validated
@@ -13,11 +14,9 @@ const watchSection = z.unknown().transform((value, ctx): WatchConfig => {
     return parseWatchSection(value, "watch");
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    // parseWatchSection lists one problem per line: "  <path>: <message>".
-    for (const line of error.message.split("\n").slice(1)) {
-      const match = /^ {2}(\S+?): (.*)$/.exec(line);
-      const path = match?.[1] === "(root)" ? [] : [match?.[1] ?? ""];
-      ctx.addIssue({ code: "custom", message: match ? match[2]! : line.trim(), path, input: value });
+    for (const problem of error.problems) {
+      const path = problem.path === "(root)" ? [] : [problem.path];
+      ctx.addIssue({ code: "custom", message: problem.message, path, input: value });
     }
     return z.NEVER;
   }
@@ -61,12 +60,7 @@ export const ConfigSchema = z
 
 export type ReestrConfig = z.infer<typeof ConfigSchema>;
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "ConfigError";
-  }
-}
+export { ConfigError } from "./config-error.ts";
 
 export function durationMs(value: number | string): number {
   if (typeof value === "number") return value * 1000;

@@ -13,7 +13,7 @@
  * an already parsed object so `reestr serve`'s config can hold the same section.
  */
 import { readFile } from "node:fs/promises";
-import { ConfigError } from "../config/config.ts";
+import { ConfigError } from "../config/config-error.ts";
 import type { WatchEntry } from "./scheduler.ts";
 import { parseRegistrySpec, RegistrySpecError, type SpecProblem } from "./spec.ts";
 
@@ -43,7 +43,8 @@ export function parseWatchSection(input: unknown, where = "watch config"): Watch
   const problems: SpecProblem[] = [];
   const config: WatchConfig = { registries: [] };
   if (!isRecord(input)) {
-    throw new ConfigError(`invalid ${where}:\n  (root): expected a mapping, got ${typeName(input)}`);
+    const problem = { path: "(root)", message: `expected a mapping, got ${typeName(input)}` };
+    throw new ConfigError(`invalid ${where}:\n  ${problem.path}: ${problem.message}`, [problem]);
   }
   for (const key of Object.keys(input)) {
     if (!TOP_LEVEL_FIELDS.has(key)) problems.push({ path: key, message: "unknown field" });
@@ -112,6 +113,7 @@ export function parseWatchSection(input: unknown, where = "watch config"): Watch
   if (problems.length > 0) {
     throw new ConfigError(
       `invalid ${where}:\n  ${problems.map((p) => `${p.path}: ${p.message}`).join("\n  ")}`,
+      problems,
     );
   }
   return config;
