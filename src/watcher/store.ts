@@ -5,9 +5,8 @@
  * `SqliteWatchStore` is the embedded one (`<dataDir>/watch.sqlite`), in the style of
  * src/registry/metadata/sqlite-metadata-store.ts (WAL, cached statements, user_version).
  */
-import { mkdirSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { join } from "node:path";
+import { SqliteFile } from "../util/sqlite.ts";
 import { parseRegistryStatus, type RegistryStatus, type ScanStatus } from "./spec.ts";
 
 /** One move of a tag: `from` absent when the tag appeared, `to` absent when it disappeared. */
@@ -97,8 +96,6 @@ CREATE INDEX IF NOT EXISTS digest_changes_by_entry ON digest_changes (entry, at_
 CREATE INDEX IF NOT EXISTS digest_changes_by_tag ON digest_changes (entry, tag, at_ms, id);
 `;
 
-type Row = Record<string, unknown>;
-
 const DEFAULT_HISTORY_LIMIT = 100;
 const MAX_HISTORY_LIMIT = 10_000;
 
@@ -128,61 +125,27 @@ function timeMs(value: Date | string, what: string): number {
 
 /** Watch results in one SQLite file (`:memory:` for tests and one-shot runs). */
 export class SqliteWatchStore implements WatchStore {
-  readonly #db: DatabaseSync;
-  readonly #statements = new Map<string, StatementSync>();
+  readonly #file: SqliteFile;
   readonly #now: () => Date;
 
   /** `path` is the database file; see `SqliteWatchStore.inDataDir` for `<dataDir>/watch.sqlite`. */
   constructor(path: string, options: { now?: () => Date } = {}) {
-    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
     this.#now = options.now ?? (() => new Date());
-    this.#db = new DatabaseSync(path);
-    this.#db.exec("PRAGMA journal_mode = WAL");
-    this.#db.exec("PRAGMA synchronous = NORMAL");
-    this.#db.exec("PRAGMA busy_timeout = 5000");
-    this.#migrate();
+    // NORMAL: everything here can be rebuilt by scanning again; the registry's metadata uses FULL.
+    this.#file = new SqliteFile(path, {
+      name: "watch",
+      schema: SCHEMA,
+      schemaVersion: SCHEMA_VERSION,
+      synchronous: "normal",
+    });
   }
 
   static inDataDir(dataDir: string): SqliteWatchStore {
     return new SqliteWatchStore(join(dataDir, "watch.sqlite"));
   }
 
-  #migrate(): void {
-    const version = Number((this.#db.prepare("PRAGMA user_version").get() as Row).user_version);
-    if (version > SCHEMA_VERSION) {
-      throw new Error(
-        `watch database schema ${version} is newer than this Reestr understands (${SCHEMA_VERSION})`,
-      );
-    }
-    this.#transaction(() => {
-      this.#db.exec(SCHEMA);
-      this.#db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
-    });
-  }
-
-  #sql(sql: string): StatementSync {
-    let statement = this.#statements.get(sql);
-    if (!statement) {
-      statement = this.#db.prepare(sql);
-      this.#statements.set(sql, statement);
-    }
-    return statement;
-  }
-
-  #transaction<T>(work: () => T): T {
-    this.#db.exec("BEGIN IMMEDIATE");
-    try {
-      const result = work();
-      this.#db.exec("COMMIT");
-      return result;
-    } catch (error) {
-      this.#db.exec("ROLLBACK");
-      throw error;
-    }
-  }
-
   #loadSync(entry: string): RegistryStatus | undefined {
-    const row = this.#sql("SELECT status FROM watch_entries WHERE name = ?").get(entry);
+    const row = this.#file.sql("SELECT status FROM watch_entries WHERE name = ?").get(entry);
     return row === undefined ? undefined : parseRegistryStatus(JSON.parse(String(row.status)));
   }
 
@@ -194,14 +157,14 @@ export class SqliteWatchStore implements WatchStore {
     const at = status.lastScanTime ?? this.#now().toISOString();
     const atMs = timeMs(at, "lastScanTime");
     // node:sqlite is synchronous: read, diff and write run without interleaving.
-    return this.#transaction(() => {
-      const row = this.#sql("SELECT observed FROM watch_entries WHERE name = ?").get(entry);
+    return this.#file.transaction(() => {
+      const row = this.#file.sql("SELECT observed FROM watch_entries WHERE name = ?").get(entry);
       const before: [string, string][] = row === undefined ? [] : JSON.parse(String(row.observed));
       const failed = status.lastScanStatus === "Failed";
       const observed = failed ? before : status.images.map((image) => [image.tag, image.digest]);
       const changes: DigestChange[] = [];
       if (!failed) {
-        const insert = this.#sql(
+        const insert = this.#file.sql(
           "INSERT INTO digest_changes (entry, repository, tag, from_digest, to_digest, at, at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
         );
         for (const change of diffImages(
@@ -212,25 +175,27 @@ export class SqliteWatchStore implements WatchStore {
           changes.push({ entry, repository: target.repository, ...change, at });
         }
       }
-      this.#sql(
-        `INSERT INTO watch_entries (name, url, repository, status, observed, last_scan_time, last_scan_status, message, tags, updated_at)
+      this.#file
+        .sql(
+          `INSERT INTO watch_entries (name, url, repository, status, observed, last_scan_time, last_scan_status, message, tags, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (name) DO UPDATE SET url = excluded.url, repository = excluded.repository,
            status = excluded.status, observed = excluded.observed, last_scan_time = excluded.last_scan_time,
            last_scan_status = excluded.last_scan_status, message = excluded.message,
            tags = excluded.tags, updated_at = excluded.updated_at`,
-      ).run(
-        entry,
-        target.url ?? null,
-        target.repository,
-        JSON.stringify(status),
-        JSON.stringify(observed),
-        status.lastScanTime ?? null,
-        status.lastScanStatus ?? null,
-        status.message ?? null,
-        status.images.length,
-        Date.now(),
-      );
+        )
+        .run(
+          entry,
+          target.url ?? null,
+          target.repository,
+          JSON.stringify(status),
+          JSON.stringify(observed),
+          status.lastScanTime ?? null,
+          status.lastScanStatus ?? null,
+          status.message ?? null,
+          status.images.length,
+          Date.now(),
+        );
       return changes;
     });
   }
@@ -240,12 +205,16 @@ export class SqliteWatchStore implements WatchStore {
     const before = query.before === undefined ? Number.MAX_SAFE_INTEGER : timeMs(query.before, "before");
     const rows =
       query.tag === undefined
-        ? this.#sql(
-            "SELECT * FROM digest_changes WHERE entry = ? AND at_ms < ? ORDER BY at_ms DESC, id DESC LIMIT ?",
-          ).all(entry, before, limit)
-        : this.#sql(
-            "SELECT * FROM digest_changes WHERE entry = ? AND tag = ? AND at_ms < ? ORDER BY at_ms DESC, id DESC LIMIT ?",
-          ).all(entry, query.tag, before, limit);
+        ? this.#file
+            .sql(
+              "SELECT * FROM digest_changes WHERE entry = ? AND at_ms < ? ORDER BY at_ms DESC, id DESC LIMIT ?",
+            )
+            .all(entry, before, limit)
+        : this.#file
+            .sql(
+              "SELECT * FROM digest_changes WHERE entry = ? AND tag = ? AND at_ms < ? ORDER BY at_ms DESC, id DESC LIMIT ?",
+            )
+            .all(entry, query.tag, before, limit);
     return rows.map((row) => {
       const change: DigestChange = {
         entry: String(row.entry),
@@ -260,7 +229,8 @@ export class SqliteWatchStore implements WatchStore {
   }
 
   async entries(): Promise<WatchEntryRecord[]> {
-    return this.#sql("SELECT * FROM watch_entries ORDER BY name")
+    return this.#file
+      .sql("SELECT * FROM watch_entries ORDER BY name")
       .all()
       .map((row) => {
         const record: WatchEntryRecord = {
@@ -277,13 +247,13 @@ export class SqliteWatchStore implements WatchStore {
   }
 
   async remove(entry: string): Promise<void> {
-    this.#transaction(() => {
-      this.#sql("DELETE FROM watch_entries WHERE name = ?").run(entry);
-      this.#sql("DELETE FROM digest_changes WHERE entry = ?").run(entry);
+    this.#file.transaction(() => {
+      this.#file.sql("DELETE FROM watch_entries WHERE name = ?").run(entry);
+      this.#file.sql("DELETE FROM digest_changes WHERE entry = ?").run(entry);
     });
   }
 
   async close(): Promise<void> {
-    if (this.#db.isOpen) this.#db.close();
+    this.#file.close();
   }
 }

@@ -1,7 +1,5 @@
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
-import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { Digest } from "../../oci/digest.ts";
+import { SqliteFile } from "../../util/sqlite.ts";
 import type {
   ManifestRecord,
   MetadataStore,
@@ -79,40 +77,15 @@ type Row = Record<string, unknown>;
  * and committed in the same call cannot be split by another request.
  */
 export class SqliteMetadataStore implements MetadataStore {
-  readonly #db: DatabaseSync;
-  readonly #statements = new Map<string, StatementSync>();
+  readonly #file: SqliteFile;
 
   constructor(path: string, options: SqliteOptions = {}) {
-    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
-    this.#db = new DatabaseSync(path);
-    this.#db.exec("PRAGMA journal_mode = WAL");
-    this.#db.exec(`PRAGMA synchronous = ${options.synchronous === "normal" ? "NORMAL" : "FULL"}`);
-    this.#db.exec("PRAGMA foreign_keys = ON");
-    this.#db.exec("PRAGMA busy_timeout = 5000");
-    this.#migrate();
-  }
-
-  #migrate(): void {
-    const version = Number((this.#db.prepare("PRAGMA user_version").get() as Row).user_version);
-    if (version > SCHEMA_VERSION) {
-      throw new Error(
-        `metadata database schema ${version} is newer than this Reestr understands (${SCHEMA_VERSION})`,
-      );
-    }
-    this.#transaction(() => {
-      this.#db.exec(SCHEMA);
-      this.#db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+    this.#file = new SqliteFile(path, {
+      name: "metadata",
+      schema: SCHEMA,
+      schemaVersion: SCHEMA_VERSION,
+      synchronous: options.synchronous ?? "full",
     });
-  }
-
-  /** Prepared statements are cached: the hot paths (manifest GET, blob HEAD) skip the parser. */
-  #sql(sql: string): StatementSync {
-    let statement = this.#statements.get(sql);
-    if (!statement) {
-      statement = this.#db.prepare(sql);
-      this.#statements.set(sql, statement);
-    }
-    return statement;
   }
 
   /**
@@ -120,7 +93,7 @@ export class SqliteMetadataStore implements MetadataStore {
    * which for 5,000 tags costs several times more than the query itself.
    */
   #jsonList(sql: string, ...params: (string | number)[]): string[] {
-    const row = this.#sql(sql).get(...params);
+    const row = this.#file.sql(sql).get(...params);
     const list = JSON.parse((row?.list as string | undefined) ?? "[]") as string[];
     // The subquery yields rows in order and SQLite aggregates them as they come, but an
     // aggregate's order is not guaranteed: sorting already sorted input is a linear pass.
@@ -128,20 +101,10 @@ export class SqliteMetadataStore implements MetadataStore {
     return list.sort();
   }
 
-  #transaction<T>(work: () => T): T {
-    this.#db.exec("BEGIN IMMEDIATE");
-    try {
-      const result = work();
-      this.#db.exec("COMMIT");
-      return result;
-    } catch (error) {
-      this.#db.exec("ROLLBACK");
-      throw error;
-    }
-  }
-
   #ensureRepository(repository: string, now: number): void {
-    this.#sql("INSERT OR IGNORE INTO repositories (name, created_at) VALUES (?, ?)").run(repository, now);
+    this.#file
+      .sql("INSERT OR IGNORE INTO repositories (name, created_at) VALUES (?, ?)")
+      .run(repository, now);
   }
 
   async listRepositories(page: Page): Promise<string[]> {
@@ -153,134 +116,141 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async repositoryExists(repository: string): Promise<boolean> {
-    return this.#sql("SELECT 1 FROM repositories WHERE name = ?").get(repository) !== undefined;
+    return this.#file.sql("SELECT 1 FROM repositories WHERE name = ?").get(repository) !== undefined;
   }
 
   async linkBlob(repository: string, digest: Digest, size: number, finishedUpload?: string): Promise<void> {
     const now = Date.now();
-    this.#transaction(() => {
-      if (finishedUpload !== undefined) this.#sql("DELETE FROM uploads WHERE id = ?").run(finishedUpload);
+    this.#file.transaction(() => {
+      if (finishedUpload !== undefined)
+        this.#file.sql("DELETE FROM uploads WHERE id = ?").run(finishedUpload);
       this.#ensureRepository(repository, now);
-      this.#sql("INSERT OR IGNORE INTO blobs (digest, size, created_at) VALUES (?, ?, ?)").run(
-        digest,
-        size,
-        now,
-      );
-      this.#sql("INSERT OR IGNORE INTO repository_blobs (repository, digest) VALUES (?, ?)").run(
-        repository,
-        digest,
-      );
+      this.#file
+        .sql("INSERT OR IGNORE INTO blobs (digest, size, created_at) VALUES (?, ?, ?)")
+        .run(digest, size, now);
+      this.#file
+        .sql("INSERT OR IGNORE INTO repository_blobs (repository, digest) VALUES (?, ?)")
+        .run(repository, digest);
     });
   }
 
   async linkedBlobSize(repository: string, digest: Digest): Promise<number | undefined> {
-    const row = this.#sql(
-      "SELECT b.size FROM repository_blobs r JOIN blobs b ON b.digest = r.digest WHERE r.repository = ? AND r.digest = ?",
-    ).get(repository, digest);
+    const row = this.#file
+      .sql(
+        "SELECT b.size FROM repository_blobs r JOIN blobs b ON b.digest = r.digest WHERE r.repository = ? AND r.digest = ?",
+      )
+      .get(repository, digest);
     return row === undefined ? undefined : Number(row.size);
   }
 
   async blobSize(digest: Digest): Promise<number | undefined> {
-    const row = this.#sql("SELECT size FROM blobs WHERE digest = ?").get(digest);
+    const row = this.#file.sql("SELECT size FROM blobs WHERE digest = ?").get(digest);
     return row === undefined ? undefined : Number(row.size);
   }
 
   async unlinkBlob(repository: string, digest: Digest): Promise<{ unlinked: boolean; orphaned: boolean }> {
-    return this.#transaction(() => {
-      const result = this.#sql("DELETE FROM repository_blobs WHERE repository = ? AND digest = ?").run(
-        repository,
-        digest,
-      );
+    return this.#file.transaction(() => {
+      const result = this.#file
+        .sql("DELETE FROM repository_blobs WHERE repository = ? AND digest = ?")
+        .run(repository, digest);
       const unlinked = Number(result.changes) > 0;
-      const stillLinked = this.#sql("SELECT 1 FROM repository_blobs WHERE digest = ? LIMIT 1").get(digest);
+      const stillLinked = this.#file
+        .sql("SELECT 1 FROM repository_blobs WHERE digest = ? LIMIT 1")
+        .get(digest);
       if (stillLinked) return { unlinked, orphaned: false };
-      const removed = this.#sql("DELETE FROM blobs WHERE digest = ?").run(digest);
+      const removed = this.#file.sql("DELETE FROM blobs WHERE digest = ?").run(digest);
       return { unlinked, orphaned: Number(removed.changes) > 0 };
     });
   }
 
   async missingBlobs(repository: string, digests: Digest[]): Promise<Digest[]> {
-    const statement = this.#sql("SELECT 1 FROM repository_blobs WHERE repository = ? AND digest = ?");
+    const statement = this.#file.sql("SELECT 1 FROM repository_blobs WHERE repository = ? AND digest = ?");
     return [...new Set(digests)].filter((digest) => statement.get(repository, digest) === undefined);
   }
 
   async missingManifests(repository: string, digests: Digest[]): Promise<Digest[]> {
-    const statement = this.#sql("SELECT 1 FROM manifests WHERE repository = ? AND digest = ?");
+    const statement = this.#file.sql("SELECT 1 FROM manifests WHERE repository = ? AND digest = ?");
     return [...new Set(digests)].filter((digest) => statement.get(repository, digest) === undefined);
   }
 
   async putManifest(repository: string, manifest: ManifestRecord, tag?: string): Promise<void> {
     const now = Date.now();
-    this.#transaction(() => {
+    this.#file.transaction(() => {
       this.#ensureRepository(repository, now);
-      this.#sql(
-        `INSERT INTO manifests (repository, digest, media_type, content, size, subject, artifact_type, annotations, created_at)
+      this.#file
+        .sql(
+          `INSERT INTO manifests (repository, digest, media_type, content, size, subject, artifact_type, annotations, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (repository, digest) DO NOTHING`,
-      ).run(
-        repository,
-        manifest.digest,
-        manifest.mediaType,
-        manifest.content,
-        manifest.content.byteLength,
-        manifest.subject ?? null,
-        manifest.artifactType ?? null,
-        manifest.annotations ? JSON.stringify(manifest.annotations) : null,
-        now,
-      );
-      const reference = this.#sql(
+        )
+        .run(
+          repository,
+          manifest.digest,
+          manifest.mediaType,
+          manifest.content,
+          manifest.content.byteLength,
+          manifest.subject ?? null,
+          manifest.artifactType ?? null,
+          manifest.annotations ? JSON.stringify(manifest.annotations) : null,
+          now,
+        );
+      const reference = this.#file.sql(
         "INSERT OR IGNORE INTO manifest_references (repository, manifest, digest, kind) VALUES (?, ?, ?, ?)",
       );
       for (const blob of manifest.blobs) reference.run(repository, manifest.digest, blob, "blob");
       for (const child of manifest.children) reference.run(repository, manifest.digest, child, "manifest");
       if (tag !== undefined) {
-        this.#sql(
-          `INSERT INTO tags (repository, tag, digest, updated_at) VALUES (?, ?, ?, ?)
+        this.#file
+          .sql(
+            `INSERT INTO tags (repository, tag, digest, updated_at) VALUES (?, ?, ?, ?)
            ON CONFLICT (repository, tag) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at`,
-        ).run(repository, tag, manifest.digest, now);
+          )
+          .run(repository, tag, manifest.digest, now);
       }
     });
   }
 
   async getManifestByTag(repository: string, tag: string): Promise<StoredManifest | undefined> {
-    const row = this.#sql(
-      `SELECT m.digest, m.media_type, m.content FROM tags t
+    const row = this.#file
+      .sql(
+        `SELECT m.digest, m.media_type, m.content FROM tags t
        JOIN manifests m ON m.repository = t.repository AND m.digest = t.digest
        WHERE t.repository = ? AND t.tag = ?`,
-    ).get(repository, tag);
+      )
+      .get(repository, tag);
     return row && toStoredManifest(row);
   }
 
   async resolveTag(repository: string, tag: string): Promise<Digest | undefined> {
-    const row = this.#sql("SELECT digest FROM tags WHERE repository = ? AND tag = ?").get(repository, tag);
+    const row = this.#file
+      .sql("SELECT digest FROM tags WHERE repository = ? AND tag = ?")
+      .get(repository, tag);
     return row?.digest as Digest | undefined;
   }
 
   async getManifestByDigest(repository: string, digest: Digest): Promise<StoredManifest | undefined> {
-    const row = this.#sql(
-      "SELECT digest, media_type, content FROM manifests WHERE repository = ? AND digest = ?",
-    ).get(repository, digest);
+    const row = this.#file
+      .sql("SELECT digest, media_type, content FROM manifests WHERE repository = ? AND digest = ?")
+      .get(repository, digest);
     return row && toStoredManifest(row);
   }
 
   async deleteManifest(repository: string, digest: Digest): Promise<boolean> {
-    return this.#transaction(() => {
-      const removed = this.#sql("DELETE FROM manifests WHERE repository = ? AND digest = ?").run(
-        repository,
-        digest,
-      );
+    return this.#file.transaction(() => {
+      const removed = this.#file
+        .sql("DELETE FROM manifests WHERE repository = ? AND digest = ?")
+        .run(repository, digest);
       if (Number(removed.changes) === 0) return false;
-      this.#sql("DELETE FROM tags WHERE repository = ? AND digest = ?").run(repository, digest);
-      this.#sql("DELETE FROM manifest_references WHERE repository = ? AND manifest = ?").run(
-        repository,
-        digest,
-      );
+      this.#file.sql("DELETE FROM tags WHERE repository = ? AND digest = ?").run(repository, digest);
+      this.#file
+        .sql("DELETE FROM manifest_references WHERE repository = ? AND manifest = ?")
+        .run(repository, digest);
       return true;
     });
   }
 
   async deleteTag(repository: string, tag: string): Promise<boolean> {
-    const removed = this.#sql("DELETE FROM tags WHERE repository = ? AND tag = ?").run(repository, tag);
+    const removed = this.#file.sql("DELETE FROM tags WHERE repository = ? AND tag = ?").run(repository, tag);
     return Number(removed.changes) > 0;
   }
 
@@ -295,10 +265,12 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async listReferrers(repository: string, subject: Digest): Promise<ReferrerDescriptor[]> {
-    const rows = this.#sql(
-      `SELECT digest, media_type, size, artifact_type, annotations FROM manifests
+    const rows = this.#file
+      .sql(
+        `SELECT digest, media_type, size, artifact_type, annotations FROM manifests
        WHERE repository = ? AND subject = ? ORDER BY created_at, digest`,
-    ).all(repository, subject);
+      )
+      .all(repository, subject);
     return rows.map((row) => {
       const descriptor: ReferrerDescriptor = {
         mediaType: row.media_type as string,
@@ -312,26 +284,25 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async createUpload(session: UploadSession): Promise<void> {
-    this.#sql("INSERT INTO uploads (id, repository, created_at) VALUES (?, ?, ?)").run(
-      session.id,
-      session.repository,
-      session.createdAt,
-    );
+    this.#file
+      .sql("INSERT INTO uploads (id, repository, created_at) VALUES (?, ?, ?)")
+      .run(session.id, session.repository, session.createdAt);
   }
 
   async getUpload(id: string): Promise<UploadSession | undefined> {
-    const row = this.#sql("SELECT id, repository, created_at FROM uploads WHERE id = ?").get(id);
+    const row = this.#file.sql("SELECT id, repository, created_at FROM uploads WHERE id = ?").get(id);
     return (
       row && { id: row.id as string, repository: row.repository as string, createdAt: Number(row.created_at) }
     );
   }
 
   async deleteUpload(id: string): Promise<void> {
-    this.#sql("DELETE FROM uploads WHERE id = ?").run(id);
+    this.#file.sql("DELETE FROM uploads WHERE id = ?").run(id);
   }
 
   async listUploads(): Promise<UploadSession[]> {
-    return this.#sql("SELECT id, repository, created_at FROM uploads ORDER BY created_at")
+    return this.#file
+      .sql("SELECT id, repository, created_at FROM uploads ORDER BY created_at")
       .all()
       .map((row) => ({
         id: row.id as string,
@@ -341,7 +312,7 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async stats(): Promise<StorageStats> {
-    const count = (sql: string) => Number(Object.values(this.#sql(sql).get() ?? { n: 0 })[0] ?? 0);
+    const count = (sql: string) => Number(Object.values(this.#file.sql(sql).get() ?? { n: 0 })[0] ?? 0);
     return {
       repositories: count("SELECT COUNT(*) FROM repositories"),
       manifests: count("SELECT COUNT(*) FROM manifests"),
@@ -352,11 +323,11 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async check(): Promise<void> {
-    this.#sql("SELECT 1").get();
+    this.#file.sql("SELECT 1").get();
   }
 
   async close(): Promise<void> {
-    if (this.#db.isOpen) this.#db.close();
+    this.#file.close();
   }
 }
 

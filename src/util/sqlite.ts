@@ -1,0 +1,70 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+
+export interface SqliteFileOptions {
+  /** What the file holds, for error messages ("metadata", "watch"). */
+  name: string;
+  schema: string;
+  schemaVersion: number;
+  /** `full` fsyncs every commit (survives power loss); `normal` survives a process crash only. */
+  synchronous: "full" | "normal";
+}
+
+/**
+ * One SQLite file through node:sqlite, set up the way every Reestr store uses it: WAL, a busy
+ * timeout, the schema applied in a transaction and versioned with `user_version` (a newer file
+ * is refused), prepared statements cached, and transactions that roll back on error.
+ * node:sqlite is synchronous, so a transaction run in one call cannot interleave with another.
+ */
+export class SqliteFile {
+  readonly db: DatabaseSync;
+  readonly #statements = new Map<string, StatementSync>();
+
+  constructor(path: string, options: SqliteFileOptions) {
+    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    this.db = new DatabaseSync(path);
+    this.db.exec("PRAGMA journal_mode = WAL");
+    this.db.exec(`PRAGMA synchronous = ${options.synchronous === "normal" ? "NORMAL" : "FULL"}`);
+    this.db.exec("PRAGMA foreign_keys = ON");
+    this.db.exec("PRAGMA busy_timeout = 5000");
+    const version = Number(
+      (this.db.prepare("PRAGMA user_version").get() as { user_version: number }).user_version,
+    );
+    if (version > options.schemaVersion) {
+      throw new Error(
+        `${options.name} database schema ${version} is newer than this Reestr understands (${options.schemaVersion})`,
+      );
+    }
+    this.transaction(() => {
+      this.db.exec(options.schema);
+      this.db.exec(`PRAGMA user_version = ${options.schemaVersion}`);
+    });
+  }
+
+  /** A prepared statement, cached: hot paths skip the SQL parser. */
+  sql(sql: string): StatementSync {
+    let statement = this.#statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  transaction<T>(work: () => T): T {
+    this.db.exec("BEGIN IMMEDIATE");
+    try {
+      const result = work();
+      this.db.exec("COMMIT");
+      return result;
+    } catch (error) {
+      this.db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+
+  close(): void {
+    if (this.db.isOpen) this.db.close();
+  }
+}
