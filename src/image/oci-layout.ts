@@ -22,6 +22,7 @@ import {
 } from "../oci/digest.ts";
 import type { Descriptor, ImageIndex } from "../oci/manifest.ts";
 import { MediaType } from "../oci/media-types.ts";
+import { fsyncPath } from "../util/fs.ts";
 import { type ImageSource, MAX_SMALL_BLOB_BYTES } from "./source.ts";
 
 export const REF_NAME_ANNOTATION = "org.opencontainers.image.ref.name";
@@ -243,7 +244,7 @@ export class OciLayout implements ImageSource {
       if (expected?.size !== undefined && digester.bytes !== expected.size) {
         throw new Error(`blob ${digest}: expected ${expected.size} bytes, got ${digester.bytes}`);
       }
-      await fsyncFile(temp);
+      await fsyncPath(temp);
       await rename(temp, this.blobPath(digest));
       return { digest, size: digester.bytes };
     } catch (error) {
@@ -284,21 +285,12 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-async function fsyncFile(path: string): Promise<void> {
-  const handle = await open(path, "r+");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
 /** Writes a small file so that readers see either the old or the new content, never a mix. */
 export async function atomicWriteFile(path: string, content: string | Uint8Array): Promise<void> {
   const temp = `${path}.tmp-${randomBytes(6).toString("hex")}`;
   try {
     await writeFile(temp, content, { flag: "wx" });
-    await fsyncFile(temp);
+    await fsyncPath(temp);
     await rename(temp, path);
   } catch (error) {
     await rm(temp, { force: true });

@@ -11,6 +11,7 @@ import { Readable } from "node:stream";
 import { promisify } from "node:util";
 import { type Digest, parseDigest } from "../../oci/digest.ts";
 import { blobReadBuffers } from "../../util/buffer-pool.ts";
+import { fsyncPath } from "../../util/fs.ts";
 import { type BlobStore, type ByteRange, UPLOAD_ID_PATTERN, type UploadInfo } from "./blob-store.ts";
 
 /** Gather small request chunks into writes of about this size: fewer syscalls on big pushes. */
@@ -172,18 +173,13 @@ export class FsBlobStore implements BlobStore {
   async commitUpload(id: string, digest: Digest): Promise<void> {
     const source = this.#uploadPath(id);
     const target = this.#blobPath(digest);
-    const handle = await open(source, "r+");
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    await fsyncPath(source);
     const targetDir = join(target, "..");
     await mkdir(targetDir, { recursive: true });
     await rename(source, target);
     // Only the new name must be durable; should the old one reappear after a crash, it is
     // just a stale upload that expiry removes.
-    await fsyncDir(targetDir);
+    await fsyncPath(targetDir);
   }
 
   async deleteUpload(id: string): Promise<void> {
@@ -263,15 +259,6 @@ async function* readAhead(fd: number, start: number, end: number): AsyncGenerato
     // Let reads still in flight finish before the fd goes away, then close it.
     await Promise.allSettled(pending);
     await closeFd(fd);
-  }
-}
-
-async function fsyncDir(path: string): Promise<void> {
-  const handle = await open(path, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
 
