@@ -292,9 +292,9 @@ function withProgress(client: RegistryClient, spec: RegistrySpec, progress: Retu
     return tags;
   };
   const headManifest = client.headManifest.bind(client);
-  client.headManifest = async (repository, reference) => {
+  client.headManifest = async (repository, reference, options) => {
     try {
-      return await headManifest(repository, reference);
+      return await headManifest(repository, reference, options);
     } finally {
       progress.tagDone();
     }

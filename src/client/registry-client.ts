@@ -144,7 +144,10 @@ export class RegistryClient {
   }
 
   /** Every tag of a repository, following `Link: rel="next"` pages. */
-  async listTags(repository: string, options: { pageSize?: number } = {}): Promise<string[]> {
+  async listTags(
+    repository: string,
+    options: { pageSize?: number; signal?: AbortSignal } = {},
+  ): Promise<string[]> {
     const tags: string[] = [];
     let path: string | undefined =
       `/v2/${encodeRepository(repository)}/tags/list${options.pageSize ? `?n=${options.pageSize}` : ""}`;
@@ -153,6 +156,7 @@ export class RegistryClient {
         path,
         { repository, actions: ["pull"] },
         "NAME_UNKNOWN",
+        options.signal,
       );
       tags.push(...(json.tags ?? []));
       path = nextLink(link);
@@ -164,6 +168,7 @@ export class RegistryClient {
     path: string,
     scope: { repository: string; actions: string[] } | { catalog: true },
     fallbackCode?: string,
+    signal?: AbortSignal,
   ): Promise<{ json: T; link: string | undefined }> {
     const response = await this.transport.send({
       method: "GET",
@@ -172,6 +177,7 @@ export class RegistryClient {
       expect: [200],
       fallbackCode,
       headers: { accept: "application/json" },
+      signal,
     });
     const body = await readLimited(response, 64 * 1024 * 1024);
     return { json: JSON.parse(body.toString("utf8")) as T, link: header(response.headers, "link") };
@@ -202,7 +208,7 @@ export class RegistryClient {
   async getManifest(
     repository: string,
     reference: string,
-    options: { accept?: readonly string[] } = {},
+    options: { accept?: readonly string[]; signal?: AbortSignal } = {},
   ): Promise<ManifestResponse> {
     const response = await this.transport.send({
       method: "GET",
@@ -211,6 +217,7 @@ export class RegistryClient {
       scope: { repository, actions: ["pull"] },
       expect: [200],
       fallbackCode: "MANIFEST_UNKNOWN",
+      signal: options.signal,
     });
     const bytes = await readLimited(response, MAX_MANIFEST_BYTES);
     const claimed = header(response.headers, "docker-content-digest");
@@ -241,7 +248,11 @@ export class RegistryClient {
   }
 
   /** HEAD a manifest; undefined when the registry does not have it. */
-  async headManifest(repository: string, reference: string): Promise<ManifestHead | undefined> {
+  async headManifest(
+    repository: string,
+    reference: string,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<ManifestHead | undefined> {
     const response = await this.transport.send({
       method: "HEAD",
       path: `/v2/${encodeRepository(repository)}/manifests/${encodeURIComponent(reference)}`,
@@ -249,6 +260,7 @@ export class RegistryClient {
       scope: { repository, actions: ["pull"] },
       expect: [200, 404],
       fallbackCode: "MANIFEST_UNKNOWN",
+      signal: options.signal,
     });
     await drain(response);
     if (response.statusCode === 404) return undefined;
@@ -320,12 +332,13 @@ export class RegistryClient {
 
   /**
    * Streams a blob, or a byte range of it (`end` inclusive, as HTTP ranges are). The caller is
-   * responsible for verifying the digest of what it reads (see DigestingStream).
+   * responsible for verifying the digest of what it reads (see DigestingStream). An abort of
+   * `signal` while the stream is being read destroys it with the signal's reason.
    */
   async getBlob(
     repository: string,
     digest: Digest | string,
-    options: { range?: { start: number; end?: number } } = {},
+    options: { range?: { start: number; end?: number }; signal?: AbortSignal } = {},
   ): Promise<BlobResponse> {
     const headers: Record<string, string> = {};
     if (options.range) headers.range = `bytes=${options.range.start}-${options.range.end ?? ""}`;
@@ -336,6 +349,7 @@ export class RegistryClient {
       scope: { repository, actions: ["pull"] },
       expect: options.range ? [200, 206] : [200],
       fallbackCode: "BLOB_UNKNOWN",
+      signal: options.signal,
     });
     return {
       stream: response,

@@ -88,6 +88,11 @@ export interface SendOptions {
    * never retried, whatever this says.
    */
   idempotent?: boolean;
+  /**
+   * Cancels the request: an abort destroys the request in flight (or the response body being
+   * read), ends any retry wait at once, and rejects with the signal's reason.
+   */
+  signal?: AbortSignal;
 }
 
 /** Loopback hosts, which may use plain HTTP without `allowHttp`. */
@@ -180,7 +185,9 @@ export class Transport {
     const retries = streaming || !idempotent ? 0 : Math.max(0, this.options.retries ?? DEFAULT_RETRIES);
     const baseDelay = this.options.retryBaseDelayMs ?? DEFAULT_RETRY_BASE_DELAY_MS;
     const maxDelay = this.options.retryMaxDelayMs ?? DEFAULT_RETRY_MAX_DELAY_MS;
+    const signal = options.signal;
     for (let attempt = 1; ; attempt++) {
+      signal?.throwIfAborted();
       let delay: number;
       let fromRetryAfter = false;
       let status: number | undefined;
@@ -188,6 +195,8 @@ export class Transport {
       try {
         return await this.sendOnce(options);
       } catch (error) {
+        // Cancelled: the reason, never a retry (whatever error the destroyed socket produced).
+        signal?.throwIfAborted();
         if (error instanceof RegistryClientError) error.attempts = attempt;
         const retryableStatus = error instanceof RegistryClientError && isRetryableStatus(error.status);
         if (attempt > retries || !(retryableStatus || isRetryableNetworkError(error))) throw error;
@@ -215,18 +224,18 @@ export class Transport {
         errorCode,
         fromRetryAfter,
       });
-      await sleep(delay);
+      await sleep(delay, signal);
     }
   }
 
   /** One attempt: the request, an auth round trip if challenged, and the status check. */
   private async sendOnce(options: SendOptions): Promise<IncomingMessage> {
     const streaming = options.body instanceof Readable;
-    if (streaming) await this.ensureToken(options.scope);
+    if (streaming) await this.ensureToken(options.scope, options.signal);
     let response = await this.sendFollowing(options, this.authorization(options.scope));
     if (response.statusCode === 401 && !options.expect.includes(401)) {
       const challenges = parseAuthChallenges(response.headers["www-authenticate"]);
-      const learnt = await this.answerChallenges(challenges, options.scope);
+      const learnt = await this.answerChallenges(challenges, options.scope, options.signal);
       if (learnt && !streaming) {
         await drain(response);
         response = await this.sendFollowing(options, this.authorization(options.scope));
@@ -277,6 +286,8 @@ export class Transport {
   }
 
   private once(options: SendOptions, url: URL, authorization: string | undefined): Promise<IncomingMessage> {
+    const signal = options.signal;
+    signal?.throwIfAborted();
     const headers: Record<string, string> = { ...this.options.headers, ...options.headers };
     if (authorization) headers.authorization = authorization;
     if (Buffer.isBuffer(options.body)) headers["content-length"] = String(options.body.length);
@@ -295,8 +306,26 @@ export class Transport {
         ...this.tls,
       });
       let answered = false;
+      let current: IncomingMessage | undefined;
+      // An abort destroys the request, or once answered the response body the caller reads.
+      const onAbort = () => {
+        if (current) current.destroy(signal?.reason);
+        else req.destroy(signal?.reason);
+      };
+      const release = () => signal?.removeEventListener("abort", onAbort);
+      if (signal) {
+        signal.addEventListener("abort", onAbort, { once: true });
+        req.once("close", () => {
+          if (!current) release();
+        });
+      }
       req.on("response", (response) => {
         answered = true;
+        if (signal) {
+          current = response;
+          response.once("close", release);
+          response.once("end", release);
+        }
         const rateLimit = rateLimitFrom(response.headers);
         if (rateLimit) this.lastRateLimit = rateLimit;
         resolve(response);
@@ -344,25 +373,29 @@ export class Transport {
   }
 
   /** Before a one-shot streamed body: fetch a token now if we know one will be needed. */
-  private async ensureToken(scope: SendOptions["scope"]): Promise<void> {
+  private async ensureToken(scope: SendOptions["scope"], signal: AbortSignal | undefined): Promise<void> {
     if (this.scheme !== "bearer" || !this.bearer) return;
     const key = this.scopeKey(scope);
     const wanted = mergeScopes(this.scopes.get(key), this.scopeString(scope));
     if (this.tokens.get(this.bearer.realm, this.bearer.service, wanted) && this.scopes.get(key) === wanted)
       return;
-    await this.fetchToken(this.bearer.realm, this.bearer.service, wanted);
+    await this.fetchToken(this.bearer.realm, this.bearer.service, wanted, signal);
     this.scopes.set(key, wanted);
   }
 
   /** Learns from a 401's challenges; returns true when a retry may now succeed. */
-  private async answerChallenges(challenges: AuthChallenge[], scope: SendOptions["scope"]): Promise<boolean> {
+  private async answerChallenges(
+    challenges: AuthChallenge[],
+    scope: SendOptions["scope"],
+    signal: AbortSignal | undefined,
+  ): Promise<boolean> {
     const bearer = challenges.find((c) => c.scheme === "bearer");
     if (bearer?.params.realm) {
       const realm = bearer.params.realm;
       const service = bearer.params.service ?? "";
       const key = this.scopeKey(scope);
       const wanted = mergeScopes(bearer.params.scope, this.scopes.get(key), this.scopeString(scope));
-      await this.fetchToken(realm, service, wanted);
+      await this.fetchToken(realm, service, wanted, signal);
       this.scheme = "bearer";
       this.bearer = { realm, service };
       this.scopes.set(key, wanted);
@@ -376,7 +409,12 @@ export class Transport {
     return false;
   }
 
-  private async fetchToken(realm: string, service: string, scope: string): Promise<string> {
+  private async fetchToken(
+    realm: string,
+    service: string,
+    scope: string,
+    signal: AbortSignal | undefined,
+  ): Promise<string> {
     const cached = this.tokens.get(realm, service, scope);
     if (cached) return cached;
     const url = new URL(realm);
@@ -387,7 +425,7 @@ export class Transport {
       headers.authorization = basicAuthorization(this.username, this.password ?? "");
     }
     const response = await this.once(
-      { method: "GET", path: url.toString(), headers, expect: [200] },
+      { method: "GET", path: url.toString(), headers, expect: [200], signal },
       url,
       undefined,
     );

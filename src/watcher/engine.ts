@@ -19,9 +19,9 @@
  * tag), sorts, limits, and scans vulnerabilities only for the tags kept. Other sorts filter first
  * and inspect only the kept tags.
  *
- * Cancellation: an aborted signal stops the pool from starting anything new; the pass waits for
- * the requests in flight (each bounded by the request timeout) and rejects with the signal's
- * reason, so no request outlives the pass.
+ * Cancellation: an aborted signal stops the pool from starting anything new and cancels the
+ * requests in flight (their sockets destroyed, retry waits ended); the pass rejects with the
+ * signal's reason, so no request outlives the pass.
  */
 
 import { forEachLimit } from "../client/concurrency.ts";
@@ -215,6 +215,70 @@ function newest(dates: (string | undefined)[]): string | undefined {
   return best;
 }
 
+/** The client a pass talks through, and whether the pass made it (and so must close it). */
+interface Connection {
+  client: RegistryClient;
+  credentials: ResolvedCredentials | undefined;
+  owned: boolean;
+}
+
+interface TagFailure {
+  tag: string;
+  error: unknown;
+}
+
+function emptyStats(): ScanStats {
+  return {
+    tagsListed: 0,
+    tagsKept: 0,
+    changed: 0,
+    removed: 0,
+    failed: 0,
+    vulnerabilityScans: 0,
+    vulnerabilityFailures: 0,
+    durationMs: 0,
+  };
+}
+
+/**
+ * The tags to inspect. The `created` sort needs every tag's creation time before `limit` can
+ * pick, so it only applies include/exclude here; other sorts filter, sort and limit at once.
+ */
+function tagsToInspect(tags: string[], filter: RegistrySpec["tagFilter"]): string[] {
+  return filter.sort === "created"
+    ? filterTags(tags, { include: filter.include, exclude: filter.exclude })
+    : filterTags(tags, filter);
+}
+
+/** The inspected tags the status keeps, in order: sorted by created and limited for that sort. */
+function keptTags(
+  toInspect: string[],
+  results: Map<string, Inspected>,
+  filter: RegistrySpec["tagFilter"],
+): string[] {
+  const inspected = toInspect.filter((tag) => results.has(tag));
+  if (filter.sort !== "created") return inspected;
+  return filterTags(inspected, { sort: "created", order: filter.order, limit: filter.limit }, (tag) => {
+    const created = results.get(tag)?.image.created;
+    return created === undefined ? undefined : new Date(created);
+  });
+}
+
+/** Warnings for the tags skipped: the first five by name, then a count. */
+function skippedTagWarnings(failures: TagFailure[]): string[] {
+  const warnings = failures.slice(0, 5).map(({ tag, error }) => `tag ${tag} skipped: ${errorText(error)}`);
+  if (failures.length > 5) warnings.push(`${failures.length - 5} more tags skipped`);
+  return warnings;
+}
+
+/** "3 tags scanned, 1 changed, 2 removed, 1 vulnerability scans". */
+function summaryLine(tagCount: number, stats: ScanStats): string {
+  let summary = `${tagCount} ${tagCount === 1 ? "tag" : "tags"} scanned, ${stats.changed} changed`;
+  if (stats.removed > 0) summary += `, ${stats.removed} removed`;
+  if (stats.vulnerabilityScans > 0) summary += `, ${stats.vulnerabilityScans} vulnerability scans`;
+  return summary;
+}
+
 /** Runs passes over Registry specs; holds no state between passes other than its options. */
 export class ScanEngine {
   private readonly options: ScanEngineOptions;
@@ -233,136 +297,148 @@ export class ScanEngine {
   /** One pass, with what it did. */
   async run(spec: RegistrySpec, previous?: RegistryStatus, signal?: AbortSignal): Promise<ScanResult> {
     const started = Date.now();
-    const stats: ScanStats = {
-      tagsListed: 0,
-      tagsKept: 0,
-      changed: 0,
-      removed: 0,
-      failed: 0,
-      vulnerabilityScans: 0,
-      vulnerabilityFailures: 0,
-      durationMs: 0,
-    };
+    const stats = emptyStats();
     const finish = (status: RegistryStatus): ScanResult => {
       stats.durationMs = Date.now() - started;
       return { status, stats };
     };
-    const failed = (error: unknown): ScanResult => {
-      const message = describeFailure(error, spec);
-      this.options.logger?.warn("registry scan failed", {
-        url: spec.url,
-        repository: spec.repository,
-        message,
-      });
-      return finish({
-        lastScanTime: this.now().toISOString(),
-        lastScanStatus: "Failed",
-        message,
-        // Consumers keep what the last good pass found.
-        images: previous?.images ?? [],
-      });
-    };
     signal?.throwIfAborted();
 
-    let credentials: ResolvedCredentials | undefined;
-    let client: RegistryClient;
-    let owned = false;
+    let connection: Connection;
     try {
-      credentials = await (this.options.credentials ?? ((s) => resolveCredentials(s.credentials)))(spec);
-      if (this.options.client) {
-        client = this.options.client({ spec, credentials });
-      } else {
-        client = defaultClient(spec, credentials);
-        owned = true;
-      }
+      connection = await this.connect(spec);
     } catch (error) {
-      return failed(error);
+      return finish(this.failedStatus(spec, previous, error));
     }
-
     try {
-      let tags: string[];
-      try {
-        tags = await client.listTags(spec.repository);
-      } catch (error) {
-        signal?.throwIfAborted();
-        return failed(error);
-      }
-      signal?.throwIfAborted();
-      stats.tagsListed = tags.length;
-
-      const previousByTag = new Map((previous?.images ?? []).map((image) => [image.tag, image]));
-      const warnings: string[] = [];
-      const results = new Map<string, Inspected>();
-      const failures: { tag: string; error: unknown }[] = [];
-      const filter = spec.tagFilter;
-      const byCreated = filter.sort === "created";
-      const toInspect = byCreated
-        ? filterTags(tags, { include: filter.include, exclude: filter.exclude })
-        : filterTags(tags, filter);
-
-      await forEachLimit(toInspect, spec.scanConfig.concurrency, async (tag) => {
-        signal?.throwIfAborted();
-        try {
-          const inspected = await this.inspect(client, spec, tag, previousByTag.get(tag), signal);
-          if (inspected) results.set(tag, inspected);
-        } catch (error) {
-          if (signal?.aborted) throw error;
-          // One bad tag never fails the pass: keep what we knew of it, if anything.
-          failures.push({ tag, error });
-          const known = previousByTag.get(tag);
-          if (known) results.set(tag, { image: known, changed: false });
-          this.options.logger?.warn("tag inspection failed", { tag, err: errorText(error) });
-        }
-      });
-      signal?.throwIfAborted();
-
-      if (toInspect.length > 0 && failures.length === toInspect.length && isSystemic(failures[0]!.error)) {
-        // Nothing at all could be read, for a reason that is the registry's, not a tag's.
-        return failed(failures[0]!.error);
-      }
-
-      const inspectedTags = toInspect.filter((tag) => results.has(tag));
-      const kept = byCreated
-        ? filterTags(inspectedTags, { sort: "created", order: filter.order, limit: filter.limit }, (tag) => {
-            const created = results.get(tag)?.image.created;
-            return created === undefined ? undefined : new Date(created);
-          })
-        : inspectedTags;
-      const images = kept.map((tag) => results.get(tag)!.image);
-      stats.tagsKept = images.length;
-      stats.changed = kept.filter((tag) => results.get(tag)!.changed).length;
-      const keptSet = new Set(kept);
-      stats.removed = [...previousByTag.keys()].filter((tag) => !keptSet.has(tag)).length;
-      stats.failed = failures.length;
-      for (const { tag, error } of failures.slice(0, 5)) {
-        warnings.push(`tag ${tag} skipped: ${errorText(error)}`);
-      }
-      if (failures.length > 5) warnings.push(`${failures.length - 5} more tags skipped`);
-
-      if (spec.vulnerabilityScanning.enabled) {
-        await this.scanVulnerabilities(spec, credentials, images, results, stats, warnings, signal);
-      }
-
-      let summary = `${images.length} ${images.length === 1 ? "tag" : "tags"} scanned, ${stats.changed} changed`;
-      if (stats.removed > 0) summary += `, ${stats.removed} removed`;
-      if (stats.vulnerabilityScans > 0) summary += `, ${stats.vulnerabilityScans} vulnerability scans`;
-      const message = [summary, ...warnings].join("; ");
-      this.options.logger?.info("registry scanned", {
-        url: spec.url,
-        repository: spec.repository,
-        tags: images.length,
-        changed: stats.changed,
-        warnings: warnings.length,
-      });
-      return finish({
-        lastScanTime: this.now().toISOString(),
-        lastScanStatus: "Success",
-        message,
-        images,
-      });
+      return finish(await this.pass(spec, previous, connection, stats, signal));
     } finally {
-      if (owned) client.close();
+      if (connection.owned) connection.client.close();
     }
+  }
+
+  /** Credentials and the client for a pass; `owned` when the pass must close the client. */
+  private async connect(spec: RegistrySpec): Promise<Connection> {
+    const credentials = await (this.options.credentials ?? ((s) => resolveCredentials(s.credentials)))(spec);
+    if (this.options.client) {
+      return { client: this.options.client({ spec, credentials }), credentials, owned: false };
+    }
+    return { client: defaultClient(spec, credentials), credentials, owned: true };
+  }
+
+  /** The pass proper, once connected: list, inspect, keep, scan vulnerabilities, report. */
+  private async pass(
+    spec: RegistrySpec,
+    previous: RegistryStatus | undefined,
+    { client, credentials }: Connection,
+    stats: ScanStats,
+    signal: AbortSignal | undefined,
+  ): Promise<RegistryStatus> {
+    let tags: string[];
+    try {
+      tags = await client.listTags(spec.repository, { signal });
+    } catch (error) {
+      signal?.throwIfAborted();
+      return this.failedStatus(spec, previous, error);
+    }
+    signal?.throwIfAborted();
+    stats.tagsListed = tags.length;
+
+    const previousByTag = new Map((previous?.images ?? []).map((image) => [image.tag, image]));
+    const toInspect = tagsToInspect(tags, spec.tagFilter);
+    const { results, failures } = await this.inspectAll(client, spec, toInspect, previousByTag, signal);
+    signal?.throwIfAborted();
+
+    if (toInspect.length > 0 && failures.length === toInspect.length && isSystemic(failures[0]!.error)) {
+      // Nothing at all could be read, for a reason that is the registry's, not a tag's.
+      return this.failedStatus(spec, previous, failures[0]!.error);
+    }
+
+    const kept = keptTags(toInspect, results, spec.tagFilter);
+    const images = kept.map((tag) => results.get(tag)!.image);
+    stats.tagsKept = images.length;
+    stats.changed = kept.filter((tag) => results.get(tag)!.changed).length;
+    const keptSet = new Set(kept);
+    stats.removed = [...previousByTag.keys()].filter((tag) => !keptSet.has(tag)).length;
+    stats.failed = failures.length;
+    const warnings = skippedTagWarnings(failures);
+
+    if (spec.vulnerabilityScanning.enabled) {
+      await this.scanVulnerabilities(spec, credentials, images, results, stats, warnings, signal);
+    }
+    return this.successStatus(spec, images, stats, warnings);
+  }
+
+  /**
+   * Inspects tags in a pool of `scanConfig.concurrency`. One bad tag never fails the pass: it is
+   * recorded in `failures`, and its previous entry kept in `results` when there was one.
+   */
+  private async inspectAll(
+    client: RegistryClient,
+    spec: RegistrySpec,
+    tags: string[],
+    previousByTag: Map<string, ImageInfo>,
+    signal: AbortSignal | undefined,
+  ): Promise<{ results: Map<string, Inspected>; failures: TagFailure[] }> {
+    const results = new Map<string, Inspected>();
+    const failures: TagFailure[] = [];
+    await forEachLimit(tags, spec.scanConfig.concurrency, async (tag) => {
+      signal?.throwIfAborted();
+      try {
+        const inspected = await this.inspect(client, spec, tag, previousByTag.get(tag), signal);
+        if (inspected) results.set(tag, inspected);
+      } catch (error) {
+        if (signal?.aborted) throw error;
+        failures.push({ tag, error });
+        const known = previousByTag.get(tag);
+        if (known) results.set(tag, { image: known, changed: false });
+        this.options.logger?.warn("tag inspection failed", { tag, err: errorText(error) });
+      }
+    });
+    return { results, failures };
+  }
+
+  /** A Failed status with the cause; consumers keep what the last good pass found. */
+  private failedStatus(
+    spec: RegistrySpec,
+    previous: RegistryStatus | undefined,
+    error: unknown,
+  ): RegistryStatus {
+    const message = describeFailure(error, spec);
+    this.options.logger?.warn("registry scan failed", {
+      url: spec.url,
+      repository: spec.repository,
+      message,
+    });
+    return {
+      lastScanTime: this.now().toISOString(),
+      lastScanStatus: "Failed",
+      message,
+      images: previous?.images ?? [],
+    };
+  }
+
+  /** A Success status: the summary line and the pass's warnings as the message. */
+  private successStatus(
+    spec: RegistrySpec,
+    images: ImageInfo[],
+    stats: ScanStats,
+    warnings: string[],
+  ): RegistryStatus {
+    const message = [summaryLine(images.length, stats), ...warnings].join("; ");
+    this.options.logger?.info("registry scanned", {
+      url: spec.url,
+      repository: spec.repository,
+      tags: images.length,
+      changed: stats.changed,
+      warnings: warnings.length,
+    });
+    return {
+      lastScanTime: this.now().toISOString(),
+      lastScanStatus: "Success",
+      message,
+      images,
+    };
   }
 
   /** HEAD, then reuse or fetch. Undefined when the tag vanished since the list. */
@@ -373,14 +449,14 @@ export class ScanEngine {
     known: ImageInfo | undefined,
     signal: AbortSignal | undefined,
   ): Promise<Inspected | undefined> {
-    const head = await client.headManifest(spec.repository, tag);
+    const head = await client.headManifest(spec.repository, tag, { signal });
     if (!head) return undefined;
     if (head.digest !== undefined && known?.digest === head.digest) {
       return { image: { ...known }, changed: false };
     }
     // No Docker-Content-Digest on the HEAD (some registries): the GET's bytes tell.
     signal?.throwIfAborted();
-    const manifest = await client.getManifest(spec.repository, head.digest ?? tag);
+    const manifest = await client.getManifest(spec.repository, head.digest ?? tag, { signal });
     if (known?.digest === manifest.digest) return { image: known, changed: false };
     const image = await this.describe(
       client,
@@ -424,7 +500,7 @@ export class ScanEngine {
     for (const child of parsed.children) {
       if (isAttestation(child)) continue;
       signal?.throwIfAborted();
-      const childManifest = await client.getManifest(repository, child.digest);
+      const childManifest = await client.getManifest(repository, child.digest, { signal });
       const childParsed = parseManifest(childManifest.bytes, childManifest.mediaType);
       // A nested index or an artifact is not a platform image.
       if (childParsed.kind !== "image") continue;
@@ -459,7 +535,7 @@ export class ScanEngine {
     if (!IMAGE_CONFIG_TYPES.has(descriptor.mediaType)) return undefined;
     if (descriptor.size > MAX_CONFIG_BYTES) return undefined;
     signal?.throwIfAborted();
-    const blob = await client.getBlob(repository, descriptor.digest);
+    const blob = await client.getBlob(repository, descriptor.digest, { signal });
     const chunks: Buffer[] = [];
     let total = 0;
     for await (const chunk of blob.stream) {

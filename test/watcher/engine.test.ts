@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -652,6 +652,52 @@ describe("failures and cancellation", () => {
       assert.equal(log.length, atAbort, log.join("\n"));
     } finally {
       client.close();
+    }
+  });
+
+  test("abort cancels the requests in flight: the pass rejects at once with the reason", async () => {
+    // Lists two tags, then never answers a manifest request.
+    const sockets: Socket[] = [];
+    let manifestRequests = 0;
+    const hanging = createServer((req, res) => {
+      req.resume();
+      if (req.url?.endsWith("/tags/list")) {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ name: "engine/hang", tags: ["a", "b"] }));
+        return;
+      }
+      manifestRequests++;
+    });
+    hanging.on("connection", (socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => hanging.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = hanging.address() as AddressInfo;
+      const controller = new AbortController();
+      const reason = new Error("pass cancelled");
+      const pass = new ScanEngine().scan(
+        spec({ url: `http://127.0.0.1:${port}` }, "engine/hang", {
+          scanConfig: { concurrency: 2, timeout: 60 },
+        }),
+        undefined,
+        controller.signal,
+      );
+      while (manifestRequests < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+      const aborted = Date.now();
+      controller.abort(reason);
+      await assert.rejects(pass, (error) => error === reason);
+      assert.ok(Date.now() - aborted < 1000, "did not wait for the 60 s request timeout");
+      const deadline = Date.now() + 2000;
+      while (sockets.some((socket) => !socket.destroyed) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      assert.ok(
+        sockets.every((socket) => socket.destroyed),
+        "every connection closed",
+      );
+      assert.equal(manifestRequests, 2);
+    } finally {
+      hanging.closeAllConnections();
+      await new Promise<void>((resolve) => hanging.close(() => resolve()));
     }
   });
 
