@@ -11,6 +11,8 @@ const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
   pull: () => import("./pull.ts"),
   scan: () => import("./scan.ts"),
   watch: () => import("./watch.ts"),
+  deploy: () => import("./deploy.ts"),
+  kind: () => import("./kind.ts"),
 };
 
 async function loadAll(): Promise<Command[]> {

@@ -79,6 +79,39 @@ export function isValidQuantity(value: string): boolean {
   return QUANTITY.test(value);
 }
 
+const QUANTITY_SUFFIX: Record<string, number> = {
+  "": 1,
+  n: 1e-9,
+  u: 1e-6,
+  m: 1e-3,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
+};
+
+/**
+ * The value of a Kubernetes quantity in base units (cores for CPU, bytes for memory):
+ * `parseQuantity("100m") === 0.1`, `parseQuantity("512Mi") === 536870912`,
+ * `parseQuantity("2G") === 2e9`, `parseQuantity("1e3") === 1000`. Throws on invalid syntax.
+ */
+export function parseQuantity(value: string): number {
+  const match = QUANTITY.exec(value);
+  if (!match) throw new Error(`invalid Kubernetes quantity "${value}"`);
+  const suffix = match[3] ?? "";
+  const number = Number(match[1]);
+  if (/^[eE]/.test(suffix)) return number * 10 ** Number(suffix.slice(1));
+  return number * (QUANTITY_SUFFIX[suffix] as number);
+}
+
 /** Field ranges of a standard 5-field cron expression (minute hour day-of-month month day-of-week). */
 const CRON_FIELDS: { name: string; min: number; max: number; names?: string[] }[] = [
   { name: "minute", min: 0, max: 59 },

@@ -9,6 +9,7 @@ export {
   deepMerge,
   isValidCron,
   isValidQuantity,
+  parseQuantity,
   standardLabels,
 } from "./common.ts";
 export type {
@@ -32,7 +33,27 @@ export {
   renderYaml,
   usesS3,
 } from "./docker-registry.ts";
+export type { KindCluster, KindIntegration, KindIntegrationOptions, KindNode } from "./kind.ts";
+export {
+  CONTAINERD_CONFIG_PATH_PATCH,
+  KIND_API_VERSION,
+  kindClusterConfig,
+  kindHostsToml,
+  kindHostsTomlPath,
+  kindIntegration,
+  kindSetupCommands,
+  localRegistryHostingConfigMap,
+  registryEndpointFromNodes,
+  renderKindIntegration,
+} from "./kind.ts";
 export type { DockerConfigJson, ImagePullSecretConfig } from "./pull-secret.ts";
 export { dockerConfigJson, imagePullSecret } from "./pull-secret.ts";
+export type { ComponentRequirements, CpuAmount, MemoryAmount, StorageRequirements } from "./sizing.ts";
+export {
+  calculateStorageRequirements,
+  cpuAmount,
+  IMAGES_PER_DAY_PER_REPLICA,
+  memoryAmount,
+} from "./sizing.ts";
 export type { ValidationError, ValidationResult } from "./validate.ts";
 export { validateCron, validateRegistryConfig } from "./validate.ts";

@@ -1,0 +1,246 @@
+/**
+ * kind integration (seed 003): everything a local kind cluster needs to pull from a Reestr
+ * registry running in a Docker container on the same machine.
+ *
+ * - `kindClusterConfig` — a kind `Cluster` whose containerd reads per-registry `hosts.toml` files
+ *   from `/etc/containerd/certs.d` (`config_path` patch), with that directory mounted from the
+ *   host into every node (`extraMounts`).
+ * - `kindHostsToml` — the hosts.toml that makes `<registryHost>` resolve to the registry
+ *   container on kind's Docker network (`http://<name>:<containerPort>`).
+ * - `localRegistryHostingConfigMap` — the KEP-1755 `local-registry-hosting` ConfigMap in
+ *   kube-public, so tools (Tilt, Skaffold…) discover the registry.
+ * - `kindSetupCommands` — the shell commands that tie it together, including
+ *   `docker network connect kind <name>`.
+ *
+ * @example
+ * const bundle = kindIntegration({ registryHost: "localhost:5000", name: "reestr" });
+ * // bundle.cluster → kind-config.yaml, bundle.configMap → kubectl apply, bundle.commands → shell
+ */
+import { stringify } from "yaml";
+import { MANAGED_BY } from "./common.ts";
+import type { K8sObject } from "./docker-registry.ts";
+
+export interface KindIntegrationOptions {
+  /** Registry as images name it, seen from the host: default "localhost:5000". */
+  registryHost?: string;
+  /** Name of the registry's Docker container (its DNS name on kind's network): default "reestr". */
+  name?: string;
+  /** Port the registry listens on inside its container: default 5000. */
+  containerPort?: number;
+  /** Name of the kind cluster: default "reestr". */
+  clusterName?: string;
+  /** Host directory mounted into each node at /etc/containerd/certs.d: default "/tmp/reestr-kind/certs.d". */
+  certsDir?: string;
+  /** Worker nodes besides the control plane: default 0. */
+  workers?: number;
+}
+
+export const KIND_API_VERSION = "kind.x-k8s.io/v1alpha4";
+export const CONTAINERD_CERTS_DIR = "/etc/containerd/certs.d";
+export const LOCAL_REGISTRY_HOSTING_KEY = "localRegistryHosting.v1";
+export const KIND_LOCAL_REGISTRY_HELP = "https://kind.sigs.k8s.io/docs/user/local-registry/";
+
+/** The containerd patch switching the CRI registry config to per-host hosts.toml files. */
+export const CONTAINERD_CONFIG_PATH_PATCH = `[plugins."io.containerd.grpc.v1.cri".registry]
+  config_path = "${CONTAINERD_CERTS_DIR}"
+`;
+
+export interface KindNode {
+  role: "control-plane" | "worker";
+  extraMounts: { hostPath: string; containerPath: string; readOnly: boolean }[];
+}
+
+export interface KindCluster {
+  kind: "Cluster";
+  apiVersion: typeof KIND_API_VERSION;
+  name: string;
+  containerdConfigPatches: string[];
+  nodes: KindNode[];
+}
+
+interface Resolved {
+  registryHost: string;
+  name: string;
+  containerPort: number;
+  clusterName: string;
+  certsDir: string;
+  workers: number;
+}
+
+function resolve(options: KindIntegrationOptions): Resolved {
+  const resolved = {
+    registryHost: options.registryHost ?? "localhost:5000",
+    name: options.name ?? "reestr",
+    containerPort: options.containerPort ?? 5000,
+    clusterName: options.clusterName ?? "reestr",
+    certsDir: options.certsDir ?? "/tmp/reestr-kind/certs.d",
+    workers: options.workers ?? 0,
+  };
+  if (
+    !/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(resolved.registryHost) &&
+    !/^\[[0-9a-fA-F:]+\](:\d{1,5})?$/.test(resolved.registryHost)
+  ) {
+    throw new Error(`registryHost: expected host[:port], got "${resolved.registryHost}"`);
+  }
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(resolved.name)) {
+    throw new Error(`name: not a valid Docker container name: "${resolved.name}"`);
+  }
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(resolved.clusterName)) {
+    throw new Error(`clusterName: must be lowercase letters, digits and '-': "${resolved.clusterName}"`);
+  }
+  if (
+    !Number.isInteger(resolved.containerPort) ||
+    resolved.containerPort < 1 ||
+    resolved.containerPort > 65535
+  ) {
+    throw new Error(`containerPort: expected 1-65535, got ${resolved.containerPort}`);
+  }
+  if (!resolved.certsDir.startsWith("/")) {
+    throw new Error(
+      `certsDir: must be an absolute path (kind mounts it into the nodes): "${resolved.certsDir}"`,
+    );
+  }
+  if (!Number.isInteger(resolved.workers) || resolved.workers < 0) {
+    throw new Error(`workers: expected a non-negative integer, got ${resolved.workers}`);
+  }
+  return resolved;
+}
+
+/** The registry's address from inside the nodes: the container on kind's Docker network. */
+export function registryEndpointFromNodes(options: KindIntegrationOptions = {}): string {
+  const o = resolve(options);
+  return `http://${o.name}:${o.containerPort}`;
+}
+
+/** `<certsDir>/<registryHost>/hosts.toml` on the host, i.e. `/etc/containerd/certs.d/<host>/hosts.toml` in the nodes. */
+export function kindHostsTomlPath(options: KindIntegrationOptions = {}): string {
+  const o = resolve(options);
+  return `${o.certsDir}/${o.registryHost}/hosts.toml`;
+}
+
+/** containerd hosts.toml redirecting pulls of `<registryHost>/…` to the registry container (plain HTTP). */
+export function kindHostsToml(options: KindIntegrationOptions = {}): string {
+  const endpoint = registryEndpointFromNodes(options);
+  return `server = "${endpoint}"
+
+[host."${endpoint}"]
+  capabilities = ["pull", "resolve"]
+`;
+}
+
+/** The kind `Cluster` config (`kind create cluster --config`). */
+export function kindClusterConfig(options: KindIntegrationOptions = {}): KindCluster {
+  const o = resolve(options);
+  const extraMounts = [{ hostPath: o.certsDir, containerPath: CONTAINERD_CERTS_DIR, readOnly: true }];
+  const nodes: KindNode[] = [{ role: "control-plane", extraMounts }];
+  for (let i = 0; i < o.workers; i++)
+    nodes.push({ role: "worker", extraMounts: extraMounts.map((m) => ({ ...m })) });
+  return {
+    kind: "Cluster",
+    apiVersion: KIND_API_VERSION,
+    name: o.clusterName,
+    containerdConfigPatches: [CONTAINERD_CONFIG_PATH_PATCH],
+    nodes,
+  };
+}
+
+/** The KEP-1755 ConfigMap advertising the local registry to tools. */
+export function localRegistryHostingConfigMap(options: KindIntegrationOptions = {}): K8sObject {
+  const o = resolve(options);
+  const hosting = {
+    host: o.registryHost,
+    hostFromContainerRuntime: `${o.name}:${o.containerPort}`,
+    help: KIND_LOCAL_REGISTRY_HELP,
+  };
+  return {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: {
+      name: "local-registry-hosting",
+      namespace: "kube-public",
+      labels: { "app.kubernetes.io/managed-by": MANAGED_BY },
+    },
+    data: { [LOCAL_REGISTRY_HOSTING_KEY]: stringify(hosting) },
+  };
+}
+
+function shellQuote(value: string): string {
+  return `'${value.replaceAll("'", `'\\''`)}'`;
+}
+
+/** Shell commands, in order: write hosts.toml, create the cluster, connect the registry, apply the ConfigMap. */
+export function kindSetupCommands(options: KindIntegrationOptions = {}): string[] {
+  const o = resolve(options);
+  const tomlPath = kindHostsTomlPath(options);
+  const dir = tomlPath.slice(0, tomlPath.lastIndexOf("/"));
+  const flags = [
+    `--registry-host ${shellQuote(o.registryHost)}`,
+    `--name ${shellQuote(o.name)}`,
+    `--container-port ${o.containerPort}`,
+    `--cluster-name ${o.clusterName}`,
+    `--certs-dir ${shellQuote(o.certsDir)}`,
+    `--workers ${o.workers}`,
+  ].join(" ");
+  return [
+    `mkdir -p ${shellQuote(dir)}`,
+    `cat > ${shellQuote(tomlPath)} <<'EOF'\n${kindHostsToml(options)}EOF`,
+    `reestr kind config ${flags} --only cluster > kind-config.yaml`,
+    `kind create cluster --config kind-config.yaml`,
+    `if [ "$(docker inspect -f '{{json .NetworkSettings.Networks.kind}}' ${shellQuote(o.name)})" = 'null' ]; then docker network connect kind ${shellQuote(o.name)}; fi`,
+    `reestr kind config ${flags} --only configmap | kubectl --context kind-${o.clusterName} apply -f -`,
+  ];
+}
+
+export interface KindIntegration {
+  cluster: KindCluster;
+  configMap: K8sObject;
+  hostsToml: { path: string; content: string };
+  commands: string[];
+}
+
+export function kindIntegration(options: KindIntegrationOptions = {}): KindIntegration {
+  return {
+    cluster: kindClusterConfig(options),
+    configMap: localRegistryHostingConfigMap(options),
+    hostsToml: { path: kindHostsTomlPath(options), content: kindHostsToml(options) },
+    commands: kindSetupCommands(options),
+  };
+}
+
+function comment(text: string): string {
+  return text
+    .trimEnd()
+    .split("\n")
+    .map((line) => (line === "" ? "#" : `# ${line}`))
+    .join("\n");
+}
+
+/**
+ * The whole integration as one YAML stream with comments: the Cluster document, the ConfigMap
+ * document, then hosts.toml and the setup commands as comments (so the text still parses as YAML).
+ */
+export function renderKindIntegration(options: KindIntegrationOptions = {}): string {
+  const bundle = kindIntegration(options);
+  const o = resolve(options);
+  return [
+    comment(
+      `1. kind Cluster config: save as kind-config.yaml (or: reestr kind config --only cluster).\n` +
+        `containerd reads ${CONTAINERD_CERTS_DIR}/<host>/hosts.toml, mounted from ${o.certsDir} on this machine.`,
+    ),
+    stringify(bundle.cluster).trimEnd(),
+    "---",
+    comment(
+      "2. local-registry-hosting ConfigMap (KEP-1755): apply after the cluster is up\n" +
+        "(or: reestr kind config --only configmap | kubectl apply -f -).",
+    ),
+    stringify(bundle.configMap).trimEnd(),
+    comment(
+      `3. ${bundle.hostsToml.path} (must exist before \`kind create cluster\`):\n\n${bundle.hostsToml.content}`,
+    ),
+    comment(
+      `4. Commands, with the registry running in a Docker container named "${o.name}" listening on ${o.containerPort}:\n\n` +
+        bundle.commands.join("\n"),
+    ),
+    "",
+  ].join("\n");
+}
