@@ -13,6 +13,7 @@ const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
   watch: () => import("./watch.ts"),
   deploy: () => import("./deploy.ts"),
   kind: () => import("./kind.ts"),
+  user: () => import("./user.ts"),
 };
 
 async function loadAll(): Promise<Command[]> {

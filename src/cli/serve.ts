@@ -16,6 +16,8 @@ Options:
   --log-level <level>   debug | info | warn | error    (REESTR_LOG_LEVEL, default info)
   --no-access-log       do not log one line per request
   --no-delete           refuse DELETE of manifests, tags and blobs (UNSUPPORTED)
+  --htpasswd <file>     require basic auth on /v2 with this htpasswd file (bcrypt)
+                        (REESTR_HTPASSWD; config: auth: {htpasswd, realm, anonymousPull})
   -h, --help            show this help
 
 Precedence: flags > environment > config file > defaults.
@@ -26,6 +28,9 @@ Endpoints: /v2/ (registry API), /healthz, /readyz, /metrics, /api/status, and wi
 A \`watch\` section (the same as \`reestr watch\`'s file: registries: [{name, url, repository,
 ...}]) makes the server scan those registries on their intervals; results are kept in
 <dataDir>/watch.sqlite and exported as reestr_watch_* metrics.
+With auth, every /v2 request needs a user of the file (\`reestr user add\`), answered 401
+with a Basic challenge otherwise; \`anonymousPull: true\` lets GET/HEAD through without
+credentials (the /v2/ ping still asks to log in). Any user may pull, push and delete.
 Stop with SIGTERM or Ctrl-C: in-flight requests finish, new ones are refused.
 
 Example:
@@ -44,6 +49,7 @@ async function run(argv: string[]): Promise<number> {
       "log-level": { type: "string" },
       "no-access-log": { type: "boolean" },
       "no-delete": { type: "boolean" },
+      htpasswd: { type: "string" },
       json: { type: "boolean" },
     },
     allowPositionals: false,
@@ -52,6 +58,7 @@ async function run(argv: string[]): Promise<number> {
     host: values.host,
     dataDir: values.data,
     "log.level": values["log-level"],
+    "auth.htpasswd": values.htpasswd,
   };
   if (values.port !== undefined) {
     const port = Number(values.port);
@@ -83,6 +90,7 @@ async function run(argv: string[]): Promise<number> {
     accessLog: config.log.accessLog,
     shutdownTimeoutMs: durationMs(config.shutdownTimeout),
     watch: config.watch,
+    auth: config.auth,
   });
 
   return new Promise<number>((resolve) => {

@@ -53,6 +53,16 @@ export const ConfigSchema = z
       .prefault({}),
     /** How long SIGTERM waits for in-flight requests before closing connections. */
     shutdownTimeout: duration.default("30s"),
+    /** Basic auth on /v2 from an htpasswd file (bcrypt); absent: the registry is open. */
+    auth: z
+      .object({
+        htpasswd: z.string().min(1),
+        realm: z.string().min(1).default("Reestr"),
+        /** GET/HEAD on /v2 without credentials (the /v2/ ping still answers 401). */
+        anonymousPull: z.boolean().default(false),
+      })
+      .strict()
+      .optional(),
     /** Registries the server's watcher scans on a schedule; results under /api/watch. */
     watch: watchSection.optional(),
   })
@@ -87,6 +97,7 @@ export const ENVIRONMENT_VARIABLES: Record<string, { path: string; type: Variabl
   REESTR_UPLOAD_EXPIRY: { path: "storage.uploadExpiry", type: "duration" },
   REESTR_STORAGE_SYNC: { path: "storage.sync", type: "string" },
   REESTR_SHUTDOWN_TIMEOUT: { path: "shutdownTimeout", type: "duration" },
+  REESTR_HTPASSWD: { path: "auth.htpasswd", type: "string" },
 };
 
 export function overridesFromEnvironment(env: NodeJS.ProcessEnv): ConfigOverrides {
@@ -146,11 +157,13 @@ export async function loadConfig(options: {
     }
   }
   const merged = structuredClone(fromFile);
+  // An unset flag (undefined) must not hide the environment's value for the same setting.
+  const flags = Object.entries(options.flags ?? {}).filter(([, value]) => value !== undefined);
   for (const [path, value] of Object.entries({
     ...overridesFromEnvironment(options.env ?? {}),
-    ...options.flags,
+    ...Object.fromEntries(flags),
   })) {
-    if (value !== undefined) setPath(merged, path, value);
+    setPath(merged, path, value);
   }
   const result = ConfigSchema.safeParse(merged);
   if (!result.success) {
@@ -165,6 +178,7 @@ export async function loadConfig(options: {
   }
   const config = result.data;
   config.dataDir = resolve(config.dataDir);
+  if (config.auth) config.auth.htpasswd = resolve(config.auth.htpasswd);
   return config;
 }
 

@@ -1,6 +1,8 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join, resolve as resolvePath } from "node:path";
+import { type Authenticator, HtpasswdAuthenticator, V2AuthGate } from "../auth/authenticator.ts";
+import { HtpasswdFile } from "../auth/htpasswd.ts";
 import { App } from "../server/app.ts";
 import { Logger, type LogLevel } from "../server/logger.ts";
 import { Metrics } from "../server/metrics.ts";
@@ -37,6 +39,19 @@ export interface ServerOptions {
   watchScanner?: VulnerabilityScanner;
   /** Delay before each entry's first scan (default: a small random jitter). */
   watchInitialDelay?: (entry: WatchEntry, intervalMs: number) => number;
+  /** Authentication on /v2 (the config's `auth` section); absent: open registry. */
+  auth?: ServerAuthOptions;
+}
+
+export interface ServerAuthOptions {
+  /** An htpasswd file (bcrypt); loaded at start, reloaded when it changes. */
+  htpasswd?: string;
+  /** Another authenticator instead of htpasswd (tests, later token auth). */
+  authenticator?: Authenticator;
+  /** Basic challenge realm, default "Reestr". */
+  realm?: string;
+  /** GET/HEAD without credentials allowed (not the /v2/ ping). Default false. */
+  anonymousPull?: boolean;
 }
 
 export interface RunningServer {
@@ -54,9 +69,34 @@ export interface RunningServer {
 /** How often expired uploads are swept. */
 const UPLOAD_SWEEP_INTERVAL_MS = 60 * 60 * 1000;
 
+async function createAuthGate(options: ServerAuthOptions, logger: Logger): Promise<V2AuthGate> {
+  let authenticator = options.authenticator;
+  if (!authenticator) {
+    if (!options.htpasswd) throw new Error("auth: an htpasswd file or an authenticator is required");
+    const file = await new HtpasswdFile(resolvePath(options.htpasswd), {
+      onReloadError: (error) =>
+        logger.error("htpasswd reload failed; previous users stay in force", {
+          file: options.htpasswd,
+          error: error.message,
+        }),
+    }).load();
+    if (file.users.length === 0)
+      logger.warn("htpasswd file has no users: nobody can log in", { file: file.path });
+    logger.info("basic auth enabled", {
+      file: file.path,
+      users: file.users.length,
+      anonymousPull: options.anonymousPull ?? false,
+    });
+    authenticator = new HtpasswdAuthenticator(file);
+  }
+  return new V2AuthGate({ authenticator, realm: options.realm, anonymousPull: options.anonymousPull });
+}
+
 /** Starts the registry with embedded storage (filesystem blobs + SQLite metadata) unless stores are given. */
 export async function startRegistryServer(options: ServerOptions): Promise<RunningServer> {
   const logger = options.logger ?? new Logger({ level: options.logLevel ?? "info" });
+  // First: a bad htpasswd file stops the start before any store is opened.
+  const auth = options.auth ? await createAuthGate(options.auth, logger) : undefined;
   const blobs = options.blobs ?? (await new FsBlobStore(options.dataDir).init());
   const metadata =
     options.metadata ??
@@ -89,6 +129,7 @@ export async function startRegistryServer(options: ServerOptions): Promise<Runni
     logger,
     version: VERSION,
     accessLog: options.accessLog ?? true,
+    auth,
   });
 
   const server = createServer(

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { V2AuthGate } from "../auth/authenticator.ts";
 import { isRegistryError, RegistryError } from "../oci/errors.ts";
 import type { RequestContext } from "../registry/http/context.ts";
 import { sendJson } from "../registry/http/context.ts";
@@ -18,6 +19,8 @@ export interface AppOptions {
   accessLog: boolean;
   /** The server's watcher, when `watch` is configured: its results are served under /api/watch. */
   watcher?: Watcher;
+  /** When set, every /v2 request passes this gate first (see src/auth/authenticator.ts). */
+  auth?: V2AuthGate;
 }
 
 export interface HealthCheck {
@@ -102,11 +105,11 @@ export class App {
     if (path === "/v2" || path.startsWith("/v2/")) {
       ctx.res.setHeader("Docker-Distribution-API-Version", "registry/2.0");
       const route = matchV2(path);
+      ctx.route = route?.route ?? "v2_unknown";
+      if (this.#options.auth) ctx.user = await this.#options.auth.check(ctx.req, path);
       if (!route) {
-        ctx.route = "v2_unknown";
         throw new RegistryError("UNSUPPORTED", `no such endpoint: ${path.slice(0, 200)}`, undefined, {}, 404);
       }
-      ctx.route = route.route;
       return this.#options.v2.handle(ctx, route);
     }
     if (path === WATCH_PREFIX || path === `${WATCH_PREFIX}/` || path.startsWith(`${WATCH_PREFIX}/`)) {

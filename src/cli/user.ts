@@ -1,0 +1,175 @@
+import { mkdir } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import type { Readable, Writable } from "node:stream";
+import { parseArgs } from "node:util";
+import {
+  DEFAULT_BCRYPT_COST,
+  HtpasswdError,
+  hashPassword,
+  readHtpasswd,
+  validateUserName,
+  writeHtpasswd,
+} from "../auth/htpasswd.ts";
+import { type Command, UsageError } from "./command.ts";
+
+const usage = `Usage: reestr user <add|remove|passwd|list> [name] [options]
+
+Manages the registry's users: an htpasswd file with bcrypt hashes (cost ${DEFAULT_BCRYPT_COST}), the
+same format as \`htpasswd -B\`. A running \`reestr serve --htpasswd <file>\` picks changes up
+within a second, without a restart.
+
+  reestr user add <name> [--password-stdin]      create a user (fails if it exists)
+  reestr user passwd <name> [--password-stdin]   change a user's password
+  reestr user remove <name>                      delete a user
+  reestr user list [--json]                      list user names
+
+Options:
+  --htpasswd <file>     the file (REESTR_HTPASSWD; default <data>/htpasswd)
+  --data <dir>          data directory for the default file (REESTR_DATA, default ./data)
+  --password-stdin      read the password from standard input (scripts); otherwise it is
+                        asked twice on the terminal, without echo
+  --json                print a JSON result on stdout
+  -h, --help            show this help
+
+Example:
+  printf '%s' "$PASSWORD" | reestr user add ci --password-stdin --htpasswd /etc/reestr/htpasswd
+`;
+
+/** What the command reads and writes; tests pass their own. */
+export interface UserIo {
+  stdin: Readable & { isTTY?: boolean; setRawMode?: (mode: boolean) => unknown };
+  stdout: Writable;
+  stderr: Writable;
+  env: NodeJS.ProcessEnv;
+  /** bcrypt cost (tests lower it). */
+  cost?: number;
+}
+
+/** bcrypt ignores bytes past 72: a longer password would be accepted by its first 72 bytes alone. */
+const MAX_PASSWORD_BYTES = 72;
+
+export async function runUser(argv: string[], io: UserIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: {
+      htpasswd: { type: "string" },
+      data: { type: "string" },
+      "password-stdin": { type: "boolean" },
+      json: { type: "boolean" },
+    },
+    allowPositionals: true,
+  });
+  const [action, name, ...extra] = positionals;
+  if (!action) throw new UsageError("expected an action: add, remove, passwd or list");
+  if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
+  const file = resolve(
+    values.htpasswd ??
+      (io.env["REESTR_HTPASSWD"] || join(values.data ?? (io.env["REESTR_DATA"] || "./data"), "htpasswd")),
+  );
+  const json = values.json ?? false;
+  const out = (text: string, result: unknown) => {
+    io.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : text);
+  };
+
+  try {
+    if (action === "list") {
+      if (name) throw new UsageError(`unexpected argument "${name}"`);
+      const users = [...(await readHtpasswd(file, { missingOk: true })).keys()];
+      out(users.map((user) => `${user}\n`).join(""), { file, users });
+      return 0;
+    }
+    if (action !== "add" && action !== "remove" && action !== "passwd") {
+      throw new UsageError(`unknown action "${action}": expected add, remove, passwd or list`);
+    }
+    if (!name) throw new UsageError(`${action}: expected a user name`);
+    validateUserName(name);
+    const entries = await readHtpasswd(file, { missingOk: true });
+    if (action === "remove") {
+      if (!entries.delete(name)) return fail(io, `no user "${name}" in ${file}`);
+      await writeHtpasswd(file, entries);
+      out(`removed user ${name}\n`, { file, user: name, action: "removed" });
+      return 0;
+    }
+    if (action === "add" && entries.has(name)) {
+      return fail(io, `user "${name}" already exists in ${file} (use \`reestr user passwd ${name}\`)`);
+    }
+    if (action === "passwd" && !entries.has(name)) return fail(io, `no user "${name}" in ${file}`);
+    const password = values["password-stdin"] ? await readAll(io.stdin) : await promptTwice(io, name);
+    if (password === "") return fail(io, "empty password refused");
+    if (Buffer.byteLength(password) > MAX_PASSWORD_BYTES) {
+      return fail(
+        io,
+        `password longer than ${MAX_PASSWORD_BYTES} bytes refused (bcrypt would ignore the rest)`,
+      );
+    }
+    entries.set(name, await hashPassword(password, io.cost ?? DEFAULT_BCRYPT_COST));
+    await mkdir(dirname(file), { recursive: true });
+    await writeHtpasswd(file, entries);
+    const verb = action === "add" ? "added" : "changed password of";
+    out(`${verb} user ${name}\n`, { file, user: name, action: action === "add" ? "added" : "updated" });
+    return 0;
+  } catch (error) {
+    if (error instanceof HtpasswdError) return fail(io, error.message);
+    throw error;
+  }
+}
+
+function fail(io: UserIo, message: string): number {
+  io.stderr.write(`reestr user: ${message}\n`);
+  return 1;
+}
+
+/** All of stdin, less one trailing newline (`echo pass |` as well as `printf pass |`). */
+async function readAll(stdin: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stdin) chunks.push(Buffer.from(chunk as Buffer));
+  return Buffer.concat(chunks)
+    .toString("utf8")
+    .replace(/\r?\n$/, "");
+}
+
+async function promptTwice(io: UserIo, name: string): Promise<string> {
+  if (!io.stdin.isTTY || !io.stdin.setRawMode) {
+    throw new UsageError("standard input is not a terminal: pass the password with --password-stdin");
+  }
+  const first = await promptHidden(io, `New password for ${name}: `);
+  const second = await promptHidden(io, "Retype password: ");
+  if (first !== second) throw new HtpasswdError("passwords do not match");
+  return first;
+}
+
+/** Reads one line from a TTY in raw mode, echoing nothing. Ctrl-C aborts. */
+function promptHidden(io: UserIo, question: string): Promise<string> {
+  const { stdin, stderr } = io;
+  stderr.write(question);
+  return new Promise((resolvePassword, reject) => {
+    let value = "";
+    const done = (error?: Error) => {
+      stdin.setRawMode!(false);
+      stdin.pause();
+      stdin.off("data", onData);
+      stderr.write("\n");
+      if (error) reject(error);
+      else resolvePassword(value);
+    };
+    const onData = (chunk: Buffer | string) => {
+      for (const char of chunk.toString("utf8")) {
+        if (char === "\r" || char === "\n" || char === "\u0004") return done();
+        if (char === "\u0003") return done(new HtpasswdError("aborted"));
+        if (char === "\u007f" || char === "\b") value = value.slice(0, -1);
+        else value += char;
+      }
+    };
+    stdin.setRawMode!(true);
+    stdin.resume();
+    stdin.on("data", onData);
+  });
+}
+
+export default {
+  name: "user",
+  summary: "manage registry users (htpasswd file, bcrypt)",
+  usage,
+  run: (argv) =>
+    runUser(argv, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env }),
+} satisfies Command;
