@@ -12,7 +12,7 @@ import { Readable, Writable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import { runUser } from "../../src/cli/user.ts";
 import { makeOciImage } from "../helpers/fixtures.ts";
-import { freePort, REESTR_BIN, type ServerProcess, spawnServer } from "../helpers/reestr-process.ts";
+import { type ServerProcess, startReestr } from "../helpers/reestr-process.ts";
 
 const SKOPEO = process.env["SKOPEO_BIN"] ?? "/usr/bin/skopeo";
 const PASSWORD = "p@ss:word with spaces";
@@ -34,32 +34,9 @@ function sink(): Writable {
   return new Writable({ write: (_chunk, _enc, cb) => cb() });
 }
 
-async function startAuthReestr(extraArgs: string[], env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
-  const root = mkdtempSync(join(tmpdir(), "reestr-auth-proc-"));
-  const port = await freePort();
-  const dataDir = join(root, "data");
-  return spawnServer({
-    name: "reestr",
-    command: process.execPath,
-    args: [
-      REESTR_BIN,
-      "serve",
-      "--host",
-      "127.0.0.1",
-      "--port",
-      String(port),
-      "--data",
-      dataDir,
-      ...extraArgs,
-    ],
-    env: { ...process.env, ...env },
-    port,
-    dataDir,
-    ownedDirs: [root],
-    logFile: join(root, "reestr.log"),
-    // /v2/ answers 401 with auth on.
-    readyPath: "/healthz",
-  });
+function startAuthReestr(extraArgs: string[], env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
+  // /v2/ answers 401 with auth on.
+  return startReestr({ extraArgs, env, readyPath: "/healthz" });
 }
 
 describe("skopeo against basic auth", { timeout: 300_000 }, () => {

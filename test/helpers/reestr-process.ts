@@ -217,6 +217,8 @@ export interface StartReestrOptions {
   /** Extra environment variables. */
   env?: NodeJS.ProcessEnv;
   readyTimeoutMs?: number;
+  /** Path polled for readiness (default `/v2/`; `/healthz` when auth makes `/v2/` answer 401). */
+  readyPath?: string;
 }
 
 export const REESTR_BIN = join(REPO_ROOT, "bin", "reestr.js");
@@ -255,6 +257,7 @@ export async function startReestr(options: StartReestrOptions = {}): Promise<Ser
         ownedDirs,
         logFile: join(root, "reestr.log"),
         readyTimeoutMs: options.readyTimeoutMs,
+        readyPath: options.readyPath,
       });
     } catch (error) {
       lastError = error;
