@@ -14,6 +14,9 @@ const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
   deploy: () => import("./deploy.ts"),
   kind: () => import("./kind.ts"),
   user: () => import("./user.ts"),
+  cert: () => import("./cert.ts"),
+  ui: () => import("./ui.ts"),
+  operator: () => import("./operator.ts"),
 };
 
 async function loadAll(): Promise<Command[]> {
