@@ -12,8 +12,9 @@ const usage = `Usage: reestr watch -c <file> [options]
 
 Scans every registry entry of the watch config on its own interval (scanInterval) and keeps
 each entry's latest status and the history of digest changes (tag T moved from A to B at time
-t) in <data>/watch.sqlite. Logs one JSON line per scan on stdout. Stop with SIGTERM or Ctrl-C:
-running scans are cancelled and the store is closed.
+t) in <data>/watch.sqlite. Logs one JSON line per scan on stdout. SIGHUP re-reads the config
+(added, changed and removed entries take effect at once; results of removed entries are
+forgotten). Stop with SIGTERM or Ctrl-C: running scans are cancelled and the store is closed.
 
 Options:
   -c, --config <file>   watch config, YAML or JSON (required)
@@ -60,6 +61,8 @@ export interface WatchIo {
   signal?: AbortSignal;
   /** Called once the scheduler has started (not with --once). */
   onStarted?: (scheduler: WatchScheduler) => void;
+  /** Receives the config reload trigger (instead of listening for SIGHUP). */
+  reload?: (trigger: () => void) => void;
 }
 
 const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
@@ -155,8 +158,26 @@ export async function runWatch(argv: string[], io: WatchIo = {}): Promise<number
     }
 
     logger.info("watching", { entries: config.registries.length, dataDir });
-    scheduler.start();
+    await watcher.start();
     io.onStarted?.(scheduler);
+    // SIGHUP re-reads the config: added, removed and changed entries take effect without a
+    // restart; a config that no longer parses is logged and the running one stays in force.
+    const configFile = values.config;
+    const onHangup = () => {
+      void (async () => {
+        try {
+          const reloaded = await loadWatchConfig(configFile);
+          await watcher.reload(reloaded.registries);
+        } catch (error) {
+          logger.error("watch config reload failed; the previous config stays in force", {
+            file: configFile,
+            error: (error as Error).message,
+          });
+        }
+      })();
+    };
+    if (io.reload) io.reload(onHangup);
+    else process.on("SIGHUP", onHangup);
     let onStop: (reason: string) => void = () => {};
     const stopped = new Promise<string>((done) => {
       onStop = done;
@@ -174,6 +195,7 @@ export async function runWatch(argv: string[], io: WatchIo = {}): Promise<number
     const reason = await stopped;
     process.off("SIGTERM", onTerm);
     process.off("SIGINT", onInt);
+    process.off("SIGHUP", onHangup);
     io.signal?.removeEventListener("abort", onAbort);
     logger.info("shutting down", { signal: reason });
     await scheduler.stop();

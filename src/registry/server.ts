@@ -173,7 +173,7 @@ export async function startRegistryServer(options: ServerOptions): Promise<Runni
   const url = `http://${host}:${address.port}`;
   logger.info("reestr listening", { url, version: VERSION, dataDir: options.dataDir });
   if (watcher) {
-    watcher.scheduler.start();
+    await watcher.start();
     logger.info("watching", { entries: watcher.entries.map((entry) => entry.name) });
   }
 

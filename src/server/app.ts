@@ -7,6 +7,7 @@ import { sendJson } from "../registry/http/context.ts";
 import { matchV2, type V2Api } from "../registry/http/v2-routes.ts";
 import type { Registry } from "../registry/registry.ts";
 import type { Watcher } from "../watcher/watcher.ts";
+import { StaticSite } from "../web/static.ts";
 import type { Logger } from "./logger.ts";
 import type { Metrics } from "./metrics.ts";
 
@@ -21,6 +22,8 @@ export interface AppOptions {
   watcher?: Watcher;
   /** When set, every /v2 request passes this gate first (see src/auth/authenticator.ts). */
   auth?: V2AuthGate;
+  /** The built web catalogue served on every other GET path (default: dist/web of this checkout). */
+  web?: StaticSite;
 }
 
 export interface HealthCheck {
@@ -32,8 +35,8 @@ export interface HealthCheck {
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const WATCH_PREFIX = "/api/watch/registries";
-/** `/api/watch/registries/<name>` and `/api/watch/registries/<name>/history`. */
-const WATCH_ENTRY = /^\/api\/watch\/registries\/([^/]+)(\/history)?\/?$/;
+/** `/api/watch/registries/<name>`, `…/<name>/history` and `…/<name>/scan` (POST: scan now). */
+const WATCH_ENTRY = /^\/api\/watch\/registries\/([^/]+)(\/history|\/scan)?\/?$/;
 const MAX_HISTORY_LIMIT = 1000;
 
 /**
@@ -47,6 +50,7 @@ export class App {
   #draining = false;
   #inFlight = 0;
   #idle: (() => void) | undefined;
+  #web: StaticSite | undefined;
 
   constructor(options: AppOptions) {
     this.#options = options;
@@ -115,6 +119,12 @@ export class App {
     if (path === WATCH_PREFIX || path === `${WATCH_PREFIX}/` || path.startsWith(`${WATCH_PREFIX}/`)) {
       return this.#watch(ctx);
     }
+    if (isWebPath(path) && (ctx.req.method === "GET" || ctx.req.method === "HEAD")) {
+      ctx.route = "web";
+      this.#web ??= this.#options.web ?? new StaticSite();
+      await this.#web.handle(ctx.req, ctx.res, path);
+      return;
+    }
     ctx.route = path;
     switch (path) {
       case "/healthz":
@@ -130,7 +140,8 @@ export class App {
       }
       case "/api/status":
         return this.#status(ctx);
-      case "/":
+      case "/api":
+      case "/api/":
         return sendJson(ctx, 200, {
           name: "reestr",
           version: this.#options.version,
@@ -175,17 +186,15 @@ export class App {
     const configured = watcher?.entries ?? [];
     const list = path === WATCH_PREFIX || path === `${WATCH_PREFIX}/`;
     const match = list ? null : WATCH_ENTRY.exec(path);
-    ctx.route = list
-      ? WATCH_PREFIX
-      : match?.[2]
-        ? `${WATCH_PREFIX}/{name}/history`
-        : `${WATCH_PREFIX}/{name}`;
+    const action = match?.[2];
+    ctx.route = list ? WATCH_PREFIX : `${WATCH_PREFIX}/{name}${action ?? ""}`;
     if (!list && !match) {
       ctx.route = "not_found";
       return sendJson(ctx, 404, { error: "not found" });
     }
-    if (method !== "GET" && method !== "HEAD") {
-      ctx.res.setHeader("Allow", "GET, HEAD");
+    const allowed = action === "/scan" ? ["POST"] : ["GET", "HEAD"];
+    if (!allowed.includes(method)) {
+      ctx.res.setHeader("Allow", allowed.join(", "));
       return sendJson(ctx, 405, { error: `method ${method} not allowed` });
     }
     if (list) {
@@ -219,7 +228,29 @@ export class App {
     if (!watcher || !entry) {
       return sendJson(ctx, 404, { error: `no watched registry named "${name.slice(0, 200)}"` });
     }
-    if (match![2]) {
+    if (action === "/scan") {
+      // Scan now: 202 at once, or with ?wait=true the pass's result (a pass already running is
+      // joined, never doubled).
+      const pass = watcher.scheduler.scanNow(name)!;
+      if (ctx.query.get("wait") !== "true") {
+        pass.catch(() => {});
+        return sendJson(ctx, 202, { name, scanning: true });
+      }
+      const event = await pass;
+      return sendJson(ctx, 200, {
+        name,
+        url: entry.spec.url,
+        repository: entry.spec.repository,
+        scanning: false,
+        durationMs: event.durationMs,
+        changed: event.changed,
+        lastScanTime: event.result.lastScanTime ?? null,
+        lastScanStatus: event.result.lastScanStatus ?? null,
+        message: event.result.message ?? null,
+        images: event.result.images,
+      });
+    }
+    if (action === "/history") {
       const tag = ctx.query.get("tag") ?? undefined;
       const rawLimit = ctx.query.get("limit");
       let limit: number | undefined;
@@ -314,6 +345,12 @@ export class App {
       aborted: !ctx.res.writableFinished || undefined,
     });
   }
+}
+
+/** Paths of the web app: everything but the APIs and the operational endpoints. */
+function isWebPath(path: string): boolean {
+  if (path === "/api" || path.startsWith("/api/")) return false;
+  return path !== "/healthz" && path !== "/readyz" && path !== "/metrics";
 }
 
 async function runCheck(name: string, probe: () => Promise<void>): Promise<HealthCheck> {

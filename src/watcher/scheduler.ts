@@ -83,6 +83,15 @@ interface EntryState {
   running?: Promise<ScanEvent>;
   controller?: AbortController;
   failures: number;
+  /** Set when the entry was removed or replaced by update(): its pass in flight schedules nothing more. */
+  retired?: boolean;
+}
+
+/** What update() did, by entry name. */
+export interface WatchUpdate {
+  added: string[];
+  removed: string[];
+  changed: string[];
 }
 
 const DEFAULT_BACKOFF_BASE_MS = 5000;
@@ -90,6 +99,18 @@ const MAX_INITIAL_JITTER_MS = 5000;
 
 function defaultInitialDelay(_entry: WatchEntry, intervalMs: number): number {
   return Math.floor(Math.random() * Math.min(intervalMs * 0.1, MAX_INITIAL_JITTER_MS));
+}
+
+function assertUniqueNames(entries: readonly WatchEntry[]): void {
+  const names = new Set<string>();
+  for (const entry of entries) {
+    if (names.has(entry.name)) throw new Error(`duplicate watch entry name "${entry.name}"`);
+    names.add(entry.name);
+  }
+}
+
+function abortReason(signal: AbortSignal): string {
+  return signal.reason instanceof Error ? signal.reason.message : "watcher stopping";
 }
 
 function errorText(error: unknown): string {
@@ -100,15 +121,83 @@ export class WatchScheduler {
   readonly #options: WatchSchedulerOptions;
   readonly #clock: SchedulerClock;
   readonly #states = new Map<string, EntryState>();
+  /** Passes of retired entries still winding down (awaited by stop() and idle()). */
+  readonly #retiring = new Set<Promise<ScanEvent>>();
   #started = false;
   #stopped = false;
 
   constructor(options: WatchSchedulerOptions) {
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
-    for (const entry of options.entries) {
-      if (this.#states.has(entry.name)) throw new Error(`duplicate watch entry name "${entry.name}"`);
-      this.#states.set(entry.name, { entry, failures: 0 });
+    assertUniqueNames(options.entries);
+    for (const entry of options.entries) this.#states.set(entry.name, { entry, failures: 0 });
+  }
+
+  /** The entries scheduled now (after any update()). */
+  get entries(): WatchEntry[] {
+    return [...this.#states.values()].map((state) => state.entry);
+  }
+
+  /**
+   * Replaces the entries (a reloaded config): new ones are scheduled like at start, removed ones
+   * are cancelled (a running pass is aborted), changed ones (any spec field) are cancelled and
+   * scheduled afresh with the new spec. Unchanged entries keep their timers. Forgetting the
+   * removed entries' stored results is the caller's choice (Watcher.reload does it).
+   */
+  update(entries: readonly WatchEntry[]): WatchUpdate {
+    if (this.#stopped) throw new Error("watch scheduler was stopped");
+    assertUniqueNames(entries);
+    const next = new Map(entries.map((entry) => [entry.name, entry]));
+    const result: WatchUpdate = { added: [], removed: [], changed: [] };
+    for (const [name, state] of this.#states) {
+      if (!next.has(name)) {
+        this.#retire(state);
+        this.#states.delete(name);
+        result.removed.push(name);
+      }
+    }
+    const initialDelay = this.#options.initialDelay ?? defaultInitialDelay;
+    for (const entry of entries) {
+      const current = this.#states.get(entry.name);
+      if (current && JSON.stringify(current.entry.spec) === JSON.stringify(entry.spec)) continue;
+      if (current) {
+        this.#retire(current);
+        result.changed.push(entry.name);
+      } else {
+        result.added.push(entry.name);
+      }
+      const state: EntryState = { entry, failures: 0 };
+      this.#states.set(entry.name, state);
+      if (this.#started) {
+        this.#schedule(state, Math.max(0, initialDelay(entry, entry.spec.scanInterval * 1000)));
+      }
+    }
+    return result;
+  }
+
+  /**
+   * A pass of one entry now ("scan now"), undefined for an unknown name. A pass already running is
+   * returned instead of starting a second one. When the scheduler runs, the entry's next pass is
+   * scheduled from this one, as after any other pass.
+   */
+  scanNow(name: string): Promise<ScanEvent> | undefined {
+    const state = this.#states.get(name);
+    if (!state) return undefined;
+    if (state.running) return state.running;
+    if (state.timer !== undefined) this.#clock.clearTimeout(state.timer);
+    state.timer = undefined;
+    return this.#pass(state, this.#started && !this.#stopped);
+  }
+
+  #retire(state: EntryState): void {
+    state.retired = true;
+    if (state.timer !== undefined) this.#clock.clearTimeout(state.timer);
+    state.timer = undefined;
+    state.controller?.abort(new DOMException("watch entry removed or changed", "AbortError"));
+    const running = state.running;
+    if (running) {
+      this.#retiring.add(running);
+      void running.finally(() => this.#retiring.delete(running));
     }
   }
 
@@ -138,7 +227,10 @@ export class WatchScheduler {
 
   /** Resolves when the passes in flight now have finished (and their next ones are scheduled). */
   async idle(): Promise<void> {
-    await Promise.allSettled([...this.#states.values()].map((state) => state.running));
+    await Promise.allSettled([
+      ...[...this.#states.values()].map((state) => state.running),
+      ...this.#retiring,
+    ]);
   }
 
   /** Cancels pending passes, aborts running ones and resolves when they have ended. */
@@ -153,7 +245,7 @@ export class WatchScheduler {
         running.push(state.running);
       }
     }
-    await Promise.allSettled(running);
+    await Promise.allSettled([...running, ...this.#retiring]);
   }
 
   #schedule(state: EntryState, delayMs: number): void {
@@ -190,6 +282,8 @@ export class WatchScheduler {
       const previous = await store.load(entry.name);
       signal.throwIfAborted();
       const outcome = await engine.run(spec, previous, signal);
+      // A pass whose entry was removed or changed meanwhile must not save the old spec's result.
+      signal.throwIfAborted();
       result = outcome.status;
       stats = outcome.stats;
       changed = (await store.save(entry.name, { url: spec.url, repository: spec.repository }, result)).length;
@@ -199,7 +293,7 @@ export class WatchScheduler {
       result = {
         lastScanTime: new Date().toISOString(),
         lastScanStatus: "Failed",
-        message: aborted ? "scan aborted: watcher stopping" : `watch pass failed: ${errorText(error)}`,
+        message: aborted ? `scan aborted: ${abortReason(signal)}` : `watch pass failed: ${errorText(error)}`,
         images: [],
       };
       if (!aborted) logger?.error("watch pass failed", { entry: entry.name, err: error });
@@ -208,7 +302,7 @@ export class WatchScheduler {
     state.failures = status === "Failed" ? state.failures + 1 : 0;
     const durationMs = this.#clock.now() - started;
     let nextInMs: number | undefined;
-    if (scheduleNext && !this.#stopped) {
+    if (scheduleNext && !this.#stopped && !state.retired) {
       nextInMs =
         status === "Failed"
           ? Math.min(

@@ -7,7 +7,13 @@
 import { ScanEngine } from "./engine.ts";
 import type { VulnerabilityScanner } from "./scanners/scanner.ts";
 import { TrivyScanner } from "./scanners/trivy.ts";
-import { type ScanEvent, type SchedulerClock, type WatchEntry, WatchScheduler } from "./scheduler.ts";
+import {
+  type ScanEvent,
+  type SchedulerClock,
+  type WatchEntry,
+  WatchScheduler,
+  type WatchUpdate,
+} from "./scheduler.ts";
 import { SqliteWatchStore, type WatchStore } from "./store.ts";
 
 /** The logger methods the watcher uses (src/server/logger.ts's Logger fits). */
@@ -32,9 +38,17 @@ export interface WatcherOptions {
 }
 
 export interface Watcher {
+  /** The entries watched now (after any reload). */
   readonly entries: readonly WatchEntry[];
   readonly scheduler: WatchScheduler;
   readonly store: WatchStore;
+  /**
+   * Forgets stored results of entries no longer configured, then starts the scheduler. Hosts
+   * call this (not scheduler.start()) so a renamed or deleted entry leaves no stale rows.
+   */
+  start(): Promise<void>;
+  /** Applies a reloaded config: see WatchScheduler.update; removed entries' results are forgotten. */
+  reload(entries: readonly WatchEntry[]): Promise<WatchUpdate>;
   /** Stops the scheduler (running scans are aborted and awaited), then closes the store. Idempotent. */
   close(): Promise<void>;
 }
@@ -57,10 +71,30 @@ export function createWatcher(options: WatcherOptions): Watcher {
   });
   let closing: Promise<void> | undefined;
   const owned = store;
+  const forgetUnconfigured = async () => {
+    const configured = new Set(scheduler.entries.map((entry) => entry.name));
+    for (const record of await owned.entries()) {
+      if (configured.has(record.name)) continue;
+      await owned.remove(record.name);
+      logger?.info("forgot watch entry no longer configured", { entry: record.name });
+    }
+  };
   return {
-    entries: options.entries,
+    get entries() {
+      return scheduler.entries;
+    },
     scheduler,
     store: owned,
+    async start() {
+      await forgetUnconfigured();
+      scheduler.start();
+    },
+    async reload(entries) {
+      const update = scheduler.update(entries);
+      await forgetUnconfigured();
+      logger?.info("watch config reloaded", { ...update, entries: entries.length });
+      return update;
+    },
     close() {
       closing ??= (async () => {
         try {
@@ -75,12 +109,12 @@ export function createWatcher(options: WatcherOptions): Watcher {
 }
 
 /** `createWatcher` and start the scheduler: every entry then scans on its own interval until close(). */
-export function startWatching(options: WatcherOptions): Watcher {
+export async function startWatching(options: WatcherOptions): Promise<Watcher> {
   const watcher = createWatcher(options);
   try {
-    watcher.scheduler.start();
+    await watcher.start();
   } catch (error) {
-    void watcher.close();
+    await watcher.close();
     throw error;
   }
   return watcher;

@@ -345,6 +345,76 @@ describe("WatchScheduler", () => {
     await scheduler.stop();
   });
 
+  test("update() adds, removes and reschedules changed entries; unchanged ones keep their timers", async () => {
+    const { clock, engine, scheduler, runUntil } = setup([entry("a", 10), entry("b", 10), entry("c", 10)]);
+    scheduler.start();
+    await runUntil(0);
+    assert.equal(engine.calls.length, 3);
+    const timerOfA = clock.timers.find((t) => t.at === 10_000);
+    assert.ok(timerOfA);
+
+    const changedB = { ...entry("b", 10), spec: { ...entry("b", 10).spec, repository: "team/b2" } };
+    const update = scheduler.update([entry("a", 10), changedB, entry("d", 30)]);
+    assert.deepEqual(update, { added: ["d"], removed: ["c"], changed: ["b"] });
+    assert.deepEqual(
+      scheduler.entries.map((e) => e.name),
+      ["a", "b", "d"],
+    );
+    // b (changed) and d (new) are due now; c's timer is gone; a keeps its own.
+    await runUntil(0);
+    assert.deepEqual(
+      engine.calls.slice(3).map((c) => c.repository),
+      ["team/b2", "team/d"],
+    );
+    await runUntil(10_000);
+    assert.deepEqual(
+      engine.calls.slice(5).map((c) => c.repository),
+      ["team/a", "team/b2"],
+      "a on its old schedule, b on its new one, c never again",
+    );
+    assert.throws(() => scheduler.update([entry("x", 10), entry("x", 20)]), /duplicate/);
+    await scheduler.stop();
+  });
+
+  test("update() aborts a removed entry's running pass, which then saves nothing", async () => {
+    const { engine, store, scheduler, runUntil } = setup([entry("a", 10)]);
+    const gate = deferred<RegistryStatus>();
+    engine.answer = (call) => {
+      call.signal?.addEventListener("abort", () => gate.reject(call.signal?.reason));
+      return gate.promise;
+    };
+    scheduler.start();
+    void runUntil(0);
+    for (let i = 0; i < 20 && engine.calls.length === 0; i++) await tick();
+    assert.equal(engine.calls.length, 1);
+    scheduler.update([]);
+    assert.equal(engine.calls[0]!.signal?.aborted, true);
+    await scheduler.idle();
+    assert.equal(await store.load("a"), undefined);
+    await scheduler.stop();
+  });
+
+  test("scanNow() runs a pass at once, joins a running one, and reschedules from it", async () => {
+    const { clock, engine, scheduler, runUntil } = setup([entry("a", 10)]);
+    assert.equal(scheduler.scanNow("nope"), undefined);
+    scheduler.start();
+    await runUntil(0);
+    clock.time = 4_000;
+    const first = scheduler.scanNow("a")!;
+    const joined = scheduler.scanNow("a")!;
+    assert.equal(first, joined, "a second request joins the running pass");
+    const event = await first;
+    assert.equal(event.status, "Success");
+    assert.equal(event.nextInMs, 10_000);
+    assert.equal(engine.calls.length, 2);
+    assert.deepEqual(
+      clock.timers.map((t) => t.at),
+      [14_000],
+      "the next pass counts from the scan now; the old timer is gone",
+    );
+    await scheduler.stop();
+  });
+
   test("duplicate entry names are refused", () => {
     assert.throws(
       () =>

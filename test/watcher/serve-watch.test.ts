@@ -253,6 +253,38 @@ describe("reestr serve with a watch section", () => {
     assert.equal(typeof body.version, "string");
   });
 
+  test("POST …/<name>/scan scans now: 202 at once, or the result with ?wait=true", async () => {
+    await waitForScan(watching, "app", (e) => e.lastScanStatus === "Success");
+    const before = (await getJson<{ lastScanTime: string }>(watching, "/api/watch/registries/app")).body;
+    await pushImage(target, "team/app", "2.0");
+    const waited = await http(watching, "POST", "/api/watch/registries/app/scan?wait=true");
+    assert.equal(waited.status, 200);
+    const body = waited.json<{ lastScanStatus: string; lastScanTime: string; images: { tag: string }[] }>();
+    assert.equal(body.lastScanStatus, "Success");
+    assert.ok(body.lastScanTime > before.lastScanTime, "a new pass ran");
+    assert.deepEqual(
+      body.images.map((image) => image.tag),
+      ["latest", "2.0", "1.0"],
+    );
+    const history = await getJson<{ changes: Change[] }>(
+      watching,
+      "/api/watch/registries/app/history?tag=2.0",
+    );
+    assert.equal(history.body.changes.length, 1, "the scan now recorded 2.0 appearing");
+
+    const quick = await http(watching, "POST", "/api/watch/registries/app/scan");
+    assert.equal(quick.status, 202);
+    assert.deepEqual(quick.json(), { name: "app", scanning: true });
+    await waitForScan(
+      watching,
+      "app",
+      (e) => e.lastScanStatus === "Success" && !("scanning" in e && e.scanning),
+    );
+
+    assert.equal((await http(watching, "GET", "/api/watch/registries/app/scan")).status, 405);
+    assert.equal((await http(watching, "POST", "/api/watch/registries/nope/scan")).status, 404);
+  });
+
   test("close() stops the watcher and closes its store", async () => {
     const server = await startServer({
       watch: parseWatchSection({ registries: [{ name: "app", url: target.url, repository: "team/app" }] }),

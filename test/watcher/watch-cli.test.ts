@@ -239,4 +239,64 @@ describe("reestr watch", () => {
       await store.close();
     }
   });
+
+  test("forgets entries no longer configured, and reloads the config on SIGHUP", async () => {
+    const dataDir = join(dir, "data-reload");
+    const seeded = SqliteWatchStore.inDataDir(dataDir);
+    await seeded.save("gone", { url: server.url, repository: "team/gone" }, { images: [] });
+    await seeded.close();
+    const entryYaml = (name: string) =>
+      `  - name: ${name}\n    url: ${server.url}\n    repository: team/app\n    scanInterval: 3600\n`;
+    const file = await configFile("reload.yaml", `registries:\n${entryYaml("app")}`);
+    const stdout = sink();
+    const controller = new AbortController();
+    let reload: () => void = () => {};
+    const logged = (predicate: (line: Record<string, unknown>) => boolean) =>
+      stdout.text
+        .trim()
+        .split("\n")
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .some(predicate);
+    const until = async (what: string, predicate: (line: Record<string, unknown>) => boolean) => {
+      for (let i = 0; i < 300 && !logged(predicate); i++) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(logged(predicate), `${what}; log:\n${stdout.text}`);
+    };
+    const running = runWatch(["-c", file, "--data", dataDir], {
+      stdout,
+      stderr: sink(),
+      signal: controller.signal,
+      reload: (trigger) => {
+        reload = trigger;
+      },
+    });
+    try {
+      await until("first scan of app", (l) => l.msg === "registry scan" && l.entry === "app");
+      assert.ok(logged((l) => l.msg === "forgot watch entry no longer configured" && l.entry === "gone"));
+
+      await writeFile(file, `registries:\n${entryYaml("renamed")}`);
+      reload();
+      await until("scan of the renamed entry", (l) => l.msg === "registry scan" && l.entry === "renamed");
+      assert.ok(logged((l) => l.msg === "watch config reloaded"));
+
+      await writeFile(file, "registries: [{ name: broken }]\n");
+      reload();
+      await until(
+        "reload error",
+        (l) => l.msg === "watch config reload failed; the previous config stays in force",
+      );
+    } finally {
+      controller.abort();
+    }
+    assert.equal(await running, 0);
+    const store = SqliteWatchStore.inDataDir(dataDir);
+    try {
+      assert.deepEqual(
+        (await store.entries()).map((e) => e.name),
+        ["renamed"],
+      );
+    } finally {
+      await store.close();
+    }
+  });
 });
