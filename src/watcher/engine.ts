@@ -279,6 +279,9 @@ function summaryLine(tagCount: number, stats: ScanStats): string {
   return summary;
 }
 
+/** A pass's images by manifest digest (described, or being described). */
+type DescribedImages = Map<string, Promise<ImageInfo>>;
+
 /** Runs passes over Registry specs; holds no state between passes other than its options. */
 export class ScanEngine {
   private readonly options: ScanEngineOptions;
@@ -382,10 +385,14 @@ export class ScanEngine {
   ): Promise<{ results: Map<string, Inspected>; failures: TagFailure[] }> {
     const results = new Map<string, Inspected>();
     const failures: TagFailure[] = [];
+    // Images by digest for this pass, seeded with the previous status: a tag that points at a
+    // digest already known (a new `latest`, or `1.27` moving to where `1.27.3` is) costs one HEAD.
+    const described: DescribedImages = new Map();
+    for (const image of previousByTag.values()) described.set(image.digest, Promise.resolve(image));
     await forEachLimit(tags, spec.scanConfig.concurrency, async (tag) => {
       signal?.throwIfAborted();
       try {
-        const inspected = await this.inspect(client, spec, tag, previousByTag.get(tag), signal);
+        const inspected = await this.inspect(client, spec, tag, previousByTag.get(tag), described, signal);
         if (inspected) results.set(tag, inspected);
       } catch (error) {
         if (signal?.aborted) throw error;
@@ -447,12 +454,24 @@ export class ScanEngine {
     spec: RegistrySpec,
     tag: string,
     known: ImageInfo | undefined,
+    described: DescribedImages,
     signal: AbortSignal | undefined,
   ): Promise<Inspected | undefined> {
     const head = await client.headManifest(spec.repository, tag, { signal });
     if (!head) return undefined;
-    if (head.digest !== undefined && known?.digest === head.digest) {
+    const { digest } = head;
+    if (digest !== undefined && known?.digest === digest) {
       return { image: { ...known }, changed: false };
+    }
+    if (digest !== undefined) {
+      // Set before awaiting, so tags sharing a digest in one pass fetch it once between them.
+      let pending = described.get(digest);
+      if (!pending) {
+        pending = this.fetchAndDescribe(client, spec.repository, tag, digest, signal);
+        described.set(digest, pending);
+        pending.catch(() => described.delete(digest));
+      }
+      return { image: { ...(await pending), tag }, changed: true };
     }
     // No Docker-Content-Digest on the HEAD (some registries): the GET's bytes tell.
     signal?.throwIfAborted();
@@ -468,6 +487,27 @@ export class ScanEngine {
       signal,
     );
     return { image, changed: true };
+  }
+
+  /** GET a manifest by digest and describe it. */
+  private async fetchAndDescribe(
+    client: RegistryClient,
+    repository: string,
+    tag: string,
+    digest: string,
+    signal: AbortSignal | undefined,
+  ): Promise<ImageInfo> {
+    signal?.throwIfAborted();
+    const manifest = await client.getManifest(repository, digest, { signal });
+    return this.describe(
+      client,
+      repository,
+      tag,
+      manifest.digest,
+      manifest.bytes,
+      manifest.mediaType,
+      signal,
+    );
   }
 
   /** Sizes, platforms and created of a manifest just fetched. */
@@ -593,39 +633,53 @@ export class ScanEngine {
       return;
     }
     const skipped: string[] = [];
-    await forEachLimit(due, Math.max(1, this.options.scanConcurrency ?? 1), async ({ image, index }) => {
-      signal?.throwIfAborted();
-      try {
-        const summary = await scanner.scan(
-          {
-            registryUrl: spec.url,
-            repository: spec.repository,
-            digest: image.digest as Digest,
-            tag: image.tag,
-            ...(credentials ? { credentials } : {}),
-            insecure: spec.insecureSkipVerify,
-          },
-          {
-            severityThreshold: config.severityThreshold,
-            timeoutSeconds: config.timeout,
-            ...(signal ? { signal } : {}),
-          },
-        );
-        const updated = { ...image, vulnerabilities: summary };
-        images[index] = updated;
-        const entry = results.get(image.tag);
-        if (entry) entry.image = updated;
-        stats.vulnerabilityScans++;
-      } catch (error) {
+    // One scan per digest: tags that share an image (latest, 1.27, 1.27.3) share its report.
+    const byDigest = new Map<string, { image: ImageInfo; index: number }[]>();
+    for (const item of due) {
+      const group = byDigest.get(item.image.digest);
+      if (group) group.push(item);
+      else byDigest.set(item.image.digest, [item]);
+    }
+    await forEachLimit(
+      [...byDigest.values()],
+      Math.max(1, this.options.scanConcurrency ?? 1),
+      async (group) => {
+        const { image } = group[0]!;
         signal?.throwIfAborted();
-        // Skip this image, keep any summary it had (same digest), go on with the others.
-        stats.vulnerabilityFailures++;
-        const why =
-          error instanceof ScanTimeoutError ? `timed out after ${config.timeout}s` : errorText(error);
-        skipped.push(`${image.tag} (${why})`);
-        this.options.logger?.warn("vulnerability scan failed", { tag: image.tag, err: why });
-      }
-    });
+        try {
+          const summary = await scanner.scan(
+            {
+              registryUrl: spec.url,
+              repository: spec.repository,
+              digest: image.digest as Digest,
+              tag: image.tag,
+              ...(credentials ? { credentials } : {}),
+              insecure: spec.insecureSkipVerify,
+            },
+            {
+              severityThreshold: config.severityThreshold,
+              timeoutSeconds: config.timeout,
+              ...(signal ? { signal } : {}),
+            },
+          );
+          for (const { image: tagged, index } of group) {
+            const updated = { ...tagged, vulnerabilities: summary };
+            images[index] = updated;
+            const entry = results.get(tagged.tag);
+            if (entry) entry.image = updated;
+          }
+          stats.vulnerabilityScans++;
+        } catch (error) {
+          signal?.throwIfAborted();
+          // Skip this image, keep any summary it had (same digest), go on with the others.
+          stats.vulnerabilityFailures++;
+          const why =
+            error instanceof ScanTimeoutError ? `timed out after ${config.timeout}s` : errorText(error);
+          skipped.push(`${group.map((item) => item.image.tag).join(", ")} (${why})`);
+          this.options.logger?.warn("vulnerability scan failed", { tag: image.tag, err: why });
+        }
+      },
+    );
     if (skipped.length > 0) {
       const shown = skipped.slice(0, 5).join(", ");
       const more = skipped.length > 5 ? ` and ${skipped.length - 5} more` : "";

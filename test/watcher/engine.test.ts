@@ -35,6 +35,7 @@ import {
   type PushedImage,
   pushImage,
   pushIndex,
+  pushManifest,
   startServer,
   type TestServer,
 } from "../api/helpers.ts";
@@ -353,6 +354,45 @@ describe("ScanEngine against a real registry", () => {
           `GET /v2/${repo}/manifests/${encodeURIComponent(moved.digest)}`,
           `GET /v2/${repo}/blobs/${moved.config.digest}`,
         ],
+      );
+    } finally {
+      client.close();
+    }
+  });
+
+  test("tags sharing a digest: the image is fetched and vulnerability-scanned once per pass", async () => {
+    const repo = "engine/shared";
+    const image = await pushSingle(server, repo, "1.27.3", { created: "2024-01-01T00:00:00Z" });
+    const manifestPut = (tag: string) => pushManifest(server, repo, tag, image.bytes, image.mediaType);
+    for (const tag of ["1.27", "latest"]) await manifestPut(tag);
+    const scanner = new FakeScanner(() => new Date("2025-01-01T00:00:00Z"));
+    const { client, log } = countingClient(server.url);
+    try {
+      const engine = new ScanEngine({ client: () => client, scanner });
+      const s = spec(server, repo, { vulnerabilityScanning: { enabled: true, severityThreshold: "HIGH" } });
+      const first = await engine.scan(s);
+      assert.deepEqual(first.images.map((i) => [i.tag, i.digest, i.size]).sort(), [
+        ["1.27", image.digest, sizeOf(image)],
+        ["1.27.3", image.digest, sizeOf(image)],
+        ["latest", image.digest, sizeOf(image)],
+      ]);
+      assert.equal(
+        log.filter((l) => l.startsWith("GET ") && l.includes("/manifests/")).length,
+        1,
+        log.join("\n"),
+      );
+      assert.equal(log.filter((l) => l.includes("/blobs/")).length, 1, log.join("\n"));
+      assert.equal(scanner.calls.length, 1, "one Trivy run for the three tags");
+      assert.ok(first.images.every((i) => i.vulnerabilities?.critical === 1));
+
+      // A new tag pointing at a digest the previous pass knows costs one HEAD.
+      await manifestPut("stable");
+      log.length = 0;
+      const second = await engine.scan(s, first);
+      assert.equal(second.images.find((i) => i.tag === "stable")?.digest, image.digest);
+      assert.ok(
+        log.every((l) => l.startsWith("HEAD ") || l.endsWith("/tags/list")),
+        log.join("\n"),
       );
     } finally {
       client.close();
