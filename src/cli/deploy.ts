@@ -1,47 +1,77 @@
 /**
- * `reestr deploy render|validate <config>`: renders the deploy kit's Kubernetes objects from a
- * config file (.yaml, .yml, .json, or a .ts/.js module default-exporting the same shape).
+ * `reestr deploy render|validate <config>`: renders the deploy kit's documents from a config
+ * file (.yaml, .yml, .json, or a .ts/.js module default-exporting the same shape): Kubernetes
+ * objects, Helm values for the vendors' charts, registry API requests, Reestr policies and CI
+ * build configs. docs/deploy.md describes the file format.
  */
 import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { extname, join, resolve } from "node:path";
+import { dirname, extname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { parseAllDocuments } from "yaml";
-import { DEPLOY_API_VERSION } from "../deploy/common.ts";
 import {
-  type DockerRegistry,
-  type DockerRegistryConfig,
-  dockerRegistry,
-  type K8sObject,
-  renderDockerRegistry,
-  renderYaml,
-} from "../deploy/docker-registry.ts";
-import { type ImagePullSecretConfig, imagePullSecret } from "../deploy/pull-secret.ts";
-import { type ValidationError, validateRegistryConfig } from "../deploy/validate.ts";
+  DEPLOY_API_VERSION,
+  type DocumentType,
+  type RenderedDocument,
+  type ValidationError,
+} from "../deploy/common.ts";
+import type { K8sObject } from "../deploy/docker-registry.ts";
+import {
+  type BuiltConfig,
+  buildConfig,
+  CONFIG_KINDS,
+  type ConfigKind,
+  canonicalKind,
+  documentsYaml,
+  documentYaml,
+  isBuiltConfig,
+  KIND_ALIASES,
+  renderDocuments,
+} from "../deploy/kinds.ts";
+import {
+  type ImagePullSecretConfig,
+  imagePullSecret,
+  type SeedImagePullSecretConfig,
+} from "../deploy/pull-secret.ts";
+import { validateRegistryConfig } from "../deploy/validate.ts";
 import type { Command } from "./command.ts";
 
-const usage = `Usage: reestr deploy render <config.yaml|.json|.ts> [-o dir] [--json]
+const usage = `Usage: reestr deploy render <config.yaml|.json|.ts> [-o dir] [--only types] [--json]
        reestr deploy validate <config.yaml|.json|.ts> [--json]
 
-render    prints the Kubernetes objects as multi-document YAML (kubectl apply -f -), or with
-          -o <dir> writes one file per object, <kind>-<name>.yaml (lowercase)
-validate  prints "valid", or each problem as "path: message" (exit 1 when invalid)
+render    prints every document as multi-document YAML; Kubernetes objects apply as they are
+          (reestr deploy render x.yaml --only object | kubectl apply -f -), other documents
+          start with a "# ..." line saying what they are for. With -o <dir>, writes one file
+          per document: Kubernetes objects at the top as <kind>-<name>.yaml (so
+          kubectl apply -f <dir> applies them), helm/values-<release>.yaml,
+          api/<product>-<name>-NN.json (API requests), policy/<kind>-<name>.yaml,
+          build/<name>.yaml. Warnings go to stderr.
+validate  prints "valid", or each problem as "path: message" (exit 1 when invalid);
+          warnings as "warning: path: message" (they do not fail validation)
 
-The config file holds one entry or a list of entries:
-  kind: DockerRegistry      name, config (the dockerRegistry() config: every option optional,
-                            merged over the defaults)
-  kind: ImagePullSecret     name, registry, username, password, email?, namespace?
-A .ts/.js module default-exports the same shape, or objects already built with
-dockerRegistry()/imagePullSecret() from "reestr/deploy" (any other Kubernetes object passes
-through as is).
+The config file holds one entry or a list of entries (or several YAML documents):
+  kind: <kind>   name: <name>   config: <the builder's options, all optional, merged over
+                                         the defaults>
+with <kind> one of (short alias in brackets):
+  DockerRegistry (docker-registry)        HarborRegistry (harbor)
+  NexusRegistry (nexus)                   ArtifactoryRegistry (artifactory)
+  ImageScanPolicy (scan-policy)           ImageRetentionPolicy (retention-policy)
+  ImageReplicationPolicy (replication-policy)   ImageBuildConfig (build-config)
+  ImagePullSecret (pull-secret)  name, registry, username, password, email?, namespace?
+                                 (or config: { registry: { server, username, password } })
+A .ts/.js module default-exports the same shape, or objects already built with the builders
+from "reestr/deploy" (any other Kubernetes object passes through as is).
 
 Example (registry.yaml):
-  - kind: DockerRegistry
-    name: registry
+  - kind: harbor
+    name: production
     config:
-      namespace: registry
-      replicas: 2
-      storage: { driver: s3, s3: { bucket: images, existingSecret: registry-s3 } }
+      coreReplicas: 3
+      registryReplicas: 3
+      database: { host: postgres.default.svc }
+  - kind: retention-policy
+    name: cleanup
+    config: { retentionDays: 30, schedule: "0 2 * * *" }
   - kind: ImagePullSecret
     name: registry-pull
     registry: registry.example.com
@@ -50,12 +80,16 @@ Example (registry.yaml):
     namespace: apps
 
 Options:
-  -o, --output <dir>  write one file per object into <dir> (created if missing)
-  --json              render: objects as a JSON array (with -o: the files written);
-                      validate: {"valid","errors":[{"path","message"}]}
-  -h, --help          show this help
+  -o, --output <dir>   write one file per document into <dir> (created if missing)
+  --only <types>       render only these document types, comma-separated: object,
+                       helm-values, api-request, reestr-policy, build-config
+  --json               render: [{"type","file","comment","content"}] (with -o: the files
+                       written);
+                       validate: {"valid","errors":[{"path","message"}],"warnings":[...]}
+  -h, --help           show this help
 
 Exit codes: 0 ok, 1 invalid config, 2 bad input (missing file, bad YAML/JSON, unknown kind).
+Every option with its default: docs/deploy.md; example configs: examples/deploy/.
 `;
 
 export interface DeployIo {
@@ -80,12 +114,17 @@ export class DeployInputError extends Error {
 
 /** One entry of a deploy config, after loading. */
 export type DeployEntry =
-  | { kind: "DockerRegistry"; name: string; config: Record<string, unknown>; path: string }
-  | { kind: "DockerRegistryObject"; object: DockerRegistry; path: string }
+  | { kind: ConfigKind; name: string; config: Record<string, unknown>; path: string }
+  | { kind: "Built"; object: BuiltConfig; path: string }
   | { kind: "ImagePullSecret"; name: string; config: Record<string, unknown>; path: string }
   | { kind: "Object"; object: K8sObject; path: string };
 
-const KNOWN_KINDS = ["DockerRegistry", "ImagePullSecret"];
+const KIND_LIST = [...CONFIG_KINDS, "ImagePullSecret"];
+
+function kindOf(kind: string): ConfigKind | "ImagePullSecret" | undefined {
+  if (["imagepullsecret", "pull-secret"].includes(kind.toLowerCase())) return "ImagePullSecret";
+  return canonicalKind(kind);
+}
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
@@ -151,17 +190,17 @@ export async function loadDeployFile(file: string, cwd = process.cwd()): Promise
 /** Checks the structure of raw entries; throws DeployInputError naming the field. */
 export function parseEntries(raw: unknown[]): DeployEntry[] {
   const single = raw.length === 1;
-  return raw.map((entry, i) => {
+  return raw.map((entry, i): DeployEntry => {
     const path = single ? "" : `[${i}]`;
     const at = (field: string) => (path ? `${path}.${field}` : field);
     if (!isObject(entry)) throw new DeployInputError(`${path || "(root)"}: expected an object with a "kind"`);
-    const kind = entry.kind;
-    if (typeof kind !== "string" || kind === "") {
-      throw new DeployInputError(`${at("kind")}: missing (expected one of ${KNOWN_KINDS.join(", ")})`);
+    const rawKind = entry.kind;
+    if (typeof rawKind !== "string" || rawKind === "") {
+      throw new DeployInputError(`${at("kind")}: missing (expected one of ${KIND_LIST.join(", ")})`);
     }
-    // Objects built in a .ts config: a dockerRegistry() result, or any Kubernetes object.
-    if (kind === "DockerRegistry" && entry.apiVersion === DEPLOY_API_VERSION && isObject(entry.spec)) {
-      return { kind: "DockerRegistryObject", object: entry as unknown as DockerRegistry, path };
+    // Objects built in a .ts config: a builder's result, or any Kubernetes object.
+    if (isBuiltConfig(entry) && entry.apiVersion !== "v1") {
+      return { kind: "Built", object: entry, path };
     }
     if (typeof entry.apiVersion === "string" && entry.apiVersion !== DEPLOY_API_VERSION) {
       const metadata = entry.metadata;
@@ -170,28 +209,30 @@ export function parseEntries(raw: unknown[]): DeployEntry[] {
       }
       return { kind: "Object", object: entry as unknown as K8sObject, path };
     }
-    if (!KNOWN_KINDS.includes(kind)) {
+    const kind = kindOf(rawKind);
+    if (!kind) {
+      const aliases = Object.keys(KIND_ALIASES).join(", ");
       throw new DeployInputError(
-        `${at("kind")}: unknown kind "${kind}" (expected one of ${KNOWN_KINDS.join(", ")})`,
+        `${at("kind")}: unknown kind "${rawKind}" (expected one of ${KIND_LIST.join(", ")}, or ${aliases}, pull-secret)`,
       );
     }
     const name = entry.name;
     if (typeof name !== "string" || name === "")
       throw new DeployInputError(`${at("name")}: missing or not a string`);
-    if (kind === "DockerRegistry") {
-      const config = entry.config ?? {};
+    if (kind === "ImagePullSecret") {
+      const { kind: _kind, name: _name, config: nested, ...rest } = entry;
+      const config = nested === undefined ? rest : nested;
       if (!isObject(config)) throw new DeployInputError(`${at("config")}: expected an object`);
-      for (const key of Object.keys(entry)) {
-        if (!["kind", "name", "config"].includes(key)) {
-          throw new DeployInputError(`${at(key)}: unknown field (DockerRegistry options go under "config")`);
-        }
-      }
-      return { kind: "DockerRegistry", name, config, path };
+      return { kind, name, config, path };
     }
-    const { kind: _kind, name: _name, config: nested, ...rest } = entry;
-    const config = nested === undefined ? rest : nested;
+    const config = entry.config ?? {};
     if (!isObject(config)) throw new DeployInputError(`${at("config")}: expected an object`);
-    return { kind: "ImagePullSecret", name, config, path };
+    for (const key of Object.keys(entry)) {
+      if (!["kind", "name", "config"].includes(key)) {
+        throw new DeployInputError(`${at(key)}: unknown field (${kind} options go under "config")`);
+      }
+    }
+    return { kind, name, config, path };
   });
 }
 
@@ -200,64 +241,112 @@ function prefixed(path: string, sub: string, errors: ValidationError[]): Validat
   return errors.map((e) => ({ path: e.path === "(root)" ? base : `${base}.${e.path}`, message: e.message }));
 }
 
-function validatePullSecret(path: string, config: Record<string, unknown>): ValidationError[] {
+function validatePullSecret(path: string, input: Record<string, unknown>): ValidationError[] {
   const errors: ValidationError[] = [];
   const at = (field: string) => (path ? `${path}.${field}` : field);
-  for (const field of ["registry", "username", "password"]) {
-    const value = config[field];
+  // The seed's shape nests the credentials under registry: { server, username, password, email }.
+  const seed = isObject(input.registry);
+  const credentials = seed ? (input.registry as Record<string, unknown>) : input;
+  const credentialPath = (field: string) => at(seed ? `registry.${field}` : field);
+  const required = seed ? ["username", "password"] : ["registry", "username", "password"];
+  for (const field of required) {
+    const value = credentials[field];
     if (typeof value !== "string" || value === "")
-      errors.push({ path: at(field), message: "required (a non-empty string)" });
+      errors.push({ path: credentialPath(field), message: "required (a non-empty string)" });
   }
-  for (const field of ["email", "namespace"]) {
-    const value = config[field];
+  for (const field of seed ? ["server", "email"] : ["email"]) {
+    const value = credentials[field];
+    if (value !== undefined && typeof value !== "string")
+      errors.push({ path: credentialPath(field), message: "must be a string" });
+  }
+  for (const field of ["namespace", "secretName", "name"]) {
+    const value = input[field];
     if (value !== undefined && typeof value !== "string")
       errors.push({ path: at(field), message: "must be a string" });
   }
-  const namespace = config.namespace;
-  if (typeof namespace === "string" && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(namespace)) {
-    errors.push({ path: at("namespace"), message: "must be a DNS-1123 label (lowercase, digits, '-')" });
+  for (const field of ["namespace", "secretName"]) {
+    const value = input[field];
+    if (typeof value === "string" && !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(value)) {
+      errors.push({ path: at(field), message: "must be a DNS-1123 name (lowercase, digits, '-', '.')" });
+    }
   }
-  for (const key of Object.keys(config)) {
-    if (!["registry", "username", "password", "email", "namespace", "labels"].includes(key)) {
-      errors.push({ path: at(key), message: "unknown field" });
+  const allowed = ["registry", "username", "password", "email", "namespace", "labels", "secretName", "name"];
+  for (const key of Object.keys(input)) {
+    if (!allowed.includes(key)) errors.push({ path: at(key), message: "unknown field" });
+  }
+  if (seed) {
+    for (const key of Object.keys(credentials)) {
+      if (!["server", "username", "password", "email"].includes(key)) {
+        errors.push({ path: at(`registry.${key}`), message: "unknown field" });
+      }
     }
   }
   return errors;
 }
 
-/** Every problem of the entries, each with its path (`[1].config.storage.s3.bucket`). */
-export function validateEntries(entries: DeployEntry[]): ValidationError[] {
+/** Every problem of the entries, each with its path (`[1].config.storage.s3.bucket`), and the warnings. */
+export function validateEntries(entries: DeployEntry[]): {
+  errors: ValidationError[];
+  warnings: ValidationError[];
+} {
   const errors: ValidationError[] = [];
+  const warnings: ValidationError[] = [];
   for (const entry of entries) {
-    if (entry.kind === "DockerRegistry") {
-      errors.push(...prefixed(entry.path, "config", validateRegistryConfig(entry.config).errors));
-    } else if (entry.kind === "DockerRegistryObject") {
-      const result = validateRegistryConfig(entry.object);
-      errors.push(
-        ...result.errors.map((e) => ({ ...e, path: entry.path ? `${entry.path}.${e.path}` : e.path })),
-      );
-    } else if (entry.kind === "ImagePullSecret") {
+    if (entry.kind === "Object") continue;
+    if (entry.kind === "ImagePullSecret") {
       errors.push(...validatePullSecret(entry.path, entry.config));
+    } else if (entry.kind === "Built") {
+      const result = validateRegistryConfig(entry.object);
+      const at = (list: ValidationError[]) =>
+        list.map((e) => ({ ...e, path: entry.path ? `${entry.path}.${e.path}` : e.path }));
+      errors.push(...at(result.errors));
+      warnings.push(...at(result.warnings));
+    } else {
+      const result = validateRegistryConfig(entry.config, entry.kind);
+      errors.push(...prefixed(entry.path, "config", result.errors));
+      warnings.push(...prefixed(entry.path, "config", result.warnings));
     }
   }
-  return errors;
+  return { errors, warnings };
 }
 
-/** Renders valid entries into Kubernetes objects, in order. */
-export function renderEntries(entries: DeployEntry[]): K8sObject[] {
-  return entries.flatMap((entry): K8sObject[] => {
+function objectDocument(object: K8sObject): RenderedDocument {
+  return { type: "object", file: objectFileName(object), content: object };
+}
+
+/** Renders valid entries into documents, in order; a Namespace rendered twice is kept once. */
+export function renderEntries(entries: DeployEntry[]): RenderedDocument[] {
+  const documents = entries.flatMap((entry): RenderedDocument[] => {
     switch (entry.kind) {
-      case "DockerRegistry":
-        return renderDockerRegistry(
-          dockerRegistry(entry.name, entry.config as Partial<DockerRegistryConfig>),
-        );
-      case "DockerRegistryObject":
-        return renderDockerRegistry(entry.object);
+      case "Object":
+        return [objectDocument(entry.object)];
       case "ImagePullSecret":
-        return [imagePullSecret(entry.name, entry.config as unknown as ImagePullSecretConfig)];
+        return [
+          objectDocument(
+            imagePullSecret(
+              entry.name,
+              entry.config as unknown as ImagePullSecretConfig | SeedImagePullSecretConfig,
+            ),
+          ),
+        ];
+      case "Built": {
+        // Rebuilt from its spec: a hand-written object may hold only part of the options, and
+        // the builders derive everything else (metadata, labels) from the spec.
+        const spec = entry.object.spec as Record<string, unknown>;
+        const name = typeof spec.name === "string" ? spec.name : entry.object.metadata.name;
+        return renderDocuments(buildConfig(entry.object.kind, name, spec as never));
+      }
       default:
-        return [entry.object];
+        return renderDocuments(buildConfig(entry.kind, entry.name, entry.config as never));
     }
+  });
+  const namespaces = new Set<string>();
+  return documents.filter((d) => {
+    const object = d.content as K8sObject;
+    if (d.type !== "object" || object.kind !== "Namespace") return true;
+    if (namespaces.has(object.metadata.name)) return false;
+    namespaces.add(object.metadata.name);
+    return true;
   });
 }
 
@@ -270,10 +359,50 @@ function formatErrors(errors: ValidationError[]): string {
   return errors.map((e) => `${e.path}: ${e.message}\n`).join("");
 }
 
+const DOCUMENT_TYPES: DocumentType[] = [
+  "object",
+  "helm-values",
+  "api-request",
+  "reestr-policy",
+  "build-config",
+];
+const TYPE_ALIASES: Record<string, DocumentType> = {
+  objects: "object",
+  values: "helm-values",
+  helm: "helm-values",
+  api: "api-request",
+  policy: "reestr-policy",
+  policies: "reestr-policy",
+  build: "build-config",
+};
+
+function parseOnly(value: string): DocumentType[] {
+  return value.split(",").map((part) => {
+    const name = part.trim();
+    const type = (DOCUMENT_TYPES as string[]).includes(name) ? (name as DocumentType) : TYPE_ALIASES[name];
+    if (!type) {
+      throw new DeployInputError(
+        `--only: unknown document type "${name}" (expected ${DOCUMENT_TYPES.join(", ")})`,
+      );
+    }
+    return type;
+  });
+}
+
+/** The file content of a document written with -o: JSON for API requests, YAML otherwise. */
+function documentFile(document: RenderedDocument): string {
+  if (document.file.endsWith(".json")) return `${JSON.stringify(document.content, null, 2)}\n`;
+  return documentYaml(document);
+}
+
+function formatWarnings(warnings: ValidationError[]): string {
+  return warnings.map((w) => `warning: ${w.path}: ${w.message}\n`).join("");
+}
+
 /** Runs `reestr deploy <argv>`; returns the exit code. */
 export async function runDeploy(argv: string[], io: DeployIo = processIo): Promise<number> {
   const cwd = io.cwd ?? process.cwd();
-  let values: { output?: string; json?: boolean; help?: boolean };
+  let values: { output?: string; json?: boolean; help?: boolean; only?: string };
   let positionals: string[];
   try {
     ({ values, positionals } = parseArgs({
@@ -281,6 +410,7 @@ export async function runDeploy(argv: string[], io: DeployIo = processIo): Promi
       allowPositionals: true,
       options: {
         output: { type: "string", short: "o" },
+        only: { type: "string" },
         json: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -306,12 +436,14 @@ export async function runDeploy(argv: string[], io: DeployIo = processIo): Promi
     );
     return 2;
   }
-  if (sub === "validate" && values.output !== undefined) {
-    io.stderr(`reestr deploy validate: -o/--output only applies to render\n`);
+  if (sub === "validate" && (values.output !== undefined || values.only !== undefined)) {
+    io.stderr(`reestr deploy validate: -o/--output and --only only apply to render\n`);
     return 2;
   }
   let entries: DeployEntry[];
+  let only: DocumentType[] | undefined;
   try {
+    only = values.only === undefined ? undefined : parseOnly(values.only);
     entries = parseEntries(await loadDeployFile(file, cwd));
   } catch (error) {
     if (error instanceof DeployInputError) {
@@ -320,36 +452,48 @@ export async function runDeploy(argv: string[], io: DeployIo = processIo): Promi
     }
     throw error;
   }
-  const errors = validateEntries(entries);
+  const { errors, warnings } = validateEntries(entries);
   if (sub === "validate") {
-    if (values.json) io.stdout(`${JSON.stringify({ valid: errors.length === 0, errors }, null, 2)}\n`);
-    else io.stdout(errors.length === 0 ? "valid\n" : formatErrors(errors));
+    if (values.json) {
+      io.stdout(`${JSON.stringify({ valid: errors.length === 0, errors, warnings }, null, 2)}\n`);
+    } else {
+      io.stdout((errors.length === 0 ? "valid\n" : formatErrors(errors)) + formatWarnings(warnings));
+    }
     return errors.length === 0 ? 0 : 1;
   }
   if (errors.length > 0) {
     io.stderr(`reestr deploy render: ${file} is invalid:\n${formatErrors(errors)}`);
     return 1;
   }
-  const objects = renderEntries(entries);
+  io.stderr(formatWarnings(warnings));
+  let documents = renderEntries(entries);
+  if (only) {
+    const wanted = new Set(only);
+    documents = documents.filter((d) => wanted.has(d.type));
+  }
   if (values.output === undefined) {
-    io.stdout(values.json ? `${JSON.stringify(objects, null, 2)}\n` : renderYaml(objects));
+    if (values.json) {
+      io.stdout(`${JSON.stringify(documents, null, 2)}\n`);
+    } else {
+      io.stdout(documentsYaml(documents));
+    }
     return 0;
   }
   const dir = resolve(cwd, values.output);
-  const names = objects.map(objectFileName);
   const seen = new Set<string>();
-  for (const name of names) {
-    if (seen.has(name)) {
-      io.stderr(`reestr deploy render: two objects would both be written to ${name}\n`);
+  for (const document of documents) {
+    if (seen.has(document.file)) {
+      io.stderr(`reestr deploy render: two documents would both be written to ${document.file}\n`);
       return 2;
     }
-    seen.add(name);
+    seen.add(document.file);
   }
   await mkdir(dir, { recursive: true });
   const written: string[] = [];
-  for (let i = 0; i < objects.length; i++) {
-    const path = join(dir, names[i]!);
-    await writeFile(path, renderYaml([objects[i]!]));
+  for (const document of documents) {
+    const path = join(dir, document.file);
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, documentFile(document));
     written.push(path);
   }
   if (values.json) io.stdout(`${JSON.stringify({ files: written }, null, 2)}\n`);
@@ -359,7 +503,7 @@ export async function runDeploy(argv: string[], io: DeployIo = processIo): Promi
 
 export default {
   name: "deploy",
-  summary: "render or validate deploy-kit configs (Kubernetes YAML for Docker Registry, pull secrets)",
+  summary: "render or validate deploy-kit configs (Kubernetes YAML, Helm values, registry policies)",
   usage,
   run: (argv) => runDeploy(argv),
 } satisfies Command;

@@ -3,6 +3,7 @@
  * defaults, the labels every rendered object carries, and validators for Kubernetes quantities
  * and cron schedules.
  */
+import { randomBytes } from "node:crypto";
 
 /** Every property optional, recursively; arrays are replaced as a whole, not merged. */
 export type DeepPartial<T> = T extends readonly unknown[]
@@ -56,13 +57,18 @@ function mergeValue(base: unknown, override: unknown): unknown {
  * The recommended Kubernetes labels applied to everything a builder renders. The selector labels
  * (`name`, `instance`) are the subset Deployments and Services select on.
  */
-export function standardLabels(app: string, instance: string, component: string): Labels {
-  return {
+export function standardLabels(app: string, instance: string, component: string, version?: string): Labels {
+  const labels: Labels = {
     "app.kubernetes.io/name": app,
     "app.kubernetes.io/instance": instance,
     "app.kubernetes.io/managed-by": MANAGED_BY,
     "app.kubernetes.io/component": component,
   };
+  // A label value is at most 63 characters of [A-Za-z0-9._-]; a version that is not one is left out.
+  if (version && /^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/.test(version)) {
+    labels["app.kubernetes.io/version"] = version;
+  }
+  return labels;
 }
 
 export function selectorLabels(labels: Labels): Labels {
@@ -187,4 +193,259 @@ function cronFieldError(
     if (values.length === 2 && values[0]! > values[1]!) return `descending range "${range}"`;
   }
   return undefined;
+}
+
+/** One problem found by validation: the dotted path of the field and what is wrong with it. */
+export interface ValidationError {
+  /** Dotted path, array indices in brackets: `storage.s3.bucket`, `notifications.endpoints[0].url`. */
+  path: string;
+  message: string;
+}
+
+/**
+ * Collects the problems of one config: errors make it invalid, warnings point at something the
+ * rendered output cannot do (or leaves to the user) without making the config unusable.
+ */
+export class Problems {
+  errors: ValidationError[] = [];
+  warnings: ValidationError[] = [];
+
+  error(path: string, message: string): void {
+    this.errors.push({ path, message });
+  }
+
+  warn(path: string, message: string): void {
+    this.warnings.push({ path, message });
+  }
+
+  /** A Kubernetes quantity (CPU, memory, storage). */
+  quantity(path: string, value: string, what: string): void {
+    if (!isValidQuantity(value)) this.error(path, `invalid ${what} quantity "${value}"`);
+  }
+
+  /** requests/limits of CPU and memory under `path`. */
+  resources(
+    path: string,
+    resources: { limits: { cpu: string; memory: string }; requests: { cpu: string; memory: string } },
+  ): void {
+    for (const group of ["limits", "requests"] as const) {
+      for (const key of ["cpu", "memory"] as const) {
+        const value = resources[group][key];
+        if (value !== undefined) this.quantity(`${path ? `${path}.` : ""}${group}.${key}`, value, key);
+      }
+    }
+  }
+
+  cron(path: string, expression: string): void {
+    const problem = cronError(expression);
+    if (problem) this.error(path, `invalid cron schedule "${expression}": ${problem}`);
+  }
+
+  replicas(path: string, value: number): void {
+    if (value < 1) this.error(path, `must be at least 1, got ${value}`);
+  }
+}
+
+/** Go duration syntax ("10s", "1m30s", "24h"), as Distribution and Harbor parse it. */
+export const GO_DURATION = /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/;
+
+/** The seconds in a Go duration; throws on invalid syntax. */
+export function goDurationSeconds(value: string): number {
+  if (!GO_DURATION.test(value)) throw new Error(`invalid duration "${value}"`);
+  const unit: Record<string, number> = { ns: 1e-9, us: 1e-6, µs: 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
+  let total = 0;
+  for (const match of value.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) {
+    total += Number(match[1]) * (unit[match[2]!] as number);
+  }
+  return total;
+}
+
+/**
+ * Harbor's schedules are 6-field cron expressions with seconds first (robfig/cron): a standard
+ * 5-field schedule gets second 0, a macro its 6-field equivalent.
+ */
+export function harborCron(expression: string): string {
+  const macros: Record<string, string> = {
+    "@yearly": "0 0 0 1 1 *",
+    "@annually": "0 0 0 1 1 *",
+    "@monthly": "0 0 0 1 * *",
+    "@weekly": "0 0 0 * * 0",
+    "@daily": "0 0 0 * * *",
+    "@midnight": "0 0 0 * * *",
+    "@hourly": "0 0 * * * *",
+  };
+  const trimmed = expression.trim();
+  return macros[trimmed] ?? `0 ${trimmed.split(/\s+/).join(" ")}`;
+}
+
+/** Makes a secret value (admin password, encryption key) at render time. */
+export type SecretGenerator = (purpose: string, length: number) => string;
+
+const SECRET_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/** Random letters and digits from node:crypto (no modulo bias: 62 of 256 values rejected). */
+export const randomSecret: SecretGenerator = (_purpose, length) => {
+  let out = "";
+  while (out.length < length) {
+    for (const byte of randomBytes(length * 2)) {
+      if (byte < 248 && out.length < length) out += SECRET_ALPHABET[byte % 62];
+    }
+  }
+  return out;
+};
+
+/** Random hex of `length` characters (Artifactory master/join keys). */
+export function randomHex(length: number): string {
+  return randomBytes(Math.ceil(length / 2))
+    .toString("hex")
+    .slice(0, length);
+}
+
+/** How the rendered documents are meant to be used. */
+export type DocumentType = "object" | "helm-values" | "api-request" | "reestr-policy" | "build-config";
+
+/** A request to a registry's REST API that applies part of a config (after install). */
+export interface ApiRequest {
+  /** Which product's API: "harbor", "nexus", "artifactory". */
+  target: string;
+  method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+  /** Path below the product's base URL, e.g. "/api/v2.0/retentions". */
+  path: string;
+  contentType: string;
+  /** What the request does, for people reading the output. */
+  description: string;
+  body: unknown;
+}
+
+/** A values file for a vendor's Helm chart, with how to install it. */
+export interface HelmValues {
+  /** Chart reference as `helm install` takes it with --repo: "harbor". */
+  chart: string;
+  /** Chart repository URL. */
+  repository: string;
+  /** Chart version matching the product version, when known. */
+  chartVersion?: string;
+  release: string;
+  namespace: string;
+  values: Record<string, unknown>;
+}
+
+/** One output document of `renderDocuments`: what it is, the file it goes to with -o, its content. */
+export interface RenderedDocument {
+  type: DocumentType;
+  /**
+   * Path with -o: `<kind>-<name>.yaml` for objects at the top (so `kubectl apply -f <dir>` applies
+   * exactly the objects), the rest in subdirectories: `helm/values-<release>.yaml`,
+   * `api/<product>-<name>-NN.json`, `policy/<kind>-<name>.yaml`, `build/<name>.yaml`.
+   */
+  file: string;
+  /** One-line explanation printed above the document in YAML output (for non-objects). */
+  comment?: string;
+  content: unknown;
+}
+
+/** The file-name-safe form of a string: lowercase letters, digits, '.', '-'. */
+export function fileSafe(value: string): string {
+  return value.toLowerCase().replace(/[^a-z0-9.-]+/g, "-");
+}
+
+/** Splits an image reference into registry, repository and tag ("docker.io" when no registry). */
+export function splitImage(image: string): { registry: string; repository: string; tag: string } {
+  let rest = image;
+  let tag = "latest";
+  const at = rest.indexOf("@");
+  if (at >= 0) {
+    tag = rest.slice(at + 1);
+    rest = rest.slice(0, at);
+  } else {
+    const colon = rest.lastIndexOf(":");
+    if (colon > rest.lastIndexOf("/")) {
+      tag = rest.slice(colon + 1);
+      rest = rest.slice(0, colon);
+    }
+  }
+  const slash = rest.indexOf("/");
+  const first = slash >= 0 ? rest.slice(0, slash) : "";
+  if (slash >= 0 && (first.includes(".") || first.includes(":") || first === "localhost")) {
+    return { registry: first, repository: rest.slice(slash + 1), tag };
+  }
+  return { registry: "docker.io", repository: rest, tag };
+}
+
+/** DNS-1123 label: lowercase letters, digits and '-', at most 63 characters. */
+export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/** Metadata of a builder's result: custom labels first, so the standard ones cannot be overridden. */
+export interface BuiltMetadata {
+  name: string;
+  namespace: string;
+  labels: Labels;
+  annotations: Record<string, string>;
+}
+
+export function builtMetadata(
+  spec: {
+    name: string;
+    namespace: string;
+    version?: string;
+    labels: Labels;
+    annotations: Record<string, string>;
+  },
+  app: string,
+  component: string,
+): BuiltMetadata {
+  return {
+    name: spec.name,
+    namespace: spec.namespace,
+    labels: { ...spec.labels, ...standardLabels(app, spec.name, component, spec.version) },
+    annotations: { ...spec.annotations },
+  };
+}
+
+/** Object metadata for a rendered object: the builder's labels, annotations when there are any. */
+export function objectMeta(
+  meta: BuiltMetadata,
+  name: string,
+  namespace: string | undefined = meta.namespace,
+): { name: string; namespace?: string; labels: Labels; annotations?: Record<string, string> } {
+  return {
+    name,
+    ...(namespace !== undefined ? { namespace } : {}),
+    labels: { ...meta.labels },
+    ...(Object.keys(meta.annotations).length > 0 ? { annotations: { ...meta.annotations } } : {}),
+  };
+}
+
+/** The Namespace a registry deploys into, labelled like the rest of its objects. */
+export function namespaceObject(meta: BuiltMetadata): {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; labels: Labels };
+} {
+  return {
+    apiVersion: "v1",
+    kind: "Namespace",
+    metadata: { name: meta.namespace, labels: { ...meta.labels } },
+  };
+}
+
+/** An Opaque Secret from string values (stringData: never logged, only rendered). */
+export function opaqueSecret(
+  meta: BuiltMetadata,
+  name: string,
+  data: Record<string, string>,
+): {
+  apiVersion: string;
+  kind: string;
+  metadata: ReturnType<typeof objectMeta>;
+  type: string;
+  stringData: Record<string, string>;
+} {
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: objectMeta(meta, name),
+    type: "Opaque",
+    stringData: data,
+  };
 }

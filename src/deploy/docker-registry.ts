@@ -16,14 +16,19 @@
  * const registry = dockerRegistry("local", { namespace: "registry", storage: { driver: "filesystem" } });
  * const objects = renderDockerRegistry(registry); // stringify with renderYaml(objects)
  */
-import { randomBytes } from "node:crypto";
 import { posix } from "node:path";
 import { stringify } from "yaml";
+import { z } from "zod";
 import {
   DEPLOY_API_VERSION,
   type DeepPartial,
   deepMerge,
+  GO_DURATION,
+  isValidQuantity,
   type Labels,
+  type Problems,
+  randomSecret,
+  type SecretGenerator,
   selectorLabels,
   standardLabels,
 } from "./common.ts";
@@ -195,6 +200,9 @@ export interface DockerRegistry {
   spec: DockerRegistryConfig;
 }
 
+/** The seed's default token realm: Docker Hub's token service. */
+export const DOCKER_HUB_TOKEN_REALM = "https://auth.docker.io/v2/token";
+
 export const DOCKER_REGISTRY_APP = "docker-registry";
 export const DOCKER_REGISTRY_COMPONENT = "registry";
 
@@ -216,7 +224,7 @@ export function dockerRegistry(name: string, config: DeepPartial<DockerRegistryC
       // Custom labels first: the standard ones (selectors rely on them) cannot be overridden.
       labels: {
         ...spec.labels,
-        ...standardLabels(DOCKER_REGISTRY_APP, spec.name, DOCKER_REGISTRY_COMPONENT),
+        ...standardLabels(DOCKER_REGISTRY_APP, spec.name, DOCKER_REGISTRY_COMPONENT, spec.version),
       },
       annotations: { ...spec.annotations },
     },
@@ -242,6 +250,8 @@ export interface RenderOptions {
    * directly): the htpasswd file. Defaults to the config's own paths.
    */
   htpasswdPath?: string;
+  /** Makes the HTTP secret when the config has none (default: random from node:crypto). */
+  generateSecret?: SecretGenerator;
 }
 
 /**
@@ -363,7 +373,7 @@ export function dockerRegistryObjectNames(name: string): {
  * Kubernetes objects for the registry, in apply order: ConfigMap, Secret, PersistentVolumeClaim
  * (filesystem storage with persistence enabled), Deployment, Service.
  */
-export function renderDockerRegistry(registry: DockerRegistry): K8sObject[] {
+export function renderDockerRegistry(registry: DockerRegistry, options: RenderOptions = {}): K8sObject[] {
   const spec = registry.spec;
   const names = dockerRegistryObjectNames(spec.name);
   const labels = registry.metadata.labels;
@@ -389,7 +399,7 @@ export function renderDockerRegistry(registry: DockerRegistry): K8sObject[] {
 
   // The registry's own Secret: HTTP secret, inline S3 keys, inline htpasswd entries.
   const secretData: Record<string, string> = {
-    "http-secret": spec.http.secret || randomBytes(32).toString("hex"),
+    "http-secret": spec.http.secret || (options.generateSecret ?? randomSecret)("registry http secret", 32),
   };
   const inlineS3Keys = s3 && !spec.storage.s3.existingSecret && spec.storage.s3.accesskey !== "";
   if (inlineS3Keys) {
@@ -522,7 +532,202 @@ export function renderDockerRegistry(registry: DockerRegistry): K8sObject[] {
   return objects;
 }
 
+const resourceList = z.strictObject({ cpu: z.string(), memory: z.string() }).partial();
+const middlewareEntry = z.strictObject({
+  name: z.string().min(1),
+  options: z.record(z.string(), z.unknown()).optional(),
+});
+const stringMap = z.record(z.string(), z.string());
+
+/** DeepPartial<DockerRegistryConfig>, strict (unknown keys are errors). */
+export const dockerRegistrySchema = z
+  .strictObject({
+    name: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "must be a DNS-1123 label (lowercase, digits, '-')"),
+    version: z.string(),
+    namespace: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "must be a DNS-1123 label (lowercase, digits, '-')"),
+    replicas: z.number().int(),
+    image: z.string().min(1),
+    storage: z
+      .strictObject({
+        driver: z.enum(["filesystem", "s3"]),
+        filesystem: z
+          .strictObject({ rootdirectory: z.string().min(1), maxthreads: z.number().int().min(25) })
+          .partial(),
+        s3: z
+          .strictObject({
+            enabled: z.boolean(),
+            accesskey: z.string(),
+            secretkey: z.string(),
+            region: z.string(),
+            bucket: z.string(),
+            encrypt: z.boolean(),
+            secure: z.boolean(),
+            regionendpoint: z.string(),
+            existingSecret: z.string(),
+          })
+          .partial(),
+        delete: z.strictObject({ enabled: z.boolean() }).partial(),
+        persistence: z
+          .strictObject({
+            enabled: z.boolean(),
+            size: z.string(),
+            storageClassName: z.string(),
+            accessModes: z.array(
+              z.enum(["ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod"]),
+            ),
+          })
+          .partial(),
+      })
+      .partial(),
+    http: z
+      .strictObject({
+        addr: z.string(),
+        net: z.enum(["tcp", "unix"]),
+        tlsenabled: z.boolean(),
+        tlscertificate: z.string(),
+        tlskey: z.string(),
+        tlsSecretName: z.string(),
+        tlsMountPath: z.string(),
+        secret: z.string(),
+        debugAddr: z.string(),
+      })
+      .partial(),
+    auth: z
+      .strictObject({
+        enabled: z.boolean(),
+        scheme: z.enum(["bearer", "htpasswd"]),
+        token: z
+          .strictObject({
+            realm: z.string(),
+            service: z.string(),
+            issuer: z.string(),
+            rootcertbundle: z.string(),
+            secretName: z.string(),
+          })
+          .partial(),
+        htpasswd: z
+          .strictObject({
+            realm: z.string(),
+            path: z.string(),
+            secretName: z.string(),
+            entries: z.array(z.string()),
+          })
+          .partial(),
+      })
+      .partial(),
+    middleware: z
+      .strictObject({ storage: z.array(middlewareEntry), registry: z.array(middlewareEntry) })
+      .partial(),
+    log: z
+      .strictObject({
+        level: z.enum(["error", "warn", "info", "debug"]),
+        format: z.enum(["json", "text", "logstash"]),
+      })
+      .partial(),
+    notifications: z
+      .strictObject({
+        endpoints: z.array(
+          z.strictObject({
+            name: z.string().min(1),
+            url: z.url(),
+            headers: z.record(z.string(), z.array(z.string())).optional(),
+            timeout: z.string().optional(),
+            threshold: z.number().int().min(1).optional(),
+            backoff: z.string().optional(),
+            disabled: z.boolean().optional(),
+            ignoredmediatypes: z.array(z.string()).optional(),
+          }),
+        ),
+      })
+      .partial(),
+    resources: z.strictObject({ limits: resourceList, requests: resourceList }).partial(),
+    labels: stringMap,
+    annotations: stringMap,
+  })
+  .partial();
+
+/**
+ * Semantic rules of a merged Docker Registry config: S3 without bucket, TLS without certificate
+ * and key, bearer-token auth without the token server's realm and certificate bundle, invalid
+ * quantities, replicas < 1, bad listen addresses and durations.
+ */
+export function dockerRegistryProblems(spec: DockerRegistryConfig, problems: Problems): void {
+  const add = (path: string, message: string) => problems.error(path, message);
+
+  if (spec.replicas < 1) add("replicas", `must be at least 1, got ${spec.replicas}`);
+
+  if (usesS3(spec)) {
+    if (!spec.storage.s3.bucket) add("storage.s3.bucket", "S3 storage is enabled but no bucket is set");
+    if (!spec.storage.s3.region && !spec.storage.s3.regionendpoint) {
+      add("storage.s3.region", "S3 storage needs a region (or a regionendpoint)");
+    }
+    if (Boolean(spec.storage.s3.accesskey) !== Boolean(spec.storage.s3.secretkey)) {
+      add("storage.s3.secretkey", "accesskey and secretkey must be set together");
+    }
+  }
+  if (!usesS3(spec) && spec.storage.persistence.enabled) {
+    const size = spec.storage.persistence.size;
+    if (!isValidQuantity(size)) add("storage.persistence.size", `invalid storage quantity "${size}"`);
+  }
+
+  if (spec.http.tlsenabled) {
+    if (!spec.http.tlscertificate)
+      add("http.tlscertificate", "TLS is enabled but no certificate path is set");
+    if (!spec.http.tlskey) add("http.tlskey", "TLS is enabled but no key path is set");
+  }
+  for (const key of ["addr", "debugAddr"] as const) {
+    const addr = spec.http[key];
+    if (key === "debugAddr" && addr === "") continue;
+    try {
+      const port = portOf(addr);
+      if (port < 1 || port > 65535) add(`http.${key}`, `port ${port} out of range`);
+    } catch {
+      add(`http.${key}`, `"${addr}" is not a listen address like ":5000"`);
+    }
+  }
+
+  if (spec.auth.enabled) {
+    if (spec.auth.scheme === "bearer") {
+      for (const key of ["realm", "service", "issuer", "rootcertbundle"] as const) {
+        if (!spec.auth.token[key]) add(`auth.token.${key}`, `token auth is enabled but ${key} is empty`);
+      }
+      // The seed's default realm is Docker Hub's token service, which never issues tokens for this
+      // registry; and without a Secret the root certificate bundle does not exist in the container,
+      // so Distribution exits at start. Both mean the token server is not configured.
+      if (spec.auth.token.realm === DOCKER_HUB_TOKEN_REALM) {
+        add(
+          "auth.token.realm",
+          "bearer-token auth points at Docker Hub's token service, which does not issue tokens for this registry: set your token server's URL (or use auth.scheme htpasswd, or auth.enabled false)",
+        );
+      }
+      if (!spec.auth.token.secretName) {
+        add(
+          "auth.token.secretName",
+          `bearer-token auth needs the token issuer's root certificate bundle: name the Secret mounted at ${posix.dirname(spec.auth.token.rootcertbundle)} (or use auth.scheme htpasswd, or auth.enabled false)`,
+        );
+      }
+    } else if (spec.auth.htpasswd.entries.length === 0 && !spec.auth.htpasswd.secretName) {
+      add("auth.htpasswd", "htpasswd auth needs entries or the name of a Secret holding them");
+    }
+  }
+
+  problems.resources("resources", spec.resources);
+
+  (spec.notifications.endpoints ?? []).forEach((endpoint, i) => {
+    for (const key of ["timeout", "backoff"] as const) {
+      const value = endpoint[key];
+      if (value !== undefined && !GO_DURATION.test(value)) {
+        add(`notifications.endpoints[${i}].${key}`, `invalid duration "${value}" (e.g. "1s", "500ms")`);
+      }
+    }
+  });
+}
+
 /** Objects as one multi-document YAML stream (`kubectl apply -f -`). */
 export function renderYaml(objects: readonly K8sObject[]): string {
-  return objects.map((o) => stringify(o)).join("---\n");
+  return objects.map((o) => stringify(o, { aliasDuplicateObjects: false })).join("---\n");
 }

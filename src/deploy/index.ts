@@ -1,15 +1,56 @@
 /**
- * Reestr deploy kit: typed builders that render Kubernetes config for container registries.
- * `import { dockerRegistry, renderDockerRegistry } from "reestr/deploy"`.
+ * Reestr deploy kit: typed builders that render Kubernetes config for container registries
+ * (Docker Registry, Harbor, Nexus, Artifactory), image pull secrets, registry policies and
+ * image build configs. `import { harborRegistry, renderHarbor } from "reestr/deploy"`.
+ * docs/deploy.md documents every builder with an example.
  */
-export type { DeepPartial, Labels } from "./common.ts";
+
+export type {
+  ArtifactoryConfig,
+  ArtifactoryDatabaseType,
+  ArtifactoryPackageRepositories,
+  ArtifactoryRegistry,
+} from "./artifactory.ts";
+export {
+  ARTIFACTORY_DEFAULTS,
+  artifactoryApiRequests,
+  artifactoryRegistry,
+  artifactoryValues,
+  renderArtifactory,
+} from "./artifactory.ts";
+export type {
+  BuildConfigDocument,
+  BuildConfigSpec,
+  BuildSystem,
+  ImageBuildConfig,
+  ImageBuildConfigConfig,
+} from "./build.ts";
+export {
+  BUILD_API_VERSION,
+  buildSteps,
+  IMAGE_BUILD_CONFIG_DEFAULTS,
+  imageBuildConfig,
+  renderImageBuildConfig,
+} from "./build.ts";
+export type {
+  ApiRequest,
+  BuiltMetadata,
+  DeepPartial,
+  DocumentType,
+  HelmValues,
+  Labels,
+  RenderedDocument,
+  SecretGenerator,
+} from "./common.ts";
 export {
   cronError,
   DEPLOY_API_VERSION,
   deepMerge,
+  harborCron,
   isValidCron,
   isValidQuantity,
   parseQuantity,
+  randomSecret,
   standardLabels,
 } from "./common.ts";
 export type {
@@ -33,6 +74,23 @@ export {
   renderYaml,
   usesS3,
 } from "./docker-registry.ts";
+export type {
+  HarborAuthMode,
+  HarborConfig,
+  HarborExposeType,
+  HarborRegistry,
+  HelmRenderOptions,
+  RenderedRegistry,
+} from "./harbor.ts";
+export {
+  HARBOR_DEFAULTS,
+  harborApiRequests,
+  harborChartVersion,
+  harborRegistry,
+  harborUserSettings,
+  harborValues,
+  renderHarbor,
+} from "./harbor.ts";
 export type { KindCluster, KindIntegration, KindIntegrationOptions, KindNode } from "./kind.ts";
 export {
   CONTAINERD_CONFIG_PATH_PATCH,
@@ -46,9 +104,56 @@ export {
   registryEndpointFromNodes,
   renderKindIntegration,
 } from "./kind.ts";
-export type { DockerConfigJson, ImagePullSecretConfig } from "./pull-secret.ts";
-export { dockerConfigJson, imagePullSecret } from "./pull-secret.ts";
-export type { ComponentRequirements, CpuAmount, MemoryAmount, StorageRequirements } from "./sizing.ts";
+export type { BuiltConfig, ConfigKind, ConfigTypes, DocumentRenderOptions } from "./kinds.ts";
+export {
+  buildConfig,
+  CONFIG_KINDS,
+  canonicalKind,
+  documentsYaml,
+  documentYaml,
+  isBuiltConfig,
+  KIND_ALIASES,
+  renderDocuments,
+} from "./kinds.ts";
+export type { NexusBlobstore, NexusConfig, NexusFormatRepositories, NexusRegistry } from "./nexus.ts";
+export { NEXUS_DEFAULTS, nexusApiRequests, nexusRegistry, nexusValues, renderNexus } from "./nexus.ts";
+export type {
+  ImageReplicationPolicy,
+  ImageReplicationPolicyConfig,
+  ImageRetentionPolicy,
+  ImageRetentionPolicyConfig,
+  ImageScanPolicy,
+  ImageScanPolicyConfig,
+  ReestrPolicy,
+  ReplicationPolicySpec,
+  RetentionPolicySpec,
+  ScanPolicySpec,
+  Severity,
+  VulnerabilityAction,
+} from "./policies.ts";
+export {
+  harborReplicationPolicy,
+  harborRetentionPolicy,
+  IMAGE_REPLICATION_POLICY_DEFAULTS,
+  IMAGE_RETENTION_POLICY_DEFAULTS,
+  IMAGE_SCAN_POLICY_DEFAULTS,
+  imageReplicationPolicy,
+  imageRetentionPolicy,
+  imageScanPolicy,
+  POLICY_API_VERSION,
+  renderImageReplicationPolicy,
+  renderImageRetentionPolicy,
+  renderImageScanPolicy,
+} from "./policies.ts";
+export type { DockerConfigJson, ImagePullSecretConfig, SeedImagePullSecretConfig } from "./pull-secret.ts";
+export { dockerConfigJson, imagePullSecret, normalizePullSecretConfig } from "./pull-secret.ts";
+export type {
+  ComponentRequirements,
+  CpuAmount,
+  MemoryAmount,
+  SizedKind,
+  StorageRequirements,
+} from "./sizing.ts";
 export {
   calculateStorageRequirements,
   cpuAmount,

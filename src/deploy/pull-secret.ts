@@ -21,6 +21,34 @@ export interface ImagePullSecretConfig {
   labels?: Record<string, string>;
 }
 
+/** The seed's shape ("mkImagePullSecret"): credentials under `registry`, the Secret's name as `secretName`. */
+export interface SeedImagePullSecretConfig {
+  name?: string;
+  registry: { server?: string; username: string; password: string; email?: string };
+  namespace?: string;
+  secretName?: string;
+  labels?: Record<string, string>;
+}
+
+/** Converts the seed's shape to the flat one (defaults: server "docker.io", email ""); the flat shape passes through. */
+export function normalizePullSecretConfig(
+  config: ImagePullSecretConfig | SeedImagePullSecretConfig,
+): ImagePullSecretConfig & { secretName?: string } {
+  if (typeof config.registry === "object" && config.registry !== null) {
+    const seed = config as SeedImagePullSecretConfig;
+    return {
+      registry: seed.registry.server ?? "docker.io",
+      username: seed.registry.username,
+      password: seed.registry.password,
+      ...(seed.registry.email ? { email: seed.registry.email } : {}),
+      namespace: seed.namespace ?? "default",
+      ...(seed.labels ? { labels: seed.labels } : {}),
+      ...(seed.secretName ? { secretName: seed.secretName } : {}),
+    };
+  }
+  return config as ImagePullSecretConfig;
+}
+
 export interface DockerConfigJson {
   auths: Record<string, { username: string; password: string; email?: string; auth: string }>;
 }
@@ -40,14 +68,18 @@ export function dockerConfigJson(config: ImagePullSecretConfig): DockerConfigJso
   };
 }
 
-export function imagePullSecret(name: string, config: ImagePullSecretConfig): K8sObject {
+export function imagePullSecret(
+  name: string,
+  input: ImagePullSecretConfig | SeedImagePullSecretConfig,
+): K8sObject {
+  const config = normalizePullSecretConfig(input);
   if (!config.registry) throw new Error("imagePullSecret: registry is required");
   const json = JSON.stringify(dockerConfigJson(config));
   return {
     apiVersion: "v1",
     kind: "Secret",
     metadata: {
-      name,
+      name: config.secretName ?? name,
       namespace: config.namespace ?? "default",
       labels: {
         ...config.labels,

@@ -1,9 +1,10 @@
 /**
- * `calculateStorageRequirements(config)`: the cluster resources a Docker Registry deployment
- * reserves and the throughput it can be expected to sustain.
+ * `calculateStorageRequirements(config, kind?)`: the cluster resources a registry deployment
+ * (Docker Registry, Harbor, Nexus, Artifactory) reserves and the throughput it can be expected
+ * to sustain.
  *
- * Totals are replicas × resource requests of each component (a Docker Registry has one
- * component, the registry container), in base units plus a Kubernetes quantity. Throughput uses
+ * Totals are replicas × resource requests of each component, in base units plus a Kubernetes
+ * quantity. Throughput uses
  * seed 002's figures: a single replica handles 100–500 images/day and scales linearly with the
  * replica count.
  *
@@ -13,6 +14,8 @@
  * // totalMemory: { bytes: 805306368, quantity: "768Mi", unit: "bytes" }
  * // estimatedThroughput: { imagesPerDay: { min: 300, max: 1500 }, unit: "images/day" }
  */
+
+import { ARTIFACTORY_DEFAULTS, type ArtifactoryConfig, artifactoryComponents } from "./artifactory.ts";
 import { type DeepPartial, deepMerge, parseQuantity } from "./common.ts";
 import {
   DOCKER_REGISTRY_COMPONENT,
@@ -20,6 +23,8 @@ import {
   type DockerRegistry,
   type DockerRegistryConfig,
 } from "./docker-registry.ts";
+import { HARBOR_DEFAULTS, type HarborConfig, harborComponents } from "./harbor.ts";
+import { NEXUS_DEFAULTS, type NexusConfig, nexusComponents } from "./nexus.ts";
 
 /** Seed 002, "Performance Considerations": a single replica handles 100–500 images/day. */
 export const IMAGES_PER_DAY_PER_REPLICA = { min: 100, max: 500 } as const;
@@ -99,34 +104,117 @@ function quantityAt(path: string, value: unknown): number {
   }
 }
 
+type ComponentSpec = {
+  name: string;
+  replicas: number;
+  resources: {
+    limits: { cpu: string | number; memory: string | number };
+    requests: { cpu: string | number; memory: string | number };
+  };
+};
+
+/** The kinds that deploy something, with their components and the replica count that drives throughput. */
+const SIZED_KINDS = {
+  DockerRegistry: {
+    defaults: DOCKER_REGISTRY_DEFAULTS,
+    components: (spec: DockerRegistryConfig): ComponentSpec[] => [
+      { name: DOCKER_REGISTRY_COMPONENT, replicas: spec.replicas, resources: spec.resources },
+    ],
+    throughputReplicas: (spec: DockerRegistryConfig) => spec.replicas,
+  },
+  HarborRegistry: {
+    defaults: HARBOR_DEFAULTS,
+    components: (spec: HarborConfig): ComponentSpec[] => harborComponents(spec),
+    // Pushes and pulls go through the registry component.
+    throughputReplicas: (spec: HarborConfig) => spec.registryReplicas,
+  },
+  NexusRegistry: {
+    defaults: NEXUS_DEFAULTS,
+    components: (spec: NexusConfig): ComponentSpec[] => nexusComponents(spec),
+    throughputReplicas: (spec: NexusConfig) => spec.replicas,
+  },
+  ArtifactoryRegistry: {
+    defaults: ARTIFACTORY_DEFAULTS,
+    components: (spec: ArtifactoryConfig): ComponentSpec[] => artifactoryComponents(spec),
+    throughputReplicas: (spec: ArtifactoryConfig) => spec.replicas,
+  },
+} as const;
+
+export type SizedKind = keyof typeof SIZED_KINDS;
+
+function checkReplicas(path: string, replicas: unknown): number {
+  if (typeof replicas !== "number" || !Number.isInteger(replicas) || replicas < 0) {
+    throw new Error(`${path}: expected a non-negative integer, got ${String(replicas)}`);
+  }
+  return replicas;
+}
+
 /**
- * Resource totals and throughput estimate of a Docker Registry: `config` is the deep-partial
- * config of `dockerRegistry` (merged over the defaults) or a `dockerRegistry()` result. Throws an
- * Error naming the field when a quantity is invalid or replicas is not a non-negative integer.
+ * Resource totals and throughput estimate of a registry deployment. `config` is a builder's
+ * result (DockerRegistry, HarborRegistry, NexusRegistry, ArtifactoryRegistry), or a deep-partial
+ * config of `kind` (default "DockerRegistry") merged over that kind's defaults. Totals sum
+ * replicas × requests (and × limits) over the components: the registry container of a Docker
+ * Registry; core, jobservice, registry (and the Trivy adapter with the chart's requests, one
+ * replica) of Harbor; the single Nexus or Artifactory container. Throughput is seed 002's
+ * 100–500 images/day per replica of the component serving pushes and pulls, linear in replicas.
+ * Throws an Error naming the field when a quantity is invalid or a replica count is not a
+ * non-negative integer.
  */
 export function calculateStorageRequirements(
-  config: DeepPartial<DockerRegistryConfig> | DockerRegistry = {},
+  config: DeepPartial<DockerRegistryConfig> | DockerRegistry | object = {},
+  kind: SizedKind = "DockerRegistry",
 ): StorageRequirements {
-  const input =
-    (config as DockerRegistry).kind === "DockerRegistry" && (config as DockerRegistry).spec
-      ? (config as DockerRegistry).spec
-      : (config as DeepPartial<DockerRegistryConfig>);
-  const spec = deepMerge(DOCKER_REGISTRY_DEFAULTS, input);
-  const replicas = spec.replicas;
-  if (!Number.isInteger(replicas) || replicas < 0) {
-    throw new Error(`replicas: expected a non-negative integer, got ${String(replicas)}`);
+  let input: unknown = config;
+  let sized: SizedKind = kind;
+  const built = config as { kind?: unknown; spec?: unknown; apiVersion?: unknown };
+  if (
+    typeof built.kind === "string" &&
+    built.kind in SIZED_KINDS &&
+    typeof built.spec === "object" &&
+    built.spec
+  ) {
+    sized = built.kind as SizedKind;
+    input = built.spec;
+  } else if (typeof built.kind === "string" && typeof built.apiVersion === "string") {
+    throw new Error(
+      `kind: ${built.kind} deploys nothing to size (expected one of ${Object.keys(SIZED_KINDS).join(", ")})`,
+    );
   }
-  const { requests, limits } = spec.resources;
-  const cpuM = quantityAt("resources.requests.cpu", requests.cpu) * 1000;
-  const memB = quantityAt("resources.requests.memory", requests.memory);
-  const limCpuM = quantityAt("resources.limits.cpu", limits.cpu) * 1000;
-  const limMemB = quantityAt("resources.limits.memory", limits.memory);
-
-  const perReplica = { cpu: cpuAmount(cpuM), memory: memoryAmount(memB) };
-  const perReplicaLimits = { cpu: cpuAmount(limCpuM), memory: memoryAmount(limMemB) };
-  const components: ComponentRequirements[] = [
-    { name: DOCKER_REGISTRY_COMPONENT, replicas, perReplica, perReplicaLimits },
-  ];
+  const entry = SIZED_KINDS[sized] as unknown as {
+    defaults: object;
+    components: (spec: unknown) => ComponentSpec[];
+    throughputReplicas: (spec: unknown) => number;
+  };
+  const spec = deepMerge(
+    entry.defaults as Record<string, unknown>,
+    input as DeepPartial<Record<string, unknown>>,
+  );
+  const specs = entry.components(spec);
+  const components: ComponentRequirements[] = specs.map((c) => {
+    const replicaPath = specs.length === 1 && sized !== "HarborRegistry" ? "replicas" : `${c.name}Replicas`;
+    const replicas = checkReplicas(
+      sized === "HarborRegistry" && c.name === "trivy" ? "trivy" : replicaPath,
+      c.replicas,
+    );
+    const base = c.name === "trivy" ? "trivy.resources" : "resources";
+    const { requests, limits } = c.resources;
+    return {
+      name: c.name,
+      replicas,
+      perReplica: {
+        cpu: cpuAmount(quantityAt(`${base}.requests.cpu`, requests.cpu) * 1000),
+        memory: memoryAmount(quantityAt(`${base}.requests.memory`, requests.memory)),
+      },
+      perReplicaLimits: {
+        cpu: cpuAmount(quantityAt(`${base}.limits.cpu`, limits.cpu) * 1000),
+        memory: memoryAmount(quantityAt(`${base}.limits.memory`, limits.memory)),
+      },
+    };
+  });
+  const throughputReplicas = checkReplicas(
+    sized === "HarborRegistry" ? "registryReplicas" : "replicas",
+    entry.throughputReplicas(spec),
+  );
   const sum = (f: (c: ComponentRequirements) => number) =>
     components.reduce((total, c) => total + c.replicas * f(c), 0);
   return {
@@ -138,8 +226,8 @@ export function calculateStorageRequirements(
     },
     estimatedThroughput: {
       imagesPerDay: {
-        min: IMAGES_PER_DAY_PER_REPLICA.min * replicas,
-        max: IMAGES_PER_DAY_PER_REPLICA.max * replicas,
+        min: IMAGES_PER_DAY_PER_REPLICA.min * throughputReplicas,
+        max: IMAGES_PER_DAY_PER_REPLICA.max * throughputReplicas,
       },
       unit: "images/day",
     },

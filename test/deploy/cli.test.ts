@@ -6,6 +6,8 @@ import { after, before, describe, test } from "node:test";
 import { pathToFileURL } from "node:url";
 import { parse, parseAllDocuments } from "yaml";
 import { runDeploy } from "../../src/cli/deploy.ts";
+import type { RenderedDocument } from "../../src/deploy/index.ts";
+import { assertValidDocuments } from "./k8s-schema.ts";
 
 let dir: string;
 
@@ -32,6 +34,7 @@ const GOOD_YAML = `- kind: DockerRegistry
   config:
     namespace: registry
     replicas: 2
+    auth: { scheme: htpasswd, htpasswd: { secretName: registry-users } }
 - kind: ImagePullSecret
   name: registry-pull
   registry: registry.example.com
@@ -47,7 +50,11 @@ before(async () => {
   await writeFile(join(dir, "good.yaml"), GOOD_YAML);
   await writeFile(
     join(dir, "single.json"),
-    JSON.stringify({ kind: "DockerRegistry", name: "solo", config: { replicas: 3 } }),
+    JSON.stringify({
+      kind: "DockerRegistry",
+      name: "solo",
+      config: { replicas: 3, auth: { enabled: false } },
+    }),
   );
   await writeFile(
     join(dir, "bad.yaml"),
@@ -74,9 +81,9 @@ before(async () => {
     join(dir, "built.ts"),
     `import { dockerRegistry, imagePullSecret } from ${JSON.stringify(index)};
 export default [
-  dockerRegistry("built", { replicas: 1 }),
+  dockerRegistry("built", { replicas: 1, auth: { enabled: false } }),
   imagePullSecret("built-pull", { registry: "r.example", username: "u", password: "p" }),
-  { kind: "DockerRegistry", name: "shaped", config: {} },
+  { kind: "DockerRegistry", name: "shaped", config: { auth: { enabled: false } } },
 ];
 `,
   );
@@ -100,11 +107,12 @@ describe("reestr deploy render", () => {
   test("single JSON entry, and --json", async () => {
     const { code, stdout } = await deploy(["render", "single.json", "--json"]);
     assert.equal(code, 0);
-    const objects = JSON.parse(stdout) as { kind: string; metadata: { name: string } }[];
+    const documents = JSON.parse(stdout) as { type: string; file: string; content: { kind: string } }[];
     assert.deepEqual(
-      objects.map((o) => o.kind),
+      documents.map((d) => d.content.kind),
       REGISTRY_KINDS,
     );
+    assert.ok(documents.every((d) => d.type === "object" && d.file.endsWith(".yaml")));
   });
 
   test("-o writes one <kind>-<name>.yaml per object", async () => {
@@ -165,7 +173,11 @@ describe("reestr deploy validate", () => {
   test("single-entry paths have no index", async () => {
     await writeFile(
       join(dir, "single-bad.json"),
-      JSON.stringify({ kind: "DockerRegistry", name: "x", config: { replicas: 0 } }),
+      JSON.stringify({
+        kind: "DockerRegistry",
+        name: "x",
+        config: { replicas: 0, auth: { enabled: false } },
+      }),
     );
     const { code, stdout } = await deploy(["validate", "single-bad.json"]);
     assert.equal(code, 1);
@@ -197,7 +209,200 @@ describe("reestr deploy: bad input exits 2 with a message naming the problem", (
   test("--help documents the format with an example", async () => {
     const { code, stdout } = await deploy(["--help"]);
     assert.equal(code, 0);
-    assert.match(stdout, /kind: DockerRegistry/);
+    assert.match(stdout, /HarborRegistry \(harbor\)/);
     assert.match(stdout, /kind: ImagePullSecret/);
+    assert.match(stdout, /--only/);
   });
+});
+
+const EXAMPLES = resolve(import.meta.dirname, "../../examples/deploy");
+
+describe("reestr deploy: every registry kind, policies and the examples", () => {
+  test("every example in examples/deploy validates and renders schema-valid documents", async () => {
+    const files = (await readdir(EXAMPLES))
+      .filter((f) => /\.(ya?ml|json|ts)$/.test(f) && f !== "tsconfig.json")
+      .sort();
+    assert.ok(files.length >= 6, files.join(", "));
+    const types = new Set<string>();
+    for (const file of files) {
+      const path = join(EXAMPLES, file);
+      const validated = await deploy(["validate", path]);
+      assert.equal(validated.code, 0, `${file}: ${validated.stdout}${validated.stderr}`);
+      const { code, stdout, stderr } = await deploy(["render", path, "--json"]);
+      assert.equal(code, 0, `${file}: ${stderr}`);
+      const documents = JSON.parse(stdout) as RenderedDocument[];
+      assert.ok(documents.length > 0, file);
+      assertValidDocuments(documents);
+      for (const d of documents) types.add(d.type);
+    }
+    assert.deepEqual([...types].sort(), [
+      "api-request",
+      "build-config",
+      "helm-values",
+      "object",
+      "reestr-policy",
+    ]);
+  });
+
+  test("--only object prints only Kubernetes objects (for kubectl apply -f -)", async () => {
+    const { code, stdout } = await deploy(["render", join(EXAMPLES, "harbor.yaml"), "--only", "object"]);
+    assert.equal(code, 0);
+    assert.deepEqual(kinds(stdout), ["Namespace", "Secret", "Secret"]);
+    assert.doesNotMatch(stdout, /^# /m);
+    const values = await deploy(["render", join(EXAMPLES, "harbor.yaml"), "--only", "values"]);
+    const docs = parseAllDocuments(values.stdout);
+    assert.ok(Array.isArray(docs));
+    assert.equal(docs.length, 1);
+    assert.match(
+      values.stdout,
+      /^# Helm values: helm upgrade --install production harbor --repo https:\/\/helm\.goharbor\.io/,
+    );
+    assert.equal(docs[0]!.toJS().externalURL, "https://harbor.example.com");
+  });
+
+  test("-o writes one file per document: objects, values, API requests (JSON), policies", async () => {
+    const out = join(dir, "harbor-out");
+    const { code, stderr } = await deploy(["render", join(EXAMPLES, "harbor.yaml"), "-o", out]);
+    assert.equal(code, 0, stderr);
+    const files = ((await readdir(out, { recursive: true })) as string[]).sort();
+    for (const expected of [
+      "namespace-harbor.yaml",
+      "secret-production-harbor-core.yaml",
+      "helm/values-production.yaml",
+      "policy/scanpolicy-vulnerability-scan.yaml",
+      "policy/retentionpolicy-cleanup.yaml",
+      "secret-harbor-pull.yaml",
+    ]) {
+      assert.ok(files.includes(expected), `${expected} in ${files.join(", ")}`);
+    }
+    // Only Kubernetes objects at the top: kubectl apply -f <dir> applies exactly them.
+    const top = (await readdir(out, { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name);
+    assert.deepEqual(top.sort(), [
+      "namespace-harbor.yaml",
+      "secret-harbor-pull.yaml",
+      "secret-production-harbor-core.yaml",
+    ]);
+    const api = files.filter((f) => f.startsWith("api/harbor-"));
+    assert.ok(api.length >= 4, api.join(", "));
+    for (const file of api) {
+      const request = JSON.parse(await readFile(join(out, file), "utf8"));
+      assert.match(request.path, /^\/api\/v2\.0\//);
+    }
+    const values = parse(await readFile(join(out, "helm/values-production.yaml"), "utf8"));
+    assert.equal(values.core.replicas, 3);
+    assert.equal(values.registry.replicas, 3);
+    assert.equal(values.database.external.host, "postgres.default.svc");
+  });
+
+  test("warnings go to stderr on render, never secret values", async () => {
+    await writeFile(
+      join(dir, "secrets.yaml"),
+      `- kind: harbor
+  name: h
+  config:
+    adminPassword: admin-pass-do-not-log
+    database: { password: db-pass-do-not-log }
+- kind: artifactory
+  name: a
+  config:
+    database: { password: art-pass-do-not-log }
+`,
+    );
+    const { code, stdout, stderr } = await deploy(["render", "secrets.yaml"]);
+    assert.equal(code, 0, stderr);
+    assert.match(stderr, /^warning: \[0\]\.config\.redis\.passwordSecret: /m);
+    assert.doesNotMatch(stderr, /do-not-log/);
+    // The values are in the rendered Secrets (stdout), referenced by name from the Helm values.
+    assert.match(stdout, /HARBOR_ADMIN_PASSWORD: admin-pass-do-not-log/);
+    assert.match(stdout, /password: db-pass-do-not-log/);
+    assert.match(stdout, /db-password: art-pass-do-not-log/);
+    const invalid = await deploy(["validate", "secrets.yaml", "--json"]);
+    assert.doesNotMatch(invalid.stdout, /do-not-log/);
+  });
+
+  test("bad registry configs: every problem with its path, exit 1", async () => {
+    await writeFile(
+      join(dir, "bad-kinds.yaml"),
+      `- kind: harbor
+  name: h
+  config:
+    coreReplicas: 0
+    authentication: { ldap: { enabled: true } }
+    garbageCollection: { schedule: "0 25 * * *" }
+- kind: nexus
+  name: n
+  config: { resources: { limits: { memory: 2 gigs } } }
+- kind: artifactory
+  name: a
+  config: { authentication: { saml: { enabled: true } } }
+- kind: retention-policy
+  name: r
+  config: { schedule: every night }
+- kind: docker-registry
+  name: d
+  config: { storage: { driver: s3, s3: { bucket: "" } } }
+`,
+    );
+    const { code, stdout } = await deploy(["validate", "bad-kinds.yaml"]);
+    assert.equal(code, 1);
+    for (const expected of [
+      "[0].config.coreReplicas: must be at least 1",
+      "[0].config.authentication.ldap.url: LDAP is enabled but no URL is set",
+      "[0].config.garbageCollection.schedule: invalid cron schedule",
+      "[1].config.resources.limits.memory: invalid memory quantity",
+      "[2].config.authentication.saml.loginUrl: SAML is enabled",
+      "[3].config.schedule: invalid cron schedule",
+      "[4].config.storage.s3.bucket: S3 storage is enabled but no bucket is set",
+      "[4].config.auth.token.secretName: bearer-token auth needs",
+    ]) {
+      assert.ok(stdout.includes(expected), `${expected} in\n${stdout}`);
+    }
+    const render = await deploy(["render", "bad-kinds.yaml"]);
+    assert.equal(render.code, 1);
+    assert.equal(render.stdout, "");
+  });
+
+  test("bad input: unknown --only type, unknown kind lists the aliases, options outside config", async () => {
+    const only = await deploy(["render", "good.yaml", "--only", "objects,charts"]);
+    assert.equal(only.code, 2);
+    assert.match(only.stderr, /--only: unknown document type "charts"/);
+    await writeFile(join(dir, "stray.yaml"), "kind: harbor\nname: h\ncoreReplicas: 3\n");
+    const stray = await deploy(["validate", "stray.yaml"]);
+    assert.equal(stray.code, 2);
+    assert.match(stray.stderr, /coreReplicas: unknown field \(HarborRegistry options go under "config"\)/);
+    const unknown = await deploy(["validate", "unknown.yaml"]);
+    assert.match(unknown.stderr, /harbor, nexus, artifactory/);
+  });
+});
+
+test("the TypeScript example type-checks against the library (tsc -p examples/deploy)", async () => {
+  const { execFile } = await import("node:child_process");
+  const root = resolve(import.meta.dirname, "../..");
+  const tsc = join(root, "node_modules/.bin/tsc");
+  const result = await new Promise<{ code: number | null; output: string }>((done) => {
+    const child = execFile(
+      tsc,
+      ["--noEmit", "-p", "examples/deploy"],
+      { cwd: root, timeout: 120_000 },
+      (error, stdout, stderr) => {
+        done({ code: error ? ((error as { code?: number }).code ?? 1) : 0, output: stdout + stderr });
+      },
+    );
+    child.stdin?.end();
+  });
+  assert.equal(result.code, 0, result.output);
+});
+
+test("a hand-written builder object with a partial spec renders over the defaults", async () => {
+  await writeFile(
+    join(dir, "partial-object.yaml"),
+    "apiVersion: deploy.reestr.dev/v1alpha1\nkind: HarborRegistry\nmetadata: { name: hand }\nspec: { coreReplicas: 2 }\n",
+  );
+  const { code, stdout, stderr } = await deploy(["render", "partial-object.yaml", "--json"]);
+  assert.equal(code, 0, stderr);
+  const documents = JSON.parse(stdout) as RenderedDocument[];
+  assertValidDocuments(documents);
+  const values = documents.find((d) => d.type === "helm-values")!.content as { core: { replicas: number } };
+  assert.equal(values.core.replicas, 2);
+  assert.equal(documents.find((d) => d.type === "helm-values")!.file, "helm/values-hand.yaml");
 });

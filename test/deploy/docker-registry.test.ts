@@ -8,6 +8,7 @@ import {
   renderDockerRegistry,
   renderYaml,
 } from "../../src/deploy/index.ts";
+import { assertValidK8sObject } from "./k8s-schema.ts";
 
 function byKind(objects: K8sObject[], kind: string): K8sObject {
   const found = objects.filter((o) => o.kind === kind);
@@ -75,6 +76,7 @@ describe("dockerRegistry builder", () => {
       "app.kubernetes.io/instance": "local",
       "app.kubernetes.io/managed-by": "reestr",
       "app.kubernetes.io/component": "registry",
+      "app.kubernetes.io/version": "2.8",
     });
     assert.deepEqual(r.metadata.annotations, { owner: "ops" });
   });
@@ -93,6 +95,7 @@ describe("renderDockerRegistry", () => {
       http: { secret: "s3cr3t" },
     });
     const objects = renderDockerRegistry(r);
+    for (const o of objects) assertValidK8sObject(o);
     assert.deepEqual(
       objects.map((o) => o.kind),
       ["ConfigMap", "Secret", "PersistentVolumeClaim", "Deployment", "Service"],
@@ -181,6 +184,7 @@ describe("renderDockerRegistry", () => {
       },
     });
     const objects = renderDockerRegistry(r);
+    for (const o of objects) assertValidK8sObject(o);
     assert.deepEqual(
       objects.map((o) => o.kind),
       ["ConfigMap", "Secret", "Deployment", "Service"],
@@ -218,6 +222,7 @@ describe("renderDockerRegistry", () => {
   test("S3 keys from an existing Secret are referenced by name", () => {
     const r = dockerRegistry("r", { storage: { s3: { enabled: true, existingSecret: "aws-keys" } } });
     const objects = renderDockerRegistry(r);
+    for (const o of objects) assertValidK8sObject(o);
     const secret: Any = byKind(objects, "Secret");
     assert.equal(secret.stringData["s3-accesskey"], undefined);
     const env = (byKind(objects, "Deployment") as Any).spec.template.spec.containers[0].env;
@@ -239,6 +244,7 @@ describe("renderDockerRegistry", () => {
       log: { level: "debug", format: "text" },
     });
     const objects = renderDockerRegistry(r);
+    for (const o of objects) assertValidK8sObject(o);
     const config = parse((byKind(objects, "ConfigMap") as Any).data["config.yml"]);
     assert.deepEqual(config.auth, { htpasswd: { realm: "registry", path: "/auth/htpasswd" } });
     assert.deepEqual(config.http.tls, { certificate: "/tls/tls.crt", key: "/tls/tls.key" });
@@ -261,12 +267,14 @@ describe("renderDockerRegistry", () => {
 
   test("auth disabled: no auth section", () => {
     const objects = renderDockerRegistry(dockerRegistry("r", { auth: { enabled: false } }));
+    for (const o of objects) assertValidK8sObject(o);
     const config = parse((byKind(objects, "ConfigMap") as Any).data["config.yml"]);
     assert.equal(config.auth, undefined);
   });
 
   test("renderYaml gives one document per object", () => {
     const objects = renderDockerRegistry(dockerRegistry("r", { http: { secret: "x" } }));
+    for (const o of objects) assertValidK8sObject(o);
     const text = renderYaml(objects);
     const docs = text.split(/^---$/m).map((d) => parse(d));
     assert.deepEqual(

@@ -3,7 +3,10 @@ import { describe, test } from "node:test";
 import {
   calculateStorageRequirements,
   dockerRegistry,
+  harborRegistry,
   IMAGES_PER_DAY_PER_REPLICA,
+  imageScanPolicy,
+  nexusRegistry,
   parseQuantity,
 } from "../../src/deploy/index.ts";
 
@@ -88,5 +91,59 @@ describe("calculateStorageRequirements", () => {
       /resources\.limits\.memory/,
     );
     assert.throws(() => calculateStorageRequirements({ replicas: 1.5 }), /replicas/);
+  });
+});
+
+describe("calculateStorageRequirements: Harbor, Nexus, Artifactory", () => {
+  test("Harbor: core + jobservice + registry replicas × requests, plus the Trivy adapter", () => {
+    // Seed example 2: 3 core, 1 jobservice, 3 registry replicas at 500m / 512Mi; Trivy 200m / 512Mi.
+    const r = calculateStorageRequirements(
+      harborRegistry("production", {
+        coreReplicas: 3,
+        registryReplicas: 3,
+        database: { host: "postgres.default.svc" },
+      }),
+    );
+    assert.deepEqual(
+      r.components.map((c) => [c.name, c.replicas, c.perReplica.cpu.quantity, c.perReplica.memory.quantity]),
+      [
+        ["core", 3, "500m", "512Mi"],
+        ["jobservice", 1, "500m", "512Mi"],
+        ["registry", 3, "500m", "512Mi"],
+        ["trivy", 1, "200m", "512Mi"],
+      ],
+    );
+    assert.equal(r.totalCpu.quantity, "3700m");
+    assert.equal(r.totalCpu.cores, 3.7);
+    assert.equal(r.totalMemory.quantity, "4Gi");
+    assert.equal(r.totalLimits.cpu.quantity, "15000m"); // 7 × 2000m + 1 × 1 core
+    assert.equal(r.totalLimits.memory.quantity, "8Gi"); // 7 × 1024Mi + 1Gi
+    // Throughput follows the registry component: 3 replicas.
+    assert.deepEqual(r.estimatedThroughput.imagesPerDay, { min: 300, max: 1500 });
+    const noTrivy = calculateStorageRequirements({ trivy: { enabled: false } }, "HarborRegistry");
+    assert.equal(noTrivy.totalCpu.quantity, "1500m");
+  });
+
+  test("Nexus and Artifactory: replicas × requests", () => {
+    const nexus = calculateStorageRequirements(nexusRegistry("enterprise", { replicas: 2 }));
+    assert.equal(nexus.totalCpu.quantity, "1000m");
+    assert.equal(nexus.totalMemory.quantity, "2Gi");
+    assert.deepEqual(nexus.estimatedThroughput.imagesPerDay, { min: 200, max: 1000 });
+    const artifactory = calculateStorageRequirements({ replicas: 3 }, "ArtifactoryRegistry");
+    assert.equal(artifactory.totalCpu.quantity, "1500m");
+    assert.equal(artifactory.totalMemory.quantity, "3Gi");
+    assert.equal(artifactory.estimatedThroughput.unit, "images/day");
+  });
+
+  test("errors name the field; policies deploy nothing to size", () => {
+    assert.throws(
+      () => calculateStorageRequirements({ resources: { requests: { cpu: "fast" } } }, "NexusRegistry"),
+      /resources\.requests\.cpu/,
+    );
+    assert.throws(() => calculateStorageRequirements({ coreReplicas: -1 }, "HarborRegistry"), /coreReplicas/);
+    assert.throws(
+      () => calculateStorageRequirements(imageScanPolicy("p")),
+      /ImageScanPolicy deploys nothing/,
+    );
   });
 });
