@@ -1,0 +1,6 @@
+{{- define "registry-operator.labels" -}}
+app.kubernetes.io/name: registry-operator
+app.kubernetes.io/part-of: reestr
+heritage: deckhouse
+module: registry-operator
+{{- end }}
