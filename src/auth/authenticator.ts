@@ -1,24 +1,22 @@
 /**
- * Who is calling: the `Authenticator` seam (basic auth against htpasswd today; bearer tokens and
- * other user stores later) and the /v2 gate that turns its answer into 401s.
- *
- * The gate, when auth is configured:
- * - valid credentials: the caller may do everything (per-repository rules are not built yet);
- * - wrong or malformed credentials: 401 UNAUTHORIZED, always, even where anonymous pull would
- *   have let the request through — a typo must not silently look like "anonymous";
- * - no credentials: 401 with the challenge, except GET/HEAD requests other than the `/v2/` ping
- *   when `anonymousPull` is on. The ping always asks anonymous callers to log in, because clients
- *   (containers/image, docker) learn the auth scheme from it: a 200 there would leave them
- *   sending pushes without credentials. The catalog is a GET, so anonymous pull includes it.
+ * Who is calling: the `Authenticator` seam for Basic credentials (htpasswd today; other user
+ * stores later). The /v2 gate that turns callers into 200s, 401s and 403s is in gate.ts.
  * An empty user name (`Basic Og==`, what skopeo sends with no credentials after a Basic challenge)
  * counts as no credentials.
  */
 import type { IncomingMessage } from "node:http";
 import { RegistryError } from "../oci/errors.ts";
+import type { Action } from "./access-policy.ts";
 import type { HtpasswdFile } from "./htpasswd.ts";
 
 export interface AuthResult {
   user: string;
+  /**
+   * When set, the credentials are limited to these actions (a personal access token, say): the
+   * caller may do what the access rules allow the user AND what this lists (push and delete
+   * include pull, admin everything, as in the rules).
+   */
+  actions?: readonly Action[];
 }
 
 export interface Authenticator {
@@ -67,44 +65,4 @@ export class HtpasswdAuthenticator implements Authenticator {
   }
 }
 
-export interface V2AuthOptions {
-  authenticator: Authenticator;
-  /** The Basic challenge's realm (default "Reestr"). */
-  realm?: string;
-  /** GET/HEAD without credentials allowed (default false). */
-  anonymousPull?: boolean;
-}
-
-/** Decides a /v2 request: returns the user (or undefined for an allowed anonymous pull), or throws a 401. */
-export class V2AuthGate {
-  readonly #authenticator: Authenticator;
-  readonly #challenge: string;
-  readonly #anonymousPull: boolean;
-
-  constructor(options: V2AuthOptions) {
-    this.#authenticator = options.authenticator;
-    const realm = (options.realm ?? "Reestr").replace(/["\\]/g, "");
-    this.#challenge = `Basic realm="${realm}"`;
-    this.#anonymousPull = options.anonymousPull ?? false;
-  }
-
-  async check(req: IncomingMessage, path: string): Promise<string | undefined> {
-    let result: AuthResult | undefined;
-    try {
-      result = await this.#authenticator.authenticate(req);
-    } catch (error) {
-      if (error instanceof RegistryError && error.code === "UNAUTHORIZED")
-        throw this.#unauthorized(error.message);
-      throw error;
-    }
-    if (result) return result.user;
-    const method = req.method ?? "GET";
-    const ping = path === "/v2" || path === "/v2/";
-    if (this.#anonymousPull && !ping && (method === "GET" || method === "HEAD")) return undefined;
-    throw this.#unauthorized();
-  }
-
-  #unauthorized(message = "authentication required"): RegistryError {
-    return new RegistryError("UNAUTHORIZED", message, undefined, { "WWW-Authenticate": this.#challenge });
-  }
-}
+export { V2AuthGate, type V2AuthOptions } from "./gate.ts";

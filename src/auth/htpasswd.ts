@@ -185,21 +185,25 @@ export class HtpasswdFile {
 
   /** True when the password is the user's. Never throws for a wrong user or password. */
   async verify(user: string, password: string): Promise<boolean> {
+    const result = await this.check(user, password);
+    if (result === "unknown") await this.#compare(password, DUMMY_HASH);
+    return result === "ok";
+  }
+
+  /** As a user store: "unknown" when the file has no such user (no dummy comparison then). */
+  async check(user: string, password: string): Promise<"ok" | "wrong" | "unknown"> {
     await this.#refresh();
     const hash = this.#entries.get(user);
-    if (hash === undefined) {
-      await this.#compare(password, DUMMY_HASH);
-      return false;
-    }
+    if (hash === undefined) return "unknown";
     const key = `${user}\0${createHash("sha256").update(password).digest("hex")}`;
     const cached = this.#cache.get(key);
     const now = this.#now();
     // A cached success counts only while the user's hash is the one it was verified against.
-    if (cached && cached.hash === hash && cached.expiresAt > now) return true;
+    if (cached && cached.hash === hash && cached.expiresAt > now) return "ok";
     if (cached) this.#cache.delete(key);
-    if (!(await this.#compare(password, hash))) return false;
+    if (!(await this.#compare(password, hash))) return "wrong";
     this.#cache.set(key, { hash, expiresAt: now + this.#ttlMs });
-    return true;
+    return "ok";
   }
 
   async #refresh(): Promise<void> {

@@ -56,7 +56,8 @@ export interface WebCaller {
 const MAX_BODY_BYTES = 16 * 1024;
 export const WEB_AUTH_PREFIX = "/api/auth/";
 
-class HttpProblem extends Error {
+/** A refusal with its HTTP status and /api error code (401 UNAUTHORIZED, 403 FORBIDDEN, …). */
+export class HttpProblem extends Error {
   readonly status: number;
   readonly code: string;
   readonly headers: Record<string, string>;

@@ -10,13 +10,16 @@ import {
   validateUserName,
   writeHtpasswd,
 } from "../auth/htpasswd.ts";
+import { EMBEDDED_USERS_FILE, EmbeddedUserStore } from "../auth/user-store.ts";
 import { type Command, UsageError } from "./command.ts";
 
 const usage = `Usage: reestr user <add|remove|passwd|list> [name] [options]
 
 Manages the registry's users: an htpasswd file with bcrypt hashes (cost ${DEFAULT_BCRYPT_COST}), the
 same format as \`htpasswd -B\`. A running \`reestr serve --htpasswd <file>\` picks changes up
-within a second, without a restart.
+within a second, without a restart. The same users log in with Basic auth on /v2 and at the
+token endpoint (/auth/token) in token mode; what each may do is set by the config's
+\`auth.groups\` and \`auth.rules\` (docs/security.md).
 
   reestr user add <name> [--password-stdin]      create a user (fails if it exists)
   reestr user passwd <name> [--password-stdin]   change a user's password
@@ -26,6 +29,8 @@ within a second, without a restart.
 Options:
   --htpasswd <file>     the file (REESTR_HTPASSWD; default <data>/htpasswd)
   --data <dir>          data directory for the default file (REESTR_DATA, default ./data)
+  --embedded            use the embedded store, <data>/users.sqlite, instead of an htpasswd
+                        file (served with \`auth.embeddedUsers: true\`; same bcrypt hashes)
   --password-stdin      read the password from standard input (scripts); otherwise it is
                         asked twice on the terminal, without echo
   --json                print a JSON result on stdout
@@ -54,6 +59,7 @@ export async function runUser(argv: string[], io: UserIo): Promise<number> {
     options: {
       htpasswd: { type: "string" },
       data: { type: "string" },
+      embedded: { type: "boolean" },
       "password-stdin": { type: "boolean" },
       json: { type: "boolean" },
     },
@@ -62,20 +68,25 @@ export async function runUser(argv: string[], io: UserIo): Promise<number> {
   const [action, name, ...extra] = positionals;
   if (!action) throw new UsageError("expected an action: add, remove, passwd or list");
   if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
-  const file = resolve(
-    values.htpasswd ??
-      (io.env["REESTR_HTPASSWD"] || join(values.data ?? (io.env["REESTR_DATA"] || "./data"), "htpasswd")),
-  );
+  const dataDir = values.data ?? (io.env["REESTR_DATA"] || "./data");
+  const embedded = values.embedded ?? false;
+  if (embedded && values.htpasswd) throw new UsageError("--embedded and --htpasswd exclude each other");
+  const users = embedded
+    ? embeddedUsers(resolve(dataDir))
+    : htpasswdUsers(resolve(values.htpasswd ?? (io.env["REESTR_HTPASSWD"] || join(dataDir, "htpasswd"))));
+  const { where } = users;
   const json = values.json ?? false;
   const out = (text: string, result: unknown) => {
     io.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : text);
   };
+  // The JSON results name the store as `file` (the htpasswd file or users.sqlite).
+  const file = where;
 
   try {
     if (action === "list") {
       if (name) throw new UsageError(`unexpected argument "${name}"`);
-      const users = [...(await readHtpasswd(file, { missingOk: true })).keys()];
-      out(users.map((user) => `${user}\n`).join(""), { file, users });
+      const names = await users.list();
+      out(names.map((user) => `${user}\n`).join(""), { file, users: names });
       return 0;
     }
     if (action !== "add" && action !== "remove" && action !== "passwd") {
@@ -83,17 +94,16 @@ export async function runUser(argv: string[], io: UserIo): Promise<number> {
     }
     if (!name) throw new UsageError(`${action}: expected a user name`);
     validateUserName(name);
-    const entries = await readHtpasswd(file, { missingOk: true });
     if (action === "remove") {
-      if (!entries.delete(name)) return fail(io, `no user "${name}" in ${file}`);
-      await writeHtpasswd(file, entries);
+      if (!(await users.remove(name))) return fail(io, `no user "${name}" in ${where}`);
       out(`removed user ${name}\n`, { file, user: name, action: "removed" });
       return 0;
     }
-    if (action === "add" && entries.has(name)) {
-      return fail(io, `user "${name}" already exists in ${file} (use \`reestr user passwd ${name}\`)`);
+    const exists = await users.has(name);
+    if (action === "add" && exists) {
+      return fail(io, `user "${name}" already exists in ${where} (use \`reestr user passwd ${name}\`)`);
     }
-    if (action === "passwd" && !entries.has(name)) return fail(io, `no user "${name}" in ${file}`);
+    if (action === "passwd" && !exists) return fail(io, `no user "${name}" in ${where}`);
     const password = values["password-stdin"] ? await readAll(io.stdin) : await promptTwice(io, name);
     if (password === "") return fail(io, "empty password refused");
     if (Buffer.byteLength(password) > MAX_PASSWORD_BYTES) {
@@ -102,16 +112,64 @@ export async function runUser(argv: string[], io: UserIo): Promise<number> {
         `password longer than ${MAX_PASSWORD_BYTES} bytes refused (bcrypt would ignore the rest)`,
       );
     }
-    entries.set(name, await hashPassword(password, io.cost ?? DEFAULT_BCRYPT_COST));
-    await mkdir(dirname(file), { recursive: true });
-    await writeHtpasswd(file, entries);
+    await users.set(name, await hashPassword(password, io.cost ?? DEFAULT_BCRYPT_COST), action === "add");
     const verb = action === "add" ? "added" : "changed password of";
     out(`${verb} user ${name}\n`, { file, user: name, action: action === "add" ? "added" : "updated" });
     return 0;
   } catch (error) {
     if (error instanceof HtpasswdError) return fail(io, error.message);
     throw error;
+  } finally {
+    users.close();
   }
+}
+
+/** The two places users live, behind one small interface for the command. */
+interface Users {
+  where: string;
+  list(): Promise<string[]>;
+  has(name: string): Promise<boolean>;
+  set(name: string, hash: string, isNew: boolean): Promise<void>;
+  remove(name: string): Promise<boolean>;
+  close(): void;
+}
+
+function htpasswdUsers(file: string): Users {
+  const read = () => readHtpasswd(file, { missingOk: true });
+  return {
+    where: file,
+    list: async () => [...(await read()).keys()],
+    has: async (name) => (await read()).has(name),
+    async set(name, hash) {
+      const entries = await read();
+      entries.set(name, hash);
+      await mkdir(dirname(file), { recursive: true });
+      await writeHtpasswd(file, entries);
+    },
+    async remove(name) {
+      const entries = await read();
+      if (!entries.delete(name)) return false;
+      await writeHtpasswd(file, entries);
+      return true;
+    },
+    close: () => {},
+  };
+}
+
+function embeddedUsers(dataDir: string): Users {
+  let store: EmbeddedUserStore | undefined;
+  const open = () => {
+    store ??= new EmbeddedUserStore(dataDir);
+    return store;
+  };
+  return {
+    where: join(dataDir, EMBEDDED_USERS_FILE),
+    list: async () => open().list(),
+    has: async (name) => open().has(name),
+    set: async (name, hash, isNew) => (isNew ? open().add(name, hash) : open().setHash(name, hash)),
+    remove: async (name) => open().remove(name),
+    close: () => store?.close(),
+  };
 }
 
 function fail(io: UserIo, message: string): number {

@@ -1,4 +1,6 @@
 /** Structured JSON logs, one object per line on stdout (or any writable). */
+import { redactValue } from "./redact.ts";
+
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -49,7 +51,7 @@ export class Logger {
   #log(level: LogLevel, msg: string, fields?: Record<string, unknown>): void {
     if (LEVELS[level] < this.#level) return;
     const entry = { time: new Date().toISOString(), level, msg, ...this.#bindings, ...fields };
-    this.#queue.push(JSON.stringify(entry, errorReplacer));
+    this.#queue.push(JSON.stringify(entry, logReplacer));
     // Lines are batched into one write per event-loop turn: under load this costs one
     // syscall per turn instead of one per request.
     if (!this.#flushScheduled) {
@@ -66,6 +68,11 @@ export class Logger {
     this.#queue.length = 0;
     this.#sink.write(text);
   }
+}
+
+/** Errors and bigints made loggable, then secrets masked (src/server/redact.ts). */
+function logReplacer(key: string, value: unknown): unknown {
+  return redactValue(key, errorReplacer(key, value));
 }
 
 function errorReplacer(_key: string, value: unknown): unknown {

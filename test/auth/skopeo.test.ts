@@ -2,6 +2,7 @@
  * Real client: skopeo against `reestr serve --htpasswd` run as a child process, with a user added
  * by `reestr user add --password-stdin` (the CLI module) — copy, inspect and login with
  * credentials succeed; without them they fail; with anonymous pull, an anonymous inspect works.
+ * The same with `--auth-mode token --anonymous-pull` given as flags.
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -145,5 +146,57 @@ describe("skopeo against basic auth", { timeout: 300_000 }, () => {
     assert.equal(inspect.code, 0, inspect.stderr);
     const pull = await skopeo(["copy", "--src-tls-verify=false", ref, `oci:${join(work, "pulled")}:v1`]);
     assert.equal(pull.code, 0, pull.stderr);
+  });
+});
+
+describe("skopeo against `reestr serve --auth-mode token --anonymous-pull`", { timeout: 300_000 }, () => {
+  let server: ServerProcess | undefined;
+  let dir = "";
+  let htpasswd = "";
+  let image = "";
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "reestr-auth-skopeo-token-"));
+    htpasswd = join(dir, "htpasswd");
+    const code = await runUser(["add", "ci", "--password-stdin", "--htpasswd", htpasswd], {
+      stdin: Readable.from([Buffer.from(`${PASSWORD}\n`)]),
+      stdout: sink(),
+      stderr: sink(),
+      env: {},
+      cost: 5,
+    });
+    assert.equal(code, 0);
+    image = join(dir, "image");
+    await makeOciImage(image, { tag: "v1", layers: 1, layerSize: 8 * 1024 });
+    server = await startAuthReestr(["--auth-mode", "token", "--htpasswd", htpasswd, "--anonymous-pull"]);
+  });
+  after(async () => {
+    await server?.cleanup();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("the flags turn on token auth: Bearer challenge, anonymous pull, push with credentials", async () => {
+    const ping = await fetch(`${server!.url}/v2/`);
+    assert.equal(ping.status, 401);
+    assert.match(
+      ping.headers.get("www-authenticate") ?? "",
+      /^Bearer realm="http:\/\/127\.0\.0\.1:\d+\/auth\/token",service="reestr"$/,
+    );
+    const ref = `docker://${server!.hostPort}/token/app:v1`;
+    const anonymousPush = await skopeo(["copy", "--dest-tls-verify=false", `oci:${image}:v1`, ref]);
+    assert.notEqual(anonymousPush.code, 0);
+    const push = await skopeo([
+      "copy",
+      "--dest-tls-verify=false",
+      "--dest-creds",
+      `ci:${PASSWORD}`,
+      `oci:${image}:v1`,
+      ref,
+    ]);
+    assert.equal(push.code, 0, push.stderr);
+    const inspect = await skopeo(["inspect", "--tls-verify=false", ref]);
+    assert.equal(inspect.code, 0, inspect.stderr);
+    const wrong = await skopeo(["inspect", "--tls-verify=false", "--creds", "ci:wrong", ref]);
+    assert.notEqual(wrong.code, 0, "wrong credentials never fall back to anonymous");
   });
 });
