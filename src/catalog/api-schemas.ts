@@ -1,0 +1,415 @@
+/**
+ * The catalogue API's shapes (/work/notes/catalog-api-contract.md), as zod schemas: the single
+ * source for the OpenAPI 3.1 document (src/catalog/openapi.ts, through `z.toJSONSchema`), the
+ * TypeScript types the handler returns, and the parsing of query parameters.
+ *
+ * Response schemas are plain (no transforms) so they convert to JSON Schema; query schemas
+ * coerce strings (a query string holds only text) and carry their defaults.
+ */
+import { z } from "zod";
+
+/** Named schemas: each becomes `#/components/schemas/<id>` in the OpenAPI document. */
+export const catalogSchemas = z.registry<{ id: string; description?: string }>();
+
+function named<T extends z.ZodType>(schema: T, id: string, description?: string): T {
+  catalogSchemas.add(schema, description ? { id, description } : { id });
+  return schema;
+}
+
+const count = z.int().min(0);
+const bytes = z.int().min(0);
+const timestamp = z.string().describe("ISO-8601 time");
+const nullableTime = timestamp.nullable();
+const stringMap = z.record(z.string(), z.string());
+
+// ---- errors -------------------------------------------------------------------------------
+
+export const ERROR_CODES = [
+  "NOT_FOUND",
+  "BAD_REQUEST",
+  "UNAUTHORIZED",
+  "FORBIDDEN",
+  "UPSTREAM_AUTH_FAILED",
+  "UPSTREAM_UNREACHABLE",
+  "INTERNAL",
+] as const;
+export type ApiErrorCode = (typeof ERROR_CODES)[number];
+
+export const ApiErrorSchema = named(
+  z.object({
+    error: z.object({
+      code: z.enum(ERROR_CODES),
+      message: z.string(),
+    }),
+  }),
+  "Error",
+  "Every failure: an HTTP status and this body.",
+);
+
+// ---- registries ---------------------------------------------------------------------------
+
+export const REGISTRY_STATES = ["ok", "auth_failed", "unreachable", "unknown"] as const;
+export const AUTH_MODES = ["none", "basic", "bearer", "unknown"] as const;
+
+export const RegistryCapabilitiesSchema = named(
+  z.object({
+    catalog: z.boolean().describe("GET /v2/_catalog answers"),
+    referrers: z.boolean().describe("the OCI referrers API answers"),
+    delete: z.boolean().describe("tags and manifests can be deleted through this API (local registry only)"),
+  }),
+  "RegistryCapabilities",
+);
+
+export const RegistryStatusSchema = named(
+  z.object({
+    state: z.enum(REGISTRY_STATES),
+    authMode: z.enum(AUTH_MODES),
+    message: z.string().nullable(),
+    lastSync: nullableTime.describe("when the registry was last probed"),
+    capabilities: RegistryCapabilitiesSchema,
+    missingOperations: z
+      .array(z.string())
+      .describe("operations the catalogue needs that the registry's OpenAPI document lacks"),
+    hint: z.string().nullable(),
+  }),
+  "RegistryStatus",
+);
+
+export const RegistrySummarySchema = named(
+  z.object({
+    id: z.string(),
+    displayName: z.string(),
+    description: z.string().nullable(),
+    baseUrl: z.string(),
+    local: z.boolean().describe("Reestr's own registry (deletes allowed)"),
+    status: RegistryStatusSchema,
+    counts: z.object({
+      repositories: count.nullable(),
+      tags: count.nullable(),
+    }),
+    storageBytes: bytes.nullable(),
+  }),
+  "RegistrySummary",
+);
+
+export const RegistryListSchema = named(
+  z.object({ registries: z.array(RegistrySummarySchema) }),
+  "RegistryList",
+);
+
+export const ResyncResultSchema = named(z.object({ id: z.string(), resyncedAt: timestamp }), "ResyncResult");
+
+// ---- repositories -------------------------------------------------------------------------
+
+export const RepositorySummarySchema = named(
+  z.object({
+    name: z.string(),
+    namespace: z.string().nullable().describe("the name up to its last slash; null for a top-level name"),
+    tagCount: count.nullable(),
+    sizeBytes: bytes.nullable(),
+    updatedAt: nullableTime,
+    signed: z.boolean().nullable().describe("a signature among the referrers of a tag; null when unknown"),
+  }),
+  "RepositorySummary",
+);
+
+function pageOf<T extends z.ZodType>(item: T, id: string) {
+  return named(
+    z.object({ items: z.array(item), total: count, page: z.int().min(1), pageSize: z.int().min(1) }),
+    id,
+  );
+}
+
+export const RepositoryPageSchema = pageOf(RepositorySummarySchema, "RepositoryPage");
+
+export const PullCommandsSchema = named(
+  z.object({ docker: z.string(), podman: z.string(), ctr: z.string() }),
+  "PullCommands",
+);
+
+export const RepositoryDetailSchema = named(
+  z.object({
+    registryId: z.string(),
+    name: z.string(),
+    namespace: z.string().nullable(),
+    tagCount: count.nullable(),
+    sizeBytes: bytes.nullable(),
+    updatedAt: nullableTime,
+    readme: z.string().nullable().describe("from an OCI annotation or a README artifact among the referrers"),
+    pullReference: z.string().describe("host/name"),
+    pullCommands: PullCommandsSchema,
+  }),
+  "RepositoryDetail",
+);
+
+// ---- tags and manifests -------------------------------------------------------------------
+
+export const SeverityCountsSchema = named(
+  z.object({ critical: count, high: count, medium: count, low: count, unknown: count }),
+  "SeverityCounts",
+);
+
+export const TagPlatformSchema = named(
+  z.object({ os: z.string(), architecture: z.string(), variant: z.string().nullable() }),
+  "TagPlatform",
+);
+
+export const TagSummarySchema = named(
+  z.object({
+    tag: z.string(),
+    digest: z.string(),
+    mediaType: z.string(),
+    sizeBytes: bytes.nullable(),
+    platforms: z.array(TagPlatformSchema),
+    created: nullableTime,
+    vulnerabilities: SeverityCountsSchema.nullable(),
+  }),
+  "TagSummary",
+);
+
+export const TagPageSchema = pageOf(TagSummarySchema, "TagPage");
+
+export const DescriptorSchema = named(
+  z.object({ digest: z.string(), mediaType: z.string(), size: bytes }),
+  "Descriptor",
+);
+
+export const ImageConfigSchema = named(
+  z.object({
+    digest: z.string(),
+    mediaType: z.string(),
+    size: bytes,
+    created: nullableTime,
+    os: z.string().nullable(),
+    architecture: z.string().nullable(),
+    env: z.array(z.string()),
+    entrypoint: z.array(z.string()),
+    cmd: z.array(z.string()),
+    labels: stringMap,
+    history: z.array(
+      z.object({ created: nullableTime, createdBy: z.string().nullable(), emptyLayer: z.boolean() }),
+    ),
+  }),
+  "ImageConfig",
+);
+
+export const REFERRER_KINDS = ["sbom", "signature", "attestation", "other"] as const;
+
+export const ReferrerSchema = named(
+  z.object({
+    digest: z.string(),
+    artifactType: z.string().nullable(),
+    mediaType: z.string(),
+    size: bytes,
+    annotations: stringMap,
+    kind: z.enum(REFERRER_KINDS),
+  }),
+  "Referrer",
+);
+
+export const ManifestPlatformSchema = named(
+  z.object({
+    os: z.string(),
+    architecture: z.string(),
+    variant: z.string().nullable(),
+    digest: z.string(),
+    sizeBytes: bytes.nullable(),
+  }),
+  "ManifestPlatform",
+);
+
+export const TagHistoryEntrySchema = named(
+  z.object({ tag: z.string(), from: z.string().nullable(), to: z.string().nullable(), at: timestamp }),
+  "TagHistoryEntry",
+  "A digest move seen by the watcher; `to` is null when the tag disappeared.",
+);
+
+export const ManifestDetailSchema = named(
+  z.object({
+    registryId: z.string(),
+    repository: z.string(),
+    reference: z.string(),
+    digest: z.string(),
+    mediaType: z.string(),
+    sizeBytes: bytes.describe("the manifest plus its config and layers (for an index: plus its platforms)"),
+    annotations: stringMap,
+    config: ImageConfigSchema.nullable(),
+    layers: z.array(DescriptorSchema),
+    platforms: z.array(ManifestPlatformSchema).describe("non-empty for an index"),
+    referrers: z.array(ReferrerSchema),
+    vulnerabilities: z
+      .object({
+        summary: SeverityCountsSchema,
+        scanner: z.string().nullable(),
+        scannedAt: nullableTime,
+      })
+      .nullable(),
+    history: z.array(TagHistoryEntrySchema),
+    pullCommands: PullCommandsSchema,
+  }),
+  "ManifestDetail",
+);
+
+// ---- storage ------------------------------------------------------------------------------
+
+export const RepositoryStorageSchema = named(
+  z.object({
+    name: z.string(),
+    bytes: bytes.describe("distinct blobs the repository references"),
+    sharedBytes: bytes.describe("of those, bytes also referenced by another repository"),
+    tagCount: count,
+  }),
+  "RepositoryStorage",
+);
+
+export const RegistryStorageSchema = named(
+  z.object({
+    registryId: z.string(),
+    totalBytes: bytes.describe("each blob counted once in the registry"),
+    computedAt: timestamp,
+    repositories: z.array(RepositoryStorageSchema).describe("largest first"),
+    total: count,
+    page: z.int().min(1),
+    pageSize: z.int().min(1),
+  }),
+  "RegistryStorage",
+);
+
+export const StorageOverviewSchema = named(
+  z.object({
+    totalBytes: bytes,
+    computedAt: timestamp,
+    registries: z.array(z.object({ id: z.string(), displayName: z.string(), totalBytes: bytes.nullable() })),
+  }),
+  "StorageOverview",
+);
+
+// ---- existing server endpoints (src/server/app.ts), documented here as well --------------
+
+export const ServerStatusSchema = named(
+  z.object({
+    version: z.string(),
+    uptimeSeconds: count,
+    repositories: count,
+    manifests: count,
+    tags: count,
+    blobs: count,
+    storageBytes: bytes,
+  }),
+  "ServerStatus",
+);
+
+export const WatchEntrySummarySchema = named(
+  z.object({
+    name: z.string(),
+    url: z.string(),
+    repository: z.string(),
+    scanInterval: count,
+    lastScanTime: nullableTime,
+    lastScanStatus: z.enum(["Success", "Failed"]).nullable(),
+    message: z.string().nullable(),
+    images: count,
+    scanning: z.boolean(),
+  }),
+  "WatchEntrySummary",
+);
+
+export const WatchEntryListSchema = named(
+  z.object({ registries: z.array(WatchEntrySummarySchema) }),
+  "WatchEntryList",
+);
+
+export const WatchEntryDetailSchema = named(
+  z.object({
+    name: z.string(),
+    url: z.string(),
+    repository: z.string(),
+    scanInterval: count,
+    scanning: z.boolean(),
+    lastScanTime: nullableTime,
+    lastScanStatus: z.enum(["Success", "Failed"]).nullable(),
+    message: z.string().nullable(),
+    images: z.array(z.looseObject({ tag: z.string(), digest: z.string() })),
+  }),
+  "WatchEntryDetail",
+);
+
+export const WatchHistorySchema = named(
+  z.object({
+    name: z.string(),
+    repository: z.string(),
+    changes: z.array(TagHistoryEntrySchema),
+  }),
+  "WatchHistory",
+);
+
+// ---- query parameters ---------------------------------------------------------------------
+
+const pageNumber = z.coerce.number().int().min(1).default(1);
+const DURATION = /^\d+(m|h|d|w)$/;
+
+export const RepositoryQuerySchema = z.object({
+  q: z.string().max(256).optional().describe("substring of the repository name, case-insensitive"),
+  namespace: z.string().max(256).optional().describe("only names under this namespace (prefix before /)"),
+  updatedWithin: z
+    .string()
+    .regex(DURATION, 'expected a duration such as "30m", "24h", "7d", "2w"')
+    .optional()
+    .describe("only repositories updated within this long, e.g. 7d"),
+  signed: z
+    .enum(["true", "false"])
+    .optional()
+    .describe("only signed (true) or unsigned (false) repositories"),
+  sort: z.enum(["name", "size", "updated"]).default("name"),
+  order: z.enum(["asc", "desc"]).default("asc"),
+  page: pageNumber,
+  pageSize: z.coerce.number().int().min(1).max(500).default(50),
+});
+
+export const TagQuerySchema = z.object({
+  q: z.string().max(256).optional().describe("substring of the tag, case-insensitive"),
+  sort: z.enum(["name", "created", "size"]).default("name"),
+  order: z.enum(["asc", "desc"]).default("asc"),
+  page: pageNumber,
+  pageSize: z.coerce.number().int().min(1).max(10_000).default(100),
+});
+
+export const StorageQuerySchema = z.object({
+  page: pageNumber,
+  pageSize: z.coerce.number().int().min(1).max(500).default(50),
+});
+
+export type RepositoryQuery = z.output<typeof RepositoryQuerySchema>;
+export type TagQuery = z.output<typeof TagQuerySchema>;
+export type StorageQuery = z.output<typeof StorageQuerySchema>;
+
+/** Milliseconds of an `updatedWithin` duration ("7d"). */
+export function durationToMs(value: string): number {
+  const match = DURATION.exec(value)!;
+  const unit = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }[match[1] as "m" | "h" | "d" | "w"];
+  return Number.parseInt(value, 10) * unit;
+}
+
+// ---- types --------------------------------------------------------------------------------
+
+export type ApiError = z.output<typeof ApiErrorSchema>;
+export type RegistryCapabilities = z.output<typeof RegistryCapabilitiesSchema>;
+export type RegistryStatus = z.output<typeof RegistryStatusSchema>;
+export type RegistrySummary = z.output<typeof RegistrySummarySchema>;
+export type RepositorySummary = z.output<typeof RepositorySummarySchema>;
+export type RepositoryPage = z.output<typeof RepositoryPageSchema>;
+export type RepositoryDetail = z.output<typeof RepositoryDetailSchema>;
+export type PullCommands = z.output<typeof PullCommandsSchema>;
+export type SeverityCounts = z.output<typeof SeverityCountsSchema>;
+export type TagPlatform = z.output<typeof TagPlatformSchema>;
+export type TagSummary = z.output<typeof TagSummarySchema>;
+export type TagPage = z.output<typeof TagPageSchema>;
+export type ImageConfig = z.output<typeof ImageConfigSchema>;
+export type Referrer = z.output<typeof ReferrerSchema>;
+export type ReferrerKind = (typeof REFERRER_KINDS)[number];
+export type ManifestPlatform = z.output<typeof ManifestPlatformSchema>;
+export type TagHistoryEntry = z.output<typeof TagHistoryEntrySchema>;
+export type ManifestDetail = z.output<typeof ManifestDetailSchema>;
+export type RepositoryStorage = z.output<typeof RepositoryStorageSchema>;
+export type RegistryStorage = z.output<typeof RegistryStorageSchema>;
+export type StorageOverview = z.output<typeof StorageOverviewSchema>;

@@ -1,0 +1,192 @@
+/**
+ * Reading manifests, image configs and referrers into the API's shapes. Lenient on purpose: a
+ * catalogue shows what a registry holds, including manifests another registry accepted that
+ * Reestr's validator would refuse, so fields are read when present and skipped when odd.
+ */
+import type { ImageConfig, PullCommands, ReferrerKind, TagPlatform } from "./api-schemas.ts";
+
+export interface LooseDescriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  artifactType?: string;
+  annotations?: Record<string, string>;
+  platform?: { os?: string; architecture?: string; variant?: string };
+}
+
+export interface LooseManifest {
+  kind: "image" | "index" | "other";
+  mediaType: string;
+  config?: LooseDescriptor;
+  layers: LooseDescriptor[];
+  manifests: LooseDescriptor[];
+  annotations: Record<string, string>;
+  artifactType?: string;
+  /** Docker schema 1 carries its platform inline. */
+  architecture?: string;
+}
+
+export const IMAGE_CONFIG_TYPES = new Set([
+  "application/vnd.oci.image.config.v1+json",
+  "application/vnd.docker.container.image.v1+json",
+]);
+
+function stringMap(value: unknown): Record<string, string> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return {};
+  const out: Record<string, string> = {};
+  for (const [key, inner] of Object.entries(value)) if (typeof inner === "string") out[key] = inner;
+  return out;
+}
+
+function descriptor(value: unknown): LooseDescriptor | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const v = value as Record<string, unknown>;
+  if (typeof v.digest !== "string") return undefined;
+  const out: LooseDescriptor = {
+    mediaType: typeof v.mediaType === "string" ? v.mediaType : "application/octet-stream",
+    digest: v.digest,
+    size: typeof v.size === "number" && Number.isFinite(v.size) && v.size >= 0 ? v.size : 0,
+  };
+  if (typeof v.artifactType === "string") out.artifactType = v.artifactType;
+  const annotations = stringMap(v.annotations);
+  if (Object.keys(annotations).length > 0) out.annotations = annotations;
+  if (typeof v.platform === "object" && v.platform !== null) {
+    const p = v.platform as Record<string, unknown>;
+    out.platform = {
+      ...(typeof p.os === "string" ? { os: p.os } : {}),
+      ...(typeof p.architecture === "string" ? { architecture: p.architecture } : {}),
+      ...(typeof p.variant === "string" ? { variant: p.variant } : {}),
+    };
+  }
+  return out;
+}
+
+export function readManifest(bytes: Buffer, mediaType: string): LooseManifest {
+  let json: Record<string, unknown> = {};
+  try {
+    const parsed = JSON.parse(bytes.toString("utf8")) as unknown;
+    if (typeof parsed === "object" && parsed !== null) json = parsed as Record<string, unknown>;
+  } catch {
+    // Not JSON: shown as "other" with its media type and size.
+  }
+  const manifests = Array.isArray(json.manifests)
+    ? json.manifests.map(descriptor).filter((d): d is LooseDescriptor => d !== undefined)
+    : [];
+  const layers = Array.isArray(json.layers)
+    ? json.layers.map(descriptor).filter((d): d is LooseDescriptor => d !== undefined)
+    : [];
+  const config = descriptor(json.config);
+  const kind = Array.isArray(json.manifests) ? "index" : config ? "image" : "other";
+  const result: LooseManifest = {
+    kind,
+    mediaType: typeof json.mediaType === "string" ? json.mediaType : mediaType,
+    layers,
+    manifests,
+    annotations: stringMap(json.annotations),
+  };
+  if (config) result.config = config;
+  if (typeof json.artifactType === "string") result.artifactType = json.artifactType;
+  if (typeof json.architecture === "string") result.architecture = json.architecture;
+  return result;
+}
+
+/** Attestation manifests that buildx lists in an index under platform unknown/unknown. */
+export function isRealPlatform(d: LooseDescriptor): boolean {
+  return (
+    d.platform?.os !== undefined &&
+    d.platform.os !== "unknown" &&
+    d.annotations?.["vnd.docker.reference.type"] !== "attestation-manifest"
+  );
+}
+
+export function platformOf(d: LooseDescriptor): TagPlatform {
+  return {
+    os: d.platform?.os ?? "unknown",
+    architecture: d.platform?.architecture ?? "unknown",
+    variant: d.platform?.variant ?? null,
+  };
+}
+
+function stringList(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : [];
+}
+
+function time(value: unknown): string | null {
+  if (typeof value !== "string") return null;
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? null : new Date(ms).toISOString();
+}
+
+/** An image config blob (OCI or Docker) as the API shows it. */
+export function readImageConfig(bytes: Buffer, descriptor: LooseDescriptor): ImageConfig {
+  let json: Record<string, unknown> = {};
+  try {
+    const parsed = JSON.parse(bytes.toString("utf8")) as unknown;
+    if (typeof parsed === "object" && parsed !== null) json = parsed as Record<string, unknown>;
+  } catch {
+    // An unreadable config shows as empty.
+  }
+  const config = (typeof json.config === "object" && json.config !== null ? json.config : {}) as Record<
+    string,
+    unknown
+  >;
+  const history = Array.isArray(json.history) ? json.history : [];
+  return {
+    digest: descriptor.digest,
+    mediaType: descriptor.mediaType,
+    size: descriptor.size,
+    created: time(json.created),
+    os: typeof json.os === "string" ? json.os : null,
+    architecture: typeof json.architecture === "string" ? json.architecture : null,
+    env: stringList(config.Env),
+    entrypoint: stringList(config.Entrypoint),
+    cmd: stringList(config.Cmd),
+    labels: stringMap(config.Labels),
+    history: history
+      .filter((h): h is Record<string, unknown> => typeof h === "object" && h !== null)
+      .map((h) => ({
+        created: time(h.created),
+        createdBy: typeof h.created_by === "string" ? h.created_by : null,
+        emptyLayer: h.empty_layer === true,
+      })),
+  };
+}
+
+export function variantOf(bytes: Buffer): string | null {
+  try {
+    const json = JSON.parse(bytes.toString("utf8")) as { variant?: unknown };
+    return typeof json.variant === "string" ? json.variant : null;
+  } catch {
+    return null;
+  }
+}
+
+/** What a referrer is, from its artifact type (and media type when it has none). */
+export function referrerKind(artifactType: string | undefined, mediaType: string): ReferrerKind {
+  const type = (artifactType ?? mediaType).toLowerCase();
+  if (/spdx|cyclonedx|sbom|syft/.test(type)) return "sbom";
+  if (/signature|cosign\.artifact\.sig|\.sig\.|notary/.test(type)) return "signature";
+  if (/in-toto|intoto|attestation|provenance|slsa|dsse|sigstore\.bundle|vuln|openvex/.test(type))
+    return "attestation";
+  return "other";
+}
+
+export function isReadmeArtifact(artifactType: string | undefined): boolean {
+  return artifactType !== undefined && /readme|markdown/i.test(artifactType);
+}
+
+/** docker / podman / ctr pull commands for `host/name` at a tag or digest. */
+export function pullCommands(
+  pullHost: string,
+  repository: string,
+  reference: string,
+  plainHttp: boolean,
+): PullCommands {
+  const separator = reference.includes(":") ? "@" : ":";
+  const image = `${pullHost}/${repository}${separator}${reference}`;
+  return {
+    docker: `docker pull ${image}`,
+    podman: `podman pull ${plainHttp ? "--tls-verify=false " : ""}${image}`,
+    ctr: `ctr images pull ${plainHttp ? "--plain-http " : ""}${image}`,
+  };
+}
