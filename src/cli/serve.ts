@@ -16,8 +16,22 @@ Options:
   --log-level <level>   debug | info | warn | error    (REESTR_LOG_LEVEL, default info)
   --no-access-log       do not log one line per request
   --no-delete           refuse DELETE of manifests, tags and blobs (UNSUPPORTED)
-  --htpasswd <file>     require basic auth on /v2 with this htpasswd file (bcrypt)
+  --htpasswd <file>     require auth on /v2 with the users of this htpasswd file (bcrypt)
                         (REESTR_HTPASSWD; config: auth: {htpasswd, realm, anonymousPull})
+  --auth-mode <mode>    basic (Basic credentials on every request, the default) or token
+                        (Docker's token flow: /auth/token issues signed JWTs) (REESTR_AUTH_MODE)
+  --anonymous-pull      let anonymous callers pull (REESTR_ANONYMOUS_PULL)
+  --embedded-users      users also in <data>/users.sqlite (\`reestr user add --embedded\`)
+                        (REESTR_EMBEDDED_USERS)
+  --tls                 serve HTTPS with an automatic local CA and server certificate,
+                        kept in <data>/tls/ and renewed before expiry without a restart;
+                        trust the CA with \`reestr cert ca\`                   (REESTR_TLS)
+  --tls-names <list>    extra names (comma-separated DNS names or IPs) for the automatic
+                        certificate, besides localhost, 127.0.0.1, ::1, the host name
+                        and registry.local                              (REESTR_TLS_NAMES)
+  --tls-cert <file>     serve HTTPS with your own PEM certificate (chain) ...
+  --tls-key <file>      ... and its key; both reloaded when they change
+                        (REESTR_TLS_CERT, REESTR_TLS_KEY)
   -h, --help            show this help
 
 Precedence: flags > environment > config file > defaults.
@@ -30,12 +44,21 @@ A \`watch\` section (the same as \`reestr watch\`'s file: registries: [{name, ur
 <dataDir>/watch.sqlite and exported as reestr_watch_* metrics.
 With auth, every /v2 request needs a user of the file (\`reestr user add\`), answered 401
 with a Basic challenge otherwise; \`anonymousPull: true\` lets GET/HEAD through without
-credentials (the /v2/ ping still asks to log in). Any user may pull, push and delete.
-Stop with SIGTERM or Ctrl-C: in-flight requests finish, new ones are refused.
+credentials (the /v2/ ping still asks to log in). Without \`auth.rules\` any user may pull,
+push and delete; with them, the first rule matching the caller and the repository decides
+(docs/security.md: users, tokens, groups, rules).
+The \`limits\` section sets rate limits per client IP and per user (429 TOOMANYREQUESTS), the
+failed-login lockout (on: 10 failures in 5m), body and header size limits and timeouts; the
+\`audit\` section ({file, log, sync}; REESTR_AUDIT_FILE) records who pushed, pulled and deleted
+what (docs/security.md: TLS, Hardening).
+Stop with SIGTERM or Ctrl-C: in-flight requests finish, new ones are refused. SIGHUP re-reads
+the config's watch section (watched registries added, changed or removed without a restart).
 
 Example:
   reestr serve --port 5000 --data /var/lib/reestr
   skopeo copy --dest-tls-verify=false oci:./image:latest docker://127.0.0.1:5000/demo:latest
+  reestr cert ca --data /var/lib/reestr      # the CA and how to trust it (created if new)
+  reestr serve --tls --data /var/lib/reestr
 `;
 
 async function run(argv: string[]): Promise<number> {
@@ -50,6 +73,13 @@ async function run(argv: string[]): Promise<number> {
       "no-access-log": { type: "boolean" },
       "no-delete": { type: "boolean" },
       htpasswd: { type: "string" },
+      "auth-mode": { type: "string" },
+      "anonymous-pull": { type: "boolean" },
+      "embedded-users": { type: "boolean" },
+      tls: { type: "boolean" },
+      "tls-cert": { type: "string" },
+      "tls-key": { type: "string" },
+      "tls-names": { type: "string" },
       json: { type: "boolean" },
     },
     allowPositionals: false,
@@ -59,6 +89,13 @@ async function run(argv: string[]): Promise<number> {
     dataDir: values.data,
     "log.level": values["log-level"],
     "auth.htpasswd": values.htpasswd,
+    "auth.mode": values["auth-mode"],
+    "auth.anonymousPull": values["anonymous-pull"],
+    "auth.embeddedUsers": values["embedded-users"],
+    "tls.enabled": values.tls,
+    "tls.cert": values["tls-cert"],
+    "tls.key": values["tls-key"],
+    "tls.names": values["tls-names"],
   };
   if (values.port !== undefined) {
     const port = Number(values.port);
@@ -91,6 +128,10 @@ async function run(argv: string[]): Promise<number> {
     shutdownTimeoutMs: durationMs(config.shutdownTimeout),
     watch: config.watch,
     auth: config.auth,
+    tls: config.tls,
+    limits: config.limits,
+    audit: config.audit,
+    catalog: config.catalog,
   });
 
   return new Promise<number>((resolve) => {
@@ -107,7 +148,34 @@ async function run(argv: string[]): Promise<number> {
     };
     process.once("SIGTERM", () => stop("SIGTERM"));
     process.once("SIGINT", () => stop("SIGINT"));
+    // SIGHUP re-reads the config for the watch section: added, changed and removed registries
+    // take effect without a restart. Other settings (port, storage, auth) need a restart.
+    process.on("SIGHUP", () => {
+      void reloadWatch(server, values.config ?? process.env.REESTR_CONFIG, flags);
+    });
   });
+}
+
+async function reloadWatch(
+  server: Awaited<ReturnType<typeof startRegistryServer>>,
+  file: string | undefined,
+  flags: Record<string, unknown>,
+): Promise<void> {
+  try {
+    const config = await loadConfig({ file, env: process.env, flags });
+    const entries = config.watch?.registries ?? [];
+    if (!server.watcher) {
+      if (entries.length > 0) {
+        server.logger.warn("config reloaded: the watch section was added; restart to start watching");
+      }
+      return;
+    }
+    await server.watcher.reload(entries);
+  } catch (error) {
+    server.logger.error("config reload failed; the running config stays in force", {
+      error: (error as Error).message,
+    });
+  }
 }
 
 export default {

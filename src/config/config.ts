@@ -1,6 +1,11 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { z } from "zod";
+import { AUTH_ENVIRONMENT_VARIABLES, AuthConfigSchema } from "../auth/auth-config.ts";
+import { CatalogSectionSchema } from "../catalog/registries-config.ts";
+import { AuditSchema } from "../server/audit.ts";
+import { LimitsSchema } from "../server/rate-limit.ts";
+import { TlsSchema } from "../tls/config.ts";
 import { parseWatchSection, type WatchConfig } from "../watcher/watch-config.ts";
 import { ConfigError } from "./config-error.ts";
 
@@ -53,18 +58,18 @@ export const ConfigSchema = z
       .prefault({}),
     /** How long SIGTERM waits for in-flight requests before closing connections. */
     shutdownTimeout: duration.default("30s"),
-    /** Basic auth on /v2 from an htpasswd file (bcrypt); absent: the registry is open. */
-    auth: z
-      .object({
-        htpasswd: z.string().min(1),
-        realm: z.string().min(1).default("Reestr"),
-        /** GET/HEAD on /v2 without credentials (the /v2/ ping still answers 401). */
-        anonymousPull: z.boolean().default(false),
-      })
-      .strict()
-      .optional(),
+    /** Users, tokens and access rules on /v2 (src/auth/auth-config.ts); absent: the registry is open. */
+    auth: AuthConfigSchema.optional(),
     /** Registries the server's watcher scans on a schedule; results under /api/watch. */
     watch: watchSection.optional(),
+    /** HTTPS: automatic local CA and certificate, or your own (src/tls/config.ts). */
+    tls: TlsSchema.optional(),
+    /** Rate limits, login lockout, size limits, timeouts (src/server/rate-limit.ts). */
+    limits: LimitsSchema.optional(),
+    /** Audit log of pushes, pulls and deletes (src/server/audit.ts). */
+    audit: AuditSchema.optional(),
+    /** The web catalogue's remote registries and cache (src/catalog/registries-config.ts). */
+    catalog: CatalogSectionSchema.optional(),
   })
   .strict();
 
@@ -97,7 +102,13 @@ export const ENVIRONMENT_VARIABLES: Record<string, { path: string; type: Variabl
   REESTR_UPLOAD_EXPIRY: { path: "storage.uploadExpiry", type: "duration" },
   REESTR_STORAGE_SYNC: { path: "storage.sync", type: "string" },
   REESTR_SHUTDOWN_TIMEOUT: { path: "shutdownTimeout", type: "duration" },
-  REESTR_HTPASSWD: { path: "auth.htpasswd", type: "string" },
+  ...AUTH_ENVIRONMENT_VARIABLES,
+  REESTR_TLS: { path: "tls.enabled", type: "boolean" },
+  REESTR_TLS_CERT: { path: "tls.cert", type: "string" },
+  REESTR_TLS_KEY: { path: "tls.key", type: "string" },
+  REESTR_TLS_NAMES: { path: "tls.names", type: "string" },
+  REESTR_AUDIT_FILE: { path: "audit.file", type: "string" },
+  REESTR_REDIS_URL: { path: "catalog.cache.redisUrl", type: "string" },
 };
 
 export function overridesFromEnvironment(env: NodeJS.ProcessEnv): ConfigOverrides {
@@ -178,7 +189,7 @@ export async function loadConfig(options: {
   }
   const config = result.data;
   config.dataDir = resolve(config.dataDir);
-  if (config.auth) config.auth.htpasswd = resolve(config.auth.htpasswd);
+  if (config.auth?.htpasswd) config.auth.htpasswd = resolve(config.auth.htpasswd);
   return config;
 }
 

@@ -1,11 +1,27 @@
 import { createServer, type Server } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join, resolve as resolvePath } from "node:path";
-import { type Authenticator, HtpasswdAuthenticator, V2AuthGate } from "../auth/authenticator.ts";
-import { HtpasswdFile } from "../auth/htpasswd.ts";
+import type { V2AuthGate } from "../auth/gate.ts";
+import { type AuthSetup, createV2AuthGate } from "../auth/setup.ts";
+import { WebAuthApi } from "../auth/web-auth-api.ts";
+import type { CatalogSection } from "../catalog/registries-config.ts";
+import { createServerCatalog } from "../catalog/server-catalog.ts";
 import { App } from "../server/app.ts";
+import { type AuditConfig, AuditLog } from "../server/audit.ts";
 import { Logger, type LogLevel } from "../server/logger.ts";
 import { Metrics } from "../server/metrics.ts";
+import {
+  checkLockout,
+  clientIp,
+  type LimitsConfig,
+  LimitsSchema,
+  RequestLimits,
+  recordFailedLogin,
+} from "../server/rate-limit.ts";
+import { securityHeaders } from "../server/security-headers.ts";
+import { settingMs, type TlsConfig, tlsEnabled } from "../tls/config.ts";
+import type { TlsManager } from "../tls/manager.ts";
 import { VERSION } from "../version.ts";
 import type { VulnerabilityScanner } from "../watcher/scanners/scanner.ts";
 import type { WatchEntry } from "../watcher/scheduler.ts";
@@ -41,18 +57,21 @@ export interface ServerOptions {
   watchInitialDelay?: (entry: WatchEntry, intervalMs: number) => number;
   /** Authentication on /v2 (the config's `auth` section); absent: open registry. */
   auth?: ServerAuthOptions;
+  /** HTTPS (the config's `tls` section): an automatic local CA or the user's certificate. */
+  tls?: TlsConfig;
+  /** Rate limits, login lockout, size limits and timeouts (the config's `limits` section). */
+  limits?: LimitsConfig;
+  /** The audit log of pushes, pulls and deletes (the config's `audit` section). */
+  audit?: AuditConfig;
+  /** The web catalogue's remote registries and cache (the config's `catalog` section). */
+  catalog?: CatalogSection;
 }
 
-export interface ServerAuthOptions {
-  /** An htpasswd file (bcrypt); loaded at start, reloaded when it changes. */
-  htpasswd?: string;
-  /** Another authenticator instead of htpasswd (tests, later token auth). */
-  authenticator?: Authenticator;
-  /** Basic challenge realm, default "Reestr". */
-  realm?: string;
-  /** GET/HEAD without credentials allowed (not the /v2/ ping). Default false. */
-  anonymousPull?: boolean;
-}
+/**
+ * The config's `auth` section (src/auth/auth-config.ts: mode basic|token, htpasswd, realm,
+ * anonymousPull, token, groups, rules), plus an optional authenticator replacing htpasswd.
+ */
+export type ServerAuthOptions = AuthSetup;
 
 export interface RunningServer {
   url: string;
@@ -62,6 +81,9 @@ export interface RunningServer {
   logger: Logger;
   /** The running watcher when `watch` is configured. */
   watcher?: Watcher;
+  /** The certificate manager when serving HTTPS. */
+  tls?: TlsManager;
+  audit?: AuditLog;
   /** Graceful: stop accepting, finish in-flight requests (up to the shutdown timeout), close stores. */
   close(): Promise<void>;
 }
@@ -69,34 +91,32 @@ export interface RunningServer {
 /** How often expired uploads are swept. */
 const UPLOAD_SWEEP_INTERVAL_MS = 60 * 60 * 1000;
 
-async function createAuthGate(options: ServerAuthOptions, logger: Logger): Promise<V2AuthGate> {
-  let authenticator = options.authenticator;
-  if (!authenticator) {
-    if (!options.htpasswd) throw new Error("auth: an htpasswd file or an authenticator is required");
-    const file = await new HtpasswdFile(resolvePath(options.htpasswd), {
-      onReloadError: (error) =>
-        logger.error("htpasswd reload failed; previous users stay in force", {
-          file: options.htpasswd,
-          error: error.message,
-        }),
-    }).load();
-    if (file.users.length === 0)
-      logger.warn("htpasswd file has no users: nobody can log in", { file: file.path });
-    logger.info("basic auth enabled", {
-      file: file.path,
-      users: file.users.length,
-      anonymousPull: options.anonymousPull ?? false,
-    });
-    authenticator = new HtpasswdAuthenticator(file);
-  }
-  return new V2AuthGate({ authenticator, realm: options.realm, anonymousPull: options.anonymousPull });
+async function createAuthGate(
+  options: ServerAuthOptions,
+  logger: Logger,
+  dataDir: string,
+): Promise<V2AuthGate> {
+  return createV2AuthGate(options, { dataDir, logger });
 }
 
 /** Starts the registry with embedded storage (filesystem blobs + SQLite metadata) unless stores are given. */
 export async function startRegistryServer(options: ServerOptions): Promise<RunningServer> {
   const logger = options.logger ?? new Logger({ level: options.logLevel ?? "info" });
   // First: a bad htpasswd file stops the start before any store is opened.
-  const auth = options.auth ? await createAuthGate(options.auth, logger) : undefined;
+  const auth = options.auth ? await createAuthGate(options.auth, logger, options.dataDir) : undefined;
+  // Certificates and the audit file next: problems there also stop the start early.
+  const tls = tlsEnabled(options.tls)
+    ? // Loaded only for HTTPS: the X.509 library costs memory a plain-HTTP server doesn't need.
+      await (await import("../tls/manager.ts")).TlsManager.start({
+        config: options.tls!,
+        dataDir: options.dataDir,
+        logger,
+      })
+    : undefined;
+  const limitsConfig = options.limits ?? LimitsSchema.parse({});
+  const audit = options.audit
+    ? new AuditLog({ config: options.audit, dataDir: options.dataDir, logger })
+    : undefined;
   const blobs = options.blobs ?? (await new FsBlobStore(options.dataDir).init());
   const metadata =
     options.metadata ??
@@ -121,27 +141,66 @@ export async function startRegistryServer(options: ServerOptions): Promise<Runni
       onScan: (event) => metrics.recordScan(event),
     });
   }
+  const limits = new RequestLimits({ config: limitsConfig, metrics: metrics.registry });
+  // Web login and personal access tokens over the same users (when auth is configured).
+  const webAuth = auth?.accounts
+    ? new WebAuthApi({
+        store: auth.accounts.store,
+        verifyPassword: auth.accounts.verifyPassword,
+        authRequired: true,
+        secureCookies: tls !== undefined,
+        lockedOutFor: (user, req) => checkLockout(limits.loginGuard, clientIp(req), user),
+        onLoginFailure: (user, req) => recordFailedLogin(limits.loginGuard, clientIp(req), user),
+      })
+    : undefined;
+  // The catalogue (/api): this registry as "local", configured and watched remote registries.
+  const catalog = await createServerCatalog({
+    section: options.catalog,
+    registry,
+    auth,
+    webAuth,
+    authMode: options.auth?.mode === "token" ? "bearer" : "basic",
+    watcher,
+    logger: logger.child({ component: "catalog" }),
+    metrics: metrics.registry,
+  });
   const app = new App({
+    catalog: catalog.api,
     registry,
     watcher,
-    v2: new V2Api(registry, metrics),
+    v2: new V2Api(registry, metrics, { catalogFilter: auth?.catalogFilter }),
     metrics,
     logger,
     version: VERSION,
     accessLog: options.accessLog ?? true,
     auth,
+    limits,
+    webAuth,
+    securityHeaders: securityHeaders({ tls: tls !== undefined }),
+    audit: audit?.enabled ? audit : undefined,
   });
 
-  const server = createServer(
-    {
-      // Large pushes can take long: bound idle sockets, not whole requests.
-      requestTimeout: 0,
-      headersTimeout: 60_000,
-      keepAliveTimeout: 65_000,
-    },
-    app.handle,
-  );
-  server.timeout = 5 * 60_000;
+  const httpOptions = {
+    // Large pushes can take long: bound idle sockets and the request head, not whole requests.
+    requestTimeout: 0,
+    headersTimeout: settingMs(limitsConfig.headersTimeout),
+    // node checks headersTimeout on this beat (default 30s): keep it finer than the timeout.
+    connectionsCheckingInterval: Math.min(30_000, Math.max(250, settingMs(limitsConfig.headersTimeout) / 4)),
+    keepAliveTimeout: 65_000,
+    maxHeaderSize: limitsConfig.maxHeaderBytes,
+  };
+  let server: Server;
+  if (tls) {
+    const secure = createHttpsServer(
+      { ...httpOptions, ...tls.secureContextOptions, minVersion: "TLSv1.2" },
+      app.handle,
+    );
+    tls.attach(secure); // renewals and reloads swap the certificate in, no restart
+    server = secure;
+  } else {
+    server = createServer(httpOptions, app.handle);
+  }
+  server.timeout = settingMs(limitsConfig.idleTimeout);
 
   const sweep = async () => {
     try {
@@ -165,13 +224,26 @@ export async function startRegistryServer(options: ServerOptions): Promise<Runni
     });
   } catch (error) {
     clearInterval(sweeper);
+    tls?.close();
+    await audit?.close();
     await watcher?.close();
+    await catalog.close();
+    auth?.close();
     throw error;
   }
   const address = server.address() as AddressInfo;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
-  const url = `http://${host}:${address.port}`;
+  const url = `${tls ? "https" : "http"}://${host}:${address.port}`;
   logger.info("reestr listening", { url, version: VERSION, dataDir: options.dataDir });
+  if (catalog.local) {
+    catalog.local.baseUrl = url;
+    // A watch entry on this server's own URL is the local registry, not a remote one to probe.
+    for (const id of catalog.catalog.registryIds) {
+      const source = catalog.catalog.source(id);
+      if (source && !source.local && isThisServer(source.baseUrl, address.port))
+        await catalog.catalog.remove(id);
+    }
+  }
   if (watcher) {
     await watcher.start();
     logger.info("watching", { entries: watcher.entries.map((entry) => entry.name) });
@@ -196,11 +268,26 @@ export async function startRegistryServer(options: ServerOptions): Promise<Runni
       server.closeAllConnections();
       // The watcher (its scans ended, its store closed) before the registry's stores close.
       await watcherClosed;
+      await catalog.close();
+      tls?.close();
+      await audit?.close();
+      auth?.close();
       await metadata.close();
       logger.info("reestr stopped", { drained });
       logger.flush();
     })();
     return closing;
   };
-  return { url, port: address.port, registry, server, logger, watcher, close };
+  return { url, port: address.port, registry, server, logger, watcher, tls, audit, close };
+}
+
+/** Whether a URL points at this process: a loopback address on the port it listens on. */
+function isThisServer(url: string, port: number): boolean {
+  try {
+    const parsed = new URL(url);
+    const host = parsed.hostname.replace(/^\[|\]$/g, "");
+    return Number(parsed.port) === port && ["127.0.0.1", "localhost", "::1"].includes(host);
+  } catch {
+    return false;
+  }
 }

@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { V2AuthGate } from "../auth/authenticator.ts";
+import { WEB_AUTH_PREFIX, type WebAuthApi } from "../auth/web-auth-api.ts";
+import type { CatalogApi } from "../catalog/handler.ts";
 import { isRegistryError, RegistryError } from "../oci/errors.ts";
 import type { RequestContext } from "../registry/http/context.ts";
 import { sendJson } from "../registry/http/context.ts";
@@ -8,8 +10,11 @@ import { matchV2, type V2Api } from "../registry/http/v2-routes.ts";
 import type { Registry } from "../registry/registry.ts";
 import type { Watcher } from "../watcher/watcher.ts";
 import { StaticSite } from "../web/static.ts";
+import type { AuditLog } from "./audit.ts";
 import type { Logger } from "./logger.ts";
 import type { Metrics } from "./metrics.ts";
+import type { RequestLimits } from "./rate-limit.ts";
+import { applySecurityHeaders } from "./security-headers.ts";
 
 export interface AppOptions {
   registry: Registry;
@@ -22,8 +27,18 @@ export interface AppOptions {
   watcher?: Watcher;
   /** When set, every /v2 request passes this gate first (see src/auth/authenticator.ts). */
   auth?: V2AuthGate;
+  /** Rate limits, login lockout, body size (src/server/rate-limit.ts). */
+  limits?: RequestLimits;
+  /** Headers for every response outside /v2 (src/server/security-headers.ts). */
+  securityHeaders?: Record<string, string>;
+  /** Push/pull/delete events (src/server/audit.ts). */
+  audit?: AuditLog;
   /** The built web catalogue served on every other GET path (default: dist/web of this checkout). */
   web?: StaticSite;
+  /** Web login, sessions and personal access tokens (/api/auth/…), when auth is configured. */
+  webAuth?: WebAuthApi;
+  /** The catalogue's JSON API (src/catalog): /api/registries…, /api/storage, /api/openapi.json. */
+  catalog?: CatalogApi;
 }
 
 export interface HealthCheck {
@@ -85,6 +100,8 @@ export class App {
     };
     this.#inFlight++;
     res.setHeader("X-Request-Id", ctx.requestId);
+    if (this.#options.securityHeaders && !(ctx.path === "/v2" || ctx.path.startsWith("/v2/")))
+      applySecurityHeaders(res, this.#options.securityHeaders);
     let done = false;
     const finish = () => {
       if (done) return;
@@ -106,18 +123,51 @@ export class App {
 
   async #route(ctx: RequestContext): Promise<void> {
     const { path } = ctx;
+    this.#options.limits?.admit(ctx);
     if (path === "/v2" || path.startsWith("/v2/")) {
       ctx.res.setHeader("Docker-Distribution-API-Version", "registry/2.0");
       const route = matchV2(path);
       ctx.route = route?.route ?? "v2_unknown";
-      if (this.#options.auth) ctx.user = await this.#options.auth.check(ctx.req, path);
+      if (this.#options.auth) {
+        const { auth, limits } = this.#options;
+        const check = () => auth.check(ctx, route);
+        ctx.user = await (limits ? limits.authenticate(ctx, check) : check());
+      }
       if (!route) {
         throw new RegistryError("UNSUPPORTED", `no such endpoint: ${path.slice(0, 200)}`, undefined, {}, 404);
       }
       return this.#options.v2.handle(ctx, route);
     }
+    // Token mode: Docker's token endpoint (/auth/token) and the signing key (/auth/jwks.json).
+    const tokens = this.#options.auth?.tokenEndpoint;
+    if (tokens?.handles(path)) {
+      // Logins there count for the failed-login lockout like those on /v2.
+      const limits = this.#options.limits;
+      if (!limits) return tokens.handle(ctx);
+      await limits.authenticate(
+        ctx,
+        async () => {
+          await tokens.handle(ctx);
+          return ctx.user;
+        },
+        { perUser: false },
+      );
+      return;
+    }
     if (path === WATCH_PREFIX || path === `${WATCH_PREFIX}/` || path.startsWith(`${WATCH_PREFIX}/`)) {
       return this.#watch(ctx);
+    }
+    if (path.startsWith(WEB_AUTH_PREFIX)) {
+      if (this.#options.webAuth) {
+        if (await this.#options.webAuth.handle(ctx)) return;
+      } else if (path === `${WEB_AUTH_PREFIX}session`) {
+        // No users configured: everyone is anonymous and nothing asks for a login.
+        ctx.route = path;
+        return sendJson(ctx, 200, { user: null, csrfToken: null, expiresAt: null, authRequired: false });
+      }
+    }
+    if (this.#options.catalog?.handles(path)) {
+      return this.#options.catalog.handle(ctx);
     }
     if (isWebPath(path) && (ctx.req.method === "GET" || ctx.req.method === "HEAD")) {
       ctx.route = "web";
@@ -145,7 +195,15 @@ export class App {
         return sendJson(ctx, 200, {
           name: "reestr",
           version: this.#options.version,
-          endpoints: ["/v2/", "/healthz", "/readyz", "/metrics", "/api/status", WATCH_PREFIX],
+          endpoints: [
+            "/v2/",
+            "/healthz",
+            "/readyz",
+            "/metrics",
+            "/api/status",
+            WATCH_PREFIX,
+            ...(this.#options.catalog ? ["/api/registries", "/api/storage", "/api/openapi.json"] : []),
+          ],
         });
     }
     ctx.route = "not_found";
@@ -329,6 +387,7 @@ export class App {
     const method = ctx.req.method ?? "GET";
     const status = ctx.res.statusCode;
     this.#options.metrics.httpRequestDuration.observe(seconds, { method, route: ctx.route, code: status });
+    this.#options.audit?.record(ctx, status);
     if (!this.#options.accessLog) return;
     const length = ctx.res.getHeader("content-length");
     this.#options.logger.info("request", {

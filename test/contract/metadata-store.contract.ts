@@ -504,6 +504,67 @@ export function metadataStoreContract(name: string, makeStore: () => Promise<Met
           assert.equal(stats.blobBytes, 100);
         }));
 
+      test("repositorySummaries: tags, linked bytes (each blob once), shared bytes, last change, signed", () =>
+        withStore(async (store) => {
+          assert.deepEqual(await store.repositorySummaries(), []);
+          await store.linkBlob("a", blob("x"), 100);
+          await store.linkBlob("b", blob("x"), 100);
+          await store.linkBlob("a", blob("y"), 50);
+          await store.linkBlob("a", blob("y"), 50);
+          const image = manifest("img");
+          await store.putManifest("a", image, "t1");
+          await store.putManifest("a", manifest("m2"), "t2");
+          await store.putManifest("b", manifest("m1"), "t1");
+          await store.putManifest(
+            "b",
+            manifest("sig", {
+              subject: image.digest,
+              artifactType: "application/vnd.dev.cosign.artifact.sig.v1+json",
+            }),
+          );
+          await store.putManifest("c", manifest("tagsig"), `sha256-${"0".repeat(64)}.sig`);
+          await store.linkBlob("d", blob("z"), 7);
+          const before = Date.now();
+          const summaries = await store.repositorySummaries();
+          assert.deepEqual(
+            summaries.map(({ updatedAt: _, ...rest }) => rest),
+            [
+              { name: "a", tags: 2, bytes: 150, sharedBytes: 100, signed: false },
+              { name: "b", tags: 1, bytes: 100, sharedBytes: 100, signed: true },
+              { name: "c", tags: 1, bytes: 0, sharedBytes: 0, signed: true },
+              { name: "d", tags: 0, bytes: 7, sharedBytes: 0, signed: false },
+            ],
+          );
+          for (const summary of summaries.slice(0, 3)) {
+            assert.ok(
+              summary.updatedAt && summary.updatedAt <= before && summary.updatedAt > before - 60_000,
+            );
+          }
+          assert.equal(summaries[3]!.updatedAt, undefined, "no manifest and no tag: no update time");
+        }));
+
+      test("listTagRecords: every tag with digest, media type and time, by tag; undefined when unknown", () =>
+        withStore(async (store) => {
+          assert.equal(await store.listTagRecords("nope"), undefined);
+          const one = manifest("one");
+          const two = manifest("two", { mediaType: MediaType.OciIndex });
+          await store.putManifest("r", one, "b");
+          await store.putManifest("r", two, "a");
+          await store.putManifest("r", one, "c");
+          const records = await store.listTagRecords("r");
+          assert.deepEqual(
+            records?.map(({ updatedAt: _, ...rest }) => rest),
+            [
+              { tag: "a", digest: two.digest, mediaType: MediaType.OciIndex },
+              { tag: "b", digest: one.digest, mediaType: MediaType.OciManifest },
+              { tag: "c", digest: one.digest, mediaType: MediaType.OciManifest },
+            ],
+          );
+          assert.ok(records!.every((record) => record.updatedAt > 0));
+          await store.putManifest("empty", manifest("untagged"));
+          assert.deepEqual(await store.listTagRecords("empty"), []);
+        }));
+
       test("check() resolves and close() can be called twice", () =>
         withStore(async (store) => {
           await store.check();

@@ -10,6 +10,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { request } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -81,7 +82,10 @@ function readStatusField(pid: number, field: string): number | undefined {
 /** One GET, answering the status code, or undefined when nothing listens (yet). */
 function probe(url: string, timeoutMs: number): Promise<number | undefined> {
   return new Promise((resolveProbe) => {
-    const req = request(url, { method: "GET", agent: false, timeout: timeoutMs }, (res) => {
+    // Readiness only: an HTTPS server's certificate is checked by the tests themselves.
+    const send = url.startsWith("https:") ? httpsRequest : request;
+    const options = { method: "GET", agent: false, timeout: timeoutMs, rejectUnauthorized: false };
+    const req = send(url, options, (res) => {
       res.resume();
       res.on("end", () => resolveProbe(res.statusCode));
       res.on("error", () => resolveProbe(undefined));
@@ -108,6 +112,8 @@ export interface SpawnServerOptions {
   /** Path polled until it answers 200 (default `/v2/`). */
   readyPath?: string;
   readyTimeoutMs?: number;
+  /** The server speaks HTTPS (url is https://…). */
+  https?: boolean;
 }
 
 /** Spawns a server and waits until `readyPath` answers 200; kills it and throws with its output otherwise. */
@@ -141,7 +147,7 @@ export async function spawnServer(options: SpawnServerOptions): Promise<ServerPr
     });
   });
 
-  const url = `http://127.0.0.1:${options.port}`;
+  const url = `${options.https ? "https" : "http"}://127.0.0.1:${options.port}`;
   const output = (maxBytes = 64 * 1024): string => {
     if (!existsSync(options.logFile)) return "";
     const text = readFileSync(options.logFile);
@@ -219,6 +225,8 @@ export interface StartReestrOptions {
   readyTimeoutMs?: number;
   /** Path polled for readiness (default `/v2/`; `/healthz` when auth makes `/v2/` answer 401). */
   readyPath?: string;
+  /** The server is started with TLS (`--tls`, `--tls-cert` in extraArgs): url is https://…. */
+  https?: boolean;
 }
 
 export const REESTR_BIN = join(REPO_ROOT, "bin", "reestr.js");
@@ -258,6 +266,7 @@ export async function startReestr(options: StartReestrOptions = {}): Promise<Ser
         logFile: join(root, "reestr.log"),
         readyTimeoutMs: options.readyTimeoutMs,
         readyPath: options.readyPath,
+        https: options.https,
       });
     } catch (error) {
       lastError = error;

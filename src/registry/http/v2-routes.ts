@@ -51,14 +51,21 @@ function safeDecode(value: string): string {
 const MAX_PAGE_SIZE = 100_000;
 const DEFAULT_CATALOG_PAGE = 1000;
 
+export interface V2ApiOptions {
+  /** Which repositories the request's caller may see in the catalog; undefined: all (auth's hook). */
+  catalogFilter?: (ctx: RequestContext) => ((repository: string) => boolean) | undefined;
+}
+
 /** Handlers for the OCI Distribution API; errors are thrown as RegistryError. */
 export class V2Api {
   readonly #registry: Registry;
   readonly #metrics: Metrics;
+  readonly #catalogFilter: V2ApiOptions["catalogFilter"];
 
-  constructor(registry: Registry, metrics: Metrics) {
+  constructor(registry: Registry, metrics: Metrics, options: V2ApiOptions = {}) {
     this.#registry = registry;
     this.#metrics = metrics;
+    this.#catalogFilter = options.catalogFilter;
   }
 
   async handle(ctx: RequestContext, route: V2Route): Promise<void> {
@@ -102,8 +109,27 @@ export class V2Api {
 
   async #catalog(ctx: RequestContext): Promise<void> {
     const page = pageOf(ctx, DEFAULT_CATALOG_PAGE);
-    const names = await this.#registry.catalog({ ...page, limit: page.limit + 1 });
+    const visible = this.#catalogFilter?.(ctx);
+    const names = visible
+      ? await this.#visibleCatalog(page, visible)
+      : await this.#registry.catalog({ ...page, limit: page.limit + 1 });
     sendPaged(ctx, "/v2/_catalog", { repositories: names.slice(0, page.limit) }, names, page);
+  }
+
+  /** Up to `limit + 1` names the caller may see, after `last`: reads on past hidden ones in batches. */
+  async #visibleCatalog(page: Page, visible: (name: string) => boolean): Promise<string[]> {
+    const batch = Math.max(page.limit + 1, DEFAULT_CATALOG_PAGE);
+    const names: string[] = [];
+    let last = page.last;
+    for (;;) {
+      const chunk = await this.#registry.catalog({ last, limit: batch });
+      for (const name of chunk) {
+        if (visible(name)) names.push(name);
+        if (names.length > page.limit) return names;
+      }
+      if (chunk.length < batch) return names;
+      last = chunk.at(-1);
+    }
   }
 
   async #tags(ctx: RequestContext, name: string): Promise<void> {

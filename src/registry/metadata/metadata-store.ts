@@ -46,6 +46,29 @@ export interface StorageStats {
   blobBytes: number;
 }
 
+/** One repository as the catalogue lists it (see MetadataStore.repositorySummaries). */
+export interface RepositorySummaryRecord {
+  name: string;
+  tags: number;
+  /** Bytes of the distinct blobs linked into the repository. */
+  bytes: number;
+  /** Of those, bytes of blobs also linked into another repository. */
+  sharedBytes: number;
+  /** Epoch ms of the latest manifest or tag change; undefined for a repository with neither. */
+  updatedAt?: number;
+  /** A signature (cosign, notation) among the repository's manifests or tags. */
+  signed: boolean;
+}
+
+/** A tag with what it points at (see MetadataStore.listTagRecords). */
+export interface TagRecord {
+  tag: string;
+  digest: Digest;
+  mediaType: string;
+  /** Epoch ms when the tag was last set. */
+  updatedAt: number;
+}
+
 /**
  * What the registry knows besides blob bytes: repositories, tags, manifests, referrers,
  * which repository may read which blob, and upload sessions. Every write is one transaction.
@@ -96,6 +119,10 @@ export interface MetadataStore {
   listUploads(): Promise<UploadSession[]>;
 
   stats(): Promise<StorageStats>;
+  /** Every repository with its tag count, linked bytes, shared bytes, last change and signed flag, by name. */
+  repositorySummaries(): Promise<RepositorySummaryRecord[]>;
+  /** Every tag of a repository with its digest, manifest media type and time, by tag; undefined for an unknown repository. */
+  listTagRecords(repository: string): Promise<TagRecord[] | undefined>;
   /** A cheap probe for /readyz. */
   check(): Promise<void>;
   close(): Promise<void>;
