@@ -7,6 +7,7 @@ import { Operator } from "../operator/operator.ts";
 import { Logger, type LogLevel, type LogSink } from "../server/logger.ts";
 import type { VulnerabilityScanner } from "../watcher/scanners/scanner.ts";
 import { type Command, UsageError } from "./command.ts";
+import { waitForStop } from "./stop-signal.ts";
 
 const usage = `Usage: reestr operator [options]
 
@@ -245,24 +246,7 @@ export async function runOperator(argv: string[], io: OperatorIo = {}): Promise<
   });
   io.onStarted?.(operator);
 
-  let onStop: (reason: string) => void = () => {};
-  const stopped = new Promise<string>((done) => {
-    onStop = done;
-  });
-  const onTerm = () => onStop("SIGTERM");
-  const onInt = () => onStop("SIGINT");
-  const onAbort = () => onStop("abort");
-  if (io.signal) {
-    if (io.signal.aborted) onAbort();
-    io.signal.addEventListener("abort", onAbort, { once: true });
-  } else {
-    process.once("SIGTERM", onTerm);
-    process.once("SIGINT", onInt);
-  }
-  const reason = await stopped;
-  process.off("SIGTERM", onTerm);
-  process.off("SIGINT", onInt);
-  io.signal?.removeEventListener("abort", onAbort);
+  const reason = await waitForStop(io.signal);
   logger.info("shutting down", { signal: reason });
   await operator.stop();
   logger.info("stopped");

@@ -7,6 +7,7 @@ import { loadWatchConfig } from "../watcher/watch-config.ts";
 import { createWatcher } from "../watcher/watcher.ts";
 import { formatBytes } from "./args.ts";
 import { type Command, UsageError } from "./command.ts";
+import { waitForStop } from "./stop-signal.ts";
 
 const usage = `Usage: reestr watch -c <file> [options]
 
@@ -178,25 +179,8 @@ export async function runWatch(argv: string[], io: WatchIo = {}): Promise<number
     };
     if (io.reload) io.reload(onHangup);
     else process.on("SIGHUP", onHangup);
-    let onStop: (reason: string) => void = () => {};
-    const stopped = new Promise<string>((done) => {
-      onStop = done;
-    });
-    const onTerm = () => onStop("SIGTERM");
-    const onInt = () => onStop("SIGINT");
-    const onAbort = () => onStop("abort");
-    if (io.signal) {
-      if (io.signal.aborted) onAbort();
-      io.signal.addEventListener("abort", onAbort, { once: true });
-    } else {
-      process.once("SIGTERM", onTerm);
-      process.once("SIGINT", onInt);
-    }
-    const reason = await stopped;
-    process.off("SIGTERM", onTerm);
-    process.off("SIGINT", onInt);
+    const reason = await waitForStop(io.signal);
     process.off("SIGHUP", onHangup);
-    io.signal?.removeEventListener("abort", onAbort);
     logger.info("shutting down", { signal: reason });
     await scheduler.stop();
     return 0;

@@ -14,10 +14,10 @@ import { after, before, describe, test } from "node:test";
 import { hashPassword, writeHtpasswd } from "../../src/auth/htpasswd.ts";
 import { http } from "../api/helpers.ts";
 import { makeOciImage } from "../helpers/fixtures.ts";
+import { isolatedPodmanArgs, PODMAN } from "../helpers/podman.ts";
 import { type ServerProcess, startReestr } from "../helpers/reestr-process.ts";
 import { basic, bearer, fetchToken } from "./helpers.ts";
 
-const PODMAN = process.env["PODMAN_BIN"] ?? "/usr/bin/podman";
 const SKOPEO = process.env["SKOPEO_BIN"] ?? "/usr/bin/skopeo";
 const PASSWORD = "podman-pass";
 
@@ -45,21 +45,7 @@ function run(bin: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<
 
 /** podman with its own storage under `root`, and its own auth file. */
 function podman(root: string, args: string[]): Promise<Run> {
-  return run(PODMAN, [
-    "--root",
-    join(root, "storage"),
-    "--runroot",
-    join(root, "run"),
-    "--tmpdir",
-    join(root, "tmp"),
-    "--storage-driver",
-    "vfs",
-    "--cgroup-manager",
-    "cgroupfs",
-    "--events-backend",
-    "file",
-    ...args,
-  ]);
+  return run(PODMAN, [...isolatedPodmanArgs(root, "tmp"), ...args]);
 }
 
 before(async () => {

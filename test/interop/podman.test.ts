@@ -15,9 +15,9 @@ import { after, before, describe, test } from "node:test";
 import { digestOf } from "../../src/oci/digest.ts";
 import { MediaType } from "../../src/oci/media-types.ts";
 import { type FixtureManifest, makeMultiArchImage, makeOciImage } from "../helpers/fixtures.ts";
+import { isolatedPodmanArgs, PODMAN } from "../helpers/podman.ts";
 import { type ServerProcess, startReestr } from "../helpers/reestr-process.ts";
 
-const PODMAN = process.env["PODMAN_BIN"] ?? "/usr/bin/podman";
 const SKOPEO = process.env["SKOPEO_BIN"] ?? "/usr/bin/skopeo";
 
 let work = "";
@@ -36,21 +36,7 @@ function run(bin: string, args: string[], timeout = 120_000): Promise<string> {
 }
 
 function podman(args: string[]): Promise<string> {
-  return run(PODMAN, [
-    "--root",
-    join(work, "storage"),
-    "--runroot",
-    join(work, "run"),
-    "--tmpdir",
-    join(work, "libpod-tmp"),
-    "--storage-driver",
-    "vfs",
-    "--cgroup-manager",
-    "cgroupfs",
-    "--events-backend",
-    "file",
-    ...args,
-  ]);
+  return run(PODMAN, [...isolatedPodmanArgs(work), ...args]);
 }
 
 function skopeo(args: string[]): Promise<string> {

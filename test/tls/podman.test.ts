@@ -11,9 +11,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type FixtureManifest, makeOciImage } from "../helpers/fixtures.ts";
+import { isolatedPodmanArgs, PODMAN } from "../helpers/podman.ts";
 import { type ServerProcess, startReestr } from "../helpers/reestr-process.ts";
 
-const PODMAN = process.env["PODMAN_BIN"] ?? "/usr/bin/podman";
 const SKOPEO = process.env["SKOPEO_BIN"] ?? "/usr/bin/skopeo";
 
 let work = "";
@@ -32,21 +32,7 @@ function run(bin: string, args: string[]): Promise<string> {
 }
 
 function podman(args: string[]): Promise<string> {
-  return run(PODMAN, [
-    "--root",
-    join(work, "storage"),
-    "--runroot",
-    join(work, "run"),
-    "--tmpdir",
-    join(work, "libpod-tmp"),
-    "--storage-driver",
-    "vfs",
-    "--cgroup-manager",
-    "cgroupfs",
-    "--events-backend",
-    "file",
-    ...args,
-  ]);
+  return run(PODMAN, [...isolatedPodmanArgs(work), ...args]);
 }
 
 describe("podman against reestr serve --tls", { timeout: 300_000 }, () => {
