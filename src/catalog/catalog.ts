@@ -376,10 +376,19 @@ export class Catalog {
     );
   }
 
-  async listRepositories(id: string, query: RepositoryQuery): Promise<RepositoryPage> {
+  /**
+   * A page of repositories; `visible`, when given, hides the ones the caller may not pull (before
+   * counting and paging, so totals and pages only ever speak of what the caller may see).
+   */
+  async listRepositories(
+    id: string,
+    query: RepositoryQuery,
+    visible?: (repository: string) => boolean,
+  ): Promise<RepositoryPage> {
     const state = this.#state(id);
     this.#assertUsable(state);
     let repos = await this.#repositories(id);
+    if (visible) repos = repos.filter((repo) => visible(repo.name));
     if (!state.source.local) repos = await this.#withStorageFigures(id, repos);
     const needle = query.q?.toLowerCase();
     const namespace = query.namespace?.replace(/\/+$/, "");
@@ -922,11 +931,17 @@ export class Catalog {
     };
   }
 
-  async registryStorage(id: string, query: StorageQuery): Promise<RegistryStorage> {
+  async registryStorage(
+    id: string,
+    query: StorageQuery,
+    visible?: (repository: string) => boolean,
+  ): Promise<RegistryStorage> {
     const state = this.#state(id);
     this.#assertUsable(state);
     const report = await this.#storage(id);
-    const sorted = [...report.repositories].sort((a, b) => b.bytes - a.bytes || compareText(a.name, b.name));
+    const sorted = report.repositories
+      .filter((repo) => !visible || visible(repo.name))
+      .sort((a, b) => b.bytes - a.bytes || compareText(a.name, b.name));
     const start = (query.page - 1) * query.pageSize;
     return {
       registryId: id,

@@ -19,9 +19,21 @@ import { CatalogError } from "./source.ts";
  */
 export type AuthorizeDelete = (ctx: RequestContext, repository: string) => Promise<void>;
 
+/**
+ * Which repositories of the local registry the caller of a request may see (those it may pull):
+ * undefined when all; throws a RegistryError UNAUTHORIZED when the credentials sent are wrong.
+ * The server wires it to its access rules; absent, everything is visible, like an open /v2.
+ */
+export type LocalVisibility = (ctx: RequestContext) => Promise<{
+  /** The caller, undefined when anonymous. */
+  user: string | undefined;
+  visible: ((repository: string) => boolean) | undefined;
+}>;
+
 export interface CatalogApiOptions {
   catalog: Catalog;
   authorizeDelete?: AuthorizeDelete;
+  localVisibility?: LocalVisibility;
   logger?: { error(msg: string, fields?: Record<string, unknown>): void };
 }
 
@@ -88,11 +100,13 @@ function requireReference(reference: string): string {
 export class CatalogApi {
   readonly #catalog: Catalog;
   readonly #authorizeDelete: AuthorizeDelete | undefined;
+  readonly #localVisibility: LocalVisibility | undefined;
   readonly #logger: CatalogApiOptions["logger"];
 
   constructor(options: CatalogApiOptions) {
     this.#catalog = options.catalog;
     this.#authorizeDelete = options.authorizeDelete;
+    this.#localVisibility = options.localVisibility;
     this.#logger = options.logger;
   }
 
@@ -161,18 +175,33 @@ export class CatalogApi {
       case "resyncRegistry":
         return send(202, await catalog.resync(id));
       case "listRepositories":
-        return send(200, await catalog.listRepositories(id, parseQuery(RepositoryQuerySchema, ctx.query)));
+        return send(
+          200,
+          await catalog.listRepositories(
+            id,
+            parseQuery(RepositoryQuerySchema, ctx.query),
+            await this.#visible(ctx, id),
+          ),
+        );
       case "getRepository":
-        return send(200, await catalog.getRepository(id, requireRepository(params.name!)));
+        return send(200, await catalog.getRepository(id, await this.#readable(ctx, id, params.name!)));
       case "listTags":
         return send(
           200,
-          await catalog.listTags(id, requireRepository(params.name!), parseQuery(TagQuerySchema, ctx.query)),
+          await catalog.listTags(
+            id,
+            await this.#readable(ctx, id, params.name!),
+            parseQuery(TagQuerySchema, ctx.query),
+          ),
         );
       case "getManifest":
         return send(
           200,
-          await catalog.getManifest(id, requireRepository(params.name!), requireReference(params.reference!)),
+          await catalog.getManifest(
+            id,
+            await this.#readable(ctx, id, params.name!),
+            requireReference(params.reference!),
+          ),
         );
       case "deleteTag": {
         const name = requireRepository(params.name!);
@@ -191,11 +220,34 @@ export class CatalogApi {
         return sendEmpty(ctx, 204);
       }
       case "getRegistryStorage":
-        return send(200, await catalog.registryStorage(id, parseQuery(StorageQuerySchema, ctx.query)));
+        return send(
+          200,
+          await catalog.registryStorage(
+            id,
+            parseQuery(StorageQuerySchema, ctx.query),
+            await this.#visible(ctx, id),
+          ),
+        );
       case "getStorage":
         return send(200, await catalog.storageOverview());
     }
     throw new CatalogError("NOT_FOUND", `no such endpoint: ${ctx.path.slice(0, 200)}`);
+  }
+
+  /** For the local registry with access rules: the caller's view of it (see LocalVisibility). */
+  async #visible(ctx: RequestContext, id: string): Promise<((repository: string) => boolean) | undefined> {
+    if (!this.#localVisibility || !this.#catalog.source(id)?.local) return undefined;
+    return (await this.#localVisibility(ctx)).visible;
+  }
+
+  /** A repository name from the path that the caller may read: 401 for anonymous, 403 otherwise. */
+  async #readable(ctx: RequestContext, id: string, raw: string): Promise<string> {
+    const name = requireRepository(raw);
+    if (!this.#localVisibility || !this.#catalog.source(id)?.local) return name;
+    const { user, visible } = await this.#localVisibility(ctx);
+    if (!visible || visible(name)) return name;
+    if (user === undefined) throw new CatalogError("UNAUTHORIZED", `sign in to see ${name}`);
+    throw new CatalogError("FORBIDDEN", `${user} may not pull ${name}`);
   }
 
   async #authorize(ctx: RequestContext, id: string, repository: string): Promise<void> {

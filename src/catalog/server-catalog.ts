@@ -64,6 +64,7 @@ export async function createServerCatalog(options: ServerCatalogOptions): Promis
     probeTimeoutMs: durationToMs(section.probeTimeout),
     env: options.env,
     logger: options.logger,
+    localVisibility: auth ? (ctx) => localVisibility(options.webAuth, auth, ctx.req) : undefined,
     authorizeDelete: auth
       ? async (ctx, repository) => {
           const webAuth = options.webAuth;
@@ -121,4 +122,28 @@ async function authorizeSessionDelete(
   if (!auth.policy.can(caller.user, repository, "delete")) {
     throw new RegistryError("DENIED", `${caller.user} may not delete in ${repository}`);
   }
+}
+
+/**
+ * The caller of a catalogue request (session cookie, or basic credentials: password or personal
+ * token) and the local repositories it may pull under the access rules.
+ */
+async function localVisibility(
+  webAuth: WebAuthApi | undefined,
+  auth: V2AuthGate,
+  req: IncomingMessage,
+): Promise<{ user: string | undefined; visible: ((repository: string) => boolean) | undefined }> {
+  let caller: WebCaller | undefined;
+  if (webAuth) {
+    try {
+      caller = await webAuth.caller(req);
+    } catch (error) {
+      if (!(error instanceof HttpProblem)) throw error;
+      throw new RegistryError("UNAUTHORIZED", error.message);
+    }
+  }
+  // A personal token's actions (pull, push, delete) all include pull: its user's view applies.
+  const user = caller?.user;
+  if (auth.policy.pullsEverything(user)) return { user, visible: undefined };
+  return { user, visible: (repository) => auth.policy.can(user, repository, "pull") };
 }

@@ -17,8 +17,9 @@ const PASSWORD = "web-pass";
 
 const AUTH: AuthSettings = {
   rules: [
-    { subjects: ["user:alice"], repositories: ["team/**"], actions: ["delete", "push"] },
+    { subjects: ["user:alice"], repositories: ["**"], actions: ["delete", "push"] },
     { subjects: ["user:bob"], repositories: ["team/**"], actions: ["pull"] },
+    { subjects: ["anonymous", "authenticated"], repositories: ["public/*"], actions: ["pull"] },
   ],
 };
 
@@ -37,6 +38,8 @@ before(async () => {
   );
   server = await startServer({ auth: { htpasswd, ...AUTH } });
   for (const tag of ["v1", "v2", "v3"]) await pushImage(server, basic("alice", PASSWORD), "team/app", tag);
+  await pushImage(server, basic("alice", PASSWORD), "public/tool", "1.0");
+  await pushImage(server, basic("alice", PASSWORD), "secret/keys", "1.0");
 });
 after(async () => {
   await server?.cleanup();
@@ -110,6 +113,57 @@ describe("web login on reestr serve", () => {
     );
     const anonymous = await http(server, "DELETE", "/api/registries/local/repositories/team%2Fapp/tags/v2");
     assert.equal(anonymous.status, 401);
+  });
+});
+
+describe("the catalogue shows what the caller may pull", () => {
+  const names = async (headers: Record<string, string>) => {
+    const res = await http(server, "GET", "/api/registries/local/repositories", { headers });
+    assert.equal(res.status, 200, res.text());
+    const body = res.json<{ items: { name: string }[]; total: number }>();
+    assert.equal(body.total, body.items.length, "totals count only what is visible");
+    return body.items.map((item) => item.name);
+  };
+
+  test("repository lists and storage follow the access rules", async () => {
+    assert.deepEqual(await names({}), ["public/tool"]);
+    assert.deepEqual(await names(basic("bob", PASSWORD)), ["public/tool", "team/app"]);
+    const alice = await login("alice");
+    assert.deepEqual(await names({ Cookie: alice.cookie }), ["public/tool", "secret/keys", "team/app"]);
+    const storage = await http(server, "GET", "/api/registries/local/storage", {
+      headers: basic("bob", PASSWORD),
+    });
+    assert.deepEqual(
+      storage
+        .json<{ repositories: { name: string }[] }>()
+        .repositories.map((r) => r.name)
+        .sort(),
+      ["public/tool", "team/app"],
+    );
+    const wrong = await http(server, "GET", "/api/registries/local/repositories", {
+      headers: basic("bob", "nope"),
+    });
+    assert.equal(wrong.status, 401);
+  });
+
+  test("a repository, its tags and manifests: 401 for anonymous, 403 for a user without pull", async () => {
+    for (const path of [
+      "/api/registries/local/repositories/secret%2Fkeys",
+      "/api/registries/local/repositories/secret%2Fkeys/tags",
+      "/api/registries/local/repositories/secret%2Fkeys/manifests/1.0",
+    ]) {
+      assert.equal((await http(server, "GET", path)).status, 401, path);
+      assert.equal((await http(server, "GET", path, { headers: basic("bob", PASSWORD) })).status, 403, path);
+      assert.equal(
+        (await http(server, "GET", path, { headers: basic("alice", PASSWORD) })).status,
+        200,
+        path,
+      );
+    }
+    assert.equal(
+      (await http(server, "GET", "/api/registries/local/repositories/public%2Ftool/tags")).status,
+      200,
+    );
   });
 });
 

@@ -41,7 +41,8 @@ export function Account() {
           onClick={() =>
             logout().then(
               async () => {
-                await client.invalidateQueries({ queryKey: ["session"] });
+                // What the caller may see depends on who it is: every view is read again.
+                await client.invalidateQueries();
                 toast.show("info", "Signed out");
               },
               (error: Error) => toast.show("error", `Sign-out failed: ${error.message}`),
@@ -103,7 +104,8 @@ function SignInDialog({ open, onClose }: { open: boolean; onClose: () => void })
           login(String(form.get("username") ?? ""), String(form.get("password") ?? "")).then(
             async () => {
               setBusy(false);
-              await client.invalidateQueries({ queryKey: ["session"] });
+              // What the caller may see depends on who it is: every view is read again.
+              await client.invalidateQueries();
               toast.show("success", `Signed in as ${String(form.get("username"))}`);
               onClose();
             },
