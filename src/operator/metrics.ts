@@ -68,6 +68,12 @@ export class OperatorMetrics {
     r.register(new ProcessMetrics());
   }
 
+  /** A deleted Registry: its gauges go (counters and histograms keep their history). */
+  forgetRegistry(registry: string): void {
+    this.images.remove({ registry });
+    this.vulnerabilities.remove({ registry });
+  }
+
   recordScan(registry: string, status: RegistryStatus, durationMs: number): void {
     const result = status.lastScanStatus ?? "Failed";
     this.scans.inc(1, { registry, status: result });

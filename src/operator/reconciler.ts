@@ -144,6 +144,7 @@ export class Reconciler {
 
   forget(key: string): void {
     this.#memory.delete(key);
+    this.#options.metrics?.forgetRegistry(key);
   }
 
   async reconcile(key: string): Promise<ReconcileResult> {

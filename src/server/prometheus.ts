@@ -127,6 +127,18 @@ export class Gauge implements Metric {
     return this.#labelled.get(labelKey(labels))?.value ?? 0;
   }
 
+  /** Drops the series whose labels include all of `match` (an object that no longer exists). */
+  remove(match: Labels): number {
+    let removed = 0;
+    for (const [key, { labels }] of this.#labelled) {
+      if (Object.entries(match).every(([name, value]) => labels[name] === value)) {
+        this.#labelled.delete(key);
+        removed++;
+      }
+    }
+    return removed;
+  }
+
   async render(): Promise<string> {
     if (this.#collect) this.#value = await this.#collect();
     let text = header(this.name, this.#help, "gauge");

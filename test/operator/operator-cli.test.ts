@@ -126,6 +126,20 @@ test("runs against a kubeconfig: health, readiness, metrics, a scan, a graceful 
     assert.equal(metricValue(text, "reestr_operator_registry_images", { registry: "cli/app" }), 1);
     assert.ok((metricValue(text, "process_resident_memory_bytes") ?? 0) > 0);
     assert.equal((await fetch(`${url}/nope`)).status, 404);
+    // A deleted Registry's gauges go away once the operator has let it go.
+    fake.delete(RESOURCES.registries, "cli", "app");
+    let remaining: number | undefined = 1;
+    for (let i = 0; i < 200 && remaining !== undefined; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+      remaining = metricValue(
+        await (await fetch(`${url}/metrics`)).text(),
+        "reestr_operator_registry_images",
+        {
+          registry: "cli/app",
+        },
+      );
+    }
+    assert.equal(remaining, undefined, "the images gauge of the deleted Registry is gone");
     const running = out.lines
       .map((line) => JSON.parse(line) as Record<string, unknown>)
       .find((l) => l.msg === "operator running");
