@@ -149,6 +149,22 @@ export const SeverityCountsSchema = named(
   "SeverityCounts",
 );
 
+export const SEVERITY_NAMES = ["critical", "high", "medium", "low", "unknown"] as const;
+
+export const VulnerabilityFindingSchema = named(
+  z.object({
+    id: z.string().describe("e.g. CVE-2024-1234"),
+    severity: z.enum(SEVERITY_NAMES),
+    package: z.string(),
+    installed: z.string().describe("installed version(s), comma-separated when the package is there twice"),
+    fixed: z.string().nullable().describe("the version(s) that fix it, when there is a fix"),
+    title: z.string().nullable(),
+    url: z.string().nullable().describe("the advisory's primary URL"),
+  }),
+  "VulnerabilityFinding",
+  "One vulnerability of one package, at or above the watch entry's severity threshold.",
+);
+
 export const TagPlatformSchema = named(
   z.object({ os: z.string(), architecture: z.string(), variant: z.string().nullable() }),
   "TagPlatform",
@@ -242,6 +258,11 @@ export const ManifestDetailSchema = named(
         summary: SeverityCountsSchema,
         scanner: z.string().nullable(),
         scannedAt: nullableTime,
+        items: z
+          .array(VulnerabilityFindingSchema)
+          .describe(
+            "most severe first, then by id; empty when the scan found none or its list was not kept (scanned before the watcher stored findings)",
+          ),
       })
       .nullable(),
     history: z.array(TagHistoryEntrySchema),
@@ -401,6 +422,7 @@ export type RepositoryPage = z.output<typeof RepositoryPageSchema>;
 export type RepositoryDetail = z.output<typeof RepositoryDetailSchema>;
 export type PullCommands = z.output<typeof PullCommandsSchema>;
 export type SeverityCounts = z.output<typeof SeverityCountsSchema>;
+export type VulnerabilityFinding = z.output<typeof VulnerabilityFindingSchema>;
 export type TagPlatform = z.output<typeof TagPlatformSchema>;
 export type TagSummary = z.output<typeof TagSummarySchema>;
 export type TagPage = z.output<typeof TagPageSchema>;

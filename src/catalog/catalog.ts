@@ -23,6 +23,7 @@ import {
   type RepositoryPage,
   type RepositoryQuery,
   type RepositorySummary,
+  SEVERITY_NAMES,
   type SeverityCounts,
   type StorageOverview,
   type StorageQuery,
@@ -31,6 +32,7 @@ import {
   type TagPlatform,
   type TagQuery,
   type TagSummary,
+  type VulnerabilityFinding,
 } from "./api-schemas.ts";
 import { type Cache, CachedLoader, type CacheSetOptions, type LoaderLogger } from "./cache.ts";
 import {
@@ -751,6 +753,7 @@ export class Catalog {
             summary: severities(image.vulnerabilities),
             scanner: image.vulnerabilities.scanner ?? null,
             scannedAt: image.vulnerabilities.scannedAt ?? null,
+            items: await this.#findings(source, repository, detail.digest),
           }
         : null,
       history: await this.#history(source, repository, reference, detail.digest),
@@ -1007,6 +1010,44 @@ export class Catalog {
       }
     }
     return images;
+  }
+
+  /** The watcher's vulnerability list of an image: the first entry that kept one; most severe first. */
+  async #findings(
+    source: CatalogSource,
+    repository: string,
+    digest: string,
+  ): Promise<VulnerabilityFinding[]> {
+    const watcher = this.#watcher;
+    if (!watcher) return [];
+    for (const entry of this.#watchEntries(source, repository)) {
+      try {
+        const found = await watcher.store.findings(entry.name, digest);
+        if (found === undefined) continue;
+        return found
+          .map((finding) => ({
+            id: finding.id,
+            severity: finding.severity.toLowerCase() as VulnerabilityFinding["severity"],
+            package: finding.package,
+            installed: finding.installed,
+            fixed: finding.fixed,
+            title: finding.title,
+            url: finding.url,
+          }))
+          .sort(
+            (a, b) =>
+              SEVERITY_NAMES.indexOf(a.severity) - SEVERITY_NAMES.indexOf(b.severity) ||
+              compareText(a.id, b.id) ||
+              compareText(a.package, b.package),
+          );
+      } catch (error) {
+        this.#logger?.warn("catalogue watch findings read failed", {
+          entry: entry.name,
+          error: (error as Error).message,
+        });
+      }
+    }
+    return [];
   }
 
   async #history(

@@ -30,7 +30,11 @@ import { RegistryClient } from "../client/registry-client.ts";
 import { type Digest, digestOf, isDigest, parseDigest } from "../oci/digest.ts";
 import { type Descriptor, type ImageManifest, type ParsedManifest, parseManifest } from "../oci/manifest.ts";
 import { CredentialsError, type ResolvedCredentials, resolveCredentials } from "./credentials.ts";
-import { ScanTimeoutError, type VulnerabilityScanner } from "./scanners/scanner.ts";
+import {
+  ScanTimeoutError,
+  type VulnerabilityFinding,
+  type VulnerabilityScanner,
+} from "./scanners/scanner.ts";
 import type { ImageInfo, PlatformInfo, RegistrySpec, RegistryStatus } from "./spec.ts";
 import { filterTags } from "./tag-filter.ts";
 
@@ -84,6 +88,12 @@ export interface ScanStats {
 export interface ScanResult {
   status: RegistryStatus;
   stats: ScanStats;
+  /**
+   * The findings of the images scanned for vulnerabilities in this pass, by manifest digest, when
+   * the scanner lists them. Kept out of the status (which holds counts only, like the CRD's); the
+   * standalone watcher saves them beside it (WatchStore.save). Images not rescanned are absent.
+   */
+  findings?: Map<string, VulnerabilityFinding[]>;
 }
 
 const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
@@ -301,9 +311,10 @@ export class ScanEngine {
   async run(spec: RegistrySpec, previous?: RegistryStatus, signal?: AbortSignal): Promise<ScanResult> {
     const started = Date.now();
     const stats = emptyStats();
+    const findings = new Map<string, VulnerabilityFinding[]>();
     const finish = (status: RegistryStatus): ScanResult => {
       stats.durationMs = Date.now() - started;
-      return { status, stats };
+      return { status, stats, findings };
     };
     signal?.throwIfAborted();
 
@@ -314,7 +325,7 @@ export class ScanEngine {
       return finish(this.failedStatus(spec, previous, error));
     }
     try {
-      return finish(await this.pass(spec, previous, connection, stats, signal));
+      return finish(await this.pass(spec, previous, connection, stats, findings, signal));
     } finally {
       if (connection.owned) connection.client.close();
     }
@@ -335,6 +346,7 @@ export class ScanEngine {
     previous: RegistryStatus | undefined,
     { client, credentials }: Connection,
     stats: ScanStats,
+    findings: Map<string, VulnerabilityFinding[]>,
     signal: AbortSignal | undefined,
   ): Promise<RegistryStatus> {
     let tags: string[];
@@ -367,7 +379,7 @@ export class ScanEngine {
     const warnings = skippedTagWarnings(failures);
 
     if (spec.vulnerabilityScanning.enabled) {
-      await this.scanVulnerabilities(spec, credentials, images, results, stats, warnings, signal);
+      await this.scanVulnerabilities(spec, credentials, images, results, stats, findings, warnings, signal);
     }
     return this.successStatus(spec, images, stats, warnings);
   }
@@ -597,13 +609,17 @@ export class ScanEngine {
     return typeof json === "object" && json !== null ? (json as ImageConfig) : undefined;
   }
 
-  /** Scans the images that are due; never fails the pass. Updates `results`' images in place. */
+  /**
+   * Scans the images that are due; never fails the pass. Updates `results`' images in place and
+   * puts each scanned digest's findings (when the scanner lists them) into `findings`.
+   */
   private async scanVulnerabilities(
     spec: RegistrySpec,
     credentials: ResolvedCredentials | undefined,
     images: ImageInfo[],
     results: Map<string, Inspected>,
     stats: ScanStats,
+    findings: Map<string, VulnerabilityFinding[]>,
     warnings: string[],
     signal: AbortSignal | undefined,
   ): Promise<void> {
@@ -647,7 +663,7 @@ export class ScanEngine {
         const { image } = group[0]!;
         signal?.throwIfAborted();
         try {
-          const summary = await scanner.scan(
+          const { findings: listed, ...summary } = await scanner.scan(
             {
               registryUrl: spec.url,
               repository: spec.repository,
@@ -662,6 +678,7 @@ export class ScanEngine {
               ...(signal ? { signal } : {}),
             },
           );
+          if (listed) findings.set(image.digest, listed);
           for (const { image: tagged, index } of group) {
             const updated = { ...tagged, vulnerabilities: summary };
             images[index] = updated;

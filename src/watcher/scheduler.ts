@@ -286,7 +286,8 @@ export class WatchScheduler {
       signal.throwIfAborted();
       result = outcome.status;
       stats = outcome.stats;
-      changed = (await store.save(entry.name, { url: spec.url, repository: spec.repository }, result)).length;
+      const target = { url: spec.url, repository: spec.repository };
+      changed = (await store.save(entry.name, target, result, outcome.findings)).length;
     } catch (error) {
       aborted = signal.aborted;
       // The engine rejects only when aborted; anything else is the store's or a bug: Failed.

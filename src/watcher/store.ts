@@ -4,9 +4,12 @@
  * appeared, or disappeared). `WatchStore` is async so a PostgreSQL store can sit behind it later;
  * `SqliteWatchStore` is the embedded one (`<dataDir>/watch.sqlite`), in the style of
  * src/registry/metadata/sqlite-metadata-store.ts (WAL, cached statements, user_version).
+ * Beside the status it keeps each scanned image's vulnerability findings (the list behind the
+ * status's counts), per (entry, digest), for the catalogue's tag view.
  */
 import { join } from "node:path";
 import { SqliteFile } from "../util/sqlite.ts";
+import type { VulnerabilityFinding } from "./scanners/scanner.ts";
 import { parseRegistryStatus, type RegistryStatus, type ScanStatus } from "./spec.ts";
 
 /** One move of a tag: `from` absent when the tag appeared, `to` absent when it disappeared. */
@@ -56,7 +59,19 @@ export interface WatchStore {
    * are the previous ones (or none, when the registry was never reached), not an observation, so
    * the next successful status is compared with the last one that was not Failed.
    */
-  save(entry: string, target: SaveTarget, status: RegistryStatus): Promise<DigestChange[]>;
+  save(
+    entry: string,
+    target: SaveTarget,
+    status: RegistryStatus,
+    findings?: ReadonlyMap<string, readonly VulnerabilityFinding[]>,
+  ): Promise<DigestChange[]>;
+  /**
+   * The vulnerability findings last saved for an image of an entry (`save`'s `findings`, by
+   * digest; each save replaces a digest's list, and a successful status drops the lists of
+   * digests it no longer holds with a summary). Undefined when none were saved (never scanned, or
+   * scanned before the store kept findings).
+   */
+  findings(entry: string, digest: string): Promise<VulnerabilityFinding[] | undefined>;
   /** An entry's digest changes, newest first. */
   history(entry: string, query?: HistoryQuery): Promise<DigestChange[]>;
   /** Every entry saved, by name. */
@@ -66,7 +81,8 @@ export interface WatchStore {
   close(): Promise<void>;
 }
 
-const SCHEMA_VERSION = 1;
+/** 2 added vulnerability_findings; a version 1 file gains the table when opened. */
+const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS watch_entries (
@@ -94,6 +110,13 @@ CREATE TABLE IF NOT EXISTS digest_changes (
 );
 CREATE INDEX IF NOT EXISTS digest_changes_by_entry ON digest_changes (entry, at_ms, id);
 CREATE INDEX IF NOT EXISTS digest_changes_by_tag ON digest_changes (entry, tag, at_ms, id);
+CREATE TABLE IF NOT EXISTS vulnerability_findings (
+  entry TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  -- JSON VulnerabilityFinding[]: read and written whole, one image at a time.
+  findings TEXT NOT NULL,
+  PRIMARY KEY (entry, digest)
+) WITHOUT ROWID;
 `;
 
 const DEFAULT_HISTORY_LIMIT = 100;
@@ -153,7 +176,12 @@ export class SqliteWatchStore implements WatchStore {
     return this.#loadSync(entry);
   }
 
-  async save(entry: string, target: SaveTarget, status: RegistryStatus): Promise<DigestChange[]> {
+  async save(
+    entry: string,
+    target: SaveTarget,
+    status: RegistryStatus,
+    findings?: ReadonlyMap<string, readonly VulnerabilityFinding[]>,
+  ): Promise<DigestChange[]> {
     const at = status.lastScanTime ?? this.#now().toISOString();
     const atMs = timeMs(at, "lastScanTime");
     // node:sqlite is synchronous: read, diff and write run without interleaving.
@@ -196,8 +224,41 @@ export class SqliteWatchStore implements WatchStore {
           status.images.length,
           Date.now(),
         );
+      this.#saveFindings(entry, status, findings);
       return changes;
     });
+  }
+
+  /** Inside save's transaction: replaces the lists scanned, drops those the status no longer backs. */
+  #saveFindings(
+    entry: string,
+    status: RegistryStatus,
+    findings: ReadonlyMap<string, readonly VulnerabilityFinding[]> | undefined,
+  ): void {
+    const upsert = this.#file.sql(
+      `INSERT INTO vulnerability_findings (entry, digest, findings) VALUES (?, ?, ?)
+       ON CONFLICT (entry, digest) DO UPDATE SET findings = excluded.findings`,
+    );
+    for (const [digest, list] of findings ?? []) upsert.run(entry, digest, JSON.stringify(list));
+    // A Failed status carries the previous images (or none): not a reason to forget anything.
+    if (status.lastScanStatus === "Failed") return;
+    const backed = new Set(
+      status.images.filter((image) => image.vulnerabilities).map((image) => image.digest),
+    );
+    const drop = this.#file.sql("DELETE FROM vulnerability_findings WHERE entry = ? AND digest = ?");
+    for (const row of this.#file
+      .sql("SELECT digest FROM vulnerability_findings WHERE entry = ?")
+      .all(entry)) {
+      const digest = String(row.digest);
+      if (!backed.has(digest)) drop.run(entry, digest);
+    }
+  }
+
+  async findings(entry: string, digest: string): Promise<VulnerabilityFinding[] | undefined> {
+    const row = this.#file
+      .sql("SELECT findings FROM vulnerability_findings WHERE entry = ? AND digest = ?")
+      .get(entry, digest);
+    return row === undefined ? undefined : (JSON.parse(String(row.findings)) as VulnerabilityFinding[]);
   }
 
   async history(entry: string, query: HistoryQuery = {}): Promise<DigestChange[]> {
@@ -250,6 +311,7 @@ export class SqliteWatchStore implements WatchStore {
     this.#file.transaction(() => {
       this.#file.sql("DELETE FROM watch_entries WHERE name = ?").run(entry);
       this.#file.sql("DELETE FROM digest_changes WHERE entry = ?").run(entry);
+      this.#file.sql("DELETE FROM vulnerability_findings WHERE entry = ?").run(entry);
     });
   }
 

@@ -17,8 +17,12 @@ import type {
   TagPage,
 } from "../../src/catalog/api-schemas.ts";
 import { CatalogSectionSchema } from "../../src/catalog/registries-config.ts";
-import type { ImageToScan, VulnerabilityScanner } from "../../src/watcher/scanners/scanner.ts";
-import type { VulnerabilitySummary } from "../../src/watcher/spec.ts";
+import type {
+  ImageToScan,
+  ScanReport,
+  VulnerabilityFinding,
+  VulnerabilityScanner,
+} from "../../src/watcher/scanners/scanner.ts";
 import { parseWatchSection } from "../../src/watcher/watch-config.ts";
 import {
   digestOf,
@@ -44,7 +48,7 @@ class StandInScanner implements VulnerabilityScanner {
   async availability() {
     return { ok: true as const, version: "stand-in 1.0" };
   }
-  async scan(_image: ImageToScan): Promise<VulnerabilitySummary> {
+  async scan(_image: ImageToScan): Promise<ScanReport> {
     return {
       critical: 1,
       high: 2,
@@ -53,8 +57,35 @@ class StandInScanner implements VulnerabilityScanner {
       unknown: 0,
       scanner: "stand-in 1.0",
       scannedAt: new Date().toISOString(),
+      // Out of order on purpose: the API sorts by severity, then id.
+      findings: [
+        standInFinding("CVE-2024-0003", "MEDIUM", "zlib"),
+        standInFinding("CVE-2024-0002", "HIGH", "openssl"),
+        standInFinding("CVE-2024-0001", "CRITICAL", "musl"),
+        standInFinding("CVE-2024-0001", "HIGH", "busybox"),
+        standInFinding("GHSA-xxxx-yyyy-zzzz", "MEDIUM", "busybox", { fixed: null, url: null }),
+        standInFinding("CVE-2023-9999", "MEDIUM", "zlib"),
+      ],
     };
   }
+}
+
+function standInFinding(
+  id: string,
+  severity: VulnerabilityFinding["severity"],
+  pkg: string,
+  extra: Partial<VulnerabilityFinding> = {},
+): VulnerabilityFinding {
+  return {
+    id,
+    severity,
+    package: pkg,
+    installed: "1.0.0",
+    fixed: "1.0.1",
+    title: `${pkg}: ${id}`,
+    url: `https://avd.aquasec.com/nvd/${id.toLowerCase()}`,
+    ...extra,
+  };
 }
 
 const LOCKED_PASSWORD = `wrong-${randomBytes(6).toString("hex")}`;
@@ -521,6 +552,40 @@ describe("catalogue API", () => {
       unknown: 0,
     });
     assert.equal(remote.body.vulnerabilities?.scanner, "stand-in 1.0");
+    assert.deepEqual(
+      remote.body.vulnerabilities?.items.map((v) => [v.severity, v.id, v.package]),
+      [
+        ["critical", "CVE-2024-0001", "musl"],
+        ["high", "CVE-2024-0001", "busybox"],
+        ["high", "CVE-2024-0002", "openssl"],
+        ["medium", "CVE-2023-9999", "zlib"],
+        ["medium", "CVE-2024-0003", "zlib"],
+        ["medium", "GHSA-xxxx-yyyy-zzzz", "busybox"],
+      ],
+      "the watcher's findings, most severe first, then by id",
+    );
+    assert.deepEqual(remote.body.vulnerabilities?.items[0], {
+      id: "CVE-2024-0001",
+      severity: "critical",
+      package: "musl",
+      installed: "1.0.0",
+      fixed: "1.0.1",
+      title: "musl: CVE-2024-0001",
+      url: "https://avd.aquasec.com/nvd/cve-2024-0001",
+    });
+    assert.deepEqual(
+      {
+        fixed: remote.body.vulnerabilities?.items[5]?.fixed,
+        url: remote.body.vulnerabilities?.items[5]?.url,
+      },
+      { fixed: null, url: null },
+    );
+    // The same image by digest carries the same list.
+    const remoteByDigest = await api<ManifestDetail>(
+      base,
+      `/api/registries/dist/repositories/library%2Falpine/manifests/${pushed.alpine!.digest}`,
+    );
+    assert.equal(remoteByDigest.body.vulnerabilities?.items.length, 6);
     assert.deepEqual(
       remote.body.history.map((h) => [h.tag, h.from, h.to]),
       [["3.19", null, pushed.alpine!.digest]],

@@ -399,6 +399,42 @@ describe("ScanEngine against a real registry", () => {
     }
   });
 
+  test("a scanner's findings come back beside the status, by digest; the status keeps counts only", async () => {
+    const repo = "engine/findings";
+    const image = await pushSingle(server, repo, "1.0");
+    await pushManifest(server, repo, "latest", image.bytes, image.mediaType);
+    const finding = {
+      id: "CVE-2024-1234",
+      severity: "CRITICAL" as const,
+      package: "openssl",
+      installed: "3.0.1",
+      fixed: "3.0.2",
+      title: "openssl: bad",
+      url: "https://avd.aquasec.com/nvd/cve-2024-1234",
+    };
+    const scanner = new (class extends FakeScanner {
+      override async scan(target: ImageToScan, options: ScanOptions) {
+        return { ...(await super.scan(target, options)), findings: [finding] };
+      }
+    })(() => new Date());
+    const engine = new ScanEngine({ scanner });
+    const s = spec(server, repo, { vulnerabilityScanning: { enabled: true, severityThreshold: "HIGH" } });
+    const first = await engine.run(s);
+    assert.equal(scanner.calls.length, 1);
+    assert.deepEqual([...(first.findings ?? new Map())], [[image.digest, [finding]]]);
+    assert.equal(first.status.images.length, 2);
+    for (const tagged of first.status.images) {
+      assert.equal(tagged.vulnerabilities?.critical, 1);
+      assert.equal("findings" in (tagged.vulnerabilities ?? {}), false, "no findings in the status");
+    }
+    // The strict status schema (the CRD's) still accepts it.
+    parseRegistryStatus(first.status);
+    // Not due again: nothing rescanned, no findings handed out (the saved ones stand).
+    const second = await engine.run(s, first.status);
+    assert.equal(scanner.calls.length, 1);
+    assert.equal(second.findings?.size, 0);
+  });
+
   test("one bad tag never fails the pass: skipped with a note, its previous entry kept", async () => {
     const repo = "engine/badtag";
     for (const tag of ["good", "bad", "new-bad"]) await pushSingle(server, repo, tag);

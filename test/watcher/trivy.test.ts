@@ -8,6 +8,7 @@ import type { Digest } from "../../src/oci/digest.ts";
 import type { ImageToScan } from "../../src/watcher/scanners/scanner.ts";
 import { ScanTimeoutError } from "../../src/watcher/scanners/scanner.ts";
 import {
+  findingsOfReport,
   imageReference,
   severitiesAtOrAbove,
   summarizeReport,
@@ -138,12 +139,16 @@ describe("TrivyScanner.availability", () => {
 describe("TrivyScanner.scan: report parsing", () => {
   test("counts a multi-result report: null and absent Vulnerabilities, duplicates across binaries", async () => {
     const { scanner } = fake({ FAKE_TRIVY_REPORT: MULTI_REPORT });
-    const summary = await scanner.scan(image(), { severityThreshold: "UNKNOWN", timeoutSeconds: 30 });
+    const { findings, ...summary } = await scanner.scan(image(), {
+      severityThreshold: "UNKNOWN",
+      timeoutSeconds: 30,
+    });
     assert.deepEqual(
       { ...summary, scannedAt: undefined },
       { critical: 1, high: 3, medium: 3, low: 2, unknown: 1, scanner: "trivy 0.58.1", scannedAt: undefined },
     );
     assert.ok(VulnerabilitySummarySchema.safeParse(summary).success, "summary matches the spec schema");
+    assert.equal(findings?.length, 10, "one finding per (id, package)");
     assert.ok(Math.abs(Date.parse(summary.scannedAt) - Date.now()) < 60_000);
   });
 
@@ -164,6 +169,47 @@ describe("TrivyScanner.scan: report parsing", () => {
     assert.deepEqual(
       [summary.critical, summary.high, summary.medium, summary.low, summary.unknown],
       [0, 0, 0, 0, 0],
+    );
+    assert.deepEqual(summary.findings, []);
+  });
+
+  test("lists the findings of Trivy's report: fields, one per (id, package), most severe first", async () => {
+    const { scanner } = fake({ FAKE_TRIVY_REPORT: MULTI_REPORT });
+    const { findings } = await scanner.scan(image(), { severityThreshold: "UNKNOWN", timeoutSeconds: 30 });
+    assert.deepEqual(
+      findings?.map((f) => [f.severity, f.id, f.package]),
+      [
+        ["CRITICAL", "CVE-2023-45853", "zlib1g"],
+        ["HIGH", "CVE-2024-2961", "libc-bin"],
+        ["HIGH", "CVE-2024-2961", "libc6"],
+        // In two Go binaries: listed once.
+        ["HIGH", "CVE-2024-34156", "stdlib"],
+        ["MEDIUM", "CVE-2024-26462", "libgssapi-krb5-2"],
+        ["MEDIUM", "CVE-2024-34155", "stdlib"],
+        ["MEDIUM", "CVE-2024-45338", "golang.org/x/net"],
+        ["LOW", "CVE-2011-3374", "apt"],
+        ["LOW", "CVE-2024-56433", "login"],
+        ["UNKNOWN", "TEMP-0841856-B18BAF", "bash"],
+      ],
+    );
+    const gob = findings?.find((f) => f.id === "CVE-2024-34156");
+    assert.deepEqual(gob, {
+      id: "CVE-2024-34156",
+      severity: "HIGH",
+      package: "stdlib",
+      installed: "v1.22.4",
+      fixed: "1.22.7, 1.23.1",
+      title:
+        "encoding/gob: golang: Calling Decoder.Decode on a message which contains deeply nested structures can cause a panic due to stack exhaustion",
+      url: "https://avd.aquasec.com/nvd/cve-2024-34156",
+    });
+    // No FixedVersion in the report: null, not "".
+    assert.equal(findings?.find((f) => f.id === "CVE-2023-45853")?.fixed, null);
+
+    const high = await scanner.scan(image(), { severityThreshold: "HIGH", timeoutSeconds: 30 });
+    assert.deepEqual(
+      high.findings?.map((f) => f.id),
+      ["CVE-2023-45853", "CVE-2024-2961", "CVE-2024-2961", "CVE-2024-34156"],
     );
   });
 
@@ -238,6 +284,57 @@ describe("summarizeReport", () => {
       low: 0,
       unknown: 0,
     });
+  });
+});
+
+describe("findingsOfReport", () => {
+  test("merges a (id, package) seen twice: highest severity, both versions, first fix/title/url", () => {
+    const report = {
+      Results: [
+        {
+          Target: "a",
+          Vulnerabilities: [
+            { VulnerabilityID: "CVE-1", PkgName: "p", InstalledVersion: "1", Severity: "LOW" },
+            { VulnerabilityID: "CVE-1", PkgName: "q", InstalledVersion: "1", Severity: "LOW", Title: " " },
+          ],
+        },
+        {
+          Target: "b",
+          Vulnerabilities: [
+            {
+              VulnerabilityID: "CVE-1",
+              PkgName: "p",
+              InstalledVersion: "2",
+              FixedVersion: "3",
+              Severity: "HIGH",
+              Title: "bad",
+              PrimaryURL: "https://example.com/CVE-1",
+            },
+            { VulnerabilityID: "CVE-2", PkgName: "p", InstalledVersion: "1", Severity: "WEIRD" },
+            { Severity: "CRITICAL", PkgName: "anonymous" },
+          ],
+        },
+      ],
+    };
+    assert.deepEqual(findingsOfReport(report, "UNKNOWN"), [
+      {
+        id: "CVE-1",
+        severity: "HIGH",
+        package: "p",
+        installed: "1, 2",
+        fixed: "3",
+        title: "bad",
+        url: "https://example.com/CVE-1",
+      },
+      { id: "CVE-1", severity: "LOW", package: "q", installed: "1", fixed: null, title: null, url: null },
+      { id: "CVE-2", severity: "UNKNOWN", package: "p", installed: "1", fixed: null, title: null, url: null },
+    ]);
+    assert.deepEqual(
+      findingsOfReport(report, "MEDIUM").map((f) => f.id),
+      ["CVE-1"],
+    );
+    assert.deepEqual(findingsOfReport({ SchemaVersion: 2 }, "UNKNOWN"), []);
+    assert.throws(() => findingsOfReport({ Results: {} }, "UNKNOWN"), /Results is not an array/);
   });
 });
 

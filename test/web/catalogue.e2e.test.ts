@@ -304,6 +304,33 @@ describe("web catalogue in chromium against reestr serve", {
     await vulns.getByText("1 critical").waitFor();
     assert.match(await vulns.innerText(), /3 high/);
     assert.match(await vulns.innerText(), /trivy 0\.58\.1/);
+    // The findings behind the counts: one row per (id, package), most severe first.
+    const findings = vulns.getByRole("table", { name: /10 vulnerabilities, most severe first/ });
+    await findings.waitFor();
+    const rows = findings.locator("tbody tr");
+    assert.equal(await rows.count(), 10);
+    const ids = await rows.locator("th").allInnerTexts();
+    assert.deepEqual(ids.slice(0, 4), ["CVE-2023-45853", "CVE-2024-2961", "CVE-2024-2961", "CVE-2024-34156"]);
+    assert.equal(ids.at(-1), "TEMP-0841856-B18BAF");
+    const first = rows.first();
+    assert.deepEqual((await first.locator("td").allInnerTexts()).slice(0, 4), [
+      "critical",
+      "zlib1g",
+      "1:1.2.13.dfsg-1",
+      "no fix",
+    ]);
+    assert.equal(
+      await first.getByRole("link", { name: "CVE-2023-45853" }).getAttribute("href"),
+      "https://avd.aquasec.com/nvd/cve-2023-45853",
+    );
+    const gob = rows.filter({ hasText: "CVE-2024-34156" });
+    assert.match(await gob.innerText(), /stdlib\s+v1\.22\.4\s+1\.22\.7, 1\.23\.1/);
+    assert.deepEqual(
+      await findings
+        .locator("thead th")
+        .evaluateAll((cells) => cells.map((cell) => cell.getAttribute("scope"))),
+      ["col", "col", "col", "col", "col", "col"],
+    );
     const history = page.locator("section", {
       has: page.getByRole("heading", { level: 2, name: "Tag history" }),
     });
@@ -312,6 +339,39 @@ describe("web catalogue in chromium against reestr serve", {
     assert.equal(await moves.count(), 2);
     assert.match(await moves.nth(1).innerText(), /\(new tag\)/);
     await checkView("tag-vulnerabilities-history");
+
+    // The empty states, with the server's answer edited in flight (its watcher scans one report).
+    const manifestApi = /\/api\/registries\/local\/repositories\/[^/]+\/manifests\/edge$/;
+    const edited = async (patch: (vulnerabilities: Record<string, unknown>) => void) => {
+      await page.route(manifestApi, async (route) => {
+        const response = await route.fetch();
+        const body = (await response.json()) as { vulnerabilities: Record<string, unknown> };
+        patch(body.vulnerabilities);
+        await route.fulfill({ response, json: body });
+      });
+      await goto("/r/local/tools/cli/-/tag/edge");
+      await vulns.getByText(/Scanned by/).waitFor();
+      const text = await vulns.innerText();
+      await page.unroute(manifestApi);
+      return text;
+    };
+    const clean = await edited((v) => {
+      v.summary = { critical: 0, high: 0, medium: 0, low: 0, unknown: 0 };
+      v.items = [];
+    });
+    assert.match(clean, /No vulnerabilities at or above the threshold\./);
+    assert.equal(await vulns.getByRole("table").count(), 0);
+    const unlisted = await edited((v) => {
+      v.items = [];
+    });
+    assert.match(unlisted, /1 critical/);
+    assert.match(unlisted, /list behind these counts was not kept/);
+    // An advisory URL that is not http(s) is shown as text, never as a link.
+    const unsafe = await edited((v) => {
+      v.items = [{ ...(v.items as object[])[0], url: "javascript:alert(1)" }];
+    });
+    assert.match(unsafe, /CVE-2023-45853/);
+    assert.equal(await vulns.getByRole("link", { name: "CVE-2023-45853" }).count(), 0);
   });
 
   it("copies pull commands to the clipboard and says so in the live region", async () => {

@@ -21,6 +21,30 @@ export interface ScanOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * One vulnerability in one package of a scanned image. Kept beside the status, never in it: the
+ * Registry status (and the operator's CRD) holds counts only; the watch store keeps these per
+ * (entry, digest) for the catalogue's tag view.
+ */
+export interface VulnerabilityFinding {
+  /** e.g. `CVE-2024-1234`, `GHSA-…`. */
+  id: string;
+  severity: Severity;
+  package: string;
+  installed: string;
+  /** The first version that fixes it, when there is one. */
+  fixed: string | null;
+  title: string | null;
+  /** The advisory's primary URL. */
+  url: string | null;
+}
+
+/**
+ * What a scan returns: the counts, and optionally the findings behind them (at or above the
+ * threshold, one per (id, package)). A scanner that returns a bare summary still fits.
+ */
+export type ScanReport = VulnerabilitySummary & { findings?: VulnerabilityFinding[] };
+
 export type ScannerAvailability = { ok: true; version: string } | { ok: false; reason: string };
 
 /**
@@ -34,7 +58,7 @@ export interface VulnerabilityScanner {
   /** Whether the scanner can run here (binary present, version); checked once per scan pass. */
   availability(): Promise<ScannerAvailability>;
   /** Rejects with a ScanTimeoutError when the image takes longer than the timeout. */
-  scan(image: ImageToScan, options: ScanOptions): Promise<VulnerabilitySummary>;
+  scan(image: ImageToScan, options: ScanOptions): Promise<ScanReport>;
 }
 
 export class ScanTimeoutError extends Error {

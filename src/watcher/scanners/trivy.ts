@@ -20,6 +20,9 @@
  *   twice), so the same triple in several Results is counted once, at its highest severity.
  *   Findings below the threshold are dropped even if Trivy printed them (extraArgs may widen
  *   `--severity`); severities Trivy does not define count as unknown.
+ * - Findings (the list behind the counts): one per (VulnerabilityID, PkgName), at its highest
+ *   severity, with the installed versions seen joined ("1.0, 1.1"); entries without an ID are
+ *   counted but not listed (there is nothing to show or link).
  */
 import { spawn } from "node:child_process";
 import { SEVERITIES, type Severity, type VulnerabilitySummary } from "../spec.ts";
@@ -27,7 +30,9 @@ import {
   type ImageToScan,
   type ScannerAvailability,
   type ScanOptions,
+  type ScanReport,
   ScanTimeoutError,
+  type VulnerabilityFinding,
   type VulnerabilityScanner,
 } from "./scanner.ts";
 
@@ -88,14 +93,17 @@ interface TrivyVulnerability {
   VulnerabilityID?: unknown;
   PkgName?: unknown;
   InstalledVersion?: unknown;
+  FixedVersion?: unknown;
   Severity?: unknown;
+  Title?: unknown;
+  PrimaryURL?: unknown;
 }
 
-/** Folds a Trivy JSON report (SchemaVersion 2) into counts; see the header for the rules. */
-export function summarizeReport(
+/** The report's vulnerabilities at or above the threshold, each with its severity's rank. */
+function* vulnerabilitiesOf(
   report: unknown,
   threshold: Severity,
-): Pick<VulnerabilitySummary, "critical" | "high" | "medium" | "low" | "unknown"> {
+): Generator<{ entry: TrivyVulnerability; severity: number }> {
   if (report === null || typeof report !== "object" || Array.isArray(report)) {
     throw new Error("trivy report is not a JSON object");
   }
@@ -104,8 +112,6 @@ export function summarizeReport(
     throw new Error("trivy report: Results is not an array");
   }
   const minimum = SEVERITIES.indexOf(threshold);
-  const findings = new Map<string, number>();
-  let anonymous = 0;
   for (const result of results ?? []) {
     if (result === null || typeof result !== "object") continue;
     const vulnerabilities = (result as { Vulnerabilities?: unknown }).Vulnerabilities;
@@ -117,17 +123,76 @@ export function summarizeReport(
         (typeof entry.Severity === "string" ? entry.Severity.toUpperCase() : "UNKNOWN") as Severity,
       );
       const severity = rank < 0 ? 0 : rank;
-      if (severity < minimum) continue;
-      const id = typeof entry.VulnerabilityID === "string" ? entry.VulnerabilityID : "";
-      if (id === "") {
-        // No identity to de-duplicate on: count it as it comes.
-        findings.set(`#${anonymous++}`, severity);
-        continue;
-      }
-      const key = JSON.stringify([id, String(entry.PkgName ?? ""), String(entry.InstalledVersion ?? "")]);
-      const seen = findings.get(key);
-      if (seen === undefined || severity > seen) findings.set(key, severity);
+      if (severity >= minimum) yield { entry, severity };
     }
+  }
+}
+
+function text(value: unknown): string | null {
+  return typeof value === "string" && value.trim() !== "" ? value.trim() : null;
+}
+
+/** Orders findings most severe first, then by id and package. */
+export function compareFindings(a: VulnerabilityFinding, b: VulnerabilityFinding): number {
+  const bySeverity = SEVERITIES.indexOf(b.severity) - SEVERITIES.indexOf(a.severity);
+  if (bySeverity !== 0) return bySeverity;
+  if (a.id !== b.id) return a.id < b.id ? -1 : 1;
+  return a.package < b.package ? -1 : a.package > b.package ? 1 : 0;
+}
+
+/** The findings of a Trivy JSON report (SchemaVersion 2); see the header for the rules. */
+export function findingsOfReport(report: unknown, threshold: Severity): VulnerabilityFinding[] {
+  const byKey = new Map<string, { finding: VulnerabilityFinding; installed: Set<string> }>();
+  for (const { entry, severity } of vulnerabilitiesOf(report, threshold)) {
+    const id = text(entry.VulnerabilityID);
+    if (id === null) continue;
+    const pkg = text(entry.PkgName) ?? "";
+    const key = JSON.stringify([id, pkg]);
+    const installed = text(entry.InstalledVersion);
+    const seen = byKey.get(key);
+    if (seen) {
+      if (installed !== null) seen.installed.add(installed);
+      if (severity > SEVERITIES.indexOf(seen.finding.severity)) seen.finding.severity = SEVERITIES[severity]!;
+      seen.finding.fixed ??= text(entry.FixedVersion);
+      seen.finding.title ??= text(entry.Title);
+      seen.finding.url ??= text(entry.PrimaryURL);
+      continue;
+    }
+    byKey.set(key, {
+      finding: {
+        id,
+        severity: SEVERITIES[severity]!,
+        package: pkg,
+        installed: "",
+        fixed: text(entry.FixedVersion),
+        title: text(entry.Title),
+        url: text(entry.PrimaryURL),
+      },
+      installed: new Set(installed === null ? [] : [installed]),
+    });
+  }
+  return [...byKey.values()]
+    .map(({ finding, installed }) => ({ ...finding, installed: [...installed].join(", ") }))
+    .sort(compareFindings);
+}
+
+/** Folds a Trivy JSON report (SchemaVersion 2) into counts; see the header for the rules. */
+export function summarizeReport(
+  report: unknown,
+  threshold: Severity,
+): Pick<VulnerabilitySummary, "critical" | "high" | "medium" | "low" | "unknown"> {
+  const findings = new Map<string, number>();
+  let anonymous = 0;
+  for (const { entry, severity } of vulnerabilitiesOf(report, threshold)) {
+    const id = typeof entry.VulnerabilityID === "string" ? entry.VulnerabilityID : "";
+    if (id === "") {
+      // No identity to de-duplicate on: count it as it comes.
+      findings.set(`#${anonymous++}`, severity);
+      continue;
+    }
+    const key = JSON.stringify([id, String(entry.PkgName ?? ""), String(entry.InstalledVersion ?? "")]);
+    const seen = findings.get(key);
+    if (seen === undefined || severity > seen) findings.set(key, severity);
   }
   const counts = { critical: 0, high: 0, medium: 0, low: 0, unknown: 0 };
   for (const rank of findings.values()) {
@@ -317,7 +382,7 @@ export class TrivyScanner implements VulnerabilityScanner {
     return { ok: true, version: this.version };
   }
 
-  async scan(image: ImageToScan, options: ScanOptions): Promise<VulnerabilitySummary> {
+  async scan(image: ImageToScan, options: ScanOptions): Promise<ScanReport> {
     if (options.signal?.aborted) throw abortError(options.signal.reason);
     if (this.version === undefined) {
       const availability = await this.availability();
@@ -385,12 +450,14 @@ export class TrivyScanner implements VulnerabilityScanner {
       throw new Error(`trivy scan of ${label} printed output that is not JSON: ${JSON.stringify(start)}`);
     }
     let counts: ReturnType<typeof summarizeReport>;
+    let findings: VulnerabilityFinding[];
     try {
       counts = summarizeReport(report, options.severityThreshold);
+      findings = findingsOfReport(report, options.severityThreshold);
     } catch (error) {
       throw new Error(`trivy scan of ${label}: ${(error as Error).message}`);
     }
-    return { ...counts, scanner: `trivy ${this.version}`, scannedAt: new Date().toISOString() };
+    return { ...counts, scanner: `trivy ${this.version}`, scannedAt: new Date().toISOString(), findings };
   }
 
   private baseEnv(): NodeJS.ProcessEnv {

@@ -370,6 +370,19 @@ export interface components {
       low: number;
       unknown: number;
     };
+    "VulnerabilityFinding": {
+      /** @description e.g. CVE-2024-1234 */
+      id: string;
+      severity: "critical" | "high" | "medium" | "low" | "unknown";
+      package: string;
+      /** @description installed version(s), comma-separated when the package is there twice */
+      installed: string;
+      /** @description the version(s) that fix it, when there is a fix */
+      fixed: string | null;
+      title: string | null;
+      /** @description the advisory's primary URL */
+      url: string | null;
+    };
     "TagPlatform": {
       os: string;
       architecture: string;
@@ -458,6 +471,8 @@ export interface components {
         summary: components["schemas"]["SeverityCounts"];
         scanner: string | null;
         scannedAt: string | null;
+        /** @description most severe first, then by id; empty when the scan found none or its list was not kept (scanned before the watcher stored findings) */
+        items: components["schemas"]["VulnerabilityFinding"][];
       } | null;
       history: components["schemas"]["TagHistoryEntry"][];
       pullCommands: components["schemas"]["PullCommands"];

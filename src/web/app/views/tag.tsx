@@ -490,6 +490,7 @@ function VulnerabilitySection({ manifest }: { manifest: ManifestDetail }) {
             Scanned {report.scanner ? `by ${report.scanner} ` : ""}
             <TimeText iso={report.scannedAt} />.
           </p>
+          <FindingsTable report={report} />
         </>
       ) : (
         <Empty>
@@ -500,6 +501,86 @@ function VulnerabilitySection({ manifest }: { manifest: ManifestDetail }) {
         </Empty>
       )}
     </section>
+  );
+}
+
+type VulnerabilityReport = NonNullable<ManifestDetail["vulnerabilities"]>;
+type Finding = VulnerabilityReport["items"][number];
+
+const SEVERITY_ORDER: readonly Finding["severity"][] = ["critical", "high", "medium", "low", "unknown"];
+
+/** Most severe first, then by id and package (the API sends them so; kept here for safety). */
+function bySeverity(a: Finding, b: Finding): number {
+  return (
+    SEVERITY_ORDER.indexOf(a.severity) - SEVERITY_ORDER.indexOf(b.severity) ||
+    a.id.localeCompare(b.id) ||
+    a.package.localeCompare(b.package)
+  );
+}
+
+/** Only web links: an advisory URL comes from the scanner's database, not from us. */
+function advisoryUrl(url: string | null): string | undefined {
+  return url !== null && /^https?:\/\//i.test(url) ? url : undefined;
+}
+
+function FindingsTable({ report }: { report: VulnerabilityReport }) {
+  const { summary } = report;
+  const total = summary.critical + summary.high + summary.medium + summary.low + summary.unknown;
+  if (report.items.length === 0) {
+    return (
+      <Empty>
+        <p>
+          {total === 0
+            ? "No vulnerabilities at or above the threshold."
+            : "The list behind these counts was not kept by this scan; it appears after the image is scanned again."}
+        </p>
+      </Empty>
+    );
+  }
+  const items = [...report.items].sort(bySeverity);
+  return (
+    <div className="table-wrap">
+      <table className="data-table findings-table">
+        <caption>
+          {items.length} {items.length === 1 ? "vulnerability" : "vulnerabilities"}, most severe first
+        </caption>
+        <thead>
+          <tr>
+            <th scope="col">ID</th>
+            <th scope="col">Severity</th>
+            <th scope="col">Package</th>
+            <th scope="col">Installed</th>
+            <th scope="col">Fixed in</th>
+            <th scope="col">Title</th>
+          </tr>
+        </thead>
+        <tbody>
+          {items.map((finding) => {
+            const url = advisoryUrl(finding.url);
+            return (
+              <tr key={`${finding.id} ${finding.package}`}>
+                <th scope="row" className="mono small">
+                  {url ? (
+                    <a href={url} rel="noopener noreferrer">
+                      {finding.id}
+                    </a>
+                  ) : (
+                    finding.id
+                  )}
+                </th>
+                <td>
+                  <span className={`badge badge-sev-${finding.severity}`}>{finding.severity}</span>
+                </td>
+                <td className="mono small break">{finding.package}</td>
+                <td className="mono small break">{finding.installed}</td>
+                <td className="mono small break">{finding.fixed ?? <span className="muted">no fix</span>}</td>
+                <td className="small">{finding.title ?? ""}</td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </div>
   );
 }
 
