@@ -4,10 +4,10 @@
  * signed-in user when the server has users.
  */
 import { type QueryClient, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useEffect, useId, useRef, useState } from "react";
+import { useId, useState } from "react";
 import { ApiError } from "../api/client.ts";
 import { fetchSession, login, logout } from "../api/session.ts";
-import { useToast } from "./components.tsx";
+import { useModalDialog, useToast } from "./components.tsx";
 
 export const sessionQuery = { queryKey: ["session"], queryFn: fetchSession, staleTime: 60_000 } as const;
 
@@ -65,8 +65,6 @@ export function Account() {
 }
 
 function SignInDialog({ open, onClose }: { open: boolean; onClose: () => void }) {
-  const ref = useRef<HTMLDialogElement>(null);
-  const opener = useRef<Element | null>(null);
   const client = useQueryClient();
   const toast = useToast();
   const [busy, setBusy] = useState(false);
@@ -74,24 +72,7 @@ function SignInDialog({ open, onClose }: { open: boolean; onClose: () => void })
   const titleId = useId();
   const userId = useId();
   const passwordId = useId();
-
-  useEffect(() => {
-    const dialog = ref.current;
-    if (!dialog) return;
-    if (open && !dialog.open) {
-      opener.current = document.activeElement;
-      setError(null);
-      dialog.showModal();
-    } else if (!open && dialog.open) {
-      dialog.close();
-    }
-  }, [open]);
-
-  const close = () => {
-    onClose();
-    const target = opener.current;
-    if (target instanceof HTMLElement && target.isConnected) target.focus();
-  };
+  const { ref, close } = useModalDialog(open, onClose, () => setError(null));
 
   return (
     <dialog ref={ref} className="dialog" aria-labelledby={titleId} onClose={() => open && close()}>

@@ -156,36 +156,50 @@ export interface ConfirmRequest {
 }
 
 /**
- * A modal <dialog> (the browser traps focus and closes on Escape). Cancel has the initial focus,
- * so Enter never destroys anything by accident; focus goes back to the opener when it closes.
+ * A modal <dialog> shown while `open` (the browser traps focus and closes it on Escape):
+ * `onOpen` runs as it opens (reset its state, move the initial focus); `close()` tells the owner
+ * and gives the focus back to the element that opened it.
  */
-export function ConfirmDialog({ request, onClose }: { request: ConfirmRequest | null; onClose: () => void }) {
+export function useModalDialog(open: boolean, onClose: () => void, onOpen?: () => void) {
   const ref = useRef<HTMLDialogElement>(null);
-  const cancelRef = useRef<HTMLButtonElement>(null);
   const opener = useRef<Element | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const titleId = useId();
-  const bodyId = useId();
+  const opened = useRef(onOpen);
+  opened.current = onOpen;
 
   useEffect(() => {
     const dialog = ref.current;
     if (!dialog) return;
-    if (request && !dialog.open) {
+    if (open && !dialog.open) {
       opener.current = document.activeElement;
-      setError(null);
       dialog.showModal();
-      cancelRef.current?.focus();
-    } else if (!request && dialog.open) {
+      opened.current?.();
+    } else if (!open && dialog.open) {
       dialog.close();
     }
-  }, [request]);
+  }, [open]);
 
   const close = () => {
     onClose();
     const target = opener.current;
     if (target instanceof HTMLElement && target.isConnected) target.focus();
   };
+  return { ref, close };
+}
+
+/**
+ * A confirmation in a modal dialog. Cancel has the initial focus, so Enter never destroys
+ * anything by accident; focus goes back to the opener when it closes.
+ */
+export function ConfirmDialog({ request, onClose }: { request: ConfirmRequest | null; onClose: () => void }) {
+  const cancelRef = useRef<HTMLButtonElement>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const titleId = useId();
+  const bodyId = useId();
+  const { ref, close } = useModalDialog(request !== null, onClose, () => {
+    setError(null);
+    cancelRef.current?.focus();
+  });
 
   return (
     <dialog
