@@ -36,8 +36,15 @@ Options:
 
 Precedence: flags > environment > config file > defaults.
 
-Endpoints: /v2/ (registry API), /healthz, /readyz, /metrics, /api/status, and with a
-\`watch\` section in the config, /api/watch/registries[/<name>[/history?tag=&limit=]].
+Endpoints: / (the web catalogue in a browser), /v2/ (registry API), /healthz, /readyz,
+/metrics, /api/ (the catalogue's JSON API, document at /api/openapi.json; /api/auth/… for the
+web login and personal access tokens when auth is on), /api/status, and with a \`watch\` section
+in the config, /api/watch/registries[/<name>[/history?tag=&limit=|/scan]].
+
+A \`catalog\` section lists remote registries the web catalogue shows beside this one
+(registries: [{id, displayName, baseUrl, auth: {type: anonymous|basic|bearer}, tls}] or
+registriesFile; secrets only from REESTR_REGISTRY_<ID>_USERNAME/_PASSWORD/_TOKEN), and its
+cache (memory by default, Redis with REESTR_REDIS_URL). See docs/catalogue.md.
 
 A \`watch\` section (the same as \`reestr watch\`'s file: registries: [{name, url, repository,
 ...}]) makes the server scan those registries on their intervals; results are kept in
