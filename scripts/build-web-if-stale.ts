@@ -29,9 +29,20 @@ export function webBuildIsStale(): boolean {
 
 if (import.meta.main) {
   if (webBuildIsStale()) {
-    process.stderr.write("web catalogue: building dist/web …\n");
-    const { build } = await import("vite");
-    await build({ configFile: join(ROOT, "src/web/vite.config.ts"), logLevel: "warn" });
-    process.stderr.write("web catalogue: built\n");
+    // Vite is a dev dependency: without it (npm ci --omit=dev) the registry and /api still start,
+    // and the browser paths answer 503 saying how to build the app.
+    let vite: typeof import("vite") | undefined;
+    try {
+      vite = await import("vite");
+    } catch {
+      process.stderr.write(
+        "web catalogue: not built and Vite is not installed (npm ci without --omit=dev, then npm run build:web); starting without it\n",
+      );
+    }
+    if (vite) {
+      process.stderr.write("web catalogue: building dist/web …\n");
+      await vite.build({ configFile: join(ROOT, "src/web/vite.config.ts"), logLevel: "warn" });
+      process.stderr.write("web catalogue: built\n");
+    }
   }
 }
