@@ -5,6 +5,7 @@ import {
   type Histogram,
   MetricsRegistry,
   ProcessMetrics,
+  SCAN_DURATION_BUCKETS,
 } from "../server/prometheus.ts";
 import type { RegistryStatus } from "../watcher/spec.ts";
 
@@ -40,7 +41,7 @@ export class OperatorMetrics {
     this.scanDuration = r.histogram(
       "reestr_operator_scan_duration_seconds",
       "Duration of scan passes by registry and status (Success, Failed).",
-      [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600],
+      SCAN_DURATION_BUCKETS,
     );
     this.images = r.labelledGauge(
       "reestr_operator_registry_images",

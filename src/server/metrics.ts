@@ -1,5 +1,12 @@
 import type { ScanEvent } from "../watcher/scheduler.ts";
-import { type Counter, type Gauge, type Histogram, MetricsRegistry, ProcessMetrics } from "./prometheus.ts";
+import {
+  type Counter,
+  type Gauge,
+  type Histogram,
+  MetricsRegistry,
+  ProcessMetrics,
+  SCAN_DURATION_BUCKETS,
+} from "./prometheus.ts";
 
 /** The Prometheus metrics Reestr exposes on /metrics. Names follow Distribution's where it has one. */
 export class Metrics {
@@ -46,7 +53,7 @@ export class Metrics {
     this.watchScanDuration = r.histogram(
       "reestr_watch_scan_duration_seconds",
       "Duration of the watcher's scan passes by registry entry and status (Success, Failed).",
-      [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600],
+      SCAN_DURATION_BUCKETS,
     );
     this.watchTags = r.labelledGauge(
       "reestr_watch_tags",

@@ -5,6 +5,9 @@
  */
 type Labels = Record<string, string | number>;
 
+/** Histogram buckets (seconds) for registry scan passes, from sub-second rescans to 10-minute scans. */
+export const SCAN_DURATION_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
+
 interface Metric {
   render(): Promise<string> | string;
 }

@@ -40,6 +40,18 @@ function startAuthReestr(extraArgs: string[], env: NodeJS.ProcessEnv = {}): Prom
   return startReestr({ extraArgs, env, readyPath: "/healthz" });
 }
 
+/** Adds the user "ci" with PASSWORD to an htpasswd file through `reestr user add`. */
+async function addUser(htpasswd: string): Promise<void> {
+  const code = await runUser(["add", "ci", "--password-stdin", "--htpasswd", htpasswd], {
+    stdin: Readable.from([Buffer.from(`${PASSWORD}\n`)]),
+    stdout: sink(),
+    stderr: sink(),
+    env: {},
+    cost: 5,
+  });
+  assert.equal(code, 0);
+}
+
 describe("skopeo against basic auth", { timeout: 300_000 }, () => {
   let htpasswd = "";
   let image = "";
@@ -50,14 +62,7 @@ describe("skopeo against basic auth", { timeout: 300_000 }, () => {
     assert.ok(existsSync(SKOPEO), `${SKOPEO} is missing`);
     work = mkdtempSync(join(tmpdir(), "reestr-auth-skopeo-"));
     htpasswd = join(work, "htpasswd");
-    const code = await runUser(["add", "ci", "--password-stdin", "--htpasswd", htpasswd], {
-      stdin: Readable.from([Buffer.from(`${PASSWORD}\n`)]),
-      stdout: sink(),
-      stderr: sink(),
-      env: {},
-      cost: 5,
-    });
-    assert.equal(code, 0);
+    await addUser(htpasswd);
     image = join(work, "image");
     await makeOciImage(image, { tag: "v1", layers: 1, layerSize: 16 * 1024 });
     writeFileSync(join(work, "auth.json"), "{}");
@@ -158,14 +163,7 @@ describe("skopeo against `reestr serve --auth-mode token --anonymous-pull`", { t
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "reestr-auth-skopeo-token-"));
     htpasswd = join(dir, "htpasswd");
-    const code = await runUser(["add", "ci", "--password-stdin", "--htpasswd", htpasswd], {
-      stdin: Readable.from([Buffer.from(`${PASSWORD}\n`)]),
-      stdout: sink(),
-      stderr: sink(),
-      env: {},
-      cost: 5,
-    });
-    assert.equal(code, 0);
+    await addUser(htpasswd);
     image = join(dir, "image");
     await makeOciImage(image, { tag: "v1", layers: 1, layerSize: 8 * 1024 });
     server = await startAuthReestr(["--auth-mode", "token", "--htpasswd", htpasswd, "--anonymous-pull"]);
