@@ -28,21 +28,8 @@
  * ```
  */
 import { z } from "zod";
+import { PositiveDuration } from "../util/duration.ts";
 import { ACTIONS, compileRepositoryGlob, validateSubject } from "./access-policy.ts";
-
-const duration = z.union([
-  z.number().positive(),
-  z.string().regex(/^\d+(\.\d+)?(ms|s|m|h|d)$/, 'expected a duration such as "30s", "5m", "1h"'),
-]);
-
-export function durationToMs(value: number | string): number {
-  if (typeof value === "number") return value * 1000;
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(value)!;
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[
-    match[2] as "ms" | "s" | "m" | "h" | "d"
-  ];
-  return Number(match[1]) * unit;
-}
 
 /** One string or a list of them. */
 const list = (item: z.ZodType<string>) =>
@@ -88,7 +75,7 @@ export const TokenConfigSchema = z
   .object({
     service: z.string().min(1).default("reestr"),
     issuer: z.string().min(1).default("reestr"),
-    expiry: duration.default("5m"),
+    expiry: PositiveDuration.prefault("5m"),
     realm: z.url({ protocol: /^https?$/ }).optional(),
     signingKey: z.string().min(1).optional(),
     trust: z.array(TrustSchema).default([]),

@@ -22,8 +22,8 @@
  */
 import type { IncomingMessage } from "node:http";
 import type { TLSSocket } from "node:tls";
+import type { RequestContext } from "../http/context.ts";
 import { RegistryError } from "../oci/errors.ts";
-import type { RequestContext } from "../registry/http/context.ts";
 import type { V2Route } from "../registry/http/v2-routes.ts";
 import { AccessPolicy, type Action, expandActions } from "./access-policy.ts";
 import type { Authenticator, AuthResult } from "./authenticator.ts";

@@ -4,9 +4,9 @@
  * trusts Reestr's own tokens plus the configured external issuers.
  */
 import { resolve } from "node:path";
-import type { Logger } from "../server/logger.ts";
+import type { Logger } from "../util/logger.ts";
 import { AccessPolicy } from "./access-policy.ts";
-import { type AuthSettings, durationToMs, parseAuthSettings, TokenConfigSchema } from "./auth-config.ts";
+import { type AuthSettings, parseAuthSettings, TokenConfigSchema } from "./auth-config.ts";
 import type { Authenticator } from "./authenticator.ts";
 import { V2AuthGate } from "./gate.ts";
 import { HtpasswdFile } from "./htpasswd.ts";
@@ -104,7 +104,7 @@ export async function createV2AuthGate(
     key,
     issuer: token.issuer,
     service: token.service,
-    expiryMs: durationToMs(token.expiry),
+    expiryMs: token.expiry,
     policy,
   });
   const own: TrustedIssuer = { issuer: token.issuer, audience: token.service, key: key.publicKey, own: true };

@@ -10,8 +10,8 @@
  * Reestr's tokens themselves.
  */
 import { exportJWK } from "jose";
+import { type RequestContext, sendJson } from "../http/context.ts";
 import { RegistryError } from "../oci/errors.ts";
-import { type RequestContext, sendJson } from "../registry/http/context.ts";
 import type { Authenticator, AuthResult } from "./authenticator.ts";
 import { parseScopes, ScopeError } from "./scope.ts";
 import type { SigningKey } from "./token-keys.ts";

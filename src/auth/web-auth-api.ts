@@ -14,7 +14,7 @@
  * Errors: `{ "error": { "code", "message" } }` like the rest of /api.
  */
 import type { IncomingMessage } from "node:http";
-import { type RequestContext, sendEmpty, sendJson } from "../registry/http/context.ts";
+import { type RequestContext, sendEmpty, sendJson } from "../http/context.ts";
 import { parseBasicAuth } from "./authenticator.ts";
 import {
   type AuthStore,

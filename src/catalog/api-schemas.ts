@@ -7,6 +7,7 @@
  * coerce strings (a query string holds only text) and carry their defaults.
  */
 import { z } from "zod";
+import { PositiveDuration } from "../util/duration.ts";
 
 /** Named schemas: each becomes `#/components/schemas/<id>` in the OpenAPI document. */
 export const catalogSchemas = z.registry<{ id: string; description?: string }>();
@@ -367,16 +368,10 @@ export const WatchHistorySchema = named(
 // ---- query parameters ---------------------------------------------------------------------
 
 const pageNumber = z.coerce.number().int().min(1).default(1);
-const DURATION = /^\d+(m|h|d|w)$/;
-
 export const RepositoryQuerySchema = z.object({
   q: z.string().max(256).optional().describe("substring of the repository name, case-insensitive"),
   namespace: z.string().max(256).optional().describe("only names under this namespace (prefix before /)"),
-  updatedWithin: z
-    .string()
-    .regex(DURATION, 'expected a duration such as "30m", "24h", "7d", "2w"')
-    .optional()
-    .describe("only repositories updated within this long, e.g. 7d"),
+  updatedWithin: PositiveDuration.optional().describe("only repositories updated within this long, e.g. 7d"),
   signed: z
     .enum(["true", "false"])
     .optional()
@@ -403,13 +398,6 @@ export const StorageQuerySchema = z.object({
 export type RepositoryQuery = z.output<typeof RepositoryQuerySchema>;
 export type TagQuery = z.output<typeof TagQuerySchema>;
 export type StorageQuery = z.output<typeof StorageQuerySchema>;
-
-/** Milliseconds of an `updatedWithin` duration ("7d"). */
-export function durationToMs(value: string): number {
-  const match = DURATION.exec(value)!;
-  const unit = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }[match[1] as "m" | "h" | "d" | "w"];
-  return Number.parseInt(value, 10) * unit;
-}
 
 // ---- types --------------------------------------------------------------------------------
 

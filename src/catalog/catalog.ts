@@ -12,7 +12,6 @@ import type { WatchEntry } from "../watcher/scheduler.ts";
 import type { ImageInfo } from "../watcher/spec.ts";
 import type { WatchStore } from "../watcher/store.ts";
 import {
-  durationToMs,
   type ImageConfig,
   type ManifestDetail,
   type ManifestPlatform,
@@ -394,7 +393,7 @@ export class Catalog {
     if (!state.source.local) repos = await this.#withStorageFigures(id, repos);
     const needle = query.q?.toLowerCase();
     const namespace = query.namespace?.replace(/\/+$/, "");
-    const since = query.updatedWithin ? this.#now() - durationToMs(query.updatedWithin) : undefined;
+    const since = query.updatedWithin !== undefined ? this.#now() - query.updatedWithin : undefined;
     const signed = query.signed === undefined ? undefined : query.signed === "true";
     const filtered = repos.filter(
       (repo) =>

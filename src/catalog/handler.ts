@@ -3,10 +3,11 @@
  * (openapi.ts's CATALOG_ROUTES, so nothing undocumented is served), validates path and query
  * parameters, calls the Catalog and answers JSON. Errors are `{"error":{"code","message"}}`.
  */
+
+import { type RequestContext, sendEmpty, sendJson } from "../http/context.ts";
 import { isDigest } from "../oci/digest.ts";
 import { isRegistryError } from "../oci/errors.ts";
 import { isValidRepositoryName, isValidTag } from "../oci/reference.ts";
-import { type RequestContext, sendEmpty, sendJson } from "../registry/http/context.ts";
 import { RepositoryQuerySchema, StorageQuerySchema, TagQuerySchema } from "./api-schemas.ts";
 import type { Catalog } from "./catalog.ts";
 import { CATALOG_ROUTES, catalogOpenApi, type HttpMethod, type RouteDefinition } from "./openapi.ts";

@@ -9,7 +9,8 @@
  */
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
-import { ConfigError, type ConfigProblem } from "../config/config-error.ts";
+import { ConfigError, type ConfigProblem } from "../util/config-error.ts";
+import { PositiveDuration } from "../util/duration.ts";
 import { formatPath } from "../watcher/spec.ts";
 
 /** Ids are URL path segments and parts of environment variable names. */
@@ -19,10 +20,6 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const SECRET_FIELD = /^(password|passwd|token|secret|accessToken|apiKey|auth|authorization|credentials)$/i;
 
 const envName = z.string().regex(ENV_NAME, "must be an environment variable name");
-const duration = z.union([
-  z.number().positive(),
-  z.string().regex(/^\d+(\.\d+)?(ms|s|m|h)$/, 'expected a duration such as "5s", "2m"'),
-]);
 
 const AuthSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("anonymous") }).strict(),
@@ -87,7 +84,7 @@ export const RegistryDefinitionSchema = z
     /** Host shown in pull commands, when clients reach the registry under another name. */
     pullHost: z.string().min(1).optional(),
     /** Per-request timeout. Default 10s. */
-    timeout: duration.optional(),
+    timeout: PositiveDuration.optional(),
   })
   .strict()
   .superRefine((value, ctx) => {
@@ -143,9 +140,9 @@ const RegistryListSchema = z.array(RegistryDefinitionSchema).superRefine((list, 
 export const CatalogCacheSchema = z
   .object({
     /** How long data is served without asking the registry again. */
-    ttl: duration.default("60s"),
+    ttl: PositiveDuration.prefault("60s"),
     /** After the ttl, stale data is still served (and refreshed in the background) for this long. */
-    staleTtl: duration.default("10m"),
+    staleTtl: PositiveDuration.prefault("10m"),
     /** Entries kept by the in-memory cache. */
     maxEntries: z.int().min(10).default(5000),
     /** Redis instead of memory (also REESTR_REDIS_URL). */
@@ -166,7 +163,7 @@ export const CatalogSectionSchema = z
     registriesFile: z.string().min(1).optional(),
     cache: CatalogCacheSchema.prefault({}),
     /** Per-registry probe timeout at start and on resync. */
-    probeTimeout: duration.default("5s"),
+    probeTimeout: PositiveDuration.prefault("5s"),
   })
   .strict()
   .superRefine((value, ctx) => {
@@ -378,10 +375,4 @@ export function maskSecrets(text: string, credentials: RegistryCredentials | und
     if (secret && secret.length >= 4) masked = masked.split(secret).join("****");
   }
   return masked;
-}
-
-export function durationToMs(value: number | string): number {
-  if (typeof value === "number") return value * 1000;
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(value)!;
-  return Number(match[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] as "ms" | "s" | "m" | "h"];
 }

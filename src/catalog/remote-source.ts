@@ -8,12 +8,7 @@
 import { isRegistryClientError, RegistryClientError } from "../client/errors.ts";
 import { nextLink, RegistryClient } from "../client/registry-client.ts";
 import { readLimited } from "../client/transport.ts";
-import {
-  durationToMs,
-  maskSecrets,
-  type RegistryCredentials,
-  type RegistryDefinition,
-} from "./registries-config.ts";
+import { maskSecrets, type RegistryCredentials, type RegistryDefinition } from "./registries-config.ts";
 import {
   CatalogError,
   type CatalogSource,
@@ -87,8 +82,7 @@ export class RemoteRegistrySource implements CatalogSource {
     this.#credentials = options.credentials;
     this.#credentialsProblem = options.credentialsProblem;
     this.#probeTimeoutMs = options.probeTimeoutMs ?? 5000;
-    const timeoutMs =
-      definition.timeout !== undefined ? durationToMs(definition.timeout) : DEFAULT_TIMEOUT_MS;
+    const timeoutMs = definition.timeout ?? DEFAULT_TIMEOUT_MS;
     const common = {
       baseUrl: this.baseUrl,
       insecureSkipVerify: definition.tls.allowInsecure,

@@ -11,13 +11,12 @@ import { HttpProblem, type WebAuthApi, type WebCaller } from "../auth/web-auth-a
 import { RegistryError } from "../oci/errors.ts";
 import { matchV2 } from "../registry/http/v2-routes.ts";
 import type { Registry } from "../registry/registry.ts";
-import type { MetricsRegistry } from "../server/prometheus.ts";
+import type { MetricsRegistry } from "../util/prometheus.ts";
 import type { Watcher } from "../watcher/watcher.ts";
 import type { CatalogLogger } from "./catalog.ts";
 import {
   type CatalogSection,
   CatalogSectionSchema,
-  durationToMs,
   loadRegistriesFile,
   parseRegistries,
   type RegistryDefinition,
@@ -61,7 +60,7 @@ export async function createServerCatalog(options: ServerCatalogOptions): Promis
     },
     watcher: options.watcher ? { entries: options.watcher.entries, store: options.watcher.store } : undefined,
     cache,
-    probeTimeoutMs: durationToMs(section.probeTimeout),
+    probeTimeoutMs: section.probeTimeout,
     env: options.env,
     logger: options.logger,
     localVisibility: auth ? (ctx) => localVisibility(options.webAuth, auth, ctx.req) : undefined,

@@ -15,7 +15,6 @@ import { LocalRegistrySource } from "./local-source.ts";
 import { RedisCache } from "./redis-cache.ts";
 import {
   type CatalogCacheSettings,
-  durationToMs,
   envPrefix,
   type RegistryDefinition,
   RegistryDefinitionSchema,
@@ -164,8 +163,8 @@ export async function setupCatalog(options: CatalogSetupOptions): Promise<Catalo
     cache,
     logger: options.logger,
     watcher: options.watcher,
-    ttlMs: settings.ttl !== undefined ? durationToMs(settings.ttl) : undefined,
-    staleMs: settings.staleTtl !== undefined ? durationToMs(settings.staleTtl) : undefined,
+    ttlMs: settings.ttl,
+    staleMs: settings.staleTtl,
   });
   const probes = catalog.start().catch((error: unknown) => {
     options.logger?.error("catalogue probing failed", { err: error });

@@ -6,8 +6,8 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { type RequestContext, sendJson } from "../registry/http/context.ts";
-import type { Logger } from "../server/logger.ts";
+import { type RequestContext, sendJson } from "../http/context.ts";
+import type { Logger } from "../util/logger.ts";
 import { VERSION } from "../version.ts";
 import { StaticSite } from "../web/static.ts";
 import type { CatalogCacheSettings, RegistryDefinition } from "./registries-config.ts";

@@ -3,7 +3,7 @@ import { resolve } from "node:path";
 import type { Writable } from "node:stream";
 import { parseArgs } from "node:util";
 import { type CertificateInfo, createCa, describeCertificate } from "../tls/certificates.ts";
-import { settingMs, TlsSchema } from "../tls/config.ts";
+import { TlsSchema } from "../tls/config.ts";
 import { readPair, tlsPaths, writePair } from "../tls/files.ts";
 import { type Command, UsageError } from "./command.ts";
 
@@ -134,7 +134,7 @@ export async function runCert(argv: string[], io: CertIo): Promise<number> {
     if (!ca) {
       // The same CA the server would create on its first --tls start, so it can be trusted first.
       const defaults = TlsSchema.parse({});
-      ca = await createCa({ validityMs: settingMs(defaults.caValidity) });
+      ca = await createCa({ validityMs: defaults.caValidity });
       await writePair(paths.caCert, paths.caKey, ca);
       created = true;
     }

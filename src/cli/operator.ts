@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { KubeConfig } from "@kubernetes/client-node";
 import { Operator } from "../operator/operator.ts";
-import { Logger, type LogLevel, type LogSink } from "../server/logger.ts";
+import { Logger, type LogLevel, type LogSink } from "../util/logger.ts";
 import type { VulnerabilityScanner } from "../watcher/scanners/scanner.ts";
 import { type Command, UsageError } from "./command.ts";
 import { waitForStop } from "./stop-signal.ts";

@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { ConfigError, durationMs, loadConfig } from "../config/config.ts";
+import { ConfigError, loadConfig } from "../config/config.ts";
 import { startRegistryServer } from "../registry/server.ts";
 import type { Command } from "./command.ts";
 
@@ -128,11 +128,11 @@ async function run(argv: string[]): Promise<number> {
     port: config.port,
     dataDir: config.dataDir,
     deleteEnabled: config.storage.deleteEnabled,
-    uploadExpiryMs: durationMs(config.storage.uploadExpiry),
+    uploadExpiryMs: config.storage.uploadExpiry,
     sync: config.storage.sync,
     logLevel: config.log.level,
     accessLog: config.log.accessLog,
-    shutdownTimeoutMs: durationMs(config.shutdownTimeout),
+    shutdownTimeoutMs: config.shutdownTimeout,
     watch: config.watch,
     auth: config.auth,
     tls: config.tls,

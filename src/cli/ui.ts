@@ -1,8 +1,9 @@
 import { parseArgs } from "node:util";
-import { durationToMs, loadRegistriesFile } from "../catalog/registries-config.ts";
+import { loadRegistriesFile } from "../catalog/registries-config.ts";
 import { startUiServer } from "../catalog/ui-server.ts";
 import { ConfigError } from "../config/config.ts";
-import { Logger, type LogLevel } from "../server/logger.ts";
+import { parseDuration } from "../util/duration.ts";
+import { Logger, type LogLevel } from "../util/logger.ts";
 import { type Command, UsageError } from "./command.ts";
 
 const usage = `Usage: reestr ui -c <registries.yaml> [options]
@@ -67,11 +68,11 @@ async function run(argv: string[]): Promise<number> {
     throw new UsageError(`--log-level: expected debug, info, warn or error, got "${level}"`);
   let probeTimeoutMs = 5000;
   if (values["probe-timeout"] !== undefined) {
-    if (!/^\d+(\.\d+)?(ms|s|m)$/.test(values["probe-timeout"]))
-      throw new UsageError(
-        `--probe-timeout: expected a duration such as 5s, got "${values["probe-timeout"]}"`,
-      );
-    probeTimeoutMs = durationToMs(values["probe-timeout"]);
+    try {
+      probeTimeoutMs = parseDuration(values["probe-timeout"]);
+    } catch (error) {
+      throw new UsageError(`--probe-timeout: ${(error as Error).message}`);
+    }
   }
   let loaded: Awaited<ReturnType<typeof loadRegistriesFile>>;
   try {

@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError } from "../config/config.ts";
-import { Logger, type LogLevel, type LogSink } from "../server/logger.ts";
+import { Logger, type LogLevel, type LogSink } from "../util/logger.ts";
 import type { ScanEvent, WatchScheduler } from "../watcher/scheduler.ts";
 import { loadWatchConfig } from "../watcher/watch-config.ts";
 import { createWatcher } from "../watcher/watcher.ts";

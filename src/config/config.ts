@@ -3,11 +3,12 @@ import { resolve } from "node:path";
 import { z } from "zod";
 import { AUTH_ENVIRONMENT_VARIABLES, AuthConfigSchema } from "../auth/auth-config.ts";
 import { CatalogSectionSchema } from "../catalog/registries-config.ts";
+import { LimitsSchema } from "../http/limits.ts";
 import { AuditSchema } from "../server/audit.ts";
-import { LimitsSchema } from "../server/rate-limit.ts";
 import { TlsSchema } from "../tls/config.ts";
+import { ConfigError } from "../util/config-error.ts";
+import { Duration } from "../util/duration.ts";
 import { parseWatchSection, type WatchConfig } from "../watcher/watch-config.ts";
-import { ConfigError } from "./config-error.ts";
 
 /**
  * The `watch` section (registries to scan on a schedule, as in `reestr watch`'s file), validated
@@ -27,12 +28,6 @@ const watchSection = z.unknown().transform((value, ctx): WatchConfig => {
   }
 });
 
-/** Durations in config: a number of seconds, or a string like "90s", "15m", "24h", "7d". */
-const duration = z.union([
-  z.number().nonnegative(),
-  z.string().regex(/^\d+(\.\d+)?(ms|s|m|h|d)$/, 'expected a duration such as "30s", "15m", "24h"'),
-]);
-
 export const ConfigSchema = z
   .object({
     host: z.string().min(1).default("127.0.0.1"),
@@ -50,14 +45,14 @@ export const ConfigSchema = z
         /** DELETE on manifests, tags and blobs. */
         deleteEnabled: z.boolean().default(true),
         /** Uploads untouched for this long are removed. */
-        uploadExpiry: duration.default("24h"),
+        uploadExpiry: Duration.prefault("24h"),
         /** "full": every metadata commit is fsynced; "normal": survives a crash of Reestr, not of the machine. */
         sync: z.enum(["full", "normal"]).default("full"),
       })
       .strict()
       .prefault({}),
     /** How long SIGTERM waits for in-flight requests before closing connections. */
-    shutdownTimeout: duration.default("30s"),
+    shutdownTimeout: Duration.prefault("30s"),
     /** Users, tokens and access rules on /v2 (src/auth/auth-config.ts); absent: the registry is open. */
     auth: AuthConfigSchema.optional(),
     /** Registries the server's watcher scans on a schedule; results under /api/watch. */
@@ -75,16 +70,7 @@ export const ConfigSchema = z
 
 export type ReestrConfig = z.infer<typeof ConfigSchema>;
 
-export { ConfigError } from "./config-error.ts";
-
-export function durationMs(value: number | string): number {
-  if (typeof value === "number") return value * 1000;
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(value)!;
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[
-    match[2] as "ms" | "s" | "m" | "h" | "d"
-  ];
-  return Number(match[1]) * unit;
-}
+export { ConfigError } from "../util/config-error.ts";
 
 /** Overrides from flags or the environment, by dotted config path. */
 export type ConfigOverrides = Record<string, unknown>;

@@ -4,7 +4,7 @@
  * act on (our own status writes, re-lists of unchanged objects) still enqueue the key; the
  * reconciler's due-time check makes those cheap (one GET, no scan).
  */
-import type { Logger } from "../server/logger.ts";
+import type { Logger } from "../util/logger.ts";
 import { FINALIZER } from "./crd.ts";
 import { objectKey, RegistryInformer } from "./informer.ts";
 import type { KubeApi, RegistryObject } from "./kube.ts";

@@ -4,7 +4,7 @@
  * fails a reconcile.
  */
 import { type EventsV1Event, V1MicroTime } from "@kubernetes/client-node";
-import type { Logger } from "../server/logger.ts";
+import type { Logger } from "../util/logger.ts";
 import type { KubeApi, RegistryObject } from "./kube.ts";
 import { apiErrorText } from "./kube.ts";
 

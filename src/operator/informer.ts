@@ -6,7 +6,7 @@
  * event in the stream), the informer lists again and reports what disappeared meanwhile.
  * A stream that ends normally (timeoutSeconds, a load balancer) is resumed from the last version.
  */
-import type { Logger } from "../server/logger.ts";
+import type { Logger } from "../util/logger.ts";
 import {
   type KubeApi,
   type RegistryObject,

@@ -14,7 +14,7 @@
  *    waiting for it to expire.
  */
 import { type V1Lease, V1MicroTime } from "@kubernetes/client-node";
-import type { Logger } from "../server/logger.ts";
+import type { Logger } from "../util/logger.ts";
 import { apiErrorText, type KubeApi, statusCodeOf } from "./kube.ts";
 
 export interface LeaderElectorOptions {

@@ -6,7 +6,7 @@ import {
   MetricsRegistry,
   ProcessMetrics,
   SCAN_DURATION_BUCKETS,
-} from "../server/prometheus.ts";
+} from "../util/prometheus.ts";
 import type { RegistryStatus } from "../watcher/spec.ts";
 
 export class OperatorMetrics {

@@ -9,7 +9,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { hostname } from "node:os";
 import type { KubeConfig } from "@kubernetes/client-node";
-import type { Logger } from "../server/logger.ts";
+import type { Logger } from "../util/logger.ts";
 import type { VulnerabilityScanner } from "../watcher/scanners/scanner.ts";
 import { Controller, type ControllerOptions } from "./controller.ts";
 import { EventRecorder } from "./events.ts";

@@ -21,7 +21,7 @@
  * registry's refusal; Trivy missing → Success with a warning, vulnerability scan skipped; Trivy
  * timeout → that image skipped, the others scanned; status conflict → retried once.
  */
-import type { Logger } from "../server/logger.ts";
+import type { Logger } from "../util/logger.ts";
 import { ScanEngine } from "../watcher/engine.ts";
 import type { VulnerabilityScanner } from "../watcher/scanners/scanner.ts";
 import {

@@ -7,10 +7,6 @@ import { type AuthSetup, createV2AuthGate } from "../auth/setup.ts";
 import { WebAuthApi } from "../auth/web-auth-api.ts";
 import type { CatalogSection } from "../catalog/registries-config.ts";
 import { createServerCatalog } from "../catalog/server-catalog.ts";
-import { App } from "../server/app.ts";
-import { type AuditConfig, AuditLog } from "../server/audit.ts";
-import { Logger, type LogLevel } from "../server/logger.ts";
-import { Metrics } from "../server/metrics.ts";
 import {
   checkLockout,
   clientIp,
@@ -18,10 +14,14 @@ import {
   LimitsSchema,
   RequestLimits,
   recordFailedLogin,
-} from "../server/rate-limit.ts";
-import { securityHeaders } from "../server/security-headers.ts";
-import { settingMs, type TlsConfig, tlsEnabled } from "../tls/config.ts";
+} from "../http/limits.ts";
+import { securityHeaders } from "../http/security-headers.ts";
+import { App } from "../server/app.ts";
+import { type AuditConfig, AuditLog } from "../server/audit.ts";
+import { Metrics } from "../server/metrics.ts";
+import { type TlsConfig, tlsEnabled } from "../tls/config.ts";
 import type { TlsManager } from "../tls/manager.ts";
+import { Logger, type LogLevel } from "../util/logger.ts";
 import { VERSION } from "../version.ts";
 import type { VulnerabilityScanner } from "../watcher/scanners/scanner.ts";
 import type { WatchEntry } from "../watcher/scheduler.ts";
@@ -183,9 +183,9 @@ export async function startRegistryServer(options: ServerOptions): Promise<Runni
   const httpOptions = {
     // Large pushes can take long: bound idle sockets and the request head, not whole requests.
     requestTimeout: 0,
-    headersTimeout: settingMs(limitsConfig.headersTimeout),
+    headersTimeout: limitsConfig.headersTimeout,
     // node checks headersTimeout on this beat (default 30s): keep it finer than the timeout.
-    connectionsCheckingInterval: Math.min(30_000, Math.max(250, settingMs(limitsConfig.headersTimeout) / 4)),
+    connectionsCheckingInterval: Math.min(30_000, Math.max(250, limitsConfig.headersTimeout / 4)),
     keepAliveTimeout: 65_000,
     maxHeaderSize: limitsConfig.maxHeaderBytes,
   };
@@ -200,7 +200,7 @@ export async function startRegistryServer(options: ServerOptions): Promise<Runni
   } else {
     server = createServer(httpOptions, app.handle);
   }
-  server.timeout = settingMs(limitsConfig.idleTimeout);
+  server.timeout = limitsConfig.idleTimeout;
 
   const sweep = async () => {
     try {

@@ -3,18 +3,18 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { V2AuthGate } from "../auth/authenticator.ts";
 import { WEB_AUTH_PREFIX, type WebAuthApi } from "../auth/web-auth-api.ts";
 import type { CatalogApi } from "../catalog/handler.ts";
+import type { RequestContext } from "../http/context.ts";
+import { sendJson } from "../http/context.ts";
+import type { RequestLimits } from "../http/limits.ts";
+import { applySecurityHeaders } from "../http/security-headers.ts";
 import { isRegistryError, RegistryError } from "../oci/errors.ts";
-import type { RequestContext } from "../registry/http/context.ts";
-import { sendJson } from "../registry/http/context.ts";
 import { matchV2, type V2Api } from "../registry/http/v2-routes.ts";
 import type { Registry } from "../registry/registry.ts";
+import type { Logger } from "../util/logger.ts";
 import type { Watcher } from "../watcher/watcher.ts";
 import { StaticSite } from "../web/static.ts";
 import type { AuditLog } from "./audit.ts";
-import type { Logger } from "./logger.ts";
 import type { Metrics } from "./metrics.ts";
-import type { RequestLimits } from "./rate-limit.ts";
-import { applySecurityHeaders } from "./security-headers.ts";
 
 export interface AppOptions {
   registry: Registry;

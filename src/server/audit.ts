@@ -17,9 +17,9 @@ import { closeSync, mkdirSync, openSync } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { z } from "zod";
-import type { RequestContext } from "../registry/http/context.ts";
-import type { Logger } from "./logger.ts";
-import { clientIp } from "./rate-limit.ts";
+import type { RequestContext } from "../http/context.ts";
+import { clientIp } from "../http/limits.ts";
+import type { Logger } from "../util/logger.ts";
 
 export const AuditSchema = z
   .object({

@@ -1,4 +1,3 @@
-import type { ScanEvent } from "../watcher/scheduler.ts";
 import {
   type Counter,
   type Gauge,
@@ -6,7 +5,8 @@ import {
   MetricsRegistry,
   ProcessMetrics,
   SCAN_DURATION_BUCKETS,
-} from "./prometheus.ts";
+} from "../util/prometheus.ts";
+import type { ScanEvent } from "../watcher/scheduler.ts";
 
 /** The Prometheus metrics Reestr exposes on /metrics. Names follow Distribution's where it has one. */
 export class Metrics {

@@ -12,22 +12,7 @@
  *     caValidity: 3650d
  */
 import { z } from "zod";
-
-/** A duration: seconds as a number, or "500ms", "30s", "15m", "24h", "90d". */
-export const durationSetting = z.union([
-  z.number().nonnegative(),
-  z.string().regex(/^\d+(\.\d+)?(ms|s|m|h|d)$/, 'expected a duration such as "30s", "15m", "24h", "90d"'),
-]);
-
-export function settingMs(value: number | string): number {
-  if (typeof value === "number") return value * 1000;
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(value);
-  if (!match) throw new Error(`invalid duration "${value}"`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[
-    match[2] as "ms" | "s" | "m" | "h" | "d"
-  ];
-  return Number(match[1]) * unit;
-}
+import { Duration } from "../util/duration.ts";
 
 /** A list of names: a YAML list, or one comma-separated string (environment, flags). */
 const nameList = z.preprocess(
@@ -57,11 +42,11 @@ export const TlsSchema = z
     key: z.string().min(1).optional(),
     /** Extra names (DNS names or IP addresses) for the automatic server certificate. */
     names: nameList.default([]),
-    certValidity: durationSetting.default("90d"),
-    renewBefore: durationSetting.default("30d"),
-    caValidity: durationSetting.default("3650d"),
+    certValidity: Duration.prefault("90d"),
+    renewBefore: Duration.prefault("30d"),
+    caValidity: Duration.prefault("3650d"),
     /** How often a user's cert/key files are checked for changes. */
-    reloadInterval: durationSetting.default("10s"),
+    reloadInterval: Duration.prefault("10s"),
   })
   .strict()
   .superRefine((tls, ctx) => {
@@ -72,14 +57,14 @@ export const TlsSchema = z
         path: [tls.cert === undefined ? "cert" : "key"],
       });
     }
-    if (settingMs(tls.renewBefore) >= settingMs(tls.certValidity)) {
+    if (tls.renewBefore >= tls.certValidity) {
       ctx.addIssue({
         code: "custom",
         message: "must be shorter than certValidity (the certificate would be renewed forever)",
         path: ["renewBefore"],
       });
     }
-    if (settingMs(tls.certValidity) < 2000) {
+    if (tls.certValidity < 2000) {
       ctx.addIssue({ code: "custom", message: "must be at least 2s", path: ["certValidity"] });
     }
   });

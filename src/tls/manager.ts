@@ -15,7 +15,7 @@
 import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import { createSecureContext } from "node:tls";
-import type { Logger } from "../server/logger.ts";
+import type { Logger } from "../util/logger.ts";
 import {
   type CertificateInfo,
   coversNames,
@@ -27,7 +27,7 @@ import {
   type PemPair,
   serverNames,
 } from "./certificates.ts";
-import { settingMs, type TlsConfig } from "./config.ts";
+import type { TlsConfig } from "./config.ts";
 import { readPair, tlsPaths, writePair } from "./files.ts";
 
 /** The largest delay setTimeout accepts (about 24.8 days); longer waits re-arm. */
@@ -81,7 +81,7 @@ export class TlsManager {
       manager.#stamp = await manager.#userStamp();
       manager.#warnIfExpiring();
       logger.info("tls: using the configured certificate", manager.#summary());
-      manager.#schedule(settingMs(config.reloadInterval));
+      manager.#schedule(config.reloadInterval);
       return manager;
     }
     const paths = tlsPaths(options.dataDir);
@@ -93,7 +93,7 @@ export class TlsManager {
       );
     }
     if (!ca) {
-      ca = await createCa({ validityMs: settingMs(config.caValidity), now: new Date(now()) });
+      ca = await createCa({ validityMs: config.caValidity, now: new Date(now()) });
       await writePair(paths.caCert, paths.caKey, ca);
       logger.info("tls: created a local certificate authority", {
         ca: paths.caCert,
@@ -109,13 +109,13 @@ export class TlsManager {
     }
     const existing = await readPair(paths.serverCert, paths.serverKey);
     const reason = existing
-      ? reissueReason(existing, ca, serverNames(config.names), settingMs(config.renewBefore), now())
+      ? reissueReason(existing, ca, serverNames(config.names), config.renewBefore, now())
       : "none on disk";
     // Until the new certificate is issued the manager holds the CA pair as a placeholder.
     const manager = new TlsManager(options, reason || !existing ? ca : existing, ca);
     if (reason) await manager.#issue(reason);
     else logger.info("tls: reusing the server certificate", manager.#summary());
-    if (caInfo.notAfter.getTime() - now() < settingMs(config.renewBefore)) {
+    if (caInfo.notAfter.getTime() - now() < config.renewBefore) {
       logger.warn("tls: the local CA expires soon; server certificates cannot outlive it", {
         notAfter: caInfo.notAfter.toISOString(),
       });
@@ -165,7 +165,7 @@ export class TlsManager {
     const pair = await issueServerCert({
       ca: this.#ca!,
       names: this.#wantedNames(),
-      validityMs: settingMs(this.#config.certValidity),
+      validityMs: this.#config.certValidity,
       now: new Date(this.#now()),
     });
     await writePair(paths.serverCert, paths.serverKey, pair);
@@ -180,7 +180,7 @@ export class TlsManager {
   }
 
   #untilRenewal(): number {
-    const due = this.#info.notAfter.getTime() - settingMs(this.#config.renewBefore);
+    const due = this.#info.notAfter.getTime() - this.#config.renewBefore;
     return Math.max(0, due - this.#now());
   }
 
@@ -195,7 +195,7 @@ export class TlsManager {
     if (this.#closed) return;
     if (this.mode === "user") {
       await this.#reloadUserPair();
-      this.#schedule(settingMs(this.#config.reloadInterval));
+      this.#schedule(this.#config.reloadInterval);
       return;
     }
     // The timer may have been clamped (very long validity): renew only once actually due.
@@ -254,7 +254,7 @@ export class TlsManager {
     const left = this.#info.notAfter.getTime() - this.#now();
     if (left <= 0) {
       this.#logger.error("tls: the configured certificate has expired", this.#summary());
-    } else if (left < settingMs(this.#config.renewBefore)) {
+    } else if (left < this.#config.renewBefore) {
       this.#logger.warn("tls: the configured certificate expires soon", this.#summary());
     }
   }

@@ -13,7 +13,7 @@
  * an already parsed object so `reestr serve`'s config can hold the same section.
  */
 import { readFile } from "node:fs/promises";
-import { ConfigError } from "../config/config-error.ts";
+import { ConfigError } from "../util/config-error.ts";
 import type { WatchEntry } from "./scheduler.ts";
 import { parseRegistrySpec, RegistrySpecError, type SpecProblem } from "./spec.ts";
 

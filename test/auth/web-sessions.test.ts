@@ -17,7 +17,7 @@ import {
   SESSION_COOKIE,
   sessionCookie,
 } from "../../src/auth/web-sessions.ts";
-import type { RequestContext } from "../../src/registry/http/context.ts";
+import type { RequestContext } from "../../src/http/context.ts";
 
 let dir: string;
 before(async () => {

@@ -164,7 +164,7 @@ describe("registries configuration", () => {
       await writeFile(mapping, "registries:\n  - id: b\n    baseUrl: https://b.io\ncache:\n  ttl: 30s\n");
       const loaded = await loadRegistriesFile(mapping);
       assert.equal(loaded.registries[0]!.id, "b");
-      assert.equal(loaded.cache?.ttl, "30s");
+      assert.equal(loaded.cache?.ttl, 30_000);
       const bad = join(dir, "bad.yaml");
       await writeFile(
         bad,
@@ -203,12 +203,12 @@ describe("registries configuration", () => {
         ["hub", "anonymous"],
       ],
     );
-    assert.equal(file.cache?.staleTtl, "10m");
+    assert.equal(file.cache?.staleTtl, 600_000);
   });
 
   test("reestr serve's catalog section: inline registries are validated in place; REESTR_REDIS_URL sets the cache", async () => {
     const section = CatalogSectionSchema.parse({});
-    assert.equal(section.cache.ttl, "60s");
+    assert.equal(section.cache.ttl, 60_000);
     await assert.rejects(
       loadConfig({ flags: { "catalog.registries": [{ id: "x", baseUrl: "nope" }] } }),
       (error: Error) => {
@@ -222,7 +222,7 @@ describe("registries configuration", () => {
     );
     const config = await loadConfig({ env: { REESTR_REDIS_URL: "redis://127.0.0.1:6390" } });
     assert.equal(config.catalog?.cache.redisUrl, "redis://127.0.0.1:6390");
-    assert.equal(config.catalog?.cache.ttl, "60s", "the section's defaults apply");
+    assert.equal(config.catalog?.cache.ttl, 60_000, "the section's defaults apply");
     assert.equal((await loadConfig({})).catalog, undefined);
     await assert.rejects(
       loadConfig({ env: { REESTR_REDIS_URL: "localhost:6379" } }),

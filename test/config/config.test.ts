@@ -6,7 +6,8 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { ConfigError, durationMs, loadConfig } from "../../src/config/config.ts";
+import { ConfigError, loadConfig } from "../../src/config/config.ts";
+import { formatDuration, parseDuration } from "../../src/util/duration.ts";
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -41,8 +42,8 @@ describe("loadConfig", () => {
       port: 5000,
       dataDir: resolve("data"),
       log: { level: "info", accessLog: true },
-      storage: { deleteEnabled: true, uploadExpiry: "24h", sync: "full" },
-      shutdownTimeout: "30s",
+      storage: { deleteEnabled: true, uploadExpiry: 86_400_000, sync: "full" },
+      shutdownTimeout: 30_000,
     });
   });
 
@@ -72,8 +73,8 @@ describe("loadConfig", () => {
       port: 6000,
       dataDir: join(dir, "from-file"),
       log: { level: "debug", accessLog: true },
-      storage: { deleteEnabled: false, uploadExpiry: "2h", sync: "full" },
-      shutdownTimeout: 5,
+      storage: { deleteEnabled: false, uploadExpiry: 7_200_000, sync: "full" },
+      shutdownTimeout: 5000,
     });
   });
 
@@ -208,24 +209,30 @@ describe("loadConfig", () => {
     test("strings with units and plain numbers of seconds are accepted", async () => {
       for (const value of ["30s", "15m", "24h", "7d", "500ms", "1.5h", 90, 0]) {
         const config = await loadConfig({ flags: { shutdownTimeout: value, "storage.uploadExpiry": value } });
-        assert.equal(config.shutdownTimeout, value);
-        assert.equal(config.storage.uploadExpiry, value);
+        assert.equal(config.shutdownTimeout, parseDuration(value));
+        assert.equal(config.storage.uploadExpiry, parseDuration(value));
       }
     });
 
-    test("durationMs converts every unit", () => {
-      assert.equal(durationMs("30s"), 30_000);
-      assert.equal(durationMs("15m"), 900_000);
-      assert.equal(durationMs("24h"), 86_400_000);
-      assert.equal(durationMs("7d"), 604_800_000);
-      assert.equal(durationMs("500ms"), 500);
-      assert.equal(durationMs("1.5h"), 5_400_000);
-      assert.equal(durationMs(90), 90_000);
-      assert.equal(durationMs(0.25), 250);
+    test("parseDuration converts every unit, formatDuration writes the shortest exact text", () => {
+      assert.equal(parseDuration("30s"), 30_000);
+      assert.equal(parseDuration("15m"), 900_000);
+      assert.equal(parseDuration("24h"), 86_400_000);
+      assert.equal(parseDuration("7d"), 604_800_000);
+      assert.equal(parseDuration("500ms"), 500);
+      assert.equal(parseDuration("1.5h"), 5_400_000);
+      assert.equal(parseDuration(90), 90_000);
+      assert.equal(parseDuration(0.25), 250);
+      assert.equal(parseDuration("2w"), 1_209_600_000);
+      assert.throws(() => parseDuration("10 minutes"), /expected a duration/);
+      assert.equal(formatDuration(90_000), "90s");
+      assert.equal(formatDuration(86_400_000), "1d");
+      assert.equal(formatDuration(1500), "1500ms");
+      assert.equal(formatDuration(0), "0s");
     });
 
     test("malformed durations are refused with the field named", async () => {
-      for (const value of ["10 minutes", "1w", "s", "-1s", "1.s", "", -1]) {
+      for (const value of ["10 minutes", "1y", "s", "-1s", "1.s", "", -1]) {
         await assert.rejects(
           loadConfig({ flags: { shutdownTimeout: value } }),
           configError(/^\s*shutdownTimeout: /m),
@@ -238,14 +245,14 @@ describe("loadConfig", () => {
       const config = await loadConfig({
         env: { REESTR_SHUTDOWN_TIMEOUT: "10", REESTR_UPLOAD_EXPIRY: "3600" },
       });
-      assert.equal(durationMs(config.shutdownTimeout), 10_000);
-      assert.equal(durationMs(config.storage.uploadExpiry), 3_600_000);
+      assert.equal(config.shutdownTimeout, 10_000);
+      assert.equal(config.storage.uploadExpiry, 3_600_000);
     });
 
     test("durations from the environment with units", async () => {
       const config = await loadConfig({ env: { REESTR_SHUTDOWN_TIMEOUT: "5s", REESTR_UPLOAD_EXPIRY: "2h" } });
-      assert.equal(durationMs(config.shutdownTimeout), 5_000);
-      assert.equal(durationMs(config.storage.uploadExpiry), 7_200_000);
+      assert.equal(config.shutdownTimeout, 5_000);
+      assert.equal(config.storage.uploadExpiry, 7_200_000);
     });
   });
 });

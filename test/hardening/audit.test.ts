@@ -10,7 +10,7 @@ import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { type AuditEvent, AuditSchema } from "../../src/server/audit.ts";
-import { Logger } from "../../src/server/logger.ts";
+import { Logger } from "../../src/util/logger.ts";
 import { pushImage, startServer } from "../api/helpers.ts";
 import { basic, fixedUsers, send } from "./helpers.ts";
 

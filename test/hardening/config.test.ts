@@ -16,7 +16,7 @@ describe("tls, limits and audit configuration", () => {
     });
     assert.equal(config.tls?.enabled, true);
     assert.deepEqual(config.tls?.names, ["a.example", "10.0.0.1"]);
-    assert.equal(config.tls?.renewBefore, "30d");
+    assert.equal(config.tls?.renewBefore, 30 * 86_400_000);
     assert.deepEqual(config.audit, { file: "audit.log", log: false, sync: false });
     const plain = await loadConfig({ env: {} });
     assert.equal(plain.tls, undefined);

@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import { request } from "node:http";
 import { connect } from "node:net";
 import { describe, test } from "node:test";
-import { LimitsSchema } from "../../src/server/rate-limit.ts";
+import { LimitsSchema } from "../../src/http/limits.ts";
 import { digestOf, startServer, type TestServer } from "../api/helpers.ts";
 import { send } from "./helpers.ts";
 

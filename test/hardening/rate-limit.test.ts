@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { LimitsSchema, LoginGuard, TokenBuckets } from "../../src/server/rate-limit.ts";
+import { LimitsSchema, LoginGuard, TokenBuckets } from "../../src/http/limits.ts";
 import { startServer, type TestServer } from "../api/helpers.ts";
 import { type Answer, basic, errorCode, fixedUsers, send } from "./helpers.ts";
 
@@ -204,7 +204,7 @@ describe("failed-login lockout on a server", () => {
 
   test("on by default: 10 failures in 5 minutes", () => {
     const defaults = LimitsSchema.parse({});
-    assert.deepEqual(defaults.login, { maxFailures: 10, window: "5m", lockout: "5m" });
+    assert.deepEqual(defaults.login, { maxFailures: 10, window: 300_000, lockout: 300_000 });
     assert.equal(defaults.perClient, undefined);
     assert.equal(defaults.perUser, undefined);
   });

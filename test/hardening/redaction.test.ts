@@ -6,8 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { Logger } from "../../src/server/logger.ts";
-import { REDACTED, redactString } from "../../src/server/redact.ts";
+import { Logger } from "../../src/util/logger.ts";
+import { REDACTED, redactString } from "../../src/util/redact.ts";
 import { startServer } from "../api/helpers.ts";
 import { basic, fixedUsers, send } from "./helpers.ts";
 

@@ -12,10 +12,10 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { after, describe, test } from "node:test";
 import { runCert } from "../../src/cli/cert.ts";
-import { Logger } from "../../src/server/logger.ts";
 import { issuedBy } from "../../src/tls/certificates.ts";
 import { TlsSchema } from "../../src/tls/config.ts";
 import { TlsManager } from "../../src/tls/manager.ts";
+import { Logger } from "../../src/util/logger.ts";
 import { REESTR_BIN } from "../helpers/reestr-process.ts";
 
 const dirs: string[] = [];

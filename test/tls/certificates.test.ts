@@ -14,7 +14,6 @@ import { after, describe, test } from "node:test";
 import { checkServerIdentity } from "node:tls";
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
-import { Logger } from "../../src/server/logger.ts";
 import {
   coversNames,
   createCa,
@@ -27,6 +26,7 @@ import {
 import { TlsSchema } from "../../src/tls/config.ts";
 import { tlsPaths } from "../../src/tls/files.ts";
 import { TlsManager } from "../../src/tls/manager.ts";
+import { Logger } from "../../src/util/logger.ts";
 
 const DAY = 86_400_000;
 const dirs: string[] = [];

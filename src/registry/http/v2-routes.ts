@@ -1,4 +1,5 @@
 import type { ServerResponse } from "node:http";
+import { countedBody, hasBody, type RequestContext, sendEmpty, sendJson } from "../../http/context.ts";
 import { RegistryError } from "../../oci/errors.ts";
 import { MAX_MANIFEST_BYTES, manifestTooLarge } from "../../oci/manifest.ts";
 import { parseAccept } from "../../oci/media-types.ts";
@@ -6,7 +7,6 @@ import type { Metrics } from "../../server/metrics.ts";
 import { blobReadBuffers } from "../../util/buffer-pool.ts";
 import type { Page } from "../metadata/metadata-store.ts";
 import { type ContentRange, type Registry, uploadRangeHeaders } from "../registry.ts";
-import { countedBody, hasBody, type RequestContext, sendEmpty, sendJson } from "./context.ts";
 
 /** A /v2 URL taken apart. Names may contain slashes, so the fixed parts are matched from the end. */
 export interface V2Route {

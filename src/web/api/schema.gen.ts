@@ -684,7 +684,7 @@ export interface operations {
         /** @description only names under this namespace (prefix before /) */
         namespace?: string;
         /** @description only repositories updated within this long, e.g. 7d */
-        updatedWithin?: string;
+        updatedWithin?: number | string;
         /** @description only signed (true) or unsigned (false) repositories */
         signed?: "true" | "false";
         sort?: "name" | "size" | "updated";

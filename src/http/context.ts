@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { noteStreamedBytes } from "../../util/gc.ts";
+import { noteStreamedBytes } from "../util/gc.ts";
 
 /** What every handler gets: the raw request and response plus what the pipeline learned. */
 export interface RequestContext {

@@ -18,9 +18,9 @@ import type { IncomingMessage } from "node:http";
 import { z } from "zod";
 import { parseBasicAuth } from "../auth/authenticator.ts";
 import { isRegistryError, RegistryError } from "../oci/errors.ts";
-import type { RequestContext } from "../registry/http/context.ts";
-import { durationSetting, settingMs } from "../tls/config.ts";
-import type { Counter, MetricsRegistry } from "./prometheus.ts";
+import { Duration } from "../util/duration.ts";
+import type { Counter, MetricsRegistry } from "../util/prometheus.ts";
+import type { RequestContext } from "./context.ts";
 
 const bucketSetting = z
   .object({
@@ -42,8 +42,8 @@ export const LimitsSchema = z
         /** Failed logins per client IP and user name before a lockout; 0 turns it off. */
         maxFailures: z.number().int().min(0).default(10),
         /** Failures older than this are forgotten. */
-        window: durationSetting.default("5m"),
-        lockout: durationSetting.default("5m"),
+        window: Duration.prefault("5m"),
+        lockout: Duration.prefault("5m"),
       })
       .strict()
       .prefault({}),
@@ -61,12 +61,12 @@ export const LimitsSchema = z
       .max(1024 * 1024)
       .default(16 * 1024),
     /** A client must send its whole request head within this time (slowloris). */
-    headersTimeout: durationSetting.default("30s"),
+    headersTimeout: Duration.prefault("30s"),
     /**
      * A connection with no bytes moving either way for this long is closed. Long blob uploads
      * and downloads keep moving bytes, so they are never cut; a stalled client is.
      */
-    idleTimeout: durationSetting.default("2m"),
+    idleTimeout: Duration.prefault("2m"),
   })
   .strict();
 
@@ -239,8 +239,8 @@ export class RequestLimits {
     this.#perUser = config.perUser && new TokenBuckets(config.perUser, now);
     this.loginGuard = new LoginGuard({
       maxFailures: config.login.maxFailures,
-      windowMs: settingMs(config.login.window),
-      lockoutMs: settingMs(config.login.lockout),
+      windowMs: config.login.window,
+      lockoutMs: config.login.lockout,
       now,
     });
     this.maxBodyBytes = config.maxBodyBytes;
