@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { KubeConfig } from "@kubernetes/client-node";
 import { Operator } from "../operator/operator.ts";
-import { Logger, type LogLevel, type LogSink } from "../util/logger.ts";
+import { JsonLogger, type LogLevel, type LogSink } from "../util/logger.ts";
 import type { VulnerabilityScanner } from "../watcher/scanners/scanner.ts";
 import { type Command, UsageError } from "./command.ts";
 import { waitForStop } from "./stop-signal.ts";
@@ -211,7 +211,7 @@ export async function runOperator(argv: string[], io: OperatorIo = {}): Promise<
   const kubeConfig = loadKubeConfig(values.kubeconfig, values.context, env);
 
   const json = values.json === true || !stdout.isTTY;
-  const logger = new Logger({
+  const logger = new JsonLogger({
     level,
     sink: json ? stdout : humanSink(stdout),
     bindings: { component: "operator" },

@@ -3,7 +3,7 @@ import { loadRegistriesFile } from "../catalog/registries-config.ts";
 import { startUiServer } from "../catalog/ui-server.ts";
 import { ConfigError } from "../config/config.ts";
 import { parseDuration } from "../util/duration.ts";
-import { Logger, type LogLevel } from "../util/logger.ts";
+import { JsonLogger, type LogLevel } from "../util/logger.ts";
 import { type Command, UsageError } from "./command.ts";
 
 const usage = `Usage: reestr ui -c <registries.yaml> [options]
@@ -84,7 +84,7 @@ async function run(argv: string[]): Promise<number> {
     }
     throw error;
   }
-  const logger = new Logger({ level });
+  const logger = new JsonLogger({ level });
   const server = await startUiServer({
     registries: loaded.registries,
     cache: loaded.cache,

@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError } from "../config/config.ts";
-import { Logger, type LogLevel, type LogSink } from "../util/logger.ts";
+import { JsonLogger, type LogLevel, type LogSink } from "../util/logger.ts";
 import type { ScanEvent, WatchScheduler } from "../watcher/scheduler.ts";
 import { loadWatchConfig } from "../watcher/watch-config.ts";
 import { createWatcher } from "../watcher/watcher.ts";
@@ -133,7 +133,11 @@ export async function runWatch(argv: string[], io: WatchIo = {}): Promise<number
   }
   const dataDir = resolve(values.data ?? config.dataDir ?? (env.REESTR_DATA || "./data"));
   // --once keeps stdout for the summary; the watcher's own log lines go to stderr.
-  const logger = new Logger({ level, sink: values.once ? stderr : stdout, bindings: { component: "watch" } });
+  const logger = new JsonLogger({
+    level,
+    sink: values.once ? stderr : stdout,
+    bindings: { component: "watch" },
+  });
   const watcher = createWatcher({ entries: config.registries, dataDir, logger });
   const { scheduler } = watcher;
 

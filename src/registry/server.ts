@@ -21,7 +21,7 @@ import { type AuditConfig, AuditLog } from "../server/audit.ts";
 import { Metrics } from "../server/metrics.ts";
 import { type TlsConfig, tlsEnabled } from "../tls/config.ts";
 import type { TlsManager } from "../tls/manager.ts";
-import { Logger, type LogLevel } from "../util/logger.ts";
+import { JsonLogger, type Logger, type LogLevel } from "../util/logger.ts";
 import { VERSION } from "../version.ts";
 import type { VulnerabilityScanner } from "../watcher/scanners/scanner.ts";
 import type { WatchEntry } from "../watcher/scheduler.ts";
@@ -101,7 +101,7 @@ async function createAuthGate(
 
 /** Starts the registry with embedded storage (filesystem blobs + SQLite metadata) unless stores are given. */
 export async function startRegistryServer(options: ServerOptions): Promise<RunningServer> {
-  const logger = options.logger ?? new Logger({ level: options.logLevel ?? "info" });
+  const logger = options.logger ?? new JsonLogger({ level: options.logLevel ?? "info" });
   // First: a bad htpasswd file stops the start before any store is opened.
   const auth = options.auth ? await createAuthGate(options.auth, logger, options.dataDir) : undefined;
   // Certificates and the audit file next: problems there also stop the start early.

@@ -1,4 +1,8 @@
-/** Structured JSON logs, one object per line on stdout (or any writable). */
+/**
+ * The one logger of the program. `Logger` is what every part takes (a child per component:
+ * `logger.child({ component: "watch" })`); `JsonLogger` writes structured JSON logs, one object
+ * per line on stdout (or any writable), with secrets masked (./redact.ts).
+ */
 import { redactValue } from "./redact.ts";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
@@ -9,7 +13,21 @@ export interface LogSink {
   write(chunk: string): unknown;
 }
 
-export class Logger {
+export type LogFields = Record<string, unknown>;
+
+export interface Logger {
+  debug(msg: string, fields?: LogFields): void;
+  info(msg: string, fields?: LogFields): void;
+  warn(msg: string, fields?: LogFields): void;
+  error(msg: string, fields?: LogFields): void;
+  /** A logger that adds `bindings` to every line. */
+  child(bindings: LogFields): Logger;
+  isEnabled(level: LogLevel): boolean;
+  /** Writes what is queued now (at shutdown, so nothing is lost). */
+  flush(): void;
+}
+
+export class JsonLogger implements Logger {
   readonly #level: number;
   readonly #bindings: Record<string, unknown>;
   readonly #sink: LogSink;
@@ -26,9 +44,12 @@ export class Logger {
     this.#queue = queue;
   }
 
-  child(bindings: Record<string, unknown>): Logger {
+  child(bindings: LogFields): Logger {
     const level = (Object.keys(LEVELS) as LogLevel[]).find((name) => LEVELS[name] === this.#level);
-    return new Logger({ level, sink: this.#sink, bindings: { ...this.#bindings, ...bindings } }, this.#queue);
+    return new JsonLogger(
+      { level, sink: this.#sink, bindings: { ...this.#bindings, ...bindings } },
+      this.#queue,
+    );
   }
 
   isEnabled(level: LogLevel): boolean {

@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { digestOf } from "../../src/oci/digest.ts";
 import { type RunningServer, type ServerOptions, startRegistryServer } from "../../src/registry/server.ts";
-import { Logger } from "../../src/util/logger.ts";
+import { JsonLogger } from "../../src/util/logger.ts";
 
 export const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
 export const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
@@ -71,7 +71,7 @@ export async function startServer(
   };
   const start = () =>
     startRegistryServer({
-      logger: new Logger({ level: "info", sink }),
+      logger: new JsonLogger({ level: "info", sink }),
       accessLog: false,
       ...options,
       host: "127.0.0.1",

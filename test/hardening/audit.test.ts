@@ -10,7 +10,7 @@ import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { type AuditEvent, AuditSchema } from "../../src/server/audit.ts";
-import { Logger } from "../../src/util/logger.ts";
+import { JsonLogger } from "../../src/util/logger.ts";
 import { pushImage, startServer } from "../api/helpers.ts";
 import { basic, fixedUsers, send } from "./helpers.ts";
 
@@ -35,7 +35,7 @@ async function waitForLines(file: string, count: number): Promise<AuditEvent[]> 
 describe("audit log", () => {
   test("push, pull and delete lines with user, repository, reference, digest, client and time", async () => {
     const logLines: string[] = [];
-    const logger = new Logger({ sink: { write: (chunk: string) => logLines.push(chunk) } });
+    const logger = new JsonLogger({ sink: { write: (chunk: string) => logLines.push(chunk) } });
     const server = await startServer({
       logger,
       audit: AuditSchema.parse({ file: "audit/events.log", log: true }),

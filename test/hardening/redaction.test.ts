@@ -6,14 +6,14 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { Logger } from "../../src/util/logger.ts";
+import { JsonLogger, type Logger } from "../../src/util/logger.ts";
 import { REDACTED, redactString } from "../../src/util/redact.ts";
 import { startServer } from "../api/helpers.ts";
 import { basic, fixedUsers, send } from "./helpers.ts";
 
 function capture(): { logger: Logger; lines: () => string[] } {
   const chunks: string[] = [];
-  const logger = new Logger({ level: "debug", sink: { write: (chunk: string) => chunks.push(chunk) } });
+  const logger = new JsonLogger({ level: "debug", sink: { write: (chunk: string) => chunks.push(chunk) } });
   return {
     logger,
     lines: () => {

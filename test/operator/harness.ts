@@ -5,7 +5,7 @@
 import { fileURLToPath } from "node:url";
 import { Operator, type OperatorOptions } from "../../src/operator/operator.ts";
 import type { ReconcileResult } from "../../src/operator/reconciler.ts";
-import { Logger } from "../../src/util/logger.ts";
+import { JsonLogger } from "../../src/util/logger.ts";
 import { TrivyScanner } from "../../src/watcher/scanners/trivy.ts";
 import { type FakeKubeApi, type KubeObject, RESOURCES } from "./fake-kube-api.ts";
 
@@ -47,7 +47,7 @@ export async function startOperator(
 ): Promise<RunningOperator> {
   const logs: string[] = [];
   const reconciles: RunningOperator["reconciles"] = [];
-  const logger = new Logger({
+  const logger = new JsonLogger({
     level: "debug",
     sink: {
       write(chunk: string) {

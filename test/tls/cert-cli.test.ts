@@ -15,7 +15,7 @@ import { runCert } from "../../src/cli/cert.ts";
 import { issuedBy } from "../../src/tls/certificates.ts";
 import { TlsSchema } from "../../src/tls/config.ts";
 import { TlsManager } from "../../src/tls/manager.ts";
-import { Logger } from "../../src/util/logger.ts";
+import { JsonLogger } from "../../src/util/logger.ts";
 import { REESTR_BIN } from "../helpers/reestr-process.ts";
 
 const dirs: string[] = [];
@@ -103,7 +103,7 @@ describe("reestr cert", () => {
     const manager = await TlsManager.start({
       config: TlsSchema.parse({ enabled: true }),
       dataDir: data,
-      logger: new Logger({ sink: { write: () => true } }),
+      logger: new JsonLogger({ sink: { write: () => true } }),
     });
     manager.close();
     assert.ok(issuedBy(manager.secureContextOptions.cert, ca));

@@ -26,7 +26,7 @@ import {
 import { TlsSchema } from "../../src/tls/config.ts";
 import { tlsPaths } from "../../src/tls/files.ts";
 import { TlsManager } from "../../src/tls/manager.ts";
-import { Logger } from "../../src/util/logger.ts";
+import { JsonLogger, type Logger } from "../../src/util/logger.ts";
 
 const DAY = 86_400_000;
 const dirs: string[] = [];
@@ -42,7 +42,7 @@ after(async () => {
 });
 
 function quietLogger(lines: string[] = []): Logger {
-  return new Logger({
+  return new JsonLogger({
     level: "debug",
     sink: {
       write: (chunk: string) => {
