@@ -13,12 +13,16 @@
  * The catalog (`GET /v2/_catalog`) is open to every authenticated user and, when anonymous
  * callers may pull anything, to them; it lists only the repositories the caller may pull.
  *
- * This class is the one place these decisions are made: the /v2 gate, the token endpoint and
- * the web catalogue all ask it.
+ * Administration of the whole registry (garbage collection, scans, resyncs) needs `admin` from a
+ * rule whose repositories are every repository (`*` or `**`); without rules every user has it.
+ *
+ * This class is the one place these decisions are made: the access controller
+ * (access-controller.ts) that every module asks, and the token issuer, read it.
  */
 
-export const ACTIONS = ["pull", "push", "delete", "admin"] as const;
-export type Action = (typeof ACTIONS)[number];
+import { ACTIONS, type Action } from "../http/access.ts";
+
+export { ACTIONS, type Action };
 
 export interface AccessRule {
   /** `user:<name>`, `group:<name>`, `anonymous`, `authenticated` (any logged-in user), `everyone`. */
@@ -97,6 +101,8 @@ interface CompiledRule {
   anonymous: boolean;
   authenticated: boolean;
   repositories: RegExp[];
+  /** A rule for every repository (`*` or `**`): the only kind that can make a registry admin. */
+  everyRepository: boolean;
   actions: ReadonlySet<Action>;
 }
 
@@ -123,6 +129,7 @@ export class AccessPolicy {
         anonymous: false,
         authenticated: false,
         repositories: rule.repositories.map(compileRepositoryGlob),
+        everyRepository: rule.repositories.some((glob) => glob === "*" || glob === "**"),
         actions: expandActions(rule.actions),
       };
       for (const subject of rule.subjects) {
@@ -170,6 +177,19 @@ export class AccessPolicy {
   /** May `user` call the catalog at all (it is filtered by {@link can} … "pull" anyway). */
   canReadCatalog(user: string | undefined): boolean {
     return user !== undefined || this.#anonymousCatalog;
+  }
+
+  /**
+   * Whether `user` administers the whole registry: the first rule for the caller that covers
+   * every repository grants `admin` (without rules: every user).
+   */
+  isAdmin(user: string | undefined): boolean {
+    if (this.#rules.length === 0) return user !== undefined;
+    const groups = user === undefined ? [] : this.groupsOf(user);
+    for (const rule of this.#rules) {
+      if (rule.everyRepository && this.#matchesSubject(rule, user, groups)) return rule.actions.has("admin");
+    }
+    return false;
   }
 
   /** True when `user` may pull every repository, so a catalog needs no filtering. */

@@ -1,12 +1,14 @@
 /**
- * Who is calling: the `Authenticator` seam for Basic credentials (htpasswd today; other user
- * stores later). The /v2 gate that turns callers into 200s, 401s and 403s is in gate.ts.
+ * Who is calling: the `Authenticator` seam for Basic credentials (htpasswd, the embedded user
+ * store, personal access tokens). The gate that turns callers into 200s, 401s and 403s is in
+ * gate.ts.
  * An empty user name (`Basic Og==`, what skopeo sends with no credentials after a Basic challenge)
  * counts as no credentials.
  */
 import type { IncomingMessage } from "node:http";
+import type { Action } from "../http/access.ts";
+import { parseBasicAuth } from "../http/credentials.ts";
 import { RegistryError } from "../oci/errors.ts";
-import type { Action } from "./access-policy.ts";
 import type { HtpasswdFile } from "./htpasswd.ts";
 
 export interface AuthResult {
@@ -17,30 +19,13 @@ export interface AuthResult {
    * include pull, admin everything, as in the rules).
    */
   actions?: readonly Action[];
+  /** What the password was: the user's own (default) or a personal access token. */
+  via?: "password" | "personal-token";
 }
 
 export interface Authenticator {
   /** The caller, `undefined` when no credentials came; throws RegistryError UNAUTHORIZED when they are wrong. */
   authenticate(req: IncomingMessage): Promise<AuthResult | undefined>;
-}
-
-export interface BasicCredentials {
-  user: string;
-  password: string;
-}
-
-/**
- * The credentials of an `Authorization: Basic …` header; `undefined` without the header;
- * `null` when the header is there but is not valid basic auth (another scheme, bad encoding).
- */
-export function parseBasicAuth(header: string | undefined): BasicCredentials | undefined | null {
-  if (header === undefined) return undefined;
-  const match = /^basic[ \t]+([A-Za-z0-9+/]+={0,2})[ \t]*$/i.exec(header);
-  if (!match) return null;
-  const decoded = Buffer.from(match[1]!, "base64").toString("utf8");
-  const colon = decoded.indexOf(":");
-  if (colon === -1) return null;
-  return { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
 }
 
 const BAD_CREDENTIALS = "invalid username or password";
@@ -64,5 +49,3 @@ export class HtpasswdAuthenticator implements Authenticator {
     return { user: credentials.user };
   }
 }
-
-export { V2AuthGate, type V2AuthOptions } from "./gate.ts";

@@ -1,220 +1,274 @@
 /**
- * The /v2 gate: who is calling (Basic credentials or a bearer token), what the request needs
- * (scope.ts's `requestNeeds`), and whether the access policy or the token grants it.
+ * Authentication and authorization for every route (src/http/access.ts's Gate), as the pipeline
+ * runs them: who is calling, in the route's realm, and whether the access controller lets the
+ * caller do what the route needs. The answers, by realm:
  *
- * Answers, in both modes:
- * - no or invalid credentials where they are needed: 401 UNAUTHORIZED with the challenge
- *   (`Basic realm=…`, or `Bearer realm=…,service=…,scope=…` in token mode). Wrong credentials are
- *   a 401 even where an anonymous caller would pass — a typo must not silently look anonymous;
- * - an authenticated caller the policy does not allow: 403 DENIED;
- * - the `/v2/` ping: 200 for any valid caller, 401 for anonymous ones — clients (containers/image,
- *   docker) learn the auth scheme from it, and a 200 would leave them pushing without credentials.
+ * - `registry` (/v2), basic mode: Basic credentials (a password or a personal access token).
+ *   Anonymous callers the route needs to know get 401 with `Basic realm=…`; known callers the
+ *   policy refuses get 403 DENIED. The `/v2/` ping needs a user: clients (containers/image,
+ *   docker) learn the auth scheme from its 401, and a 200 would leave them pushing without
+ *   credentials.
+ * - `registry`, token mode: every request needs a bearer token (an anonymous one from the token
+ *   endpoint will do where anonymous callers may pull). No token, an invalid one, or one that
+ *   lacks the scope: 401 with `Bearer realm=…,service=…,scope=…` (and `error="insufficient_scope"`
+ *   or `"invalid_token"`); Reestr's own token for a user the policy refuses: 403 DENIED (a new
+ *   token would not help). Reestr's own tokens are re-checked against the current policy, so a rule
+ *   change takes effect at once; external issuers' tokens are trusted for what they grant.
+ * - `token` (/auth/token): Basic credentials or none; wrong ones are a 401 with the Basic challenge.
+ * - `web` (/api): a session cookie, Basic credentials, or a bearer token (Reestr's own or a
+ *   trusted issuer's); 401 UNAUTHORIZED or 403 FORBIDDEN in the JSON shape, without a challenge
+ *   (a browser would show its own password dialog). Changes made with a session cookie need the
+ *   session's CSRF token in `X-CSRF-Token`.
  *
- * Token mode: every request needs a token (an anonymous one from the token endpoint will do where
- * anonymous callers may pull). A token that lacks the scope is answered 401 with
- * `error="insufficient_scope"` and the scope to ask for — unless the token is Reestr's own and the
- * policy does not allow its subject at all, which is a 403 DENIED (a new token would not help).
- * Reestr's own tokens are re-checked against the current policy, so a rule change takes effect at
- * once; external issuers' tokens are trusted for what they grant.
- *
- * A cross-repository mount the caller may not pull the source of is not refused: the mount
- * parameters are dropped and the request starts a plain upload, as the spec allows.
+ * In every realm wrong credentials are a 401 even where an anonymous caller would pass (a typo
+ * must not silently look anonymous), and a user removed from the user stores is refused on the
+ * next request, whatever credentials it holds (a session, a personal token, a bearer token issued
+ * before the removal).
  */
 import type { IncomingMessage } from "node:http";
 import type { TLSSocket } from "node:tls";
-import type { RequestContext } from "../http/context.ts";
+import {
+  type AccessDecision,
+  type AccessNeeds,
+  type AccessRecord,
+  ANONYMOUS,
+  type Caller,
+  type Gate,
+  type Realm,
+} from "../http/access.ts";
+import { header, type RequestContext } from "../http/context.ts";
+import { parseBasicAuth, parseBearer } from "../http/credentials.ts";
+import { forbidden, type HttpError, isHttpError, unauthorized } from "../http/errors.ts";
 import { RegistryError } from "../oci/errors.ts";
-import type { V2Route } from "../registry/http/v2-routes.ts";
-import { AccessPolicy, type Action, expandActions } from "./access-policy.ts";
-import type { Authenticator, AuthResult } from "./authenticator.ts";
-import { type Need, requestNeeds, scopeForNeeds } from "./scope.ts";
-import { TOKEN_PATH, type TokenEndpoint } from "./token-endpoint.ts";
-import { TokenError, type TokenVerifier, tokenAllows, type VerifiedToken } from "./tokens.ts";
-import type { AuthStore } from "./web-sessions.ts";
+import type { PolicyAccessController } from "./access-controller.ts";
+import { expandActions } from "./access-policy.ts";
+import type { Authenticator } from "./authenticator.ts";
+import { scopeForRecords } from "./scope.ts";
+import { TOKEN_PATH } from "./token-endpoint.ts";
+import { TokenError, type TokenVerifier } from "./tokens.ts";
+import { type AuthStore, CSRF_HEADER, csrfAllows, readCookie, SESSION_COOKIE } from "./web-sessions.ts";
 
-export interface V2AuthOptions {
-  /** Basic credentials (basic mode). */
-  authenticator?: Authenticator;
-  /** The Basic challenge's realm (default "Reestr"). */
-  realm?: string;
-  /** Used when no policy is given: GET/HEAD without credentials allowed (default false). */
-  anonymousPull?: boolean;
-  /** Who may do what; default: every user everything, anonymous pull per `anonymousPull`. */
-  policy?: AccessPolicy;
-  /**
-   * The web side of the same users (sessions, personal access tokens), when the server keeps
-   * them: the server builds the /api/auth endpoints from it.
-   */
-  accounts?: GateAccounts;
-  /** Closed with the gate (stores the setup opened: embedded users, sessions). */
-  resources?: { close(): void }[];
-  /** Token mode. */
+/** Whether a user still exists in the user stores (removed users lose every credential at once). */
+export type UserExists = (user: string) => Promise<boolean>;
+
+export interface AuthGateOptions {
+  mode: "basic" | "token";
+  access: PolicyAccessController;
+  /** Checks Basic credentials: the user stores' passwords and personal access tokens. */
+  passwords: Authenticator;
+  /** Web sessions (cookies) beside the users. */
+  sessions: AuthStore;
+  /** Absent when the users are not Reestr's to know (an embedder's authenticator). */
+  userExists?: UserExists;
+  /** The Basic challenge's realm. */
+  realm: string;
+  /** Bearer tokens: required on /v2 in token mode, accepted on /api whenever configured. */
   token?: {
     verifier: TokenVerifier;
     service: string;
     /** The challenge's realm; default `<scheme>://<Host>/auth/token` of the request. */
     realm?: string;
-    /** This server's token endpoint, when it issues tokens. */
-    endpoint?: TokenEndpoint;
   };
 }
 
-export interface GateAccounts {
-  store: AuthStore;
-  /** A user's password (not a personal token) against the user stores. */
-  verifyPassword(user: string, password: string): Promise<boolean>;
-}
-
-type Caller =
-  | { kind: "basic"; user: string | undefined; limit: ReadonlySet<Action> | undefined }
-  | { kind: "token"; token: VerifiedToken };
-
+const UNSAFE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 const HOST = /^[A-Za-z0-9.\-:[\]]{1,300}$/;
 
-export class V2AuthGate {
-  readonly policy: AccessPolicy;
-  readonly accounts: GateAccounts | undefined;
-  readonly #resources: { close(): void }[];
-  readonly #authenticator: Authenticator | undefined;
+export class AuthGate implements Gate {
+  readonly access: PolicyAccessController;
+  readonly mode: "basic" | "token";
+  readonly #options: AuthGateOptions;
   readonly #basicChallenge: string;
-  readonly #token: V2AuthOptions["token"];
-  readonly #callers = new WeakMap<IncomingMessage, Caller>();
 
-  constructor(options: V2AuthOptions) {
-    if (!options.authenticator && !options.token)
-      throw new Error("auth: an authenticator or token verifier is needed");
-    this.#authenticator = options.authenticator;
-    this.#basicChallenge = `Basic realm="${(options.realm ?? "Reestr").replace(/["\\]/g, "")}"`;
-    this.policy = options.policy ?? new AccessPolicy({ anonymousPull: options.anonymousPull });
-    this.#token = options.token;
-    this.accounts = options.accounts;
-    this.#resources = options.resources ?? [];
+  constructor(options: AuthGateOptions) {
+    this.#options = options;
+    this.access = options.access;
+    this.mode = options.mode;
+    this.#basicChallenge = `Basic realm="${quote(options.realm)}"`;
   }
 
-  /** Closes what the setup opened for this gate. */
-  close(): void {
-    for (const resource of this.#resources.splice(0)) resource.close();
+  async authenticate(ctx: RequestContext, realm: Realm, needs?: AccessNeeds): Promise<Caller> {
+    const authorization = ctx.req.headers.authorization;
+    let caller: Caller;
+    if (realm === "registry" && this.mode === "token") {
+      // Only tokens here; Basic credentials go to the token endpoint.
+      const bearer = parseBearer(authorization);
+      caller = bearer === undefined ? ANONYMOUS : await this.#bearer(ctx, bearer, realm, needs);
+    } else if (realm === "web") {
+      caller = await this.#webCaller(ctx);
+    } else {
+      caller = await this.#basic(ctx, realm);
+    }
+    ctx.user = caller.user;
+    if (caller.user !== undefined && caller.via !== "password" && !(await this.#stillExists(caller))) {
+      throw this.#unauthenticated(ctx, realm, needs, `user ${caller.user} no longer exists`);
+    }
+    return caller;
   }
 
-  /** The token endpoint to route `/auth/…` to, in token mode. */
-  get tokenEndpoint(): TokenEndpoint | undefined {
-    return this.#token?.endpoint;
+  authorize(ctx: RequestContext, caller: Caller, needs: AccessNeeds, realm: Realm): void {
+    const tokenOnly = realm === "registry" && this.mode === "token";
+    if (tokenOnly && caller.via !== "bearer") throw this.#bearerChallenge(ctx, recordsOf(needs));
+    if (needs.kind === "authenticated") {
+      // In token mode any valid token is someone (an anonymous token included).
+      if (caller.user === undefined && !tokenOnly) throw this.#unauthenticated(ctx, realm, needs);
+    } else {
+      const decision = this.access.authorize(caller, needs.records);
+      if (!decision.allowed) throw this.#refusal(ctx, caller, decision, needs, realm);
+    }
+    if (caller.session && UNSAFE_METHODS.has(ctx.req.method ?? "GET")) {
+      const verdict = csrfAllows(caller.session, {
+        origin: header(ctx, "origin"),
+        host: header(ctx, "host"),
+        csrf: header(ctx, CSRF_HEADER),
+      });
+      if (!verdict.ok) throw forbidden(`CSRF check failed: ${verdict.reason}`);
+    }
   }
 
-  /** Decides a /v2 request: the caller's name (undefined: anonymous), or a thrown 401/403. */
-  async check(ctx: RequestContext, route: V2Route | undefined): Promise<string | undefined> {
-    const needs = requestNeeds(route, ctx.req.method ?? "GET", ctx.query);
-    return this.#token ? this.#checkToken(ctx, needs) : this.#checkBasic(ctx, needs);
-  }
-
-  /**
-   * For the catalog: which repositories this request's caller may see (those it may pull), or
-   * undefined when it may see all. Call after {@link check}.
-   */
-  readonly catalogFilter = (ctx: RequestContext): ((repository: string) => boolean) | undefined => {
-    const caller = this.#callers.get(ctx.req);
-    if (!caller) return undefined;
-    let user: string | undefined;
-    if (caller.kind === "basic") {
-      user = caller.user;
-      if (caller.limit && !caller.limit.has("pull")) return () => false;
-    } else if (caller.token.own) user = caller.token.subject || undefined;
-    else return undefined;
-    if (this.policy.pullsEverything(user)) return undefined;
-    return (repository) => this.policy.can(user, repository, "pull");
-  };
-
-  async #checkBasic(ctx: RequestContext, { needs, mountFrom }: ReturnType<typeof requestNeeds>) {
-    let result: AuthResult | undefined;
+  /** Basic credentials (a password or a personal token), or none. */
+  async #basic(ctx: RequestContext, realm: Realm): Promise<Caller> {
     try {
-      result = await this.#authenticator!.authenticate(ctx.req);
+      const result = await this.#options.passwords.authenticate(ctx.req);
+      if (!result) return ANONYMOUS;
+      const via = result.via ?? "password";
+      return result.actions
+        ? { user: result.user, via, limit: expandActions(result.actions) }
+        : { user: result.user, via };
     } catch (error) {
-      if (error instanceof RegistryError && error.code === "UNAUTHORIZED")
-        throw this.#unauthorizedBasic(error.message);
+      if (isHttpError(error) && error.status === 401)
+        throw this.#unauthenticated(ctx, realm, undefined, error.message);
       throw error;
     }
-    const user = result?.user;
-    const limit = result?.actions ? expandActions(result.actions) : undefined;
-    this.#callers.set(ctx.req, { kind: "basic", user, limit });
-    // Named in the access log even when refused below.
-    ctx.user = user;
-    if (needs.length === 0 && user === undefined) throw this.#unauthorizedBasic();
-    const allows = (need: Need) =>
-      this.#policyAllows(user, need) && (!limit || need.type === "registry" || limit.has(need.action));
-    for (const need of needs) {
-      if (allows(need)) continue;
-      throw user === undefined ? this.#unauthorizedBasic() : denied(need);
-    }
-    if (mountFrom && !allows({ type: "repository", name: mountFrom, action: "pull" })) dropMount(ctx);
-    return user;
   }
 
-  async #checkToken(ctx: RequestContext, { needs, mountFrom }: ReturnType<typeof requestNeeds>) {
-    const header = ctx.req.headers.authorization;
-    const bearer = header === undefined ? undefined : /^bearer[ \t]+(\S+)[ \t]*$/i.exec(header)?.[1];
-    if (bearer === undefined) throw this.#bearerChallenge(ctx, needs);
-    let token: VerifiedToken;
+  /** /api: a bearer token, Basic credentials, or a session cookie, in that order. */
+  async #webCaller(ctx: RequestContext): Promise<Caller> {
+    const authorization = ctx.req.headers.authorization;
+    const bearer = parseBearer(authorization);
+    if (bearer !== undefined) {
+      if (!this.#options.token)
+        throw unauthorized("bearer tokens are not accepted: this server issues none (auth.mode: basic)");
+      return this.#bearer(ctx, bearer, "web");
+    }
+    const basic = parseBasicAuth(authorization);
+    if (basic === null)
+      throw unauthorized("malformed Authorization header: send Basic credentials or a Bearer token");
+    if (basic && basic.user !== "") return this.#basic(ctx, "web");
+    const session = this.#options.sessions.session(readCookie(ctx.req.headers.cookie, SESSION_COOKIE));
+    if (!session) return ANONYMOUS;
+    return {
+      user: session.user,
+      via: "session",
+      session: { csrfToken: session.csrfToken, expiresAt: session.expiresAt },
+    };
+  }
+
+  async #bearer(ctx: RequestContext, bearer: string, realm: Realm, needs?: AccessNeeds): Promise<Caller> {
+    const token = this.#options.token!;
     try {
-      token = await this.#token!.verifier.verify(bearer);
+      const verified = await token.verifier.verify(bearer);
+      const user = verified.subject === "" ? undefined : verified.subject;
+      return {
+        ...(user === undefined ? {} : { user }),
+        via: "bearer",
+        token: { own: verified.own, access: verified.access },
+      };
     } catch (error) {
-      if (error instanceof TokenError)
-        throw this.#bearerChallenge(ctx, needs, "invalid_token", error.message);
-      throw error;
+      if (!(error instanceof TokenError)) throw error;
+      if (realm === "registry")
+        throw this.#bearerChallenge(ctx, recordsOf(needs), "invalid_token", error.message);
+      throw unauthorized(error.message);
     }
-    this.#callers.set(ctx.req, { kind: "token", token });
-    const user = token.subject === "" ? undefined : token.subject;
-    ctx.user = user;
-    for (const need of needs) {
-      const policyAllows = !token.own || this.#policyAllows(user, need);
-      if (tokenAllows(token, need) && policyAllows) continue;
-      if (token.own && user !== undefined && !policyAllows) throw denied(need);
-      throw this.#bearerChallenge(ctx, needs, "insufficient_scope");
-    }
-    if (mountFrom) {
-      const source: Need = { type: "repository", name: mountFrom, action: "pull" };
-      if (!tokenAllows(token, source) || (token.own && !this.#policyAllows(user, source))) dropMount(ctx);
-    }
-    return user;
   }
 
-  #policyAllows(user: string | undefined, need: Need): boolean {
-    if (need.type === "registry") return this.policy.canReadCatalog(user);
-    return this.policy.can(user, need.name, need.action);
+  async #stillExists(caller: Caller): Promise<boolean> {
+    const { userExists } = this.#options;
+    // External issuers' subjects are not users of ours.
+    if (!userExists || (caller.token && !caller.token.own)) return true;
+    return userExists(caller.user!);
   }
 
-  #unauthorizedBasic(message = "authentication required"): RegistryError {
+  #refusal(
+    ctx: RequestContext,
+    caller: Caller,
+    decision: AccessDecision & { allowed: false },
+    needs: AccessNeeds,
+    realm: Realm,
+  ): HttpError {
+    const { record, refusal } = decision;
+    if (realm !== "registry") {
+      if (refusal === "unauthenticated") return unauthorized(`sign in to ${describe(record)}`);
+      return forbidden(`${caller.user ?? "this token"} may not ${describe(record)}`, describeRecord(record));
+    }
+    if (refusal === "denied") {
+      return new RegistryError(
+        "DENIED",
+        "requested access to the resource is denied",
+        describeRecord(record),
+      );
+    }
+    if (this.mode === "token") {
+      return this.#bearerChallenge(
+        ctx,
+        recordsOf(needs),
+        refusal === "insufficient_scope" ? "insufficient_scope" : undefined,
+      );
+    }
+    return this.#unauthenticated(ctx, realm, needs);
+  }
+
+  /** The 401 of a realm: a challenge for registry clients, a plain refusal for the web. */
+  #unauthenticated(
+    ctx: RequestContext,
+    realm: Realm,
+    needs: AccessNeeds | undefined,
+    message = "authentication required",
+  ): HttpError {
+    if (realm === "web")
+      return unauthorized(message === "authentication required" ? "sign in first" : message);
+    if (realm === "registry" && this.mode === "token")
+      return this.#bearerChallenge(ctx, recordsOf(needs), "invalid_token", message);
     return new RegistryError("UNAUTHORIZED", message, undefined, {
       "WWW-Authenticate": this.#basicChallenge,
     });
   }
 
-  #bearerChallenge(ctx: RequestContext, needs: Need[], error?: string, message?: string): RegistryError {
-    const { service, realm } = this.#token!;
+  #bearerChallenge(
+    ctx: RequestContext,
+    records: readonly AccessRecord[],
+    error?: string,
+    message?: string,
+  ): RegistryError {
+    const { service, realm } = this.#options.token!;
     let challenge = `Bearer realm="${quote(realm ?? defaultRealm(ctx.req))}",service="${quote(service)}"`;
-    const scope = scopeForNeeds(needs);
+    const scope = scopeForRecords(records);
     if (scope) challenge += `,scope="${quote(scope)}"`;
     if (error) challenge += `,error="${error}"`;
     const text =
       message ??
       (error === "insufficient_scope" ? "insufficient scope for this request" : "authentication required");
-    const detail = needs.length > 0 ? needs.map(describeNeed) : undefined;
+    const detail = records.length > 0 ? records.map(describeRecord) : undefined;
     return new RegistryError("UNAUTHORIZED", text, detail, { "WWW-Authenticate": challenge });
   }
 }
 
-function denied(need: Need): RegistryError {
-  return new RegistryError("DENIED", "requested access to the resource is denied", describeNeed(need));
+function recordsOf(needs: AccessNeeds | undefined): readonly AccessRecord[] {
+  return needs?.kind === "records" ? needs.records : [];
 }
 
-function describeNeed(need: Need): { Type: string; Name: string; Action: string } {
-  return need.type === "registry"
-    ? { Type: "registry", Name: "catalog", Action: "*" }
-    : { Type: "repository", Name: need.name, Action: need.action };
+/** Distribution's error detail for a refused access record. */
+function describeRecord(record: AccessRecord): { Type: string; Name: string; Action: string } {
+  return { Type: record.type, Name: record.name, Action: record.actions.join(",") };
 }
 
-function dropMount(ctx: RequestContext): void {
-  ctx.query.delete("mount");
-  ctx.query.delete("from");
+function describe(record: AccessRecord): string {
+  if (record.type === "registry")
+    return record.name === "catalog" ? "list the catalog" : "administer this registry";
+  if (record.actions.includes("delete")) return `delete in ${record.name}`;
+  if (record.actions.includes("push")) return `push to ${record.name}`;
+  if (record.actions.includes("admin")) return `administer ${record.name}`;
+  return `see ${record.name}`;
 }
 
 function quote(value: string): string {

@@ -183,6 +183,12 @@ export class HtpasswdFile {
     return [...this.#entries.keys()];
   }
 
+  /** Whether the file (as it is now on disk, re-read when it changed) has the user. */
+  async exists(user: string): Promise<boolean> {
+    await this.#refresh();
+    return this.#entries.has(user);
+  }
+
   /** True when the password is the user's. Never throws for a wrong user or password. */
   async verify(user: string, password: string): Promise<boolean> {
     const result = await this.check(user, password);

@@ -5,8 +5,9 @@
  * stores (htpasswd, embedded) as before.
  */
 import type { IncomingMessage } from "node:http";
+import { parseBasicAuth } from "../http/credentials.ts";
 import { RegistryError } from "../oci/errors.ts";
-import { type Authenticator, type AuthResult, parseBasicAuth } from "./authenticator.ts";
+import type { Authenticator, AuthResult } from "./authenticator.ts";
 import { type AuthStore, PERSONAL_TOKEN_PREFIX } from "./web-sessions.ts";
 
 export class PersonalTokenAuthenticator implements Authenticator {
@@ -23,7 +24,8 @@ export class PersonalTokenAuthenticator implements Authenticator {
     if (credentials?.password.startsWith(PERSONAL_TOKEN_PREFIX) && credentials.user !== "") {
       const token = this.#store.verifyToken(credentials.password, credentials.user);
       if (!token) throw new RegistryError("UNAUTHORIZED", "invalid username or token");
-      return token.actions ? { user: token.user, actions: token.actions } : { user: token.user };
+      const via = "personal-token";
+      return token.actions ? { user: token.user, actions: token.actions, via } : { user: token.user, via };
     }
     if (!this.#users) {
       if (credentials) throw new RegistryError("UNAUTHORIZED", "invalid username or password");

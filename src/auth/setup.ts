@@ -1,46 +1,55 @@
 /**
- * Builds the /v2 gate from the config's `auth` section: the htpasswd user store, the access
- * policy, and in token mode the signing key, the token issuer and endpoint and the verifier that
- * trusts Reestr's own tokens plus the configured external issuers.
+ * Builds the auth part of a server from the config's `auth` section: the user stores (htpasswd,
+ * embedded), personal access tokens and web sessions beside them, the access policy and its
+ * controller, in token mode the signing key, issuer, verifier and token endpoint — and the gate
+ * the pipeline asks on every request, plus the modules that serve /auth/token and /api/auth/….
  */
 import { resolve } from "node:path";
+import type { RequestLimits } from "../http/limits.ts";
+import type { Module } from "../http/module.ts";
 import type { Logger } from "../util/logger.ts";
+import { PolicyAccessController } from "./access-controller.ts";
 import { AccessPolicy } from "./access-policy.ts";
-import { type AuthSettings, parseAuthSettings, TokenConfigSchema } from "./auth-config.ts";
+import { type AuthConfig, TokenConfigSchema } from "./auth-config.ts";
 import type { Authenticator } from "./authenticator.ts";
-import { V2AuthGate } from "./gate.ts";
+import { AuthGate, type UserExists } from "./gate.ts";
 import { HtpasswdFile } from "./htpasswd.ts";
 import { PersonalTokenAuthenticator } from "./personal-token-authenticator.ts";
-import { TokenEndpoint } from "./token-endpoint.ts";
+import { createTokenModule } from "./token-endpoint.ts";
 import { loadSigningKey } from "./token-keys.ts";
 import { loadTrustedIssuers, TokenIssuer, TokenVerifier, type TrustedIssuer } from "./tokens.ts";
 import { EmbeddedUserStore, type UserStore, UserStoresAuthenticator } from "./user-store.ts";
+import { createWebAuthModule } from "./web-auth.ts";
 import { AuthStore } from "./web-sessions.ts";
 
-export interface AuthSetup extends AuthSettings {
-  /** Another authenticator for Basic credentials instead of the htpasswd file (tests, embedders). */
+export interface AuthDependencies {
+  /** Where the embedded users, sessions and a generated signing key are kept. */
+  dataDir: string;
+  logger: Logger;
+  /** The failed-login lockout the web login shares with /v2 and the token endpoint. */
+  limits?: RequestLimits;
+  /** Cookies get `Secure` when the server speaks TLS. */
+  secureCookies?: boolean;
+  /** Checks Basic credentials instead of the configured user stores (tests, embedders). */
   authenticator?: Authenticator;
 }
 
-export interface AuthContext {
-  /** Where a generated token signing key is kept. */
-  dataDir: string;
-  logger: Logger;
+export interface ServerAuth {
+  gate: AuthGate;
+  /** /auth/token and /auth/jwks.json in token mode; /api/auth/… always. */
+  modules: Module[];
+  /** Closes what was opened (embedded users, sessions). */
+  close(): void;
 }
 
-export async function createV2AuthGate(
-  setup: AuthSetup,
-  { dataDir, logger }: AuthContext,
-): Promise<V2AuthGate> {
-  const { authenticator: given, ...settings } = setup;
-  // An authenticator stands in for the htpasswd file.
-  const config = parseAuthSettings(given && !settings.htpasswd ? { ...settings, htpasswd: "-" } : settings);
+export async function createAuth(config: AuthConfig, deps: AuthDependencies): Promise<ServerAuth> {
+  const { dataDir, logger } = deps;
   const mode = config.mode ?? "basic";
-  let authenticator = given;
   const resources: { close(): void }[] = [];
-  if (!authenticator) {
-    const stores: UserStore[] = [];
-    let users = 0;
+  const stores: UserStore[] = [];
+  let users = deps.authenticator;
+  if (!users) {
+    let count = 0;
     if (config.htpasswd) {
       const file = await new HtpasswdFile(resolve(config.htpasswd), {
         onReloadError: (error) =>
@@ -50,33 +59,38 @@ export async function createV2AuthGate(
           }),
       }).load();
       stores.push(file);
-      users += file.users.length;
+      count += file.users.length;
     }
     if (config.embeddedUsers) {
       const embedded = new EmbeddedUserStore(dataDir);
       stores.push(embedded);
       resources.push(embedded);
-      users += embedded.list().length;
+      count += embedded.list().length;
     }
-    if (stores.length > 0 && users === 0) {
+    if (stores.length > 0 && count === 0)
       logger.warn("no users configured: nobody can log in", { file: config.htpasswd });
-    }
-    if (stores.length > 0) authenticator = new UserStoresAuthenticator(stores);
+    if (stores.length > 0) users = new UserStoresAuthenticator(stores);
   }
   // Web sessions and personal access tokens live beside the users; a token works as a password.
-  const authStore = AuthStore.inDataDir(dataDir);
-  resources.push(authStore);
-  const personal = new PersonalTokenAuthenticator(authStore, authenticator);
-  const accounts = {
-    store: authStore,
-    verifyPassword: (user: string, password: string) => personal.verifyPassword(user, password),
-  };
-  authenticator = personal;
-  const policy = new AccessPolicy({
-    groups: config.groups,
-    rules: config.rules,
-    anonymousPull: config.anonymousPull,
+  const sessions = AuthStore.inDataDir(dataDir);
+  resources.push(sessions);
+  const passwords = new PersonalTokenAuthenticator(sessions, users);
+  const userExists: UserExists | undefined =
+    stores.length === 0
+      ? undefined
+      : async (user) => (await Promise.all(stores.map((store) => store.exists(user)))).includes(true);
+  const access = new PolicyAccessController(
+    new AccessPolicy({ groups: config.groups, rules: config.rules, anonymousPull: config.anonymousPull }),
+  );
+  const webAuth = createWebAuthModule({
+    store: sessions,
+    verifyPassword: (user, password) => passwords.verifyPassword(user, password),
+    secureCookies: deps.secureCookies ?? false,
+    loginGuard: deps.limits?.loginGuard,
   });
+  const close = () => {
+    for (const resource of resources.splice(0)) resource.close();
+  };
   const summary = {
     mode,
     anonymousPull: config.anonymousPull,
@@ -89,7 +103,8 @@ export async function createV2AuthGate(
       embeddedUsers: config.embeddedUsers ?? false,
       ...summary,
     });
-    return new V2AuthGate({ authenticator, realm: config.realm, policy, accounts, resources });
+    const gate = new AuthGate({ mode, access, passwords, sessions, userExists, realm: config.realm });
+    return { gate, modules: [webAuth], close };
   }
 
   const token = config.token ?? TokenConfigSchema.parse({});
@@ -105,7 +120,7 @@ export async function createV2AuthGate(
     issuer: token.issuer,
     service: token.service,
     expiryMs: token.expiry,
-    policy,
+    policy: access.policy,
   });
   const own: TrustedIssuer = { issuer: token.issuer, audience: token.service, key: key.publicKey, own: true };
   const external = await loadTrustedIssuers(token.trust, token.service);
@@ -113,13 +128,6 @@ export async function createV2AuthGate(
     throw new Error(`auth.token.trust: issuer "${token.issuer}" is this server's own (auth.token.issuer)`);
   }
   const verifier = new TokenVerifier({ issuers: [own, ...external] });
-  const endpoint = new TokenEndpoint({
-    issuer,
-    key,
-    authenticator,
-    realm: config.realm,
-    onIssue: ({ user, scopes }) => logger.debug("token issued", { user, scopes }),
-  });
   logger.info("token auth enabled", {
     ...summary,
     service: token.service,
@@ -128,12 +136,19 @@ export async function createV2AuthGate(
     trusted: external.map((entry) => entry.issuer),
     users: config.htpasswd,
   });
-  return new V2AuthGate({
-    authenticator,
+  const gate = new AuthGate({
+    mode,
+    access,
+    passwords,
+    sessions,
+    userExists,
     realm: config.realm,
-    policy,
-    token: { verifier, service: token.service, realm: token.realm, endpoint },
-    accounts,
-    resources,
+    token: { verifier, service: token.service, realm: token.realm },
   });
+  const tokenModule = createTokenModule({
+    issuer,
+    key,
+    onIssue: ({ user, scopes }) => logger.debug("token issued", { user, scopes }),
+  });
+  return { gate, modules: [tokenModule, webAuth], close };
 }

@@ -26,7 +26,7 @@ import { isValidRepositoryName } from "../oci/reference.ts";
 import { LruCache } from "../util/lru-cache.ts";
 import { ACTIONS, type AccessPolicy, type Action, expandActions } from "./access-policy.ts";
 import type { TrustConfig } from "./auth-config.ts";
-import type { Need, ResourceAccess } from "./scope.ts";
+import type { ResourceAccess } from "./scope.ts";
 import { algorithmFor, libtrustKeyId, type SigningKey } from "./token-keys.ts";
 
 export interface IssuedToken {
@@ -254,17 +254,6 @@ function parseAccessClaim(value: unknown): ResourceAccess[] {
     }
     return { type: item.type, name: item.name, actions: item.actions };
   });
-}
-
-/** Does the token grant `need`? `*` grants every action on its resource. */
-export function tokenAllows(token: VerifiedToken, need: Need): boolean {
-  const action = need.type === "registry" ? "*" : need.action;
-  return token.access.some(
-    (entry) =>
-      entry.type === need.type &&
-      entry.name === need.name &&
-      (entry.actions.includes("*") || entry.actions.includes(action)),
-  );
 }
 
 /** Loads the keys of the configured external issuers (PEM files, JWKS files or URLs). */

@@ -11,10 +11,11 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import bcrypt from "bcryptjs";
+import { parseBasicAuth } from "../http/credentials.ts";
 import { RegistryError } from "../oci/errors.ts";
 import { LruCache } from "../util/lru-cache.ts";
 import { SqliteFile } from "../util/sqlite.ts";
-import { type Authenticator, type AuthResult, parseBasicAuth } from "./authenticator.ts";
+import type { Authenticator, AuthResult } from "./authenticator.ts";
 import { type CompareFn, HtpasswdError, validateUserName } from "./htpasswd.ts";
 
 export type CheckResult = "ok" | "wrong" | "unknown";
@@ -22,6 +23,8 @@ export type CheckResult = "ok" | "wrong" | "unknown";
 export interface UserStore {
   /** Whether `password` is the user's; "unknown" when this store has no such user. Never throws for those. */
   check(user: string, password: string): Promise<CheckResult>;
+  /** Whether the store has the user (removed users lose their sessions and tokens at once). */
+  exists(user: string): Promise<boolean>;
 }
 
 export const EMBEDDED_USERS_FILE = "users.sqlite";
@@ -75,6 +78,10 @@ export class EmbeddedUserStore implements UserStore {
 
   has(user: string): boolean {
     return this.#hashOf(user) !== undefined;
+  }
+
+  async exists(user: string): Promise<boolean> {
+    return this.has(user);
   }
 
   /** Adds a user with a bcrypt hash; throws HtpasswdError when the name is taken or invalid. */

@@ -329,7 +329,7 @@ export function clearedSessionCookie(secure: boolean): string {
  * this server's own.
  */
 export function csrfAllows(
-  session: Session,
+  session: { readonly csrfToken: string },
   headers: { origin?: string; host?: string; csrf?: string },
 ): { ok: true } | { ok: false; reason: string } {
   if (headers.origin !== undefined && headers.origin !== "null") {

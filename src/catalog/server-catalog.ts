@@ -1,15 +1,9 @@
 /**
  * The catalogue as `reestr serve` runs it: Reestr's own registry ("local") beside the registries
- * of the config's `catalog` section and those the watcher scans; deletes authorized like a
- * DELETE on /v2 by the server's auth gate.
+ * of the config's `catalog` section and those the watcher scans. Who may see and delete what is
+ * the access controller's business (src/catalog/api.ts asks it).
  */
-
-import type { IncomingMessage } from "node:http";
 import { resolve } from "node:path";
-import type { V2AuthGate } from "../auth/gate.ts";
-import { HttpProblem, type WebAuthApi, type WebCaller } from "../auth/web-auth-api.ts";
-import { RegistryError } from "../oci/errors.ts";
-import { matchV2 } from "../registry/http/v2-routes.ts";
 import type { Registry } from "../registry/registry.ts";
 import type { MetricsRegistry } from "../util/prometheus.ts";
 import type { Watcher } from "../watcher/watcher.ts";
@@ -27,11 +21,8 @@ export interface ServerCatalogOptions {
   /** The config's `catalog` section (default: no remote registries, memory cache). */
   section?: CatalogSection;
   registry: Registry;
-  auth?: V2AuthGate;
-  /** The web login: a signed-in browser (session cookie + CSRF header) may delete like its user. */
-  webAuth?: WebAuthApi;
-  /** "token" auth answers Bearer challenges; basic otherwise. */
-  authMode?: "basic" | "bearer";
+  /** How the local registry asks for credentials (shown in the registry's summary). */
+  authMode: "none" | "basic" | "bearer";
   watcher?: Watcher;
   logger?: CatalogLogger;
   env?: NodeJS.ProcessEnv;
@@ -51,30 +42,17 @@ export async function createServerCatalog(options: ServerCatalogOptions): Promis
   } else if (section.registries !== undefined) {
     registries = parseRegistries(section.registries);
   }
-  const auth = options.auth;
   const setup = await setupCatalog({
     registries,
     local: {
       registry: options.registry,
-      authMode: auth ? (options.authMode ?? "basic") : "none",
+      authMode: options.authMode,
     },
     watcher: options.watcher ? { entries: options.watcher.entries, store: options.watcher.store } : undefined,
     cache,
     probeTimeoutMs: section.probeTimeout,
     env: options.env,
     logger: options.logger,
-    localVisibility: auth ? (ctx) => localVisibility(options.webAuth, auth, ctx.req) : undefined,
-    authorizeDelete: auth
-      ? async (ctx, repository) => {
-          const webAuth = options.webAuth;
-          if (webAuth && ctx.req.headers.authorization === undefined && ctx.req.headers.cookie) {
-            await authorizeSessionDelete(webAuth, auth, ctx.req, repository);
-            return;
-          }
-          // Exactly what a DELETE of a manifest in that repository needs on /v2.
-          await auth.check(ctx, matchV2(`/v2/${repository}/manifests/latest`));
-        }
-      : undefined,
   });
   if (options.metrics) {
     const stats = setup.catalog.cache.stats;
@@ -102,47 +80,4 @@ export async function createServerCatalog(options: ServerCatalogOptions): Promis
     );
   }
   return setup;
-}
-
-/** A browser's delete: its session (with the CSRF header) and the access rules for its user. */
-async function authorizeSessionDelete(
-  webAuth: WebAuthApi,
-  auth: V2AuthGate,
-  req: IncomingMessage,
-  repository: string,
-): Promise<void> {
-  let caller: WebCaller;
-  try {
-    caller = await webAuth.changer(req);
-  } catch (error) {
-    if (!(error instanceof HttpProblem)) throw error;
-    throw new RegistryError(error.status === 403 ? "DENIED" : "UNAUTHORIZED", error.message);
-  }
-  if (!auth.policy.can(caller.user, repository, "delete")) {
-    throw new RegistryError("DENIED", `${caller.user} may not delete in ${repository}`);
-  }
-}
-
-/**
- * The caller of a catalogue request (session cookie, or basic credentials: password or personal
- * token) and the local repositories it may pull under the access rules.
- */
-async function localVisibility(
-  webAuth: WebAuthApi | undefined,
-  auth: V2AuthGate,
-  req: IncomingMessage,
-): Promise<{ user: string | undefined; visible: ((repository: string) => boolean) | undefined }> {
-  let caller: WebCaller | undefined;
-  if (webAuth) {
-    try {
-      caller = await webAuth.caller(req);
-    } catch (error) {
-      if (!(error instanceof HttpProblem)) throw error;
-      throw new RegistryError("UNAUTHORIZED", error.message);
-    }
-  }
-  // A personal token's actions (pull, push, delete) all include pull: its user's view applies.
-  const user = caller?.user;
-  if (auth.policy.pullsEverything(user)) return { user, visible: undefined };
-  return { user, visible: (repository) => auth.policy.can(user, repository, "pull") };
 }

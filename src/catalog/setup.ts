@@ -10,7 +10,6 @@ import type { WatchEntry } from "../watcher/scheduler.ts";
 import type { WatchStore } from "../watcher/store.ts";
 import { type Cache, MemoryCache } from "./cache.ts";
 import { Catalog, type CatalogLogger, type CatalogRegistry } from "./catalog.ts";
-import { type AuthorizeDelete, CatalogApi, type LocalVisibility } from "./handler.ts";
 import { LocalRegistrySource } from "./local-source.ts";
 import { RedisCache } from "./redis-cache.ts";
 import {
@@ -32,16 +31,12 @@ export interface CatalogSetupOptions {
   probeTimeoutMs?: number;
   env?: NodeJS.ProcessEnv;
   logger?: CatalogLogger;
-  authorizeDelete?: AuthorizeDelete;
-  /** What the caller may see of the local registry (its access rules); absent: everything. */
-  localVisibility?: LocalVisibility;
   /** Wait for the first probes before returning (tests, `reestr ui --wait`). Default false. */
   waitForProbes?: boolean;
 }
 
 export interface CatalogSetup {
   catalog: Catalog;
-  api: CatalogApi;
   local: LocalRegistrySource | undefined;
   close(): Promise<void>;
 }
@@ -170,11 +165,5 @@ export async function setupCatalog(options: CatalogSetupOptions): Promise<Catalo
     options.logger?.error("catalogue probing failed", { err: error });
   });
   if (options.waitForProbes) await probes;
-  const api = new CatalogApi({
-    catalog,
-    authorizeDelete: options.authorizeDelete,
-    localVisibility: options.localVisibility,
-    logger: options.logger,
-  });
-  return { catalog, api, local, close: () => catalog.close() };
+  return { catalog, local, close: () => catalog.close() };
 }

@@ -8,6 +8,7 @@
  * shapes, caches, filters, sorts and pages.
  */
 import type { ApiErrorCode, RegistryCapabilities } from "./api-schemas.ts";
+import { HttpError } from "../http/errors.ts";
 
 export interface RepositoryInfo {
   name: string;
@@ -106,18 +107,13 @@ const STATUS_OF: Record<ApiErrorCode, number> = {
   UPSTREAM_UNREACHABLE: 504,
 };
 
-/** An API failure: its HTTP status follows from the code. */
-export class CatalogError extends Error {
-  readonly code: ApiErrorCode;
-  readonly status: number;
-  readonly headers: Record<string, string>;
+/** An API failure of the catalogue: an HttpError whose status follows from the code. */
+export class CatalogError extends HttpError {
+  declare readonly code: ApiErrorCode;
 
   constructor(code: ApiErrorCode, message: string, headers: Record<string, string> = {}) {
-    super(message);
+    super(STATUS_OF[code], code, message, { headers });
     this.name = "CatalogError";
-    this.code = code;
-    this.status = STATUS_OF[code];
-    this.headers = headers;
   }
 }
 

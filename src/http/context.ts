@@ -1,19 +1,57 @@
+/**
+ * What every handler gets: the raw request and response plus what the pipeline learnt (the
+ * route, its path parameters, the caller), and the few ways of answering and reading a body
+ * that every module shares.
+ */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { noteStreamedBytes } from "../util/gc.ts";
+import { ANONYMOUS, type Caller } from "./access.ts";
+import type { ErrorFormat } from "./errors.ts";
+import { badRequest, payloadTooLarge, unsupportedMediaType } from "./errors.ts";
 
-/** What every handler gets: the raw request and response plus what the pipeline learned. */
 export interface RequestContext {
-  req: IncomingMessage;
-  res: ServerResponse;
-  requestId: string;
-  path: string;
-  query: URLSearchParams;
-  /** A low-cardinality route name for logs and metrics (e.g. "manifest", "blob_upload"). */
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly requestId: string;
+  readonly path: string;
+  readonly query: URLSearchParams;
+  /** The matched route's name, low-cardinality, for logs and metrics ("manifest", "/api/registries/{id}"). */
   route: string;
-  /** Set by authentication when it knows the caller. */
+  /** The matched route's path parameters, percent-decoded. */
+  params: Record<string, string>;
+  /** Who is calling (set by the pipeline before the handler runs). */
+  caller: Caller;
+  /** The caller's name for logs and the audit log (also set for refused callers). */
   user?: string;
+  /** How errors of this request are rendered (see src/http/errors.ts). */
+  format: ErrorFormat;
   /** Request body bytes consumed (pushes). */
   bytesIn: number;
+  /** Told about streamed request-body bytes (the composition root's memory housekeeping). */
+  readonly onBodyBytes?: (bytes: number) => void;
+}
+
+/** A context for a request that has not been routed yet. */
+export function createContext(
+  req: IncomingMessage,
+  res: ServerResponse,
+  requestId: string,
+  onBodyBytes?: (bytes: number) => void,
+): RequestContext {
+  const url = req.url ?? "/";
+  const q = url.indexOf("?");
+  return {
+    req,
+    res,
+    requestId,
+    path: q === -1 ? url : url.slice(0, q),
+    query: new URLSearchParams(q === -1 ? "" : url.slice(q + 1)),
+    route: "unknown",
+    params: {},
+    caller: ANONYMOUS,
+    format: "json",
+    bytesIn: 0,
+    onBodyBytes,
+  };
 }
 
 export function sendJson(
@@ -43,8 +81,9 @@ export function sendEmpty(
 /** The request body as an async iterable that counts what it yields. */
 export async function* countedBody(ctx: RequestContext): AsyncIterable<Uint8Array> {
   for await (const chunk of ctx.req) {
-    ctx.bytesIn += (chunk as Buffer).byteLength;
-    noteStreamedBytes((chunk as Buffer).byteLength);
+    const bytes = (chunk as Buffer).byteLength;
+    ctx.bytesIn += bytes;
+    ctx.onBodyBytes?.(bytes);
     yield chunk as Buffer;
   }
 }
@@ -54,4 +93,46 @@ export function hasBody(ctx: RequestContext): boolean {
   const length = ctx.req.headers["content-length"];
   if (length !== undefined) return Number(length) > 0;
   return ctx.req.headers["transfer-encoding"] !== undefined;
+}
+
+/** The whole body, refused with `tooLarge()` as soon as it passes `limit` bytes. */
+export async function readBody(
+  ctx: RequestContext,
+  limit: number,
+  tooLarge: () => Error = () => payloadTooLarge(`body larger than ${limit} bytes`),
+): Promise<Buffer> {
+  const declared = ctx.req.headers["content-length"];
+  if (declared !== undefined && Number(declared) > limit) throw tooLarge();
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of ctx.req) {
+    total += (chunk as Buffer).byteLength;
+    if (total > limit) throw tooLarge();
+    chunks.push(chunk as Buffer);
+  }
+  ctx.bytesIn += total;
+  return Buffer.concat(chunks, total);
+}
+
+/** A JSON object body (`Content-Type: application/json`), at most `limit` bytes. */
+export async function readJsonObject(ctx: RequestContext, limit: number): Promise<Record<string, unknown>> {
+  const type = ctx.req.headers["content-type"] ?? "";
+  if (!/^application\/json\b/i.test(type)) throw unsupportedMediaType("send the body as application/json");
+  const body = await readBody(ctx, limit);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString("utf8"));
+  } catch {
+    throw badRequest("body: not valid JSON");
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw badRequest("body: a JSON object is required");
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/** One request header's value (the first, when a client sent it twice). */
+export function header(ctx: RequestContext, name: string): string | undefined {
+  const value = ctx.req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
 }

@@ -16,11 +16,13 @@
  */
 import type { IncomingMessage } from "node:http";
 import { z } from "zod";
-import { parseBasicAuth } from "../auth/authenticator.ts";
-import { isRegistryError, RegistryError } from "../oci/errors.ts";
 import { Duration } from "../util/duration.ts";
 import type { Counter, MetricsRegistry } from "../util/prometheus.ts";
+import type { Caller } from "./access.ts";
 import type { RequestContext } from "./context.ts";
+import { parseBasicAuth } from "./credentials.ts";
+import { HttpError, tooManyRequests } from "./errors.ts";
+import type { Route } from "./router.ts";
 
 const bucketSetting = z
   .object({
@@ -37,6 +39,12 @@ export const LimitsSchema = z
     perClient: bucketSetting.optional(),
     /** Per authenticated user; absent: unlimited. */
     perUser: bucketSetting.optional(),
+    /**
+     * Expensive operations (scan an upstream registry now, resync a registry, run GC) per caller
+     * (user, or client IP for anonymous callers): on by default, so a script cannot turn one
+     * request into many scans of someone else's registry.
+     */
+    expensive: bucketSetting.prefault({ rate: 0.1, burst: 5 }),
     login: z
       .object({
         /** Failed logins per client IP and user name before a lockout; 0 turns it off. */
@@ -206,13 +214,6 @@ function key(ip: string, user: string): string {
   return `${ip}\0${user}`;
 }
 
-/** The 429 every limit answers with. */
-export function tooManyRequests(message: string, retryAfterSeconds: number): RegistryError {
-  return new RegistryError("TOOMANYREQUESTS", message, undefined, {
-    "Retry-After": String(retryAfterSeconds),
-  });
-}
-
 /** The client's address as the server saw it (no proxy headers are trusted). */
 export function clientIp(req: IncomingMessage): string {
   const address = req.socket.remoteAddress ?? "unknown";
@@ -231,12 +232,14 @@ export class RequestLimits {
   readonly maxBodyBytes: number;
   readonly #perClient: TokenBuckets | undefined;
   readonly #perUser: TokenBuckets | undefined;
+  readonly #expensive: TokenBuckets;
   readonly #limited: Counter | undefined;
 
   constructor(options: RequestLimitsOptions) {
     const { config, now } = options;
     this.#perClient = config.perClient && new TokenBuckets(config.perClient, now);
     this.#perUser = config.perUser && new TokenBuckets(config.perUser, now);
+    this.#expensive = new TokenBuckets(config.expensive, now);
     this.loginGuard = new LoginGuard({
       maxFailures: config.login.maxFailures,
       windowMs: config.login.window,
@@ -246,13 +249,17 @@ export class RequestLimits {
     this.maxBodyBytes = config.maxBodyBytes;
     this.#limited = options.metrics?.counter(
       "reestr_rate_limited_requests_total",
-      "Requests refused with 429 by scope: client (per IP), user, login (failed-login lockout).",
+      "Requests refused with 429 by scope: client (per IP), user, login (failed-login lockout), expensive (scans, resyncs, GC).",
     );
-    for (const scope of ["client", "user", "login"]) this.#limited?.inc(0, { scope });
+    for (const scope of ["client", "user", "login", "expensive"]) this.#limited?.inc(0, { scope });
   }
 
-  /** Per-IP rate limit and, outside /v2, the body size limit. Throws the error to answer with. */
-  admit(ctx: RequestContext): void {
+  /**
+   * Per-IP rate limit and, for routes that do not stream their body to storage, the body size
+   * limit. Runs before a route's method is checked, so an oversized body is a 413 wherever it is
+   * sent. Throws the error to answer with.
+   */
+  admit(ctx: RequestContext, route: Route | undefined): void {
     if (EXEMPT.has(ctx.path)) return;
     if (this.#perClient) {
       const wait = this.#perClient.take(clientIp(ctx.req));
@@ -261,27 +268,26 @@ export class RequestLimits {
         throw tooManyRequests("too many requests from this address", wait);
       }
     }
-    if (ctx.path === "/v2" || ctx.path.startsWith("/v2/")) return; // blobs and manifests have their own rules
+    // The registry API has its own rules (blobs stream, manifests have the spec's limit).
+    if (route?.streamsBody || route?.format === "oci") return;
     const length = ctx.req.headers["content-length"];
     if (length !== undefined) {
       // node enforces the framing: a body never runs past its Content-Length.
       if (Number(length) > this.maxBodyBytes) {
-        throw new RegistryError(
-          "SIZE_INVALID",
-          `request body larger than ${this.maxBodyBytes} bytes`,
-          undefined,
-          {},
-          413,
-        );
+        throw new HttpError(413, "SIZE_INVALID", `request body larger than ${this.maxBodyBytes} bytes`);
       }
     } else if (ctx.req.headers["transfer-encoding"] !== undefined) {
-      throw new RegistryError(
-        "SIZE_INVALID",
-        "a request body here needs a Content-Length",
-        undefined,
-        {},
-        411,
-      );
+      throw new HttpError(411, "SIZE_INVALID", "a request body here needs a Content-Length");
+    }
+  }
+
+  /** The per-caller bucket of expensive operations (scan now, resync, GC). */
+  admitExpensive(ctx: RequestContext): void {
+    const key = ctx.caller.user === undefined ? `ip:${clientIp(ctx.req)}` : `user:${ctx.caller.user}`;
+    const wait = this.#expensive.take(key);
+    if (wait > 0) {
+      this.#limited?.inc(1, { scope: "expensive" });
+      throw tooManyRequests("too many expensive requests (scans, resyncs, GC); try again later", wait);
     }
   }
 
@@ -293,9 +299,9 @@ export class RequestLimits {
    */
   async authenticate(
     ctx: RequestContext,
-    check: () => Promise<string | undefined>,
+    check: () => Promise<Caller>,
     options: { perUser?: boolean } = {},
-  ): Promise<string | undefined> {
+  ): Promise<Caller> {
     const ip = clientIp(ctx.req);
     const claimed = this.loginGuard.enabled ? basicUser(ctx.req) : undefined;
     if (claimed !== undefined) {
@@ -305,15 +311,16 @@ export class RequestLimits {
         throw tooManyRequests("too many failed logins; try again later", locked);
       }
     }
-    let user: string | undefined;
+    let caller: Caller;
     try {
-      user = await check();
+      caller = await check();
     } catch (error) {
-      if (claimed !== undefined && isRegistryError(error) && error.code === "UNAUTHORIZED") {
+      if (claimed !== undefined && error instanceof HttpError && error.status === 401) {
         this.loginGuard.recordFailure(ip, claimed);
       }
       throw error;
     }
+    const user = caller.user;
     if (claimed !== undefined && user !== undefined) this.loginGuard.recordSuccess(ip, claimed);
     if (user !== undefined && this.#perUser && options.perUser !== false) {
       const wait = this.#perUser.take(user);
@@ -322,7 +329,7 @@ export class RequestLimits {
         throw tooManyRequests("too many requests for this user", wait);
       }
     }
-    return user;
+    return caller;
   }
 }
 

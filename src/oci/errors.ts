@@ -1,8 +1,11 @@
 /**
  * The OCI Distribution Spec error codes and the HTTP status each one is answered with.
- * Every failure on /v2 is a RegistryError, rendered as the spec's JSON envelope
- * `{"errors":[{"code","message","detail"}]}` by the HTTP layer.
+ * Every failure on /v2 is a RegistryError, an HttpError with one of these codes, rendered as the
+ * spec's JSON envelope `{"errors":[{"code","message","detail"}]}` by the HTTP layer
+ * (src/http/errors.ts).
  */
+import { errorBody, HttpError } from "../http/errors.ts";
+
 export const ERROR_STATUS = {
   BLOB_UNKNOWN: 404,
   BLOB_UPLOAD_INVALID: 400,
@@ -47,12 +50,8 @@ const DEFAULT_MESSAGES: Record<ErrorCode, string> = {
   UNKNOWN: "unknown error",
 };
 
-export class RegistryError extends Error {
-  readonly code: ErrorCode;
-  readonly status: number;
-  readonly detail: unknown;
-  /** Extra response headers, e.g. Range on a 416 or WWW-Authenticate on a 401. */
-  readonly headers: Record<string, string>;
+export class RegistryError extends HttpError {
+  declare readonly code: ErrorCode;
 
   constructor(
     code: ErrorCode,
@@ -62,22 +61,18 @@ export class RegistryError extends Error {
     /** Overrides the code's usual status, e.g. 413 for an oversized manifest, 404 for an unknown route. */
     status?: number,
   ) {
-    super(message ?? DEFAULT_MESSAGES[code]);
+    super(status ?? ERROR_STATUS[code], code, message ?? DEFAULT_MESSAGES[code], { details: detail, headers });
     this.name = "RegistryError";
-    this.code = code;
-    this.status = status ?? ERROR_STATUS[code];
-    this.detail = detail;
-    this.headers = headers;
+  }
+
+  /** The spec's name for the details. */
+  get detail(): unknown {
+    return this.details;
   }
 
   /** The spec's error envelope. */
   toBody(): string {
-    const error: { code: string; message: string; detail?: unknown } = {
-      code: this.code,
-      message: this.message,
-    };
-    if (this.detail !== undefined) error.detail = this.detail;
-    return JSON.stringify({ errors: [error] });
+    return errorBody(this, "oci");
   }
 }
 

@@ -6,18 +6,20 @@ import { runInNewContext } from "node:vm";
  * when a collection runs, and counts their bytes towards a collection only after they have
  * grown by tens of MiB, so each big push or pull raises the RSS by that much. A young-
  * generation collection every few MiB of streamed data (well under a millisecond) frees them
- * at once. The collector is exposed through V8's own flag, without a command-line switch.
+ * at once.
+ *
+ * The collector is exposed through V8's own flag, without a command-line switch — a process-wide
+ * change, so only a composition root calls this, once, and hands the returned counter to the
+ * HTTP pipeline (`onBodyBytes`).
  */
-setFlagsFromString("--expose-gc");
-const collect = runInNewContext("gc") as ((options?: { type?: "minor" | "major" }) => void) | undefined;
-
-const STREAMED_BYTES_PER_COLLECTION = 16 * 1024 * 1024;
-let streamed = 0;
-
-/** Counts streamed bytes and runs a minor collection each time enough have passed through. */
-export function noteStreamedBytes(bytes: number): void {
-  streamed += bytes;
-  if (streamed < STREAMED_BYTES_PER_COLLECTION) return;
-  streamed = 0;
-  collect?.({ type: "minor" });
+export function createStreamingCollector(bytesPerCollection = 16 * 1024 * 1024): (bytes: number) => void {
+  setFlagsFromString("--expose-gc");
+  const collect = runInNewContext("gc") as ((options?: { type?: "minor" | "major" }) => void) | undefined;
+  let streamed = 0;
+  return (bytes) => {
+    streamed += bytes;
+    if (streamed < bytesPerCollection) return;
+    streamed = 0;
+    collect?.({ type: "minor" });
+  };
 }

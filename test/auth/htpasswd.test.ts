@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import bcrypt from "bcryptjs";
-import { parseBasicAuth } from "../../src/auth/authenticator.ts";
+import { parseBasicAuth } from "../../src/http/credentials.ts";
 import {
   HtpasswdError,
   HtpasswdFile,

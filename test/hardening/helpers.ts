@@ -5,7 +5,7 @@
  */
 import { type IncomingHttpHeaders, request } from "node:http";
 import type { Authenticator } from "../../src/auth/authenticator.ts";
-import { parseBasicAuth } from "../../src/auth/authenticator.ts";
+import { parseBasicAuth } from "../../src/http/credentials.ts";
 import { RegistryError } from "../../src/oci/errors.ts";
 
 export interface Answer {

@@ -17,9 +17,9 @@ import { closeSync, mkdirSync, openSync } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { z } from "zod";
-import type { RequestContext } from "../http/context.ts";
-import { clientIp } from "../http/limits.ts";
-import type { Logger } from "../util/logger.ts";
+import type { RequestContext } from "../../http/context.ts";
+import { clientIp } from "../../http/limits.ts";
+import type { Logger } from "../../util/logger.ts";
 
 export const AuditSchema = z
   .object({
@@ -33,9 +33,6 @@ export const AuditSchema = z
   .strict();
 
 export type AuditConfig = z.infer<typeof AuditSchema>;
-
-/** `/v2/<name>/manifests/<reference>` and `/v2/<name>/blobs/<digest>` (kept here so the config schema stays light). */
-const TARGET = /^\/v2\/(.+)\/(manifests|blobs)\/([^/]+)$/;
 
 export interface AuditEvent {
   time: string;
@@ -64,9 +61,9 @@ export function auditEventOf(ctx: RequestContext, status: number, now = new Date
   if (status >= 200 && status < 400) outcome = "success";
   else if (status === 403) outcome = "denied";
   else return undefined;
-  const route = TARGET.exec(ctx.path);
-  if (!route) return undefined;
-  const [, repository, , reference] = route as unknown as [string, string, string, string];
+  const repository = ctx.params.name;
+  const reference = ctx.params.reference ?? ctx.params.digest;
+  if (repository === undefined || reference === undefined) return undefined;
   const header = ctx.res.getHeader("docker-content-digest");
   const digest = typeof header === "string" ? header : reference.includes(":") ? reference : null;
   return {
@@ -114,7 +111,7 @@ export class AuditLog {
     return this.#handle !== undefined || this.#logger !== undefined;
   }
 
-  /** Called once per finished request (App's #record). */
+  /** Called once per finished request (the v2 module's onFinished). */
   record(ctx: RequestContext, status: number): void {
     const event = auditEventOf(ctx, status);
     if (event) this.write(event);

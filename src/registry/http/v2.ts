@@ -1,115 +1,119 @@
+/**
+ * The OCI Distribution API on /v2 as a module: the route table (each route with the access it
+ * needs, so the pipeline authorizes before a handler runs) and the handlers over the HTTP-free
+ * `Registry`. Errors are thrown as RegistryError and rendered in the spec's envelope.
+ *
+ * What each request needs: reads are `pull`; manifest PUT and every upload method are `push`;
+ * DELETE of manifests and blobs is `delete`; any other method on a known endpoint needs `push`
+ * (it is then refused as UNSUPPORTED, but only to those who may write); the `/v2/` ping and
+ * unknown endpoints need a known caller (clients learn the auth scheme from the ping's 401). A
+ * cross-repository mount the caller may not pull the source of is not refused: the request
+ * starts a plain upload, as the spec allows.
+ */
 import type { ServerResponse } from "node:http";
-import { countedBody, hasBody, type RequestContext, sendEmpty, sendJson } from "../../http/context.ts";
+import {
+  type AccessController,
+  type AccessRecord,
+  type Action,
+  CATALOG_ACCESS,
+  repositoryAccess,
+} from "../../http/access.ts";
+import { countedBody, hasBody, type RequestContext, readBody, sendEmpty, sendJson } from "../../http/context.ts";
+import type { Module } from "../../http/module.ts";
+import type { Method, Route } from "../../http/router.ts";
 import { RegistryError } from "../../oci/errors.ts";
 import { MAX_MANIFEST_BYTES, manifestTooLarge } from "../../oci/manifest.ts";
 import { parseAccept } from "../../oci/media-types.ts";
-import type { Metrics } from "../../server/metrics.ts";
 import { blobReadBuffers } from "../../util/buffer-pool.ts";
+import type { MetricsRegistry } from "../../util/prometheus.ts";
 import type { Page } from "../metadata/metadata-store.ts";
 import { type ContentRange, type Registry, uploadRangeHeaders } from "../registry.ts";
-
-/** A /v2 URL taken apart. Names may contain slashes, so the fixed parts are matched from the end. */
-export interface V2Route {
-  route: "ping" | "catalog" | "tags" | "manifest" | "blob" | "blob_upload" | "referrers";
-  name?: string;
-  reference?: string;
-  uploadId?: string;
-}
-
-const ROUTES: [RegExp, V2Route["route"], ...("name" | "reference" | "uploadId")[]][] = [
-  [/^\/v2\/?$/, "ping"],
-  [/^\/v2\/_catalog$/, "catalog"],
-  [/^\/v2\/(.+)\/tags\/list$/, "tags", "name"],
-  [/^\/v2\/(.+)\/manifests\/([^/]+)$/, "manifest", "name", "reference"],
-  [/^\/v2\/(.+)\/blobs\/uploads\/([^/]*)$/, "blob_upload", "name", "uploadId"],
-  [/^\/v2\/(.+)\/blobs\/([^/]+)$/, "blob", "name", "reference"],
-  [/^\/v2\/(.+)\/referrers\/([^/]+)$/, "referrers", "name", "reference"],
-];
-
-export function matchV2(path: string): V2Route | undefined {
-  for (const [pattern, route, ...groups] of ROUTES) {
-    const match = pattern.exec(path);
-    if (!match) continue;
-    const result: V2Route = { route };
-    groups.forEach((group, i) => {
-      result[group] = safeDecode(match[i + 1] ?? "");
-    });
-    return result;
-  }
-  return undefined;
-}
-
-function safeDecode(value: string): string {
-  try {
-    return decodeURIComponent(value);
-  } catch {
-    return value;
-  }
-}
+import type { AuditLog } from "./audit.ts";
+import { V2Metrics } from "./v2-metrics.ts";
 
 /** Upper bound of `n` on tags list and catalog: keeps one response bounded. */
 const MAX_PAGE_SIZE = 100_000;
 const DEFAULT_CATALOG_PAGE = 1000;
+const API_VERSION = { "Docker-Distribution-API-Version": "registry/2.0" };
 
-export interface V2ApiOptions {
-  /** Which repositories the request's caller may see in the catalog; undefined: all (auth's hook). */
-  catalogFilter?: (ctx: RequestContext) => ((repository: string) => boolean) | undefined;
+export interface V2ModuleOptions {
+  registry: Registry;
+  /** Filters the catalog and decides cross-repository mounts (the pipeline decides the rest). */
+  access: AccessController;
+  metrics: MetricsRegistry;
+  /** Push, pull and delete events, when the audit log is on. */
+  audit?: AuditLog;
 }
 
-/** Handlers for the OCI Distribution API; errors are thrown as RegistryError. */
-export class V2Api {
-  readonly #registry: Registry;
-  readonly #metrics: Metrics;
-  readonly #catalogFilter: V2ApiOptions["catalogFilter"];
+export function createV2Module(options: V2ModuleOptions): Module {
+  const api = new V2Api(options.registry, new V2Metrics(options.metrics, options.registry), options.access);
+  const repository =
+    (action: Action) =>
+    (ctx: RequestContext): AccessRecord[] => [repositoryAccess(ctx.params.name!, action)];
+  const route = (
+    method: Method | "*",
+    path: string,
+    name: string,
+    access: Route["access"],
+    handle: Route["handle"],
+    extra: Partial<Route> = {},
+  ): Route => ({ method, path: `/v2${path}`, name, access, realm: "registry", format: "oci", headers: API_VERSION, handle, ...extra });
+  /** Any other method on a known endpoint: refused, but only to callers who may write there. */
+  const unsupported = (ctx: RequestContext) => {
+    throw new RegistryError("UNSUPPORTED", `${ctx.req.method} is not supported on this endpoint`);
+  };
+  const stream = { streamsBody: true };
+  const routes: Route[] = [
+    route("GET", "/", "ping", "authenticated", (ctx) => sendJson(ctx, 200, {})),
+    route("*", "/", "ping", "authenticated", unsupported),
+    route("GET", "/_catalog", "catalog", () => [CATALOG_ACCESS], (ctx) => api.catalog(ctx)),
+    route("*", "/_catalog", "catalog", () => [CATALOG_ACCESS], unsupported),
+    route("GET", "/{name+}/tags/list", "tags", repository("pull"), (ctx) => api.tags(ctx)),
+    route("*", "/{name+}/tags/list", "tags", repository("push"), unsupported),
+    route("GET", "/{name+}/manifests/{reference}", "manifest", repository("pull"), (ctx) => api.getManifest(ctx)),
+    route("PUT", "/{name+}/manifests/{reference}", "manifest", repository("push"), (ctx) => api.putManifest(ctx)),
+    route("DELETE", "/{name+}/manifests/{reference}", "manifest", repository("delete"), (ctx) => api.deleteManifest(ctx)),
+    route("*", "/{name+}/manifests/{reference}", "manifest", repository("push"), unsupported),
+    route("POST", "/{name+}/blobs/uploads/", "blob_upload", repository("push"), (ctx) => api.startUpload(ctx), stream),
+    route("*", "/{name+}/blobs/uploads/", "blob_upload", repository("push"), unsupported),
+    route("GET", "/{name+}/blobs/uploads/{id}", "blob_upload", repository("push"), (ctx) => api.uploadStatus(ctx)),
+    route("PATCH", "/{name+}/blobs/uploads/{id}", "blob_upload", repository("push"), (ctx) => api.patchUpload(ctx), stream),
+    route("PUT", "/{name+}/blobs/uploads/{id}", "blob_upload", repository("push"), (ctx) => api.completeUpload(ctx), stream),
+    route("DELETE", "/{name+}/blobs/uploads/{id}", "blob_upload", repository("push"), (ctx) => api.cancelUpload(ctx)),
+    route("*", "/{name+}/blobs/uploads/{id}", "blob_upload", repository("push"), unsupported),
+    route("GET", "/{name+}/blobs/{digest}", "blob", repository("pull"), (ctx) => api.getBlob(ctx)),
+    route("DELETE", "/{name+}/blobs/{digest}", "blob", repository("delete"), (ctx) => api.deleteBlob(ctx)),
+    route("*", "/{name+}/blobs/{digest}", "blob", repository("push"), unsupported),
+    route("GET", "/{name+}/referrers/{digest}", "referrers", repository("pull"), (ctx) => api.referrers(ctx)),
+    route("*", "/{name+}/referrers/{digest}", "referrers", repository("push"), unsupported),
+    // Any caller who is someone may learn that an endpoint does not exist.
+    route("*", "/{rest*}", "v2_unknown", "authenticated", (ctx) => {
+      throw new RegistryError("UNSUPPORTED", `no such endpoint: ${ctx.path.slice(0, 200)}`, undefined, {}, 404);
+    }),
+  ];
+  return {
+    name: "v2",
+    routes,
+    health: () => options.registry.health(),
+    onFinished: options.audit ? (ctx, status) => options.audit!.record(ctx, status) : undefined,
+  };
+}
 
-  constructor(registry: Registry, metrics: Metrics, options: V2ApiOptions = {}) {
+/** The handlers; errors are thrown as RegistryError. */
+class V2Api {
+  readonly #registry: Registry;
+  readonly #metrics: V2Metrics;
+  readonly #access: AccessController;
+
+  constructor(registry: Registry, metrics: V2Metrics, access: AccessController) {
     this.#registry = registry;
     this.#metrics = metrics;
-    this.#catalogFilter = options.catalogFilter;
+    this.#access = access;
   }
 
-  async handle(ctx: RequestContext, route: V2Route): Promise<void> {
-    const method = ctx.req.method ?? "GET";
-    const name = route.name ?? "";
-    switch (route.route) {
-      case "ping":
-        if (method === "GET" || method === "HEAD") return sendJson(ctx, 200, {});
-        break;
-      case "catalog":
-        if (method === "GET") return this.#catalog(ctx);
-        break;
-      case "tags":
-        if (method === "GET") return this.#tags(ctx, name);
-        break;
-      case "manifest":
-        if (method === "GET" || method === "HEAD") return this.#getManifest(ctx, name, route.reference!);
-        if (method === "PUT") return this.#putManifest(ctx, name, route.reference!);
-        if (method === "DELETE") return this.#deleteManifest(ctx, name, route.reference!);
-        break;
-      case "blob":
-        if (method === "GET" || method === "HEAD") return this.#getBlob(ctx, name, route.reference!);
-        if (method === "DELETE") return this.#deleteBlob(ctx, name, route.reference!);
-        break;
-      case "blob_upload":
-        if (!route.uploadId) {
-          if (method === "POST") return this.#startUpload(ctx, name);
-          break;
-        }
-        if (method === "GET") return this.#uploadStatus(ctx, name, route.uploadId);
-        if (method === "PATCH") return this.#patchUpload(ctx, name, route.uploadId);
-        if (method === "PUT") return this.#completeUpload(ctx, name, route.uploadId);
-        if (method === "DELETE") return this.#cancelUpload(ctx, name, route.uploadId);
-        break;
-      case "referrers":
-        if (method === "GET") return this.#referrers(ctx, name, route.reference!);
-        break;
-    }
-    throw new RegistryError("UNSUPPORTED", `${method} is not supported on this endpoint`);
-  }
-
-  async #catalog(ctx: RequestContext): Promise<void> {
+  async catalog(ctx: RequestContext): Promise<void> {
     const page = pageOf(ctx, DEFAULT_CATALOG_PAGE);
-    const visible = this.#catalogFilter?.(ctx);
+    const visible = this.#access.pullFilter(ctx.caller);
     const names = visible
       ? await this.#visibleCatalog(page, visible)
       : await this.#registry.catalog({ ...page, limit: page.limit + 1 });
@@ -132,13 +136,15 @@ export class V2Api {
     }
   }
 
-  async #tags(ctx: RequestContext, name: string): Promise<void> {
+  async tags(ctx: RequestContext): Promise<void> {
+    const name = ctx.params.name!;
     const page = pageOf(ctx, MAX_PAGE_SIZE);
     const tags = await this.#registry.listTags(name, { ...page, limit: page.limit + 1 });
     sendPaged(ctx, `/v2/${name}/tags/list`, { name, tags: tags.slice(0, page.limit) }, tags, page);
   }
 
-  async #getManifest(ctx: RequestContext, name: string, reference: string): Promise<void> {
+  async getManifest(ctx: RequestContext): Promise<void> {
+    const { name, reference } = ctx.params as { name: string; reference: string };
     const manifest = await this.#registry.getManifest(name, reference);
     const accepted = parseAccept(ctx.req.headers.accept);
     if (accepted !== "any" && !accepted.has(manifest.mediaType)) {
@@ -170,10 +176,9 @@ export class V2Api {
     ctx.res.end(manifest.content);
   }
 
-  async #putManifest(ctx: RequestContext, name: string, reference: string): Promise<void> {
-    const declared = Number(ctx.req.headers["content-length"] ?? 0);
-    if (declared > MAX_MANIFEST_BYTES) throw manifestTooLarge();
-    const body = await readLimited(ctx, MAX_MANIFEST_BYTES);
+  async putManifest(ctx: RequestContext): Promise<void> {
+    const { name, reference } = ctx.params as { name: string; reference: string };
+    const body = await readBody(ctx, MAX_MANIFEST_BYTES, manifestTooLarge);
     const result = await this.#registry.putManifest(name, reference, body, ctx.req.headers["content-type"]);
     this.#metrics.manifestPushes.inc();
     const headers: Record<string, string | number> = {
@@ -184,12 +189,14 @@ export class V2Api {
     sendEmpty(ctx, 201, headers);
   }
 
-  async #deleteManifest(ctx: RequestContext, name: string, reference: string): Promise<void> {
+  async deleteManifest(ctx: RequestContext): Promise<void> {
+    const { name, reference } = ctx.params as { name: string; reference: string };
     await this.#registry.deleteManifest(name, reference);
     sendEmpty(ctx, 202);
   }
 
-  async #getBlob(ctx: RequestContext, name: string, digest: string): Promise<void> {
+  async getBlob(ctx: RequestContext): Promise<void> {
+    const { name, digest } = ctx.params as { name: string; digest: string };
     const blob = await this.#registry.getBlob(name, digest);
     const headers: Record<string, string | number> = {
       "Content-Type": blob.manifest?.mediaType ?? "application/octet-stream",
@@ -223,15 +230,21 @@ export class V2Api {
     }
   }
 
-  async #deleteBlob(ctx: RequestContext, name: string, digest: string): Promise<void> {
+  async deleteBlob(ctx: RequestContext): Promise<void> {
+    const { name, digest } = ctx.params as { name: string; digest: string };
     await this.#registry.deleteBlob(name, digest);
     sendEmpty(ctx, 202, { "Docker-Content-Digest": digest });
   }
 
-  async #startUpload(ctx: RequestContext, name: string): Promise<void> {
+  async startUpload(ctx: RequestContext): Promise<void> {
+    const name = ctx.params.name!;
     const mount = ctx.query.get("mount");
     const from = ctx.query.get("from");
-    if (mount && from) {
+    // Pull on the source is needed for the mount, not for the request (push on `name` is).
+    const mayMount =
+      from === name ||
+      (from !== null && this.#access.authorize(ctx.caller, [repositoryAccess(from, "pull")]).allowed);
+    if (mount && from && mayMount) {
       const mounted = await this.#registry.mountBlob(name, from, mount);
       if (mounted) return blobCreated(ctx, name, mounted.digest);
       // Not readable from `from`: fall back to a regular upload session, as the spec says.
@@ -246,12 +259,14 @@ export class V2Api {
     sendEmpty(ctx, 202, { ...uploadRangeHeaders(name, id, 0), "OCI-Chunk-Min-Length": 0 });
   }
 
-  async #uploadStatus(ctx: RequestContext, name: string, id: string): Promise<void> {
+  async uploadStatus(ctx: RequestContext): Promise<void> {
+    const { name, id } = ctx.params as { name: string; id: string };
     const size = await this.#registry.uploadStatus(name, id);
     sendEmpty(ctx, 204, uploadRangeHeaders(name, id, size));
   }
 
-  async #patchUpload(ctx: RequestContext, name: string, id: string): Promise<void> {
+  async patchUpload(ctx: RequestContext): Promise<void> {
+    const { name, id } = ctx.params as { name: string; id: string };
     const range = parseContentRange(ctx.req.headers["content-range"]);
     const lengthHeader = ctx.req.headers["content-length"];
     const size = await this.#registry.appendChunk(
@@ -265,19 +280,22 @@ export class V2Api {
     sendEmpty(ctx, 202, uploadRangeHeaders(name, id, size));
   }
 
-  async #completeUpload(ctx: RequestContext, name: string, id: string): Promise<void> {
+  async completeUpload(ctx: RequestContext): Promise<void> {
+    const { name, id } = ctx.params as { name: string; id: string };
     const body = hasBody(ctx) ? countedBody(ctx) : undefined;
     const blob = await this.#registry.completeUpload(name, id, ctx.query.get("digest") ?? undefined, body);
     this.#blobCommitted(ctx);
     blobCreated(ctx, name, blob.digest);
   }
 
-  async #cancelUpload(ctx: RequestContext, name: string, id: string): Promise<void> {
+  async cancelUpload(ctx: RequestContext): Promise<void> {
+    const { name, id } = ctx.params as { name: string; id: string };
     await this.#registry.cancelUpload(name, id);
     sendEmpty(ctx, 204);
   }
 
-  async #referrers(ctx: RequestContext, name: string, digest: string): Promise<void> {
+  async referrers(ctx: RequestContext): Promise<void> {
+    const { name, digest } = ctx.params as { name: string; digest: string };
     const artifactType = ctx.query.get("artifactType") ?? undefined;
     const { index, filtered } = await this.#registry.listReferrers(name, digest, artifactType);
     sendJson(ctx, 200, index, {
@@ -400,16 +418,4 @@ export function parseContentRange(header: string | undefined): ContentRange | un
   if (!match)
     throw new RegistryError("BLOB_UPLOAD_INVALID", `invalid Content-Range "${header.slice(0, 100)}"`);
   return { start: Number(match[1]), end: Number(match[2]) };
-}
-
-async function readLimited(ctx: RequestContext, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of ctx.req) {
-    total += (chunk as Buffer).byteLength;
-    if (total > limit) throw manifestTooLarge();
-    chunks.push(chunk as Buffer);
-  }
-  ctx.bytesIn += total;
-  return Buffer.concat(chunks, total);
 }

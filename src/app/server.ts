@@ -1,0 +1,255 @@
+/**
+ * `reestr serve`'s composition root, the one place that knows every part: it takes the parsed
+ * configuration as it is, builds the stores, the registry core, auth, the watcher and the
+ * catalogue, mounts each feature module's routes on one router behind one pipeline, listens,
+ * and on close shuts everything down in order (stop taking requests, stop scanning, drain, then
+ * close modules and stores).
+ *
+ * Modules, in routing order: ops (/healthz, /readyz, /metrics), status (/api, /api/status), v2
+ * (the OCI API), token (/auth/token, token mode), web-auth (/api/auth/…), watch
+ * (/api/watch/…), catalog (/api/registries…, /api/storage, /api/openapi.json), web (the app on
+ * every other GET). A new feature is a new module in this list.
+ */
+import { join, resolve as resolvePath } from "node:path";
+import type { Authenticator } from "../auth/authenticator.ts";
+import { createAuth, type ServerAuth } from "../auth/setup.ts";
+import { createOpenSessionModule } from "../auth/web-auth.ts";
+import { createCatalogModule } from "../catalog/api.ts";
+import { createServerCatalog } from "../catalog/server-catalog.ts";
+import type { ReestrConfig } from "../config/config.ts";
+import { type Gate, OPEN_GATE } from "../http/access.ts";
+import { LimitsSchema, RequestLimits } from "../http/limits.ts";
+import { type Listening, listen } from "../http/listen.ts";
+import type { HealthCheck, Module } from "../http/module.ts";
+import { createOpsModule } from "../http/ops.ts";
+import { HttpPipeline } from "../http/pipeline.ts";
+import { Router } from "../http/router.ts";
+import { securityHeaders } from "../http/security-headers.ts";
+import { AuditLog } from "../registry/http/audit.ts";
+import { createV2Module } from "../registry/http/v2.ts";
+import type { MetadataStore } from "../registry/metadata/metadata-store.ts";
+import { SqliteMetadataStore } from "../registry/metadata/sqlite-metadata-store.ts";
+import { Registry } from "../registry/registry.ts";
+import type { BlobStore } from "../registry/storage/blob-store.ts";
+import { FsBlobStore } from "../registry/storage/fs-blob-store.ts";
+import { tlsEnabled } from "../tls/config.ts";
+import type { TlsManager } from "../tls/manager.ts";
+import { createStreamingCollector } from "../util/gc.ts";
+import { JsonLogger, type Logger } from "../util/logger.ts";
+import { MetricsRegistry, ProcessMetrics } from "../util/prometheus.ts";
+import { VERSION } from "../version.ts";
+import { createWatchApiModule } from "../watcher/api.ts";
+import { WatchMetrics } from "../watcher/metrics.ts";
+import type { VulnerabilityScanner } from "../watcher/scanners/scanner.ts";
+import type { WatchEntry } from "../watcher/scheduler.ts";
+import { createWatcher, type Watcher } from "../watcher/watcher.ts";
+import { createWebAppModule } from "../web/module.ts";
+import { createStatusModule } from "./status.ts";
+
+/** What tests and embedders may put in place of what the configuration would build. */
+export interface ServerOverrides {
+  logger?: Logger;
+  blobs?: BlobStore;
+  metadata?: MetadataStore;
+  /** Checks Basic credentials instead of the configured user stores. */
+  authenticator?: Authenticator;
+  /** The watcher's vulnerability scanner (default Trivy; tests pass a stand-in). */
+  watchScanner?: VulnerabilityScanner;
+  /** Delay before each entry's first scan (default: a small random jitter). */
+  watchInitialDelay?: (entry: WatchEntry, intervalMs: number) => number;
+  /** The built web app (default dist/web of this checkout). */
+  webRoot?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  registry: Registry;
+  logger: Logger;
+  /** Every route the server answers (the route-table test reads it). */
+  router: Router;
+  listening: Listening;
+  /** The running watcher when `watch` is configured. */
+  watcher?: Watcher;
+  /** The certificate manager when serving HTTPS. */
+  tls?: TlsManager;
+  audit?: AuditLog;
+  /** Graceful: stop accepting, finish in-flight requests (up to the shutdown timeout), close stores. */
+  close(): Promise<void>;
+}
+
+/** How often expired uploads are swept. */
+const UPLOAD_SWEEP_INTERVAL_MS = 60 * 60 * 1000;
+
+export async function startServer(config: ReestrConfig, overrides: ServerOverrides = {}): Promise<RunningServer> {
+  const { dataDir } = config;
+  const logger = overrides.logger ?? new JsonLogger({ level: config.log.level });
+  const metrics = new MetricsRegistry();
+  metrics.register(new ProcessMetrics());
+  const limitsConfig = config.limits ?? LimitsSchema.parse({});
+  const limits = new RequestLimits({ config: limitsConfig, metrics });
+  const opened: { close(): unknown }[] = [];
+  const closeOpened = async () => {
+    for (const resource of opened.splice(0).reverse()) await resource.close();
+  };
+  try {
+    // Certificates first: a problem there stops the start before any store is opened.
+    const tls = tlsEnabled(config.tls)
+      ? // Loaded only for HTTPS: the X.509 library costs memory a plain-HTTP server doesn't need.
+        await (await import("../tls/manager.ts")).TlsManager.start({ config: config.tls!, dataDir, logger })
+      : undefined;
+    if (tls) opened.push(tls);
+    // Then auth: a bad htpasswd file stops the start too.
+    let auth: ServerAuth | undefined;
+    if (config.auth) {
+      auth = await createAuth(config.auth, {
+        dataDir,
+        logger,
+        limits,
+        secureCookies: tls !== undefined,
+        authenticator: overrides.authenticator,
+      });
+      opened.push(auth);
+    }
+    const gate: Gate = auth?.gate ?? OPEN_GATE;
+    const audit = config.audit ? new AuditLog({ config: config.audit, dataDir, logger }) : undefined;
+    if (audit) opened.push(audit);
+    const blobs = overrides.blobs ?? (await new FsBlobStore(dataDir).init());
+    const metadata =
+      overrides.metadata ?? new SqliteMetadataStore(join(dataDir, "metadata.sqlite"), { synchronous: config.storage.sync });
+    opened.push(metadata);
+    const registry = new Registry({
+      blobs,
+      metadata,
+      deleteEnabled: config.storage.deleteEnabled,
+      uploadTtlMs: config.storage.uploadExpiry,
+    });
+
+    let watcher: Watcher | undefined;
+    const watchEntries = config.watch?.registries ?? [];
+    if (watchEntries.length > 0) {
+      const watchMetrics = new WatchMetrics(metrics);
+      watchMetrics.declare(watchEntries.map((entry) => entry.name));
+      watcher = createWatcher({
+        entries: watchEntries,
+        dataDir: resolvePath(config.watch!.dataDir ?? dataDir),
+        logger: logger.child({ component: "watch" }),
+        scanner: overrides.watchScanner,
+        initialDelay: overrides.watchInitialDelay,
+        onScan: (event) => watchMetrics.record(event),
+      });
+      opened.push(watcher);
+    }
+    // The catalogue: this registry as "local", configured and watched remote registries.
+    const catalog = await createServerCatalog({
+      section: config.catalog,
+      registry,
+      authMode: !config.auth ? "none" : config.auth.mode === "token" ? "bearer" : "basic",
+      watcher,
+      logger: logger.child({ component: "catalog" }),
+      metrics,
+      env: overrides.env,
+    });
+    opened.push(catalog);
+
+    let port = 0;
+    const modules: Module[] = [
+      createStatusModule({ registry, version: VERSION }),
+      createV2Module({ registry, access: gate.access, metrics, audit: audit?.enabled ? audit : undefined }),
+      ...(auth ? auth.modules : [createOpenSessionModule()]),
+      createWatchApiModule({ watcher, access: gate.access, isLocal: (entry) => isThisServer(entry.spec.url, port) }),
+      createCatalogModule({ catalog: catalog.catalog, access: gate.access }),
+      createWebAppModule({ root: overrides.webRoot }),
+    ];
+    const checks = async (): Promise<HealthCheck[]> =>
+      (await Promise.all(modules.map((module) => module.health?.() ?? []))).flat();
+    const router = new Router();
+    let pipeline: HttpPipeline | undefined;
+    const ops = createOpsModule({ version: VERSION, metrics, checks, stopping: () => pipeline?.draining ?? false });
+    for (const module of [ops, ...modules]) router.add(...module.routes);
+    pipeline = new HttpPipeline({
+      router,
+      gate,
+      limits,
+      logger,
+      accessLog: config.log.accessLog,
+      metrics,
+      securityHeaders: securityHeaders({ tls: tls !== undefined }),
+      modules,
+      onBodyBytes: createStreamingCollector(),
+    });
+
+    const sweep = async () => {
+      try {
+        const removed = await registry.expireUploads();
+        if (removed > 0) logger.info("expired stale uploads", { removed });
+      } catch (error) {
+        logger.error("upload expiry failed", { err: error });
+      }
+    };
+    await sweep();
+    const sweeper = setInterval(sweep, UPLOAD_SWEEP_INTERVAL_MS);
+    sweeper.unref();
+    opened.push({ close: () => clearInterval(sweeper) });
+
+    const listening = await listen({
+      host: config.host,
+      port: config.port,
+      pipeline,
+      tls,
+      headersTimeoutMs: limitsConfig.headersTimeout,
+      idleTimeoutMs: limitsConfig.idleTimeout,
+      maxHeaderBytes: limitsConfig.maxHeaderBytes,
+    });
+    port = listening.port;
+    const { url } = listening;
+    logger.info("reestr listening", { url, version: VERSION, dataDir });
+    if (catalog.local) {
+      catalog.local.baseUrl = url;
+      // A watch entry on this server's own URL is the local registry, not a remote one to probe.
+      for (const id of catalog.catalog.registryIds) {
+        const source = catalog.catalog.source(id);
+        if (source && !source.local && isThisServer(source.baseUrl, port)) await catalog.catalog.remove(id);
+      }
+    }
+    if (watcher) {
+      await watcher.start();
+      logger.info("watching", { entries: watcher.entries.map((entry) => entry.name) });
+    }
+
+    let closing: Promise<void> | undefined;
+    const close = () => {
+      closing ??= (async () => {
+        // No new scans from here on; running ones are aborted (their requests end within the drain).
+        const watcherClosed = watcher?.close().catch((error: unknown) => {
+          logger.error("watcher shutdown failed", { err: error });
+        });
+        const drained = await listening.close(config.shutdownTimeout);
+        if (!drained) logger.warn("shutdown timeout: closing connections", { inFlight: pipeline.inFlight });
+        // The watcher (its scans ended, its store closed) before the registry's stores close.
+        await watcherClosed;
+        for (const module of [...modules].reverse()) await module.close?.();
+        await closeOpened();
+        logger.info("reestr stopped", { drained });
+        logger.flush();
+      })();
+      return closing;
+    };
+    return { url, port, registry, logger, router, listening, watcher, tls, audit, close };
+  } catch (error) {
+    await closeOpened();
+    throw error;
+  }
+}
+
+/** Whether a URL points at this process: a loopback address on the port it listens on. */
+function isThisServer(url: string, port: number): boolean {
+  try {
+    const parsed = new URL(url);
+    const host = parsed.hostname.replace(/^\[|\]$/g, "");
+    return Number(parsed.port) === port && ["127.0.0.1", "localhost", "::1"].includes(host);
+  } catch {
+    return false;
+  }
+}

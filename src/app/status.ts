@@ -1,0 +1,66 @@
+/**
+ * What `reestr serve` says about itself under /api:
+ *
+ *   GET /api          name, version and the server's endpoints (from its route table)
+ *   GET /api/status   version, uptime, and the counts and storage of the local registry
+ *
+ * Both are public: the counts are aggregates (no repository names), as on Distribution's
+ * /debug endpoints and Harbor's statistics page for logged-in users.
+ */
+import { sendJson } from "../http/context.ts";
+import type { Module } from "../http/module.ts";
+import type { Registry } from "../registry/registry.ts";
+
+export interface StatusOptions {
+  registry: Registry;
+  version: string;
+}
+
+export function createStatusModule({ registry, version }: StatusOptions): Module {
+  const startedAt = Date.now();
+  return {
+    name: "status",
+    routes: [
+      {
+        method: "GET",
+        path: "/api/status",
+        name: "/api/status",
+        access: "public",
+        async handle(ctx) {
+          const stats = await registry.stats();
+          sendJson(ctx, 200, {
+            version,
+            uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+            repositories: stats.repositories,
+            manifests: stats.manifests,
+            tags: stats.tags,
+            blobs: stats.blobs,
+            storageBytes: stats.blobBytes,
+          });
+        },
+      },
+      {
+        method: "GET",
+        path: "/api",
+        name: "/api",
+        access: "public",
+        handle: (ctx) =>
+          sendJson(ctx, 200, {
+            name: "reestr",
+            version,
+            endpoints: [
+              "/v2/",
+              "/healthz",
+              "/readyz",
+              "/metrics",
+              "/api/status",
+              "/api/watch/registries",
+              "/api/registries",
+              "/api/storage",
+              "/api/openapi.json",
+            ],
+          }),
+      },
+    ],
+  };
+}
