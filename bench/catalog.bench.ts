@@ -71,7 +71,7 @@ function get(base: string, path: string): Promise<Timing> {
 async function fill(dataDir: string): Promise<void> {
   const blobs = await new FsBlobStore(dataDir).init();
   const metadata = new SqliteMetadataStore(join(dataDir, "metadata.sqlite"), { synchronous: "normal" });
-  const registry = new Registry({ blobs, metadata });
+  const registry = new Registry({ blobs, metadata, index: metadata });
   const config = Buffer.from(
     JSON.stringify({
       architecture: "amd64",

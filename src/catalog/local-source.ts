@@ -1,5 +1,5 @@
 /**
- * Reestr's own registry as a catalogue source: reads the Registry core directly (metadata store
+ * Reestr's own registry as a catalogue source: reads the Registry core directly (its index's
  * aggregates, the core's manifest cache, blob reads), so listing 10,000 repositories is one SQL
  * query and no HTTP round trip. Deletes go through the core (same rules as DELETE on /v2).
  */
@@ -81,13 +81,14 @@ export class LocalRegistrySource implements CatalogSource {
   }
 
   async probe(): Promise<ProbeResult> {
-    try {
-      await this.#registry.metadata.check();
-    } catch (error) {
+    // The metadata store decides: every catalogue read goes through it (blob storage trouble
+    // shows on /readyz).
+    const metadata = (await this.#registry.health()).find((check) => check.name === "metadata");
+    if (metadata?.status === "unhealthy") {
       return {
         state: "unreachable",
         authMode: this.#authMode,
-        message: `metadata store: ${(error as Error).message}`,
+        message: `metadata store: ${metadata.message}`,
         capabilities: { catalog: true, referrers: true, delete: this.#registry.deleteEnabled },
         missingOperations: [],
         hint: null,
@@ -104,7 +105,7 @@ export class LocalRegistrySource implements CatalogSource {
   }
 
   async listRepositories(): Promise<RepositoryInfo[]> {
-    const records = await this.#registry.metadata.repositorySummaries();
+    const records = await this.#registry.repositorySummaries();
     return records.map((record) => ({
       name: record.name,
       tagCount: record.tags,
@@ -116,7 +117,7 @@ export class LocalRegistrySource implements CatalogSource {
   }
 
   async listTags(repository: string): Promise<TagInfo[]> {
-    const records = await this.#registry.metadata.listTagRecords(repository);
+    const records = await this.#registry.listTagRecords(repository);
     if (records === undefined) throw new CatalogError("NOT_FOUND", `repository ${repository} not found`);
     return records.map((record) => ({
       tag: record.tag,
@@ -129,7 +130,7 @@ export class LocalRegistrySource implements CatalogSource {
   async resolveTags(repository: string, tags: string[]): Promise<Map<string, string>> {
     const out = new Map<string, string>();
     for (const tag of tags) {
-      const digest = await this.#registry.metadata.resolveTag(repository, tag);
+      const digest = await this.#registry.resolveTag(repository, tag);
       if (digest) out.set(tag, digest);
     }
     return out;
@@ -173,19 +174,19 @@ export class LocalRegistrySource implements CatalogSource {
    * local registry are therefore read directly, never cached).
    */
   async version(): Promise<string> {
-    const s = await this.#registry.metadata.stats();
+    const s = await this.#registry.stats();
     return `${s.repositories}.${s.manifests}.${s.tags}.${s.blobs}.${s.blobBytes}`;
   }
 
   async counts(): Promise<SourceCounts> {
-    const stats = await this.#registry.metadata.stats();
+    const stats = await this.#registry.stats();
     return { repositories: stats.repositories, tags: stats.tags, storageBytes: stats.blobBytes };
   }
 
   async storage(): Promise<StorageReport> {
     const [records, stats] = await Promise.all([
-      this.#registry.metadata.repositorySummaries(),
-      this.#registry.metadata.stats(),
+      this.#registry.repositorySummaries(),
+      this.#registry.stats(),
     ]);
     return {
       totalBytes: stats.blobBytes,

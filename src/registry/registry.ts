@@ -15,11 +15,20 @@ import { chunksOf } from "../util/chunks.ts";
 import { KeyedMutex } from "../util/keyed-mutex.ts";
 import { LruCache } from "../util/lru-cache.ts";
 import type { MetadataStore, Page, ReferrerDescriptor, StoredManifest } from "./metadata/metadata-store.ts";
+import type {
+  RegistryIndex,
+  RepositorySummaryRecord,
+  StorageStats,
+  TagRecord,
+} from "./metadata/registry-index.ts";
 import type { BlobStore, ByteRange } from "./storage/blob-store.ts";
+import { UploadNotFound } from "./storage/errors.ts";
 
 export interface RegistryOptions {
   blobs: BlobStore;
   metadata: MetadataStore;
+  /** The catalogue's read models of `metadata`'s data (for SQLite: the same object). */
+  index: RegistryIndex;
   /** DELETE of manifests, tags and blobs; when off those answer UNSUPPORTED. */
   deleteEnabled?: boolean;
   /** Uploads untouched for this long are removed by expireUploads(). */
@@ -50,6 +59,16 @@ export interface ReferrersResult {
   filtered: boolean;
 }
 
+/** One store's probe, as /readyz shows it. */
+export interface HealthCheck {
+  name: "storage" | "metadata";
+  status: "healthy" | "unhealthy";
+  /** How long the probe took, to the microsecond. */
+  durationMs: number;
+  /** The probe's error, when unhealthy. */
+  message?: string;
+}
+
 /** A running hash of an upload, kept in memory so chunks are never read back. */
 interface UploadHashState {
   hash: Hash;
@@ -68,12 +87,14 @@ function isNonDistributable(descriptor: Descriptor): boolean {
 
 /**
  * The registry's behaviour, independent of HTTP: uploads, blobs, manifests, tags and
- * referrers over a BlobStore and a MetadataStore. Every failure is a RegistryError carrying
- * the spec's code.
+ * referrers over a BlobStore and a MetadataStore, and the catalogue's figures from a
+ * RegistryIndex. Every failure is a RegistryError carrying the spec's code. The stores stay
+ * private: what outside code needs (health, stats, catalogue reads) is a method here.
  */
 export class Registry {
-  readonly blobs: BlobStore;
-  readonly metadata: MetadataStore;
+  readonly #blobs: BlobStore;
+  readonly #metadata: MetadataStore;
+  readonly #index: RegistryIndex;
   readonly deleteEnabled: boolean;
   readonly #uploadTtlMs: number;
   readonly #uploadHashes = new Map<string, UploadHashState>();
@@ -94,8 +115,9 @@ export class Registry {
       options.manifestCacheBytes ?? 32 * 1024 * 1024,
       (m) => m.content.byteLength + 200,
     );
-    this.blobs = options.blobs;
-    this.metadata = options.metadata;
+    this.#blobs = options.blobs;
+    this.#metadata = options.metadata;
+    this.#index = options.index;
     this.deleteEnabled = options.deleteEnabled ?? true;
     this.#uploadTtlMs = options.uploadTtlMs ?? DEFAULT_UPLOAD_TTL_MS;
   }
@@ -105,9 +127,9 @@ export class Registry {
   async getBlob(repository: string, digestText: string): Promise<BlobContent> {
     assertRepositoryName(repository);
     const digest = parseDigest(digestText).digest;
-    const size = await this.metadata.linkedBlobSize(repository, digest);
-    if (size !== undefined) return { size, open: (range) => this.blobs.read(digest, range) };
-    const manifest = await this.metadata.getManifestByDigest(repository, digest);
+    const size = await this.#metadata.linkedBlobSize(repository, digest);
+    if (size !== undefined) return { size, open: (range) => this.#blobs.read(digest, range) };
+    const manifest = await this.#metadata.getManifestByDigest(repository, digest);
     if (manifest) {
       const content = Buffer.from(manifest.content);
       return {
@@ -124,10 +146,10 @@ export class Registry {
     this.#assertDeleteEnabled();
     const digest = parseDigest(digestText).digest;
     await this.#locks.run(`blob:${digest}`, async () => {
-      const { unlinked, orphaned } = await this.metadata.unlinkBlob(repository, digest);
+      const { unlinked, orphaned } = await this.#metadata.unlinkBlob(repository, digest);
       if (!unlinked)
         throw await this.#unknown(repository, new RegistryError("BLOB_UNKNOWN", undefined, { digest }));
-      if (orphaned) await this.blobs.delete(digest);
+      if (orphaned) await this.#blobs.delete(digest);
     });
   }
 
@@ -140,9 +162,9 @@ export class Registry {
     assertRepositoryName(repository);
     const digest = parseDigest(digestText).digest;
     if (!isValidRepositoryName(from)) return undefined;
-    const size = await this.metadata.linkedBlobSize(from, digest);
+    const size = await this.#metadata.linkedBlobSize(from, digest);
     if (size === undefined) return undefined;
-    await this.#locks.run(`blob:${digest}`, () => this.metadata.linkBlob(repository, digest, size));
+    await this.#locks.run(`blob:${digest}`, () => this.#metadata.linkBlob(repository, digest, size));
     return { digest, size };
   }
 
@@ -151,23 +173,17 @@ export class Registry {
   async startUpload(repository: string): Promise<string> {
     assertRepositoryName(repository);
     const id = randomUUID();
-    await this.metadata.createUpload({ id, repository, createdAt: Date.now() });
-    await this.blobs.createUpload(id);
+    await this.#metadata.createUpload({ id, repository, createdAt: Date.now() });
+    await this.#blobs.createUpload(id);
     this.#uploadHashes.set(id, { hash: createDigester("sha256"), size: 0 });
     return id;
   }
 
   /** Bytes received so far by an upload of this repository. */
   async uploadStatus(repository: string, id: string): Promise<number> {
-    assertRepositoryName(repository);
     // Under the upload's lock: a PATCH cut off mid-body may still be writing what it received,
     // and a resuming client must be told the offset after those bytes.
-    return this.#locks.run(`upload:${id}`, async () => {
-      await this.#session(repository, id);
-      const size = await this.blobs.uploadSize(id);
-      if (size === undefined) throw new RegistryError("BLOB_UPLOAD_UNKNOWN", undefined, { id });
-      return size;
-    });
+    return this.#inUpload(repository, id, () => this.#uploadSize(id));
   }
 
   /**
@@ -181,11 +197,8 @@ export class Registry {
     range?: ContentRange,
     contentLength?: number,
   ): Promise<number> {
-    assertRepositoryName(repository);
-    return this.#locks.run(`upload:${id}`, async () => {
-      await this.#session(repository, id);
-      const size = await this.blobs.uploadSize(id);
-      if (size === undefined) throw new RegistryError("BLOB_UPLOAD_UNKNOWN", undefined, { id });
+    return this.#inUpload(repository, id, async () => {
+      const size = await this.#uploadSize(id);
       if (range) {
         if (range.start !== size || range.end < range.start) {
           throw new RegistryError(
@@ -203,7 +216,7 @@ export class Registry {
         }
       }
       await this.#append(id, body);
-      return (await this.blobs.uploadSize(id)) ?? 0;
+      return (await this.#blobs.uploadSize(id)) ?? 0;
     });
   }
 
@@ -214,23 +227,14 @@ export class Registry {
     digestText: string | undefined,
     body?: AsyncIterable<Uint8Array>,
   ): Promise<{ digest: Digest; size: number }> {
-    assertRepositoryName(repository);
-    return this.#locks.run(`upload:${id}`, async () => {
-      await this.#session(repository, id);
+    return this.#inUpload(repository, id, async () => {
       if (!digestText) throw new RegistryError("DIGEST_INVALID", "the digest query parameter is required");
       const expected = parseDigest(digestText);
       if (body) await this.#append(id, body);
       const actual = await this.#uploadDigest(id, expected.algorithm);
       if (actual.digest !== expected.digest) {
         await this.#discardUpload(id);
-        throw new RegistryError(
-          "DIGEST_INVALID",
-          `upload digest ${actual.digest} does not match ${expected.digest}`,
-          {
-            expected: expected.digest,
-            actual: actual.digest,
-          },
-        );
+        throw digestMismatch("upload", actual.digest, expected.digest);
       }
       await this.#commit(repository, id, expected.digest, actual.size);
       return { digest: expected.digest, size: actual.size };
@@ -249,43 +253,30 @@ export class Registry {
     assertRepositoryName(repository);
     const expected = parseDigest(digestText);
     const id = randomUUID();
-    await this.blobs.createUpload(id);
+    await this.#blobs.createUpload(id);
     try {
       const hash = createDigester(expected.algorithm);
-      const size = await this.blobs.appendUpload(id, body, (chunk) => hash.update(chunk));
+      const size = await this.#blobs.appendUpload(id, body, (chunk) => hash.update(chunk));
       const actual = digestFromHash(expected.algorithm, hash);
-      if (actual !== expected.digest) {
-        throw new RegistryError(
-          "DIGEST_INVALID",
-          `upload digest ${actual} does not match ${expected.digest}`,
-          {
-            expected: expected.digest,
-            actual,
-          },
-        );
-      }
+      if (actual !== expected.digest) throw digestMismatch("upload", actual, expected.digest);
       await this.#commit(repository, id, expected.digest, size);
       return { digest: expected.digest, size };
     } catch (error) {
-      await this.blobs.deleteUpload(id).catch(() => {});
+      await this.#blobs.deleteUpload(id).catch(() => {});
       throw error;
     }
   }
 
   async cancelUpload(repository: string, id: string): Promise<void> {
-    assertRepositoryName(repository);
-    await this.#locks.run(`upload:${id}`, async () => {
-      await this.#session(repository, id);
-      await this.#discardUpload(id);
-    });
+    await this.#inUpload(repository, id, () => this.#discardUpload(id));
   }
 
   /** Removes uploads untouched for longer than the TTL; returns how many went. */
   async expireUploads(now = Date.now()): Promise<number> {
     const cutoff = now - this.#uploadTtlMs;
     let removed = 0;
-    const stored = new Map((await this.blobs.listUploads()).map((u) => [u.id, u]));
-    for (const session of await this.metadata.listUploads()) {
+    const stored = new Map((await this.#blobs.listUploads()).map((u) => [u.id, u]));
+    for (const session of await this.#metadata.listUploads()) {
       const upload = stored.get(session.id);
       stored.delete(session.id);
       const lastActivity = upload ? upload.modifiedAt.getTime() : session.createdAt;
@@ -297,30 +288,40 @@ export class Registry {
     // Bytes without a session (a crash between the two creates) are never reachable.
     for (const upload of stored.values()) {
       if (upload.modifiedAt.getTime() < cutoff) {
-        await this.blobs.deleteUpload(upload.id);
+        await this.#blobs.deleteUpload(upload.id);
         removed++;
       }
     }
     return removed;
   }
 
-  async #session(repository: string, id: string): Promise<void> {
-    const session = await this.metadata.getUpload(id);
-    if (!session || session.repository !== repository) {
-      throw new RegistryError("BLOB_UPLOAD_UNKNOWN", undefined, { id });
-    }
+  /** Runs `work` under the upload's lock, once the upload is known to belong to `repository`. */
+  async #inUpload<T>(repository: string, id: string, work: () => Promise<T>): Promise<T> {
+    assertRepositoryName(repository);
+    return this.#locks.run(`upload:${id}`, async () => {
+      const session = await this.#metadata.getUpload(id);
+      if (!session || session.repository !== repository) {
+        throw new RegistryError("BLOB_UPLOAD_UNKNOWN", undefined, { id });
+      }
+      return work();
+    });
+  }
+
+  /** Bytes an upload holds; BLOB_UPLOAD_UNKNOWN when the store has none (a session without bytes). */
+  async #uploadSize(id: string): Promise<number> {
+    const size = await this.#blobs.uploadSize(id);
+    if (size === undefined) throw new RegistryError("BLOB_UPLOAD_UNKNOWN", undefined, { id });
+    return size;
   }
 
   async #append(id: string, body: AsyncIterable<Uint8Array>): Promise<void> {
     const state = this.#uploadHashes.get(id);
     try {
-      await this.blobs.appendUpload(id, body, state ? (chunk) => state.hash.update(chunk) : undefined);
+      await this.#blobs.appendUpload(id, body, state ? (chunk) => state.hash.update(chunk) : undefined);
     } catch (error) {
       // The hash may now disagree with the bytes kept: rebuild it from storage when next needed.
       this.#uploadHashes.delete(id);
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") {
-        throw new RegistryError("BLOB_UPLOAD_UNKNOWN", undefined, { id });
-      }
+      if (error instanceof UploadNotFound) throw new RegistryError("BLOB_UPLOAD_UNKNOWN", undefined, { id });
       throw error;
     }
   }
@@ -330,12 +331,12 @@ export class Registry {
     const state = this.#uploadHashes.get(id);
     if (state && algorithm === "sha256") {
       this.#uploadHashes.delete(id);
-      const size = (await this.blobs.uploadSize(id)) ?? 0;
+      const size = (await this.#blobs.uploadSize(id)) ?? 0;
       return { digest: digestFromHash(algorithm, state.hash), size };
     }
     const hash = createDigester(algorithm);
     let size = 0;
-    for await (const chunk of await this.blobs.readUpload(id)) {
+    for await (const chunk of await this.#blobs.readUpload(id)) {
       hash.update(chunk as Buffer);
       size += (chunk as Buffer).byteLength;
     }
@@ -344,20 +345,20 @@ export class Registry {
 
   async #commit(repository: string, id: string, digest: Digest, size: number): Promise<void> {
     await this.#locks.run(`blob:${digest}`, async () => {
-      const known = await this.metadata.blobSize(digest);
-      if (known !== undefined && (await this.blobs.stat(digest)) !== undefined) {
-        await this.blobs.deleteUpload(id); // content-addressed: the bytes are already stored
+      const known = await this.#metadata.blobSize(digest);
+      if (known !== undefined && (await this.#blobs.stat(digest)) !== undefined) {
+        await this.#blobs.deleteUpload(id); // content-addressed: the bytes are already stored
       } else {
-        await this.blobs.commitUpload(id, digest);
+        await this.#blobs.commitUpload(id, digest);
       }
-      await this.metadata.linkBlob(repository, digest, size, id);
+      await this.#metadata.linkBlob(repository, digest, size, id);
     });
   }
 
   async #discardUpload(id: string): Promise<void> {
     this.#uploadHashes.delete(id);
-    await this.blobs.deleteUpload(id);
-    await this.metadata.deleteUpload(id);
+    await this.#blobs.deleteUpload(id);
+    await this.#metadata.deleteUpload(id);
   }
 
   // ---- manifests ---------------------------------------------------------------------
@@ -365,12 +366,12 @@ export class Registry {
   async getManifest(repository: string, reference: string): Promise<StoredManifest> {
     assertRepositoryName(repository);
     const ref = parseManifestReference(reference);
-    const digest = ref.tag !== undefined ? await this.metadata.resolveTag(repository, ref.tag) : ref.digest;
+    const digest = ref.tag !== undefined ? await this.#metadata.resolveTag(repository, ref.tag) : ref.digest;
     if (digest !== undefined) {
       const key = `${repository}@${digest}`;
       const cached = this.#manifests.get(key);
       if (cached) return cached;
-      const manifest = await this.metadata.getManifestByDigest(repository, digest);
+      const manifest = await this.#metadata.getManifestByDigest(repository, digest);
       if (manifest) {
         this.#manifests.set(key, manifest);
         return manifest;
@@ -389,15 +390,10 @@ export class Registry {
     const ref = parseManifestReference(reference);
     const algorithm = ref.digest ? parseDigest(ref.digest).algorithm : "sha256";
     const digest = digestFromHash(algorithm, createDigester(algorithm).update(body));
-    if (ref.digest && ref.digest !== digest) {
-      throw new RegistryError("DIGEST_INVALID", `manifest digest ${digest} does not match ${ref.digest}`, {
-        expected: ref.digest,
-        actual: digest,
-      });
-    }
+    if (ref.digest && ref.digest !== digest) throw digestMismatch("manifest", digest, ref.digest);
     const parsed = parseManifest(body, contentType);
     await this.#assertReferencesExist(repository, parsed);
-    await this.metadata.putManifest(
+    await this.#metadata.putManifest(
       repository,
       {
         digest,
@@ -416,28 +412,16 @@ export class Registry {
   }
 
   async #assertReferencesExist(repository: string, parsed: ParsedManifest): Promise<void> {
+    const notHere = (kind: "blob" | "manifest", digest: Digest) =>
+      new RegistryError("MANIFEST_BLOB_UNKNOWN", `${kind} ${digest} is not in repository ${repository}`, {
+        digest,
+      });
     const blobs = parsed.blobs.filter((b) => !isNonDistributable(b)).map((b) => b.digest);
-    const missingBlobs = await this.metadata.missingBlobs(repository, blobs);
-    if (missingBlobs.length > 0) {
-      throw new RegistryError(
-        "MANIFEST_BLOB_UNKNOWN",
-        `blob ${missingBlobs[0]} is not in repository ${repository}`,
-        {
-          digest: missingBlobs[0],
-        },
-      );
-    }
-    const missingChildren = await this.metadata.missingManifests(
-      repository,
-      parsed.children.map((c) => c.digest),
-    );
-    if (missingChildren.length > 0) {
-      throw new RegistryError(
-        "MANIFEST_BLOB_UNKNOWN",
-        `manifest ${missingChildren[0]} is not in repository ${repository}`,
-        { digest: missingChildren[0] },
-      );
-    }
+    const [missingBlob] = await this.#metadata.missingBlobs(repository, blobs);
+    if (missingBlob !== undefined) throw notHere("blob", missingBlob);
+    const children = parsed.children.map((c) => c.digest);
+    const [missingChild] = await this.#metadata.missingManifests(repository, children);
+    if (missingChild !== undefined) throw notHere("manifest", missingChild);
   }
 
   /** DELETE by digest removes the manifest (and its tags); DELETE by tag removes only the tag. */
@@ -447,8 +431,8 @@ export class Registry {
     const ref = parseManifestReference(reference);
     const deleted =
       ref.tag !== undefined
-        ? await this.metadata.deleteTag(repository, ref.tag)
-        : await this.metadata.deleteManifest(repository, ref.digest);
+        ? await this.#metadata.deleteTag(repository, ref.tag)
+        : await this.#metadata.deleteManifest(repository, ref.digest);
     if (ref.digest) this.#manifests.delete(`${repository}@${ref.digest}`);
     this.#tagsChanged(repository);
     if (!deleted)
@@ -460,7 +444,7 @@ export class Registry {
     let all = this.#tagLists.get(repository);
     if (!all) {
       const generation = this.#tagGeneration;
-      const tags = await this.metadata.listTags(repository, { limit: Number.MAX_SAFE_INTEGER });
+      const tags = await this.#metadata.listTags(repository, { limit: Number.MAX_SAFE_INTEGER });
       if (tags === undefined) throw new RegistryError("NAME_UNKNOWN", undefined, { name: repository });
       all = tags;
       // A tag changed while we read: the list may be stale, so serve it but do not keep it.
@@ -476,7 +460,7 @@ export class Registry {
   }
 
   async catalog(page: Page): Promise<string[]> {
-    return this.metadata.listRepositories(page);
+    return this.#metadata.listRepositories(page);
   }
 
   /**
@@ -492,9 +476,9 @@ export class Registry {
     const subject = parseDigest(digestText).digest;
     // No 404 here even for an unknown repository: clients read a 404 as "no referrers API"
     // and fall back to the tag schema (distribution-spec v1.1).
-    const referrers = await this.metadata.listReferrers(repository, subject);
+    const referrers = await this.#metadata.listReferrers(repository, subject);
     const seen = new Set(referrers.map((r) => r.digest));
-    const fallback = await this.metadata.getManifestByTag(repository, referrersTagFor(subject));
+    const fallback = await this.#metadata.getManifestByTag(repository, referrersTagFor(subject));
     if (fallback) {
       try {
         const parsed = parseManifest(fallback.content, fallback.mediaType);
@@ -521,6 +505,40 @@ export class Registry {
     };
   }
 
+  // ---- health and the catalogue's reads ----------------------------------------------
+
+  /** Probes each store (what /readyz reports): never throws, an unreachable store is unhealthy. */
+  async health(): Promise<HealthCheck[]> {
+    return Promise.all([
+      probe("storage", () => this.#blobs.check()),
+      probe("metadata", () => this.#metadata.check()),
+    ]);
+  }
+
+  async stats(): Promise<StorageStats> {
+    return this.#index.stats();
+  }
+
+  /** Upload sessions not yet completed or cancelled (the uploads-in-progress gauge). */
+  async uploadsInProgress(): Promise<number> {
+    return (await this.#metadata.listUploads()).length;
+  }
+
+  /** Every repository with its tag count, bytes and last change, by name. */
+  async repositorySummaries(): Promise<RepositorySummaryRecord[]> {
+    return this.#index.repositorySummaries();
+  }
+
+  /** Every tag of a repository with what it points at, by tag; undefined for an unknown repository. */
+  async listTagRecords(repository: string): Promise<TagRecord[] | undefined> {
+    return this.#index.listTagRecords(repository);
+  }
+
+  /** The digest a tag points at, without reading the manifest; undefined when there is no such tag. */
+  async resolveTag(repository: string, tag: string): Promise<Digest | undefined> {
+    return this.#metadata.resolveTag(repository, tag);
+  }
+
   // ---- helpers -----------------------------------------------------------------------
 
   #assertDeleteEnabled(): void {
@@ -529,9 +547,28 @@ export class Registry {
 
   /** A repository that does not exist at all is NAME_UNKNOWN; otherwise the specific error. */
   async #unknown(repository: string, error: RegistryError): Promise<RegistryError> {
-    return (await this.metadata.repositoryExists(repository))
+    return (await this.#metadata.repositoryExists(repository))
       ? error
       : new RegistryError("NAME_UNKNOWN", undefined, { name: repository });
+  }
+}
+
+/** DIGEST_INVALID for content whose digest is not the one the client named. */
+function digestMismatch(what: "upload" | "manifest", actual: Digest, expected: Digest): RegistryError {
+  return new RegistryError("DIGEST_INVALID", `${what} digest ${actual} does not match ${expected}`, {
+    expected,
+    actual,
+  });
+}
+
+async function probe(name: HealthCheck["name"], check: () => Promise<void>): Promise<HealthCheck> {
+  const started = performance.now();
+  const durationMs = () => Math.round((performance.now() - started) * 1000) / 1000;
+  try {
+    await check();
+    return { name, status: "healthy", durationMs: durationMs() };
+  } catch (error) {
+    return { name, status: "unhealthy", durationMs: durationMs(), message: (error as Error).message };
   }
 }
 

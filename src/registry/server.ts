@@ -1,7 +1,7 @@
 import { createServer, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
-import { join, resolve as resolvePath } from "node:path";
+import { resolve as resolvePath } from "node:path";
 import type { V2AuthGate } from "../auth/gate.ts";
 import { type AuthSetup, createV2AuthGate } from "../auth/setup.ts";
 import { WebAuthApi } from "../auth/web-auth-api.ts";
@@ -28,7 +28,9 @@ import type { WatchEntry } from "../watcher/scheduler.ts";
 import type { WatchConfig } from "../watcher/watch-config.ts";
 import { createWatcher, type Watcher } from "../watcher/watcher.ts";
 import { V2Api } from "./http/v2-routes.ts";
+import { metadataPath } from "./layout.ts";
 import type { MetadataStore } from "./metadata/metadata-store.ts";
+import type { RegistryIndex } from "./metadata/registry-index.ts";
 import { SqliteMetadataStore } from "./metadata/sqlite-metadata-store.ts";
 import { Registry } from "./registry.ts";
 import type { BlobStore } from "./storage/blob-store.ts";
@@ -45,9 +47,10 @@ export interface ServerOptions {
   logLevel?: LogLevel;
   accessLog?: boolean;
   shutdownTimeoutMs?: number;
-  /** Replace the embedded stores (tests, other backends). */
+  /** Replace the embedded stores (tests, other backends); `index` is required with `metadata`. */
   blobs?: BlobStore;
   metadata?: MetadataStore;
+  index?: RegistryIndex;
   logger?: Logger;
   /** Registries to watch (the config's `watch` section): scanned on their intervals while serving. */
   watch?: WatchConfig;
@@ -118,16 +121,15 @@ export async function startRegistryServer(options: ServerOptions): Promise<Runni
     ? new AuditLog({ config: options.audit, dataDir: options.dataDir, logger })
     : undefined;
   const blobs = options.blobs ?? (await new FsBlobStore(options.dataDir).init());
-  const metadata =
-    options.metadata ??
-    new SqliteMetadataStore(join(options.dataDir, "metadata.sqlite"), { synchronous: options.sync });
+  const { metadata, index } = metadataStores(options);
   const registry = new Registry({
     blobs,
     metadata,
+    index,
     deleteEnabled: options.deleteEnabled ?? true,
     uploadTtlMs: options.uploadExpiryMs,
   });
-  const metrics = new Metrics({ uploadsInProgress: async () => (await metadata.listUploads()).length });
+  const metrics = new Metrics({ uploadsInProgress: () => registry.uploadsInProgress() });
   let watcher: Watcher | undefined;
   if (options.watch && options.watch.registries.length > 0) {
     const entries = options.watch.registries;
@@ -279,6 +281,16 @@ export async function startRegistryServer(options: ServerOptions): Promise<Runni
     return closing;
   };
   return { url, port: address.port, registry, server, logger, watcher, tls, audit, close };
+}
+
+/** The given metadata store and its index, or the embedded SQLite file as both. */
+function metadataStores(options: ServerOptions): { metadata: MetadataStore; index: RegistryIndex } {
+  if (!options.metadata) {
+    const sqlite = new SqliteMetadataStore(metadataPath(options.dataDir), { synchronous: options.sync });
+    return { metadata: sqlite, index: sqlite };
+  }
+  if (!options.index) throw new Error("ServerOptions.index is required when ServerOptions.metadata is given");
+  return { metadata: options.metadata, index: options.index };
 }
 
 /** Whether a URL points at this process: a loopback address on the port it listens on. */

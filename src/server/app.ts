@@ -41,13 +41,6 @@ export interface AppOptions {
   catalog?: CatalogApi;
 }
 
-export interface HealthCheck {
-  name: string;
-  status: "healthy" | "unhealthy";
-  durationMs: number;
-  message?: string;
-}
-
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const WATCH_PREFIX = "/api/watch/registries";
 /** `/api/watch/registries/<name>`, `…/<name>/history` and `…/<name>/scan` (POST: scan now). */
@@ -211,11 +204,7 @@ export class App {
   }
 
   async #ready(ctx: RequestContext): Promise<void> {
-    const { registry } = this.#options;
-    const checks = await Promise.all([
-      runCheck("storage", () => registry.blobs.check()),
-      runCheck("metadata", () => registry.metadata.check()),
-    ]);
+    const checks = await this.#options.registry.health();
     const healthy = !this.#draining && checks.every((c) => c.status === "healthy");
     sendJson(ctx, healthy ? 200 : 503, {
       status: healthy ? "healthy" : "unhealthy",
@@ -225,7 +214,7 @@ export class App {
   }
 
   async #status(ctx: RequestContext): Promise<void> {
-    const stats = await this.#options.registry.metadata.stats();
+    const stats = await this.#options.registry.stats();
     sendJson(ctx, 200, {
       version: this.#options.version,
       uptimeSeconds: Math.round((Date.now() - this.#startedAt) / 1000),
@@ -410,23 +399,4 @@ export class App {
 function isWebPath(path: string): boolean {
   if (path === "/api" || path.startsWith("/api/")) return false;
   return path !== "/healthz" && path !== "/readyz" && path !== "/metrics";
-}
-
-async function runCheck(name: string, probe: () => Promise<void>): Promise<HealthCheck> {
-  const started = performance.now();
-  try {
-    await probe();
-    return { name, status: "healthy", durationMs: round(performance.now() - started) };
-  } catch (error) {
-    return {
-      name,
-      status: "unhealthy",
-      durationMs: round(performance.now() - started),
-      message: (error as Error).message,
-    };
-  }
-}
-
-function round(ms: number): number {
-  return Math.round(ms * 1000) / 1000;
 }

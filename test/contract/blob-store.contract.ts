@@ -4,7 +4,8 @@
  *
  * What is checked: committed blobs (stat, read, inclusive range reads, delete, list), the upload
  * lifecycle (create, append in several calls, onChunk order, uploadSize, readUpload, commit,
- * delete, listUploads), ENOENT for absent things, resumable appends after a failing source,
+ * delete, listUploads), BlobNotFound and UploadNotFound (with the digest or id) for absent
+ * things, never a backend's own error, resumable appends after a failing source,
  * idempotent commits, a 20 MiB streamed round trip, and refusal of malformed upload ids.
  */
 import assert from "node:assert/strict";
@@ -13,6 +14,7 @@ import type { Readable } from "node:stream";
 import { describe, test } from "node:test";
 import { type Digest, digestOf } from "../../src/oci/digest.ts";
 import type { BlobStore } from "../../src/registry/storage/blob-store.ts";
+import { BlobNotFound, UploadNotFound } from "../../src/registry/storage/errors.ts";
 
 export interface BlobStoreFixture {
   store: BlobStore;
@@ -70,9 +72,20 @@ async function listAll(store: BlobStore): Promise<string[]> {
   return digests.sort();
 }
 
-function hasCode(code: string): (error: unknown) => boolean {
+/** Checks a rejection is BlobNotFound for this digest. */
+function blobNotFound(digest: Digest): (error: unknown) => boolean {
   return (error: unknown) => {
-    assert.equal((error as NodeJS.ErrnoException).code, code, `expected ${code}, got ${String(error)}`);
+    assert.ok(error instanceof BlobNotFound, `expected BlobNotFound, got ${String(error)}`);
+    assert.equal(error.digest, digest);
+    return true;
+  };
+}
+
+/** Checks a rejection is UploadNotFound for this upload id. */
+function uploadNotFound(id: string): (error: unknown) => boolean {
+  return (error: unknown) => {
+    assert.ok(error instanceof UploadNotFound, `expected UploadNotFound, got ${String(error)}`);
+    assert.equal(error.id, id);
     return true;
   };
 }
@@ -97,12 +110,12 @@ export function blobStoreContract(name: string, makeStore: () => Promise<BlobSto
           assert.deepEqual(await store.listUploads(), []);
         }));
 
-      test("stat of an absent blob is undefined and read rejects with ENOENT", () =>
+      test("stat of an absent blob is undefined and read rejects with BlobNotFound", () =>
         withStore(async (store) => {
           const digest = digestOf("never stored");
           assert.equal(await store.stat(digest), undefined);
-          await assert.rejects(store.read(digest), hasCode("ENOENT"));
-          await assert.rejects(store.read(digest, { start: 0, end: 0 }), hasCode("ENOENT"));
+          await assert.rejects(store.read(digest), blobNotFound(digest));
+          await assert.rejects(store.read(digest, { start: 0, end: 0 }), blobNotFound(digest));
         }));
 
       test("a committed blob has its size and reads back byte for byte", () =>
@@ -142,7 +155,7 @@ export function blobStoreContract(name: string, makeStore: () => Promise<BlobSto
           const drop = await putBlob(store, Buffer.from("drop"));
           await store.delete(drop);
           assert.equal(await store.stat(drop), undefined);
-          await assert.rejects(store.read(drop), hasCode("ENOENT"));
+          await assert.rejects(store.read(drop), blobNotFound(drop));
           assert.deepEqual(await store.stat(keep), { size: 4 });
           await store.delete(drop);
           await store.delete(digestOf("never stored"));
@@ -211,8 +224,8 @@ export function blobStoreContract(name: string, makeStore: () => Promise<BlobSto
           assert.deepEqual(await collect(await store.read(digest)), all);
           assert.equal(await store.uploadSize(id), undefined, "the upload is gone after commit");
           assert.deepEqual(await store.listUploads(), []);
-          await assert.rejects(store.readUpload(id), hasCode("ENOENT"));
-          await assert.rejects(store.appendUpload(id, chunksOf(Buffer.from("late"))), hasCode("ENOENT"));
+          await assert.rejects(store.readUpload(id), uploadNotFound(id));
+          await assert.rejects(store.appendUpload(id, chunksOf(Buffer.from("late"))), uploadNotFound(id));
         }));
 
       test("onChunk sees every byte in order across many small chunks", () =>
@@ -253,23 +266,23 @@ export function blobStoreContract(name: string, makeStore: () => Promise<BlobSto
           assert.equal(await store.uploadSize(id), 7, "the existing upload is untouched");
         }));
 
-      test("appending to an unknown upload rejects with ENOENT and creates nothing", () =>
+      test("appending to an unknown upload rejects with UploadNotFound and creates nothing", () =>
         withStore(async (store) => {
           const id = randomUUID();
-          await assert.rejects(store.appendUpload(id, chunksOf(Buffer.from("x"))), hasCode("ENOENT"));
+          await assert.rejects(store.appendUpload(id, chunksOf(Buffer.from("x"))), uploadNotFound(id));
           assert.equal(await store.uploadSize(id), undefined);
           assert.deepEqual(await store.listUploads(), []);
         }));
 
-      test("a cancelled upload is gone: append rejects with ENOENT and it is not resurrected", () =>
+      test("a cancelled upload is gone: append rejects with UploadNotFound and it is not resurrected", () =>
         withStore(async (store) => {
           const id = randomUUID();
           await store.createUpload(id);
           await store.appendUpload(id, chunksOf(Buffer.from("partial")));
           await store.deleteUpload(id);
           assert.equal(await store.uploadSize(id), undefined);
-          await assert.rejects(store.appendUpload(id, chunksOf(Buffer.from("more"))), hasCode("ENOENT"));
-          await assert.rejects(store.readUpload(id), hasCode("ENOENT"));
+          await assert.rejects(store.appendUpload(id, chunksOf(Buffer.from("more"))), uploadNotFound(id));
+          await assert.rejects(store.readUpload(id), uploadNotFound(id));
           assert.equal(await store.uploadSize(id), undefined);
           assert.deepEqual(await store.listUploads(), []);
           // Deleting again (or deleting an unknown upload) is not an error.
@@ -277,11 +290,11 @@ export function blobStoreContract(name: string, makeStore: () => Promise<BlobSto
           await store.deleteUpload(randomUUID());
         }));
 
-      test("readUpload and commitUpload of an unknown upload reject with ENOENT", () =>
+      test("readUpload and commitUpload of an unknown upload reject with UploadNotFound", () =>
         withStore(async (store) => {
           const id = randomUUID();
-          await assert.rejects(store.readUpload(id), hasCode("ENOENT"));
-          await assert.rejects(store.commitUpload(id, digestOf("")), hasCode("ENOENT"));
+          await assert.rejects(store.readUpload(id), uploadNotFound(id));
+          await assert.rejects(store.commitUpload(id, digestOf("")), uploadNotFound(id));
           assert.equal(await store.stat(digestOf("")), undefined);
         }));
 

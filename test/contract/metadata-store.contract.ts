@@ -1,7 +1,9 @@
 /**
  * The contract every MetadataStore implementation must honour. A backend's test file calls
  * `metadataStoreContract("name", makeStore)`; each test gets a fresh, empty store and cleans it
- * up (the contract closes the store itself in the test of close()).
+ * up (the contract closes the store itself in the test of close()). The catalogue's figures
+ * over the same data (stats, summaries, tag records) are RegistryIndex's contract, in
+ * ./registry-index.contract.ts.
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
@@ -28,7 +30,8 @@ export function manifest(seed: string, extra: Partial<ManifestRecord> = {}): Man
   };
 }
 
-const blob = (seed: string): Digest => digestOf(`blob:${seed}`);
+/** A blob digest that stands for `seed` (no bytes are stored: metadata only records digests). */
+export const blob = (seed: string): Digest => digestOf(`blob:${seed}`);
 
 function sameBytes(actual: Uint8Array | undefined, expected: Uint8Array, message?: string): void {
   assert.ok(actual, message ?? "expected bytes");
@@ -53,13 +56,6 @@ export function metadataStoreContract(name: string, makeStore: () => Promise<Met
         assert.equal(await store.repositoryExists("a"), false);
         assert.equal(await store.listTags("a", { limit: 100 }), undefined);
         assert.deepEqual(await store.listUploads(), []);
-        assert.deepEqual(await store.stats(), {
-          repositories: 0,
-          manifests: 0,
-          tags: 0,
-          blobs: 0,
-          blobBytes: 0,
-        });
       }));
 
     describe("repositories", () => {
@@ -115,9 +111,6 @@ export function metadataStoreContract(name: string, makeStore: () => Promise<Met
           await store.linkBlob("one", digest, 1234);
           await store.linkBlob("two", digest, 1234);
           assert.equal(await store.linkedBlobSize("two", digest), 1234);
-          const stats = await store.stats();
-          assert.equal(stats.blobs, 1);
-          assert.equal(stats.blobBytes, 1234);
         }));
 
       test("sizes beyond 4 GiB survive", () =>
@@ -126,7 +119,6 @@ export function metadataStoreContract(name: string, makeStore: () => Promise<Met
           await store.linkBlob("big", blob("big"), size);
           assert.equal(await store.linkedBlobSize("big", blob("big")), size);
           assert.equal(await store.blobSize(blob("big")), size);
-          assert.equal((await store.stats()).blobBytes, size);
         }));
 
       test("unlinkBlob reports orphaned only when no repository links the blob any more", () =>
@@ -146,7 +138,6 @@ export function metadataStoreContract(name: string, makeStore: () => Promise<Met
           assert.deepEqual(await store.unlinkBlob("b", digest), { unlinked: true, orphaned: true });
           assert.equal(await store.linkedBlobSize("b", digest), undefined);
           assert.equal(await store.blobSize(digest), undefined);
-          assert.equal((await store.stats()).blobs, 0);
 
           assert.deepEqual(await store.unlinkBlob("b", digest), { unlinked: false, orphaned: false });
           assert.deepEqual(await store.unlinkBlob("a", blob("never")), { unlinked: false, orphaned: false });
@@ -263,9 +254,6 @@ export function metadataStoreContract(name: string, makeStore: () => Promise<Met
           sameBytes((await store.getManifestByTag("repo", "latest"))?.content, second.content);
           assert.equal((await store.getManifestByDigest("repo", first.digest))?.digest, first.digest);
           assert.deepEqual(await store.listTags("repo", { limit: 100 }), ["latest"]);
-          const stats = await store.stats();
-          assert.equal(stats.tags, 1);
-          assert.equal(stats.manifests, 2);
           // Moving it back works too.
           await store.putManifest("repo", first, "latest");
           assert.equal((await store.getManifestByTag("repo", "latest"))?.digest, first.digest);
@@ -278,7 +266,6 @@ export function metadataStoreContract(name: string, makeStore: () => Promise<Met
           await store.putManifest("repo", record, "b");
           await store.putManifest("repo", record);
           assert.deepEqual(await store.listTags("repo", { limit: 100 }), ["a", "b"]);
-          assert.equal((await store.stats()).manifests, 1);
           sameBytes((await store.getManifestByTag("repo", "a"))?.content, record.content);
         }));
 
@@ -307,9 +294,6 @@ export function metadataStoreContract(name: string, makeStore: () => Promise<Met
           assert.equal((await store.getManifestByTag("repo", "c"))?.digest, kept.digest);
           assert.equal(await store.deleteManifest("repo", doomed.digest), false);
           assert.equal(await store.deleteManifest("nowhere", doomed.digest), false);
-          const stats = await store.stats();
-          assert.equal(stats.manifests, 1);
-          assert.equal(stats.tags, 1);
         }));
 
       test("deleteTag removes only the tag", () =>
@@ -480,91 +464,7 @@ export function metadataStoreContract(name: string, makeStore: () => Promise<Met
         }));
     });
 
-    describe("stats, check and close", () => {
-      test("stats counts repositories, manifests, tags, and each blob's bytes once", () =>
-        withStore(async (store) => {
-          await store.linkBlob("a", blob("x"), 100);
-          await store.linkBlob("b", blob("x"), 100);
-          await store.linkBlob("c", blob("x"), 100);
-          await store.linkBlob("a", blob("y"), 50);
-          await store.putManifest("a", manifest("m1"), "t1");
-          await store.putManifest("a", manifest("m2"), "t2");
-          await store.putManifest("b", manifest("m1"), "t1");
-          await store.putManifest("d", manifest("m3"));
-          assert.deepEqual(await store.stats(), {
-            repositories: 4,
-            manifests: 4,
-            tags: 3,
-            blobs: 2,
-            blobBytes: 150,
-          });
-          await store.unlinkBlob("a", blob("y"));
-          const stats = await store.stats();
-          assert.equal(stats.blobs, 1);
-          assert.equal(stats.blobBytes, 100);
-        }));
-
-      test("repositorySummaries: tags, linked bytes (each blob once), shared bytes, last change, signed", () =>
-        withStore(async (store) => {
-          assert.deepEqual(await store.repositorySummaries(), []);
-          await store.linkBlob("a", blob("x"), 100);
-          await store.linkBlob("b", blob("x"), 100);
-          await store.linkBlob("a", blob("y"), 50);
-          await store.linkBlob("a", blob("y"), 50);
-          const image = manifest("img");
-          await store.putManifest("a", image, "t1");
-          await store.putManifest("a", manifest("m2"), "t2");
-          await store.putManifest("b", manifest("m1"), "t1");
-          await store.putManifest(
-            "b",
-            manifest("sig", {
-              subject: image.digest,
-              artifactType: "application/vnd.dev.cosign.artifact.sig.v1+json",
-            }),
-          );
-          await store.putManifest("c", manifest("tagsig"), `sha256-${"0".repeat(64)}.sig`);
-          await store.linkBlob("d", blob("z"), 7);
-          const before = Date.now();
-          const summaries = await store.repositorySummaries();
-          assert.deepEqual(
-            summaries.map(({ updatedAt: _, ...rest }) => rest),
-            [
-              { name: "a", tags: 2, bytes: 150, sharedBytes: 100, signed: false },
-              { name: "b", tags: 1, bytes: 100, sharedBytes: 100, signed: true },
-              { name: "c", tags: 1, bytes: 0, sharedBytes: 0, signed: true },
-              { name: "d", tags: 0, bytes: 7, sharedBytes: 0, signed: false },
-            ],
-          );
-          for (const summary of summaries.slice(0, 3)) {
-            assert.ok(
-              summary.updatedAt && summary.updatedAt <= before && summary.updatedAt > before - 60_000,
-            );
-          }
-          assert.equal(summaries[3]!.updatedAt, undefined, "no manifest and no tag: no update time");
-        }));
-
-      test("listTagRecords: every tag with digest, media type and time, by tag; undefined when unknown", () =>
-        withStore(async (store) => {
-          assert.equal(await store.listTagRecords("nope"), undefined);
-          const one = manifest("one");
-          const two = manifest("two", { mediaType: MediaType.OciIndex });
-          await store.putManifest("r", one, "b");
-          await store.putManifest("r", two, "a");
-          await store.putManifest("r", one, "c");
-          const records = await store.listTagRecords("r");
-          assert.deepEqual(
-            records?.map(({ updatedAt: _, ...rest }) => rest),
-            [
-              { tag: "a", digest: two.digest, mediaType: MediaType.OciIndex },
-              { tag: "b", digest: one.digest, mediaType: MediaType.OciManifest },
-              { tag: "c", digest: one.digest, mediaType: MediaType.OciManifest },
-            ],
-          );
-          assert.ok(records!.every((record) => record.updatedAt > 0));
-          await store.putManifest("empty", manifest("untagged"));
-          assert.deepEqual(await store.listTagRecords("empty"), []);
-        }));
-
+    describe("check and close", () => {
       test("check() resolves and close() can be called twice", () =>
         withStore(async (store) => {
           await store.check();

@@ -6,46 +6,50 @@ import { DatabaseSync } from "node:sqlite";
 import { describe, test } from "node:test";
 import { type Digest, digestOf } from "../../src/oci/digest.ts";
 import type { ManifestRecord } from "../../src/registry/metadata/metadata-store.ts";
-import { SqliteMetadataStore } from "../../src/registry/metadata/sqlite-metadata-store.ts";
+import {
+  SqliteMetadataStore,
+  type SqliteOptions,
+} from "../../src/registry/metadata/sqlite-metadata-store.ts";
 import { manifest, metadataStoreContract } from "../contract/metadata-store.contract.ts";
+import { registryIndexContract } from "../contract/registry-index.contract.ts";
+import { withTempDir } from "./temp-dir.ts";
 
-metadataStoreContract("SqliteMetadataStore (file)", async () => {
-  const dir = await mkdtemp(join(tmpdir(), "reestr-sqlite-"));
-  const store = new SqliteMetadataStore(join(dir, "nested", "metadata.db"));
-  return {
-    store,
-    cleanup: async () => {
-      await store.close();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-});
-
-metadataStoreContract("SqliteMetadataStore (:memory:)", async () => {
-  const store = new SqliteMetadataStore(":memory:");
-  return { store, cleanup: () => store.close() };
-});
-
-metadataStoreContract("SqliteMetadataStore (file, synchronous=normal)", async () => {
-  const dir = await mkdtemp(join(tmpdir(), "reestr-sqlite-"));
-  const store = new SqliteMetadataStore(join(dir, "metadata.db"), { synchronous: "normal" });
-  return {
-    store,
-    cleanup: async () => {
-      await store.close();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-});
-
-async function withDir(body: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), "reestr-sqlite-"));
-  try {
-    await body(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
+/** A fresh store in a new temp directory (at `file` below it), or in memory; cleanup closes and removes it. */
+async function freshStore(
+  file: string | ":memory:",
+  options?: SqliteOptions,
+): Promise<{ store: SqliteMetadataStore; cleanup(): Promise<void> }> {
+  if (file === ":memory:") {
+    const store = new SqliteMetadataStore(":memory:", options);
+    return { store, cleanup: () => store.close() };
   }
+  const dir = await mkdtemp(join(tmpdir(), "reestr-sqlite-"));
+  const store = new SqliteMetadataStore(join(dir, file), options);
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }
+
+metadataStoreContract("SqliteMetadataStore (file)", () => freshStore(join("nested", "metadata.db")));
+metadataStoreContract("SqliteMetadataStore (:memory:)", () => freshStore(":memory:"));
+metadataStoreContract("SqliteMetadataStore (file, synchronous=normal)", () =>
+  freshStore("metadata.db", { synchronous: "normal" }),
+);
+
+/** The same object is the index: it reads the database the metadata store writes. */
+async function freshIndex(file: string | ":memory:") {
+  const { store, cleanup } = await freshStore(file);
+  return { metadata: store, index: store, cleanup };
+}
+
+registryIndexContract("SqliteMetadataStore (file)", () => freshIndex("metadata.db"));
+registryIndexContract("SqliteMetadataStore (:memory:)", () => freshIndex(":memory:"));
+
+const withDir = (body: (dir: string) => Promise<void>) => withTempDir("reestr-sqlite-", body);
 
 describe("SqliteMetadataStore specifics", () => {
   test("everything persists across close and reopen", () =>

@@ -14,7 +14,7 @@ test("uploads untouched for longer than the TTL are removed, active ones stay", 
   try {
     const blobs = await new FsBlobStore(dir).init();
     const ttl = 60_000;
-    const registry = new Registry({ blobs, metadata, uploadTtlMs: ttl });
+    const registry = new Registry({ blobs, metadata, index: metadata, uploadTtlMs: ttl });
     const stale = await registry.startUpload("app");
     const fresh = await registry.startUpload("app");
     await registry.appendChunk("app", stale, Readable.from([Buffer.from("old bytes")]));

@@ -37,43 +37,14 @@ export interface UploadSession {
   createdAt: number;
 }
 
-export interface StorageStats {
-  repositories: number;
-  manifests: number;
-  tags: number;
-  blobs: number;
-  /** Bytes of distinct blobs, each counted once however many repositories link it. */
-  blobBytes: number;
-}
-
-/** One repository as the catalogue lists it (see MetadataStore.repositorySummaries). */
-export interface RepositorySummaryRecord {
-  name: string;
-  tags: number;
-  /** Bytes of the distinct blobs linked into the repository. */
-  bytes: number;
-  /** Of those, bytes of blobs also linked into another repository. */
-  sharedBytes: number;
-  /** Epoch ms of the latest manifest or tag change; undefined for a repository with neither. */
-  updatedAt?: number;
-  /** A signature (cosign, notation) among the repository's manifests or tags. */
-  signed: boolean;
-}
-
-/** A tag with what it points at (see MetadataStore.listTagRecords). */
-export interface TagRecord {
-  tag: string;
-  digest: Digest;
-  mediaType: string;
-  /** Epoch ms when the tag was last set. */
-  updatedAt: number;
-}
-
 /**
  * What the registry knows besides blob bytes: repositories, tags, manifests, referrers,
  * which repository may read which blob, and upload sessions. Every write is one transaction.
  * Async so a PostgreSQL backend fits the same seam. Every implementation runs
  * test/contract/metadata-store.contract.ts.
+ *
+ * Only what serving the distribution API needs lives here; the catalogue's counts and listings
+ * are a separate read interface, RegistryIndex (./registry-index.ts), over the same data.
  */
 export interface MetadataStore {
   /** Repository names in lexical order. */
@@ -118,12 +89,7 @@ export interface MetadataStore {
   deleteUpload(id: string): Promise<void>;
   listUploads(): Promise<UploadSession[]>;
 
-  stats(): Promise<StorageStats>;
-  /** Every repository with its tag count, linked bytes, shared bytes, last change and signed flag, by name. */
-  repositorySummaries(): Promise<RepositorySummaryRecord[]>;
-  /** Every tag of a repository with its digest, manifest media type and time, by tag; undefined for an unknown repository. */
-  listTagRecords(repository: string): Promise<TagRecord[] | undefined>;
-  /** A cheap probe for /readyz. */
+  /** A cheap probe for /readyz: throws when the store cannot be used. */
   check(): Promise<void>;
   close(): Promise<void>;
 }

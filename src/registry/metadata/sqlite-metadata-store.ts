@@ -1,106 +1,65 @@
 import type { Digest } from "../../oci/digest.ts";
 import { SqliteFile } from "../../util/sqlite.ts";
+import { METADATA_SCHEMA, METADATA_SCHEMA_VERSION } from "../layout.ts";
 import type {
   ManifestRecord,
   MetadataStore,
   Page,
   ReferrerDescriptor,
-  RepositorySummaryRecord,
-  StorageStats,
   StoredManifest,
-  TagRecord,
   UploadSession,
 } from "./metadata-store.ts";
+import type { RegistryIndex, RepositorySummaryRecord, StorageStats, TagRecord } from "./registry-index.ts";
 
 export interface SqliteOptions {
   /** `full` fsyncs every commit (survives power loss); `normal` survives a process crash only. */
   synchronous?: "full" | "normal";
 }
 
-const SCHEMA_VERSION = 1;
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS repositories (
-  name TEXT PRIMARY KEY,
-  created_at INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS blobs (
-  digest TEXT PRIMARY KEY,
-  size INTEGER NOT NULL,
-  created_at INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS repository_blobs (
-  repository TEXT NOT NULL,
-  digest TEXT NOT NULL,
-  PRIMARY KEY (repository, digest)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS repository_blobs_by_digest ON repository_blobs (digest);
-CREATE TABLE IF NOT EXISTS manifests (
-  id INTEGER PRIMARY KEY,
-  repository TEXT NOT NULL,
-  digest TEXT NOT NULL,
-  media_type TEXT NOT NULL,
-  content BLOB NOT NULL,
-  size INTEGER NOT NULL,
-  subject TEXT,
-  artifact_type TEXT,
-  annotations TEXT,
-  created_at INTEGER NOT NULL,
-  UNIQUE (repository, digest)
-);
-CREATE INDEX IF NOT EXISTS manifests_by_subject ON manifests (repository, subject) WHERE subject IS NOT NULL;
-CREATE TABLE IF NOT EXISTS manifest_references (
-  repository TEXT NOT NULL,
-  manifest TEXT NOT NULL,
-  digest TEXT NOT NULL,
-  kind TEXT NOT NULL CHECK (kind IN ('blob', 'manifest')),
-  PRIMARY KEY (repository, manifest, digest)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS tags (
-  repository TEXT NOT NULL,
-  tag TEXT NOT NULL,
-  digest TEXT NOT NULL,
-  updated_at INTEGER NOT NULL,
-  PRIMARY KEY (repository, tag)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS tags_by_digest ON tags (repository, digest);
-CREATE TABLE IF NOT EXISTS uploads (
-  id TEXT PRIMARY KEY,
-  repository TEXT NOT NULL,
-  created_at INTEGER NOT NULL
-) WITHOUT ROWID;
-`;
-
 type Row = Record<string, unknown>;
 
 /**
- * Metadata in one SQLite file (WAL mode) through the built-in node:sqlite. node:sqlite is
- * synchronous, so each method runs to completion without interleaving: a transaction opened
- * and committed in the same call cannot be split by another request.
+ * Metadata in one SQLite file (WAL mode) through the built-in node:sqlite; the schema is in
+ * ../layout.ts. node:sqlite is synchronous, so each method runs to completion without
+ * interleaving: a transaction opened and committed in the same call cannot be split by
+ * another request. The same object is the RegistryIndex over that file (one database, so the
+ * catalogue's figures are always those of the data).
  */
-export class SqliteMetadataStore implements MetadataStore {
+export class SqliteMetadataStore implements MetadataStore, RegistryIndex {
   readonly #file: SqliteFile;
 
   constructor(path: string, options: SqliteOptions = {}) {
     this.#file = new SqliteFile(path, {
       name: "metadata",
-      schema: SCHEMA,
-      schemaVersion: SCHEMA_VERSION,
+      schema: METADATA_SCHEMA,
+      schemaVersion: METADATA_SCHEMA_VERSION,
       synchronous: options.synchronous ?? "full",
     });
   }
 
   /**
-   * A list of names built by SQLite as one JSON array: node:sqlite makes a JS object per row,
-   * which for 5,000 tags costs several times more than the query itself.
+   * Rows built by SQLite as one JSON array (a query selecting `json_group_array(…) AS list`):
+   * node:sqlite makes a JS object per row, which for 5,000 tags costs several times more than
+   * the query itself.
+   */
+  #jsonArray<T>(sql: string, ...params: (string | number)[]): T[] {
+    const row = this.#file.sql(sql).get(...params);
+    return JSON.parse((row?.list as string | undefined) ?? "[]") as T[];
+  }
+
+  /**
+   * A sorted list of names (see #jsonArray). The subquery yields rows in order and SQLite
+   * aggregates them as they come, but an aggregate's order is not guaranteed: sorting already
+   * sorted input is a linear pass. Names and tags are ASCII, so JS and SQLite (BINARY) order agree.
    */
   #jsonList(sql: string, ...params: (string | number)[]): string[] {
-    const row = this.#file.sql(sql).get(...params);
-    const list = JSON.parse((row?.list as string | undefined) ?? "[]") as string[];
-    // The subquery yields rows in order and SQLite aggregates them as they come, but an
-    // aggregate's order is not guaranteed: sorting already sorted input is a linear pass.
-    // Names and tags are ASCII, so JS and SQLite (BINARY) order agree.
-    return list.sort();
+    return this.#jsonArray<string>(sql, ...params).sort();
+  }
+
+  /** Which of `digests` the query (`repository`, `digest` parameters) finds no row for, each once. */
+  #missing(sql: string, repository: string, digests: Digest[]): Digest[] {
+    const statement = this.#file.sql(sql);
+    return [...new Set(digests)].filter((digest) => statement.get(repository, digest) === undefined);
   }
 
   #ensureRepository(repository: string, now: number): void {
@@ -166,13 +125,15 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async missingBlobs(repository: string, digests: Digest[]): Promise<Digest[]> {
-    const statement = this.#file.sql("SELECT 1 FROM repository_blobs WHERE repository = ? AND digest = ?");
-    return [...new Set(digests)].filter((digest) => statement.get(repository, digest) === undefined);
+    return this.#missing(
+      "SELECT 1 FROM repository_blobs WHERE repository = ? AND digest = ?",
+      repository,
+      digests,
+    );
   }
 
   async missingManifests(repository: string, digests: Digest[]): Promise<Digest[]> {
-    const statement = this.#file.sql("SELECT 1 FROM manifests WHERE repository = ? AND digest = ?");
-    return [...new Set(digests)].filter((digest) => statement.get(repository, digest) === undefined);
+    return this.#missing("SELECT 1 FROM manifests WHERE repository = ? AND digest = ?", repository, digests);
   }
 
   async putManifest(repository: string, manifest: ManifestRecord, tag?: string): Promise<void> {
@@ -293,9 +254,7 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async getUpload(id: string): Promise<UploadSession | undefined> {
     const row = this.#file.sql("SELECT id, repository, created_at FROM uploads WHERE id = ?").get(id);
-    return (
-      row && { id: row.id as string, repository: row.repository as string, createdAt: Number(row.created_at) }
-    );
+    return row && toUploadSession(row);
   }
 
   async deleteUpload(id: string): Promise<void> {
@@ -306,12 +265,18 @@ export class SqliteMetadataStore implements MetadataStore {
     return this.#file
       .sql("SELECT id, repository, created_at FROM uploads ORDER BY created_at")
       .all()
-      .map((row) => ({
-        id: row.id as string,
-        repository: row.repository as string,
-        createdAt: Number(row.created_at),
-      }));
+      .map(toUploadSession);
   }
+
+  async check(): Promise<void> {
+    this.#file.sql("SELECT 1").get();
+  }
+
+  async close(): Promise<void> {
+    this.#file.close();
+  }
+
+  // ---- RegistryIndex: the catalogue's read models over the same file ----------------------
 
   async stats(): Promise<StorageStats> {
     const count = (sql: string) => Number(Object.values(this.#file.sql(sql).get() ?? { n: 0 })[0] ?? 0);
@@ -360,17 +325,15 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async listTagRecords(repository: string): Promise<TagRecord[] | undefined> {
     if (!(await this.repositoryExists(repository))) return undefined;
-    // One JSON array built by SQLite (see #jsonList): for 10,000 tags several times faster than
+    // One JSON array built by SQLite (see #jsonArray): for 10,000 tags several times faster than
     // a row object each.
-    const row = this.#file
-      .sql(
-        `SELECT json_group_array(json_array(tag, digest, media_type, updated_at)) AS list FROM (
-           SELECT t.tag, t.digest, m.media_type, t.updated_at FROM tags t
-           JOIN manifests m ON m.repository = t.repository AND m.digest = t.digest
-           WHERE t.repository = ? ORDER BY t.tag)`,
-      )
-      .get(repository);
-    const list = JSON.parse((row?.list as string | undefined) ?? "[]") as [string, Digest, string, number][];
+    const list = this.#jsonArray<[string, Digest, string, number]>(
+      `SELECT json_group_array(json_array(tag, digest, media_type, updated_at)) AS list FROM (
+         SELECT t.tag, t.digest, m.media_type, t.updated_at FROM tags t
+         JOIN manifests m ON m.repository = t.repository AND m.digest = t.digest
+         WHERE t.repository = ? ORDER BY t.tag)`,
+      repository,
+    );
     const records = list.map(([tag, digest, mediaType, updatedAt]) => ({
       tag,
       digest,
@@ -380,14 +343,10 @@ export class SqliteMetadataStore implements MetadataStore {
     // Aggregate order is not guaranteed (see #jsonList); sorting sorted input is a linear pass.
     return records.sort((a, b) => (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));
   }
+}
 
-  async check(): Promise<void> {
-    this.#file.sql("SELECT 1").get();
-  }
-
-  async close(): Promise<void> {
-    this.#file.close();
-  }
+function toUploadSession(row: Row): UploadSession {
+  return { id: row.id as string, repository: row.repository as string, createdAt: Number(row.created_at) };
 }
 
 function toStoredManifest(row: Row): StoredManifest {

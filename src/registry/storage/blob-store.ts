@@ -21,12 +21,20 @@ export interface UploadInfo {
  * Modelled on distribution's storage driver (registry/storage/driver/storagedriver.go),
  * narrowed to what a content-addressed registry needs so an S3 backend can map uploads
  * to multipart uploads. Every implementation runs test/contract/blob-store.contract.ts.
+ *
+ * Errors: a missing blob or upload is never a backend's own error (an fs ENOENT, an S3
+ * NoSuchKey). `read` rejects with BlobNotFound; `appendUpload`, `readUpload` and
+ * `commitUpload` reject with UploadNotFound (both in ./errors.ts, carrying the digest or id).
+ * Queries answer `undefined` instead (`stat`, `uploadSize`) and deletes of absent things
+ * succeed. Upload ids that are not UUIDs are refused (assertUploadId) before they can reach
+ * a path or a key. Anything else (a full disk, a lost connection) rejects with whatever the
+ * backend threw.
  */
 export interface BlobStore {
   /** Size of a committed blob, or undefined when it is not stored. */
   stat(digest: Digest): Promise<{ size: number } | undefined>;
   /**
-   * Streams a committed blob, or the inclusive range of it. Rejects with ENOENT when absent.
+   * Streams a committed blob, or the inclusive range of it. Rejects with BlobNotFound when absent.
    * An async iterable rather than a Readable: the HTTP layer writes chunks straight to the
    * socket, and stopping the iteration early (client gone) releases the store's resources.
    */
@@ -42,17 +50,24 @@ export interface BlobStore {
   /**
    * Appends a stream of bytes to an upload and returns how many were written. `onChunk` sees
    * every chunk, in order, before it is written (the caller hashes with it). Bytes written
-   * before a failure of `data` stay, so an interrupted client can resume from uploadSize().
+   * before a failure of `data` stay, so an interrupted client can resume from uploadSize();
+   * the error then carries `bytesWritten`. Rejects with UploadNotFound for an unknown upload
+   * (and never creates one: appending to a cancelled upload must not resurrect it).
    */
   appendUpload(
     id: string,
     data: AsyncIterable<Uint8Array>,
     onChunk?: (chunk: Uint8Array) => void,
   ): Promise<number>;
-  /** Streams what an upload holds so far (to rebuild a hash after a restart). */
+  /** Streams what an upload holds so far (to rebuild a hash after a restart); UploadNotFound when unknown. */
   readUpload(id: string): Promise<Readable>;
-  /** Makes the upload durable and visible as `digest`; the upload is gone afterwards. */
+  /**
+   * Makes the upload durable and visible as `digest`; the upload is gone afterwards. The caller
+   * has verified the digest; committing a digest already stored keeps one copy. UploadNotFound
+   * when the upload is unknown.
+   */
   commitUpload(id: string, digest: Digest): Promise<void>;
+  /** Removes an upload; an unknown upload is not an error. */
   deleteUpload(id: string): Promise<void>;
   listUploads(): Promise<UploadInfo[]>;
   /** A cheap probe for /readyz: throws when the store cannot be used. */
@@ -61,3 +76,9 @@ export interface BlobStore {
 
 /** Upload ids are UUIDs; anything else is refused before it can reach a path. */
 export const UPLOAD_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** The id, when it is an upload id; throws otherwise. Every BlobStore checks ids with this. */
+export function assertUploadId(id: string): string {
+  if (!UPLOAD_ID_PATTERN.test(id)) throw new Error(`invalid upload id ${JSON.stringify(id)}`);
+  return id;
+}

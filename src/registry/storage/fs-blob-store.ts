@@ -9,10 +9,12 @@ import { access, mkdir, open, opendir, readdir, rename, rm, stat } from "node:fs
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { promisify } from "node:util";
-import { type Digest, parseDigest } from "../../oci/digest.ts";
+import type { Digest } from "../../oci/digest.ts";
 import { blobReadBuffers } from "../../util/buffer-pool.ts";
 import { fsyncPath } from "../../util/fs.ts";
+import { blobPath, blobsDir, digestOfBlobFile, uploadPath, uploadsDir } from "../layout.ts";
 import { type BlobStore, type ByteRange, UPLOAD_ID_PATTERN, type UploadInfo } from "./blob-store.ts";
+import { BlobNotFound, UploadNotFound } from "./errors.ts";
 
 /** Gather small request chunks into writes of about this size: fewer syscalls on big pushes. */
 const WRITE_BATCH_BYTES = 1024 * 1024;
@@ -20,19 +22,20 @@ const WRITES_IN_FLIGHT = 4;
 const EARLY_SYNC_BYTES = 32 * 1024 * 1024;
 
 /**
- * Blobs on the local filesystem:
- *   <root>/blobs/<algorithm>/<first two hex>/<hex>   committed, immutable
- *   <root>/uploads/<uuid>                            in progress
- * A commit fsyncs the upload, renames it into place (atomic on one filesystem) and fsyncs
- * the directory, so a blob is either wholly there or not there at all after a crash.
+ * Blobs on the local filesystem, under blobs/ and uploads/ of the data directory (the paths are
+ * built in ../layout.ts, which documents them). A commit fsyncs the upload, renames it into
+ * place (atomic on one filesystem) and fsyncs the directory, so a blob is either wholly there
+ * or not there at all after a crash.
  */
 export class FsBlobStore implements BlobStore {
+  readonly #root: string;
   readonly #blobsDir: string;
   readonly #uploadsDir: string;
 
   constructor(root: string) {
-    this.#blobsDir = join(root, "blobs");
-    this.#uploadsDir = join(root, "uploads");
+    this.#root = root;
+    this.#blobsDir = blobsDir(root);
+    this.#uploadsDir = uploadsDir(root);
   }
 
   async init(): Promise<this> {
@@ -42,14 +45,11 @@ export class FsBlobStore implements BlobStore {
   }
 
   #blobPath(digest: Digest): string {
-    // parseDigest guarantees a known algorithm and a hex encoding: no path can escape the root.
-    const { algorithm, hex } = parseDigest(digest);
-    return join(this.#blobsDir, algorithm, hex.slice(0, 2), hex);
+    return blobPath(this.#root, digest);
   }
 
   #uploadPath(id: string): string {
-    if (!UPLOAD_ID_PATTERN.test(id)) throw new Error(`invalid upload id ${JSON.stringify(id)}`);
-    return join(this.#uploadsDir, id);
+    return uploadPath(this.#root, id);
   }
 
   async stat(digest: Digest): Promise<{ size: number } | undefined> {
@@ -63,7 +63,10 @@ export class FsBlobStore implements BlobStore {
   }
 
   async read(digest: Digest, range?: ByteRange): Promise<AsyncIterable<Uint8Array>> {
-    return openChunks(this.#blobPath(digest), range);
+    return orNotFound(
+      openChunks(this.#blobPath(digest), range),
+      (cause) => new BlobNotFound(digest, { cause }),
+    );
   }
 
   async delete(digest: Digest): Promise<void> {
@@ -75,7 +78,7 @@ export class FsBlobStore implements BlobStore {
       for (const prefix of await readdirOrEmpty(join(this.#blobsDir, algorithm))) {
         const dir = await opendir(join(this.#blobsDir, algorithm, prefix));
         for await (const entry of dir) {
-          if (entry.isFile()) yield `${algorithm}:${entry.name}` as Digest;
+          if (entry.isFile()) yield digestOfBlobFile(algorithm, entry.name);
         }
       }
     }
@@ -101,7 +104,10 @@ export class FsBlobStore implements BlobStore {
     onChunk?: (chunk: Uint8Array) => void,
   ): Promise<number> {
     // No O_CREAT: appending to an upload that was cancelled must fail, not resurrect it.
-    const handle = await open(this.#uploadPath(id), constants.O_WRONLY);
+    const handle = await orNotFound(
+      open(this.#uploadPath(id), constants.O_WRONLY),
+      (cause) => new UploadNotFound(id, { cause }),
+    );
     const start = (await handle.stat()).size;
     // Positional writes, several in flight: the socket keeps receiving while the disk writes
     // (awaiting each write stalled the connection and halved push throughput).
@@ -167,16 +173,21 @@ export class FsBlobStore implements BlobStore {
   }
 
   async readUpload(id: string): Promise<Readable> {
-    return Readable.from(await openChunks(this.#uploadPath(id)), { objectMode: false });
+    const chunks = await orNotFound(
+      openChunks(this.#uploadPath(id)),
+      (cause) => new UploadNotFound(id, { cause }),
+    );
+    return Readable.from(chunks, { objectMode: false });
   }
 
   async commitUpload(id: string, digest: Digest): Promise<void> {
     const source = this.#uploadPath(id);
     const target = this.#blobPath(digest);
-    await fsyncPath(source);
+    const missing = (cause: unknown) => new UploadNotFound(id, { cause });
+    await orNotFound(fsyncPath(source), missing);
     const targetDir = join(target, "..");
     await mkdir(targetDir, { recursive: true });
-    await rename(source, target);
+    await orNotFound(rename(source, target), missing);
     // Only the new name must be durable; should the old one reappear after a crash, it is
     // just a stale upload that expiry removes.
     await fsyncPath(targetDir);
@@ -271,6 +282,15 @@ async function readdirOrEmpty(path: string): Promise<string[]> {
   }
 }
 
-export function isNotFound(error: unknown): boolean {
+function isNotFound(error: unknown): boolean {
   return (error as NodeJS.ErrnoException)?.code === "ENOENT";
+}
+
+/** The result of `work`, with a missing file (ENOENT) turned into the store's typed error. */
+async function orNotFound<T>(work: Promise<T>, notFound: (cause: unknown) => Error): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    throw isNotFound(error) ? notFound(error) : error;
+  }
 }

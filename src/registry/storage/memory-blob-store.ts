@@ -1,22 +1,19 @@
 import { Readable } from "node:stream";
 import type { Digest } from "../../oci/digest.ts";
 import { chunksOf } from "../../util/chunks.ts";
-import { type BlobStore, type ByteRange, UPLOAD_ID_PATTERN, type UploadInfo } from "./blob-store.ts";
+import { assertUploadId, type BlobStore, type ByteRange, type UploadInfo } from "./blob-store.ts";
+import { BlobNotFound, UploadNotFound } from "./errors.ts";
 
-/** The same rule as the filesystem store, so code tested here behaves the same on disk. */
-function checkUploadId(id: string): string {
-  if (!UPLOAD_ID_PATTERN.test(id)) throw new Error(`invalid upload id ${JSON.stringify(id)}`);
-  return id;
-}
-
-function notFound(what: string): NodeJS.ErrnoException {
-  return Object.assign(new Error(`${what} not found`), { code: "ENOENT" });
+interface MemoryUpload {
+  chunks: Buffer[];
+  size: number;
+  modifiedAt: Date;
 }
 
 /** Blobs in memory: for tests and throw-away registries. Nothing survives the process. */
 export class MemoryBlobStore implements BlobStore {
   readonly #blobs = new Map<string, Buffer>();
-  readonly #uploads = new Map<string, { chunks: Buffer[]; size: number; modifiedAt: Date }>();
+  readonly #uploads = new Map<string, MemoryUpload>();
 
   async stat(digest: Digest): Promise<{ size: number } | undefined> {
     const blob = this.#blobs.get(digest);
@@ -25,7 +22,7 @@ export class MemoryBlobStore implements BlobStore {
 
   async read(digest: Digest, range?: ByteRange): Promise<AsyncIterable<Uint8Array>> {
     const blob = this.#blobs.get(digest);
-    if (!blob) throw notFound(`blob ${digest}`);
+    if (!blob) throw new BlobNotFound(digest);
     return chunksOf(range ? blob.subarray(range.start, range.end + 1) : blob);
   }
 
@@ -38,7 +35,7 @@ export class MemoryBlobStore implements BlobStore {
   }
 
   async createUpload(id: string): Promise<void> {
-    checkUploadId(id);
+    assertUploadId(id);
     if (this.#uploads.has(id)) throw Object.assign(new Error("upload exists"), { code: "EEXIST" });
     this.#uploads.set(id, { chunks: [], size: 0, modifiedAt: new Date() });
   }
@@ -52,8 +49,7 @@ export class MemoryBlobStore implements BlobStore {
     data: AsyncIterable<Uint8Array>,
     onChunk?: (chunk: Uint8Array) => void,
   ): Promise<number> {
-    const upload = this.#uploads.get(checkUploadId(id));
-    if (!upload) throw notFound(`upload ${id}`);
+    const upload = this.#upload(id);
     let written = 0;
     try {
       for await (const chunk of data) {
@@ -71,14 +67,12 @@ export class MemoryBlobStore implements BlobStore {
   }
 
   async readUpload(id: string): Promise<Readable> {
-    const upload = this.#uploads.get(checkUploadId(id));
-    if (!upload) throw notFound(`upload ${id}`);
+    const upload = this.#upload(id);
     return Readable.from([Buffer.concat(upload.chunks)]);
   }
 
   async commitUpload(id: string, digest: Digest): Promise<void> {
-    const upload = this.#uploads.get(checkUploadId(id));
-    if (!upload) throw notFound(`upload ${id}`);
+    const upload = this.#upload(id);
     this.#blobs.set(digest, Buffer.concat(upload.chunks));
     this.#uploads.delete(id);
   }
@@ -92,4 +86,11 @@ export class MemoryBlobStore implements BlobStore {
   }
 
   async check(): Promise<void> {}
+
+  /** The upload's state; the same id rule as the filesystem store, so tests here hold on disk. */
+  #upload(id: string): MemoryUpload {
+    const upload = this.#uploads.get(assertUploadId(id));
+    if (!upload) throw new UploadNotFound(id);
+    return upload;
+  }
 }

@@ -1,0 +1,166 @@
+/**
+ * The data directory and the metadata schema, in one place.
+ *
+ * Everything Reestr writes lives under one directory, `dataDir` (config `dataDir`, REESTR_DATA,
+ * `--data`; default ./data). The registry's own paths are built by the functions below, which
+ * FsBlobStore and the server call, so this description and the code cannot drift; the names
+ * other modules own are listed in DATA_DIR_FILES and checked against those modules by
+ * test/registry/layout.test.ts.
+ *
+ * The layout under dataDir is as follows:
+ *
+ *	<dataDir>/
+ *		-> blobs/                         committed blobs, immutable (FsBlobStore)
+ *			-> <algorithm>/                 sha256 | sha512
+ *				-> <first two hex digits>/    fan-out: 256 directories per algorithm
+ *					-> <hex digest>             the blob's bytes and nothing else
+ *		-> uploads/                       uploads in progress (FsBlobStore)
+ *			-> <uuid>                       the bytes received so far; renamed into blobs/ on commit
+ *		-> metadata.sqlite                repositories, manifests, tags, blob links, upload sessions
+ *		                                  (SqliteMetadataStore; schema below)
+ *		-> watch.sqlite                   the watcher's scan results (src/watcher/store.ts);
+ *		                                  `watch.dataDir` puts it elsewhere
+ *		-> users.sqlite                   embedded users, with auth.embeddedUsers (src/auth/user-store.ts)
+ *		-> auth.sqlite                    web sessions and personal access tokens, whenever auth is
+ *		                                  configured (src/auth/web-sessions.ts)
+ *		-> auth/
+ *			-> token-signing-key.pem        token auth's ES256 key, generated (0600) unless
+ *			                                auth.token.signingKey names one (src/auth/token-keys.ts)
+ *		-> tls/                           the automatic local CA and server certificate, with
+ *		                                  tls.enabled and no tls.cert (src/tls/files.ts)
+ *			-> ca.crt, ca.key
+ *			-> server.crt, server.key
+ *		-> htpasswd                       written by `reestr user` when neither --htpasswd nor
+ *		                                  REESTR_HTPASSWD names a file (src/cli/user.ts)
+ *		-> <audit.file>                   the audit log, only when audit.file is set; a relative path
+ *		                                  resolves here (src/server/audit.ts)
+ *
+ * Beside each *.sqlite file SQLite keeps its `-wal` and `-shm` files (WAL mode). Writes that
+ * must be atomic go through a temporary name in the same directory and a rename: uploads/<uuid>
+ * for blobs, `.<name>.<random>.tmp` for tls/ files, `<name>.<random>.tmp` for the signing key
+ * and htpasswd. A crash can leave such a temporary file behind; uploads/ is swept by upload
+ * expiry, the others are harmless.
+ *
+ * Path specs built here:
+ *
+ *	blobPath:        <dataDir>/blobs/<algorithm>/<first two hex digits>/<hex digest>
+ *	uploadPath:      <dataDir>/uploads/<uuid>
+ *	metadataPath:    <dataDir>/metadata.sqlite
+ *
+ * Digests are parsed and upload ids checked before they become path segments, so no caller
+ * input can name a path outside dataDir.
+ */
+import { join } from "node:path";
+import { type Digest, parseDigest } from "../oci/digest.ts";
+import { assertUploadId } from "./storage/blob-store.ts";
+
+/** Names of the files and folders directly under dataDir, whoever writes them. */
+export const DATA_DIR_FILES = {
+  blobs: "blobs",
+  uploads: "uploads",
+  metadata: "metadata.sqlite",
+  watch: "watch.sqlite",
+  users: "users.sqlite",
+  auth: "auth.sqlite",
+  tokenSigningKey: join("auth", "token-signing-key.pem"),
+  tls: "tls",
+  htpasswd: "htpasswd",
+} as const;
+
+export function blobsDir(dataDir: string): string {
+  return join(dataDir, DATA_DIR_FILES.blobs);
+}
+
+export function uploadsDir(dataDir: string): string {
+  return join(dataDir, DATA_DIR_FILES.uploads);
+}
+
+/** Where a committed blob lives. Throws for anything that is not a well-formed digest. */
+export function blobPath(dataDir: string, digest: Digest): string {
+  const { algorithm, hex } = parseDigest(digest);
+  return join(blobsDir(dataDir), algorithm, hex.slice(0, 2), hex);
+}
+
+/** The digest a file under blobs/ holds, from its `<algorithm>` folder and its name. */
+export function digestOfBlobFile(algorithm: string, name: string): Digest {
+  return `${algorithm}:${name}` as Digest;
+}
+
+/** Where an upload in progress lives. Throws for anything that is not an upload id (a UUID). */
+export function uploadPath(dataDir: string, id: string): string {
+  return join(uploadsDir(dataDir), assertUploadId(id));
+}
+
+export function metadataPath(dataDir: string): string {
+  return join(dataDir, DATA_DIR_FILES.metadata);
+}
+
+/** Bumped with every change to METADATA_SCHEMA; SqliteFile refuses a database from a newer one. */
+export const METADATA_SCHEMA_VERSION = 1;
+
+/**
+ * The schema of metadata.sqlite (applied on every open; `IF NOT EXISTS` makes that a no-op on
+ * an existing file). Times are epoch milliseconds; digests are `<algorithm>:<hex>` text.
+ *
+ *	repositories        every repository that was ever pushed to (a blob link or a manifest)
+ *	blobs               each distinct committed blob, once, with its size
+ *	repository_blobs    which repository may read which blob (the link a pull or mount checks);
+ *	                    a blob no repository links any more is orphaned and its bytes deleted
+ *	manifests           each manifest per repository, with its exact bytes; `subject`,
+ *	                    `artifact_type` and `annotations` (JSON) serve the referrers API
+ *	manifest_references the blobs and child manifests a manifest names, per repository
+ *	tags                tag → manifest digest per repository, with the time it was last set
+ *	uploads             upload sessions: which repository an upload id belongs to, since when
+ *	                    (the bytes are in uploads/<id>)
+ */
+export const METADATA_SCHEMA = `
+CREATE TABLE IF NOT EXISTS repositories (
+  name TEXT PRIMARY KEY,
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS blobs (
+  digest TEXT PRIMARY KEY,
+  size INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS repository_blobs (
+  repository TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  PRIMARY KEY (repository, digest)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS repository_blobs_by_digest ON repository_blobs (digest);
+CREATE TABLE IF NOT EXISTS manifests (
+  id INTEGER PRIMARY KEY,
+  repository TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  media_type TEXT NOT NULL,
+  content BLOB NOT NULL,
+  size INTEGER NOT NULL,
+  subject TEXT,
+  artifact_type TEXT,
+  annotations TEXT,
+  created_at INTEGER NOT NULL,
+  UNIQUE (repository, digest)
+);
+CREATE INDEX IF NOT EXISTS manifests_by_subject ON manifests (repository, subject) WHERE subject IS NOT NULL;
+CREATE TABLE IF NOT EXISTS manifest_references (
+  repository TEXT NOT NULL,
+  manifest TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('blob', 'manifest')),
+  PRIMARY KEY (repository, manifest, digest)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tags (
+  repository TEXT NOT NULL,
+  tag TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (repository, tag)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS tags_by_digest ON tags (repository, digest);
+CREATE TABLE IF NOT EXISTS uploads (
+  id TEXT PRIMARY KEY,
+  repository TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+`;
