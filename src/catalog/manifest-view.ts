@@ -3,6 +3,7 @@
  * catalogue shows what a registry holds, including manifests another registry accepted that
  * Reestr's validator would refuse, so fields are read when present and skipped when odd.
  */
+import { isAttestation, type Platform } from "../oci/platform.ts";
 import type { ImageConfig, PullCommands, ReferrerKind, TagPlatform } from "./api-schemas.ts";
 
 export interface LooseDescriptor {
@@ -11,7 +12,7 @@ export interface LooseDescriptor {
   size: number;
   artifactType?: string;
   annotations?: Record<string, string>;
-  platform?: { os?: string; architecture?: string; variant?: string };
+  platform?: Partial<Platform>;
 }
 
 export interface LooseManifest {
@@ -90,13 +91,9 @@ export function readManifest(bytes: Buffer, mediaType: string): LooseManifest {
   return result;
 }
 
-/** Attestation manifests that buildx lists in an index under platform unknown/unknown. */
+/** An index entry that names a platform and is not an attestation manifest. */
 export function isRealPlatform(d: LooseDescriptor): boolean {
-  return (
-    d.platform?.os !== undefined &&
-    d.platform.os !== "unknown" &&
-    d.annotations?.["vnd.docker.reference.type"] !== "attestation-manifest"
-  );
+  return d.platform?.os !== undefined && !isAttestation(d);
 }
 
 export function platformOf(d: LooseDescriptor): TagPlatform {

@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { pullImage } from "../client/pull-image.ts";
-import { formatPlatform, parsePlatform } from "../image/walk.ts";
+import { formatPlatform, parsePlatform } from "../oci/platform.ts";
 import { COMMON_OPTIONS, clientFor, formatBytes, parseTarget, positiveNumber, printJson } from "./args.ts";
 import { type Command, UsageError } from "./command.ts";
 import { createProgress, progressMode } from "./progress.ts";

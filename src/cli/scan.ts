@@ -8,8 +8,9 @@
  */
 import { parseArgs } from "node:util";
 import type { RegistryClient } from "../client/registry-client.ts";
+import { formatPlatform } from "../oci/platform.ts";
 import type { ResolvedCredentials } from "../watcher/credentials.ts";
-import { defaultClient, ScanEngine } from "../watcher/engine.ts";
+import { defaultClient, ScanEngine, tagsToInspect } from "../watcher/engine.ts";
 import { TrivyScanner } from "../watcher/scanners/trivy.ts";
 import {
   type ImageInfo,
@@ -21,7 +22,6 @@ import {
   TAG_SORTS,
   type TagSort,
 } from "../watcher/spec.ts";
-import { filterTags } from "../watcher/tag-filter.ts";
 import { credentialsFor, formatBytes, parseTarget } from "./args.ts";
 import { type Command, UsageError } from "./command.ts";
 
@@ -209,7 +209,7 @@ export function shortDigest(digest: string): string {
 
 function platformsText(image: ImageInfo): string {
   if (image.platforms.length === 0) return "-";
-  return image.platforms.map((p) => `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ""}`).join(",");
+  return image.platforms.map(formatPlatform).join(",");
 }
 
 function createdText(created: string | undefined): string {
@@ -282,13 +282,7 @@ function withProgress(client: RegistryClient, spec: RegistrySpec, progress: Retu
   const listTags = client.listTags.bind(client);
   client.listTags = async (repository, options) => {
     const tags = await listTags(repository, options);
-    const filter = spec.tagFilter;
-    // The engine inspects what include/exclude keep (and, except for the created sort, the limit).
-    const inspected =
-      filter.sort === "created"
-        ? filterTags(tags, { include: filter.include, exclude: filter.exclude })
-        : filterTags(tags, filter);
-    progress.listed(inspected.length);
+    progress.listed(tagsToInspect(tags, spec.tagFilter).length);
     return tags;
   };
   const headManifest = client.headManifest.bind(client);

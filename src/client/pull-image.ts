@@ -5,9 +5,10 @@
  */
 import { Transform } from "node:stream";
 import { OciLayout } from "../image/oci-layout.ts";
-import { type Platform, walkImage } from "../image/walk.ts";
+import { walkImage } from "../image/walk.ts";
 import { isDigest } from "../oci/digest.ts";
 import type { Descriptor } from "../oci/manifest.ts";
+import type { Platform } from "../oci/platform.ts";
 import { forEachLimit } from "./concurrency.ts";
 import type { TransferEvent, TransferSummary } from "./push-image.ts";
 import type { RegistryClient } from "./registry-client.ts";

@@ -7,8 +7,9 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 import { type Digest, digestOf } from "../oci/digest.ts";
-import type { Descriptor, ImageIndex, ImageManifest, Platform } from "../oci/manifest.ts";
+import type { Descriptor, ImageIndex, ImageManifest } from "../oci/manifest.ts";
 import { MediaType } from "../oci/media-types.ts";
+import type { Platform } from "../oci/platform.ts";
 import { DigestingStream, type OciLayout } from "./oci-layout.ts";
 import { type TarInputEntry, tarChunks } from "./tar.ts";
 

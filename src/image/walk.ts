@@ -6,6 +6,7 @@
 import { digestOf, parseDigest } from "../oci/digest.ts";
 import { type Descriptor, type ParsedManifest, parseManifest } from "../oci/manifest.ts";
 import { manifestKindOf } from "../oci/media-types.ts";
+import { formatPlatform, type Platform, platformMatches } from "../oci/platform.ts";
 import { BlobDigestMismatchError } from "./oci-layout.ts";
 
 export interface WalkedManifest {
@@ -20,30 +21,6 @@ export interface ImageGraph {
   manifests: WalkedManifest[];
   /** Config and layer blobs, each once, in first-seen order. */
   blobs: Descriptor[];
-}
-
-export interface Platform {
-  os: string;
-  architecture: string;
-  variant?: string;
-}
-
-/** Parses `os/arch[/variant]`, e.g. `linux/arm64/v8`. */
-export function parsePlatform(value: string): Platform {
-  const [os, architecture, variant, ...rest] = value.split("/");
-  if (!os || !architecture || rest.length > 0)
-    throw new Error(`invalid platform "${value}": expected os/arch[/variant]`);
-  return variant ? { os, architecture, variant } : { os, architecture };
-}
-
-export function formatPlatform(p: Platform): string {
-  return `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ""}`;
-}
-
-export function platformMatches(candidate: Platform | undefined, wanted: Platform): boolean {
-  if (!candidate) return false;
-  if (candidate.os !== wanted.os || candidate.architecture !== wanted.architecture) return false;
-  return wanted.variant === undefined || candidate.variant === wanted.variant;
 }
 
 /** Fetches a manifest's bytes; the walker verifies them against the descriptor's digest. */

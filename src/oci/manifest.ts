@@ -8,17 +8,10 @@ import {
   MediaType,
   manifestKindOf,
 } from "./media-types.ts";
+import type { Platform } from "./platform.ts";
 
 /** Manifests larger than this are refused, as the spec allows and Distribution does. */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
-
-export interface Platform {
-  os: string;
-  architecture: string;
-  variant?: string;
-  "os.version"?: string;
-  "os.features"?: string[];
-}
 
 export interface Descriptor {
   mediaType: string;

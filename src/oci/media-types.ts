@@ -32,6 +32,12 @@ export function manifestKindOf(mediaType: string): ManifestKind | undefined {
   return Object.hasOwn(MANIFEST_KINDS, mediaType) ? MANIFEST_KINDS[mediaType] : undefined;
 }
 
+/** Config media types of container images (an artifact's config is anything else). */
+export const IMAGE_CONFIG_MEDIA_TYPES: ReadonlySet<string> = new Set([
+  MediaType.OciConfig,
+  MediaType.DockerConfig,
+]);
+
 export function isSchema1(mediaType: string): boolean {
   return mediaType === MediaType.DockerSchema1 || mediaType === MediaType.DockerSchema1Signed;
 }

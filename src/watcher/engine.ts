@@ -26,24 +26,20 @@
 
 import { forEachLimit } from "../client/concurrency.ts";
 import { RegistryClientError } from "../client/errors.ts";
-import { RegistryClient } from "../client/registry-client.ts";
+import { type ManifestResponse, RegistryClient } from "../client/registry-client.ts";
 import { type Digest, digestOf, isDigest, parseDigest } from "../oci/digest.ts";
 import { type Descriptor, type ImageManifest, type ParsedManifest, parseManifest } from "../oci/manifest.ts";
+import { IMAGE_CONFIG_MEDIA_TYPES } from "../oci/media-types.ts";
+import { isAttestation } from "../oci/platform.ts";
+import type { Logger } from "../util/logger.ts";
 import { CredentialsError, type ResolvedCredentials, resolveCredentials } from "./credentials.ts";
 import {
   ScanTimeoutError,
   type VulnerabilityFinding,
   type VulnerabilityScanner,
 } from "./scanners/scanner.ts";
-import type { ImageInfo, PlatformInfo, RegistrySpec, RegistryStatus } from "./spec.ts";
+import type { ImageInfo, PlatformInfo, RegistrySpec, RegistryStatus, VulnerabilitySummary } from "./spec.ts";
 import { filterTags } from "./tag-filter.ts";
-
-/** The logger methods the engine uses (src/server/logger.ts's Logger fits). */
-export interface EngineLogger {
-  debug(msg: string, fields?: Record<string, unknown>): void;
-  info(msg: string, fields?: Record<string, unknown>): void;
-  warn(msg: string, fields?: Record<string, unknown>): void;
-}
 
 export interface ClientContext {
   spec: RegistrySpec;
@@ -67,7 +63,7 @@ export interface ScanEngineOptions {
   /** Vulnerability scans run at once (subprocesses are heavy; the seed runs them one by one). Default 1. */
   scanConcurrency?: number;
   now?: () => Date;
-  logger?: EngineLogger;
+  logger?: Logger;
 }
 
 /** What one pass did, beyond the status (for metrics and the CLI). */
@@ -97,11 +93,6 @@ export interface ScanResult {
 }
 
 const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
-const ATTESTATION_ANNOTATION = "vnd.docker.reference.type";
-const IMAGE_CONFIG_TYPES = new Set([
-  "application/vnd.oci.image.config.v1+json",
-  "application/vnd.docker.container.image.v1+json",
-]);
 
 interface ImageConfig {
   os?: unknown;
@@ -201,11 +192,6 @@ function manifestSize(manifest: ParsedManifest): number {
   return manifest.blobs.reduce((sum, blob) => sum + blob.size, 0);
 }
 
-function isAttestation(child: Descriptor): boolean {
-  if (child.annotations?.[ATTESTATION_ANNOTATION] !== undefined) return true;
-  return child.platform?.os === "unknown" && child.platform.architecture === "unknown";
-}
-
 function platformOf(
   source: { os?: unknown; architecture?: unknown; variant?: unknown } | undefined,
 ): Pick<PlatformInfo, "os" | "architecture" | "variant"> | undefined {
@@ -232,6 +218,31 @@ interface Connection {
   owned: boolean;
 }
 
+/**
+ * The state of one pass, handed to every step: what is scanned and through which client, and what
+ * the steps fill in for the result (stats, findings, warnings).
+ */
+interface Pass {
+  readonly spec: RegistrySpec;
+  readonly previous: RegistryStatus | undefined;
+  readonly client: RegistryClient;
+  readonly credentials: ResolvedCredentials | undefined;
+  readonly signal: AbortSignal | undefined;
+  readonly stats: ScanStats;
+  /** Findings of the images scanned for vulnerabilities in this pass, by manifest digest. */
+  readonly findings: Map<string, VulnerabilityFinding[]>;
+  /** Notes for a Success status's message: tags skipped, vulnerability scans skipped. */
+  readonly warnings: string[];
+  /** The previous status's images by tag. */
+  readonly previousByTag: Map<string, ImageInfo>;
+  /**
+   * Images by manifest digest, described or being described, seeded with the previous status: a
+   * tag that points at a digest already known (a new `latest`, or `1.27` moving to where `1.27.3`
+   * is) costs one HEAD.
+   */
+  readonly described: Map<string, Promise<ImageInfo>>;
+}
+
 interface TagFailure {
   tag: string;
   error: unknown;
@@ -251,10 +262,10 @@ function emptyStats(): ScanStats {
 }
 
 /**
- * The tags to inspect. The `created` sort needs every tag's creation time before `limit` can
+ * The tags a pass inspects. The `created` sort needs every tag's creation time before `limit` can
  * pick, so it only applies include/exclude here; other sorts filter, sort and limit at once.
  */
-function tagsToInspect(tags: string[], filter: RegistrySpec["tagFilter"]): string[] {
+export function tagsToInspect(tags: string[], filter: RegistrySpec["tagFilter"]): string[] {
   return filter.sort === "created"
     ? filterTags(tags, { include: filter.include, exclude: filter.exclude })
     : filterTags(tags, filter);
@@ -289,8 +300,110 @@ function summaryLine(tagCount: number, stats: ScanStats): string {
   return summary;
 }
 
-/** A pass's images by manifest digest (described, or being described). */
-type DescribedImages = Map<string, Promise<ImageInfo>>;
+/** HEAD, then reuse or fetch. Undefined when the tag vanished since the list. */
+async function inspectTag(pass: Pass, tag: string): Promise<Inspected | undefined> {
+  const { spec, client, signal, described } = pass;
+  const known = pass.previousByTag.get(tag);
+  const head = await client.headManifest(spec.repository, tag, { signal });
+  if (!head) return undefined;
+  const { digest } = head;
+  if (digest !== undefined && known?.digest === digest) {
+    return { image: { ...known }, changed: false };
+  }
+  if (digest !== undefined) {
+    // Set before awaiting, so tags sharing a digest in one pass fetch it once between them.
+    let pending = described.get(digest);
+    if (!pending) {
+      pending = fetchAndDescribe(pass, tag, digest);
+      described.set(digest, pending);
+      pending.catch(() => described.delete(digest));
+    }
+    return { image: { ...(await pending), tag }, changed: true };
+  }
+  // No Docker-Content-Digest on the HEAD (some registries): the GET's bytes tell.
+  signal?.throwIfAborted();
+  const manifest = await client.getManifest(spec.repository, tag, { signal });
+  if (known?.digest === manifest.digest) return { image: known, changed: false };
+  return { image: await describeImage(pass, tag, manifest), changed: true };
+}
+
+/** GET a manifest by digest and describe it. */
+async function fetchAndDescribe(pass: Pass, tag: string, digest: Digest): Promise<ImageInfo> {
+  pass.signal?.throwIfAborted();
+  const manifest = await pass.client.getManifest(pass.spec.repository, digest, { signal: pass.signal });
+  return describeImage(pass, tag, manifest);
+}
+
+/** Sizes, platforms and created of a manifest just fetched. */
+async function describeImage(pass: Pass, tag: string, manifest: ManifestResponse): Promise<ImageInfo> {
+  const { digest } = manifest;
+  const parsed = parseManifest(manifest.bytes, manifest.mediaType);
+  if (parsed.kind === "image") {
+    const size = manifestSize(parsed);
+    const config = await readConfig(pass, (parsed.json as ImageManifest).config);
+    const platform = platformOf(config);
+    const created = isoOrUndefined(config?.created);
+    return {
+      tag,
+      digest,
+      size,
+      platforms: platform ? [{ ...platform, digest, size }] : [],
+      ...(created ? { created } : {}),
+    };
+  }
+  const platforms: PlatformInfo[] = [];
+  const dates: (string | undefined)[] = [];
+  for (const child of parsed.children) {
+    if (isAttestation(child)) continue;
+    pass.signal?.throwIfAborted();
+    const childManifest = await pass.client.getManifest(pass.spec.repository, child.digest, {
+      signal: pass.signal,
+    });
+    const childParsed = parseManifest(childManifest.bytes, childManifest.mediaType);
+    // A nested index or an artifact is not a platform image.
+    if (childParsed.kind !== "image") continue;
+    const config = await readConfig(pass, (childParsed.json as ImageManifest).config);
+    const platform = platformOf(child.platform) ?? platformOf(config);
+    if (!platform) continue;
+    platforms.push({ ...platform, digest: child.digest, size: manifestSize(childParsed) });
+    dates.push(isoOrUndefined(config?.created));
+  }
+  const created = newest(dates);
+  return {
+    tag,
+    digest,
+    size: platforms.reduce((sum, p) => sum + p.size, 0),
+    platforms,
+    ...(created ? { created } : {}),
+  };
+}
+
+/** The image config (os, architecture, variant, created); undefined for non-image configs. */
+async function readConfig(pass: Pass, descriptor: Descriptor): Promise<ImageConfig | undefined> {
+  if (!IMAGE_CONFIG_MEDIA_TYPES.has(descriptor.mediaType)) return undefined;
+  if (descriptor.size > MAX_CONFIG_BYTES) return undefined;
+  pass.signal?.throwIfAborted();
+  const blob = await pass.client.getBlob(pass.spec.repository, descriptor.digest, { signal: pass.signal });
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of blob.stream) {
+    total += (chunk as Buffer).length;
+    if (total > MAX_CONFIG_BYTES) {
+      blob.stream.destroy();
+      throw new Error(`config ${descriptor.digest} exceeds ${MAX_CONFIG_BYTES} bytes`);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  const bytes = Buffer.concat(chunks);
+  const actual = isDigest(descriptor.digest)
+    ? digestOf(bytes, parseDigest(descriptor.digest).algorithm)
+    : undefined;
+  if (actual !== descriptor.digest) {
+    throw new Error(`config blob hashes to ${actual}, expected ${descriptor.digest}`);
+  }
+  const json = JSON.parse(bytes.toString("utf8")) as unknown;
+  return typeof json === "object" && json !== null ? (json as ImageConfig) : undefined;
+}
 
 /** Runs passes over Registry specs; holds no state between passes other than its options. */
 export class ScanEngine {
@@ -310,22 +423,34 @@ export class ScanEngine {
   /** One pass, with what it did. */
   async run(spec: RegistrySpec, previous?: RegistryStatus, signal?: AbortSignal): Promise<ScanResult> {
     const started = Date.now();
-    const stats = emptyStats();
-    const findings = new Map<string, VulnerabilityFinding[]>();
-    const finish = (status: RegistryStatus): ScanResult => {
-      stats.durationMs = Date.now() - started;
-      return { status, stats, findings };
-    };
+    const result = (status: RegistryStatus, pass?: Pass): ScanResult => ({
+      status,
+      stats: { ...(pass?.stats ?? emptyStats()), durationMs: Date.now() - started },
+      findings: pass?.findings ?? new Map(),
+    });
     signal?.throwIfAborted();
 
     let connection: Connection;
     try {
       connection = await this.connect(spec);
     } catch (error) {
-      return finish(this.failedStatus(spec, previous, error));
+      return result(this.failedStatus(spec, previous, error));
     }
+    const previousByTag = new Map((previous?.images ?? []).map((image) => [image.tag, image]));
+    const pass: Pass = {
+      spec,
+      previous,
+      client: connection.client,
+      credentials: connection.credentials,
+      signal,
+      stats: emptyStats(),
+      findings: new Map(),
+      warnings: [],
+      previousByTag,
+      described: new Map([...previousByTag.values()].map((image) => [image.digest, Promise.resolve(image)])),
+    };
     try {
-      return finish(await this.pass(spec, previous, connection, stats, findings, signal));
+      return result(await this.runPass(pass), pass);
     } finally {
       if (connection.owned) connection.client.close();
     }
@@ -341,47 +466,38 @@ export class ScanEngine {
   }
 
   /** The pass proper, once connected: list, inspect, keep, scan vulnerabilities, report. */
-  private async pass(
-    spec: RegistrySpec,
-    previous: RegistryStatus | undefined,
-    { client, credentials }: Connection,
-    stats: ScanStats,
-    findings: Map<string, VulnerabilityFinding[]>,
-    signal: AbortSignal | undefined,
-  ): Promise<RegistryStatus> {
+  private async runPass(pass: Pass): Promise<RegistryStatus> {
+    const { spec, client, signal, stats } = pass;
     let tags: string[];
     try {
       tags = await client.listTags(spec.repository, { signal });
     } catch (error) {
       signal?.throwIfAborted();
-      return this.failedStatus(spec, previous, error);
+      return this.failedStatus(spec, pass.previous, error);
     }
     signal?.throwIfAborted();
     stats.tagsListed = tags.length;
 
-    const previousByTag = new Map((previous?.images ?? []).map((image) => [image.tag, image]));
     const toInspect = tagsToInspect(tags, spec.tagFilter);
-    const { results, failures } = await this.inspectAll(client, spec, toInspect, previousByTag, signal);
+    const { results, failures } = await this.inspectAll(pass, toInspect);
     signal?.throwIfAborted();
 
     if (toInspect.length > 0 && failures.length === toInspect.length && isSystemic(failures[0]!.error)) {
       // Nothing at all could be read, for a reason that is the registry's, not a tag's.
-      return this.failedStatus(spec, previous, failures[0]!.error);
+      return this.failedStatus(spec, pass.previous, failures[0]!.error);
     }
 
     const kept = keptTags(toInspect, results, spec.tagFilter);
-    const images = kept.map((tag) => results.get(tag)!.image);
+    let images = kept.map((tag) => results.get(tag)!.image);
     stats.tagsKept = images.length;
     stats.changed = kept.filter((tag) => results.get(tag)!.changed).length;
     const keptSet = new Set(kept);
-    stats.removed = [...previousByTag.keys()].filter((tag) => !keptSet.has(tag)).length;
+    stats.removed = [...pass.previousByTag.keys()].filter((tag) => !keptSet.has(tag)).length;
     stats.failed = failures.length;
-    const warnings = skippedTagWarnings(failures);
+    pass.warnings.push(...skippedTagWarnings(failures));
 
-    if (spec.vulnerabilityScanning.enabled) {
-      await this.scanVulnerabilities(spec, credentials, images, results, stats, findings, warnings, signal);
-    }
-    return this.successStatus(spec, images, stats, warnings);
+    if (spec.vulnerabilityScanning.enabled) images = await this.scanVulnerabilities(pass, images);
+    return this.successStatus(pass, images);
   }
 
   /**
@@ -389,27 +505,20 @@ export class ScanEngine {
    * recorded in `failures`, and its previous entry kept in `results` when there was one.
    */
   private async inspectAll(
-    client: RegistryClient,
-    spec: RegistrySpec,
+    pass: Pass,
     tags: string[],
-    previousByTag: Map<string, ImageInfo>,
-    signal: AbortSignal | undefined,
   ): Promise<{ results: Map<string, Inspected>; failures: TagFailure[] }> {
     const results = new Map<string, Inspected>();
     const failures: TagFailure[] = [];
-    // Images by digest for this pass, seeded with the previous status: a tag that points at a
-    // digest already known (a new `latest`, or `1.27` moving to where `1.27.3` is) costs one HEAD.
-    const described: DescribedImages = new Map();
-    for (const image of previousByTag.values()) described.set(image.digest, Promise.resolve(image));
-    await forEachLimit(tags, spec.scanConfig.concurrency, async (tag) => {
-      signal?.throwIfAborted();
+    await forEachLimit(tags, pass.spec.scanConfig.concurrency, async (tag) => {
+      pass.signal?.throwIfAborted();
       try {
-        const inspected = await this.inspect(client, spec, tag, previousByTag.get(tag), described, signal);
+        const inspected = await inspectTag(pass, tag);
         if (inspected) results.set(tag, inspected);
       } catch (error) {
-        if (signal?.aborted) throw error;
+        if (pass.signal?.aborted) throw error;
         failures.push({ tag, error });
-        const known = previousByTag.get(tag);
+        const known = pass.previousByTag.get(tag);
         if (known) results.set(tag, { image: known, changed: false });
         this.options.logger?.warn("tag inspection failed", { tag, err: errorText(error) });
       }
@@ -438,18 +547,14 @@ export class ScanEngine {
   }
 
   /** A Success status: the summary line and the pass's warnings as the message. */
-  private successStatus(
-    spec: RegistrySpec,
-    images: ImageInfo[],
-    stats: ScanStats,
-    warnings: string[],
-  ): RegistryStatus {
-    const message = [summaryLine(images.length, stats), ...warnings].join("; ");
+  private successStatus(pass: Pass, images: ImageInfo[]): RegistryStatus {
+    const { spec, warnings } = pass;
+    const message = [summaryLine(images.length, pass.stats), ...warnings].join("; ");
     this.options.logger?.info("registry scanned", {
       url: spec.url,
       repository: spec.repository,
       tags: images.length,
-      changed: stats.changed,
+      changed: pass.stats.changed,
       warnings: warnings.length,
     });
     return {
@@ -460,182 +565,23 @@ export class ScanEngine {
     };
   }
 
-  /** HEAD, then reuse or fetch. Undefined when the tag vanished since the list. */
-  private async inspect(
-    client: RegistryClient,
-    spec: RegistrySpec,
-    tag: string,
-    known: ImageInfo | undefined,
-    described: DescribedImages,
-    signal: AbortSignal | undefined,
-  ): Promise<Inspected | undefined> {
-    const head = await client.headManifest(spec.repository, tag, { signal });
-    if (!head) return undefined;
-    const { digest } = head;
-    if (digest !== undefined && known?.digest === digest) {
-      return { image: { ...known }, changed: false };
-    }
-    if (digest !== undefined) {
-      // Set before awaiting, so tags sharing a digest in one pass fetch it once between them.
-      let pending = described.get(digest);
-      if (!pending) {
-        pending = this.fetchAndDescribe(client, spec.repository, tag, digest, signal);
-        described.set(digest, pending);
-        pending.catch(() => described.delete(digest));
-      }
-      return { image: { ...(await pending), tag }, changed: true };
-    }
-    // No Docker-Content-Digest on the HEAD (some registries): the GET's bytes tell.
-    signal?.throwIfAborted();
-    const manifest = await client.getManifest(spec.repository, head.digest ?? tag, { signal });
-    if (known?.digest === manifest.digest) return { image: known, changed: false };
-    const image = await this.describe(
-      client,
-      spec.repository,
-      tag,
-      manifest.digest,
-      manifest.bytes,
-      manifest.mediaType,
-      signal,
-    );
-    return { image, changed: true };
-  }
-
-  /** GET a manifest by digest and describe it. */
-  private async fetchAndDescribe(
-    client: RegistryClient,
-    repository: string,
-    tag: string,
-    digest: string,
-    signal: AbortSignal | undefined,
-  ): Promise<ImageInfo> {
-    signal?.throwIfAborted();
-    const manifest = await client.getManifest(repository, digest, { signal });
-    return this.describe(
-      client,
-      repository,
-      tag,
-      manifest.digest,
-      manifest.bytes,
-      manifest.mediaType,
-      signal,
-    );
-  }
-
-  /** Sizes, platforms and created of a manifest just fetched. */
-  private async describe(
-    client: RegistryClient,
-    repository: string,
-    tag: string,
-    digest: Digest,
-    bytes: Buffer,
-    mediaType: string,
-    signal: AbortSignal | undefined,
-  ): Promise<ImageInfo> {
-    const parsed = parseManifest(bytes, mediaType);
-    if (parsed.kind === "image") {
-      const manifest = parsed.json as ImageManifest;
-      const size = manifestSize(parsed);
-      const config = await this.readConfig(client, repository, manifest.config, signal);
-      const platform = platformOf(config);
-      const created = isoOrUndefined(config?.created);
-      return {
-        tag,
-        digest,
-        size,
-        platforms: platform ? [{ ...platform, digest, size }] : [],
-        ...(created ? { created } : {}),
-      };
-    }
-    const platforms: PlatformInfo[] = [];
-    const dates: (string | undefined)[] = [];
-    for (const child of parsed.children) {
-      if (isAttestation(child)) continue;
-      signal?.throwIfAborted();
-      const childManifest = await client.getManifest(repository, child.digest, { signal });
-      const childParsed = parseManifest(childManifest.bytes, childManifest.mediaType);
-      // A nested index or an artifact is not a platform image.
-      if (childParsed.kind !== "image") continue;
-      const config = await this.readConfig(
-        client,
-        repository,
-        (childParsed.json as ImageManifest).config,
-        signal,
-      );
-      const platform = platformOf(child.platform) ?? platformOf(config);
-      if (!platform) continue;
-      platforms.push({ ...platform, digest: child.digest, size: manifestSize(childParsed) });
-      dates.push(isoOrUndefined(config?.created));
-    }
-    const created = newest(dates);
-    return {
-      tag,
-      digest,
-      size: platforms.reduce((sum, p) => sum + p.size, 0),
-      platforms,
-      ...(created ? { created } : {}),
-    };
-  }
-
-  /** The image config (os, architecture, variant, created); undefined for non-image configs. */
-  private async readConfig(
-    client: RegistryClient,
-    repository: string,
-    descriptor: Descriptor,
-    signal: AbortSignal | undefined,
-  ): Promise<ImageConfig | undefined> {
-    if (!IMAGE_CONFIG_TYPES.has(descriptor.mediaType)) return undefined;
-    if (descriptor.size > MAX_CONFIG_BYTES) return undefined;
-    signal?.throwIfAborted();
-    const blob = await client.getBlob(repository, descriptor.digest, { signal });
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for await (const chunk of blob.stream) {
-      total += (chunk as Buffer).length;
-      if (total > MAX_CONFIG_BYTES) {
-        blob.stream.destroy();
-        throw new Error(`config ${descriptor.digest} exceeds ${MAX_CONFIG_BYTES} bytes`);
-      }
-      chunks.push(chunk as Buffer);
-    }
-    const bytes = Buffer.concat(chunks);
-    const actual = isDigest(descriptor.digest)
-      ? digestOf(bytes, parseDigest(descriptor.digest).algorithm)
-      : undefined;
-    if (actual !== descriptor.digest) {
-      throw new Error(`config blob hashes to ${actual}, expected ${descriptor.digest}`);
-    }
-    const json = JSON.parse(bytes.toString("utf8")) as unknown;
-    return typeof json === "object" && json !== null ? (json as ImageConfig) : undefined;
-  }
-
   /**
-   * Scans the images that are due; never fails the pass. Updates `results`' images in place and
-   * puts each scanned digest's findings (when the scanner lists them) into `findings`.
+   * Scans the images that are due and returns the images with their new summaries; never fails
+   * the pass. Each scanned digest's findings (when the scanner lists them) go into `pass.findings`.
    */
-  private async scanVulnerabilities(
-    spec: RegistrySpec,
-    credentials: ResolvedCredentials | undefined,
-    images: ImageInfo[],
-    results: Map<string, Inspected>,
-    stats: ScanStats,
-    findings: Map<string, VulnerabilityFinding[]>,
-    warnings: string[],
-    signal: AbortSignal | undefined,
-  ): Promise<void> {
+  private async scanVulnerabilities(pass: Pass, images: ImageInfo[]): Promise<ImageInfo[]> {
+    const { spec, signal, stats, warnings } = pass;
     const config = spec.vulnerabilityScanning;
     const now = this.now().getTime();
-    const due = images
-      .map((image, index) => ({ image, index }))
-      .filter(({ image }) => {
-        const scannedAt = image.vulnerabilities ? Date.parse(image.vulnerabilities.scannedAt) : Number.NaN;
-        return Number.isNaN(scannedAt) || now - scannedAt >= config.interval * 1000;
-      });
-    if (due.length === 0) return;
+    const due = images.filter((image) => {
+      const scannedAt = image.vulnerabilities ? Date.parse(image.vulnerabilities.scannedAt) : Number.NaN;
+      return Number.isNaN(scannedAt) || now - scannedAt >= config.interval * 1000;
+    });
+    if (due.length === 0) return images;
     const scanner = this.options.scanner;
     if (!scanner) {
       warnings.push("no vulnerability scanner configured: vulnerability scanning skipped");
-      return;
+      return images;
     }
     const availability = await scanner.availability();
     if (!availability.ok) {
@@ -646,21 +592,17 @@ export class ScanEngine {
         scanner: scanner.name,
         reason: availability.reason,
       });
-      return;
+      return images;
     }
     const skipped: string[] = [];
+    const summaries = new Map<string, VulnerabilitySummary>();
     // One scan per digest: tags that share an image (latest, 1.27, 1.27.3) share its report.
-    const byDigest = new Map<string, { image: ImageInfo; index: number }[]>();
-    for (const item of due) {
-      const group = byDigest.get(item.image.digest);
-      if (group) group.push(item);
-      else byDigest.set(item.image.digest, [item]);
-    }
+    const byDigest = Map.groupBy(due, (image) => image.digest);
     await forEachLimit(
       [...byDigest.values()],
       Math.max(1, this.options.scanConcurrency ?? 1),
       async (group) => {
-        const { image } = group[0]!;
+        const image = group[0]!;
         signal?.throwIfAborted();
         try {
           const { findings: listed, ...summary } = await scanner.scan(
@@ -669,7 +611,7 @@ export class ScanEngine {
               repository: spec.repository,
               digest: image.digest as Digest,
               tag: image.tag,
-              ...(credentials ? { credentials } : {}),
+              ...(pass.credentials ? { credentials: pass.credentials } : {}),
               insecure: spec.insecureSkipVerify,
             },
             {
@@ -678,13 +620,8 @@ export class ScanEngine {
               ...(signal ? { signal } : {}),
             },
           );
-          if (listed) findings.set(image.digest, listed);
-          for (const { image: tagged, index } of group) {
-            const updated = { ...tagged, vulnerabilities: summary };
-            images[index] = updated;
-            const entry = results.get(tagged.tag);
-            if (entry) entry.image = updated;
-          }
+          if (listed) pass.findings.set(image.digest, listed);
+          summaries.set(image.digest, summary);
           stats.vulnerabilityScans++;
         } catch (error) {
           signal?.throwIfAborted();
@@ -692,7 +629,7 @@ export class ScanEngine {
           stats.vulnerabilityFailures++;
           const why =
             error instanceof ScanTimeoutError ? `timed out after ${config.timeout}s` : errorText(error);
-          skipped.push(`${group.map((item) => item.image.tag).join(", ")} (${why})`);
+          skipped.push(`${group.map((item) => item.tag).join(", ")} (${why})`);
           this.options.logger?.warn("vulnerability scan failed", { tag: image.tag, err: why });
         }
       },
@@ -702,6 +639,11 @@ export class ScanEngine {
       const more = skipped.length > 5 ? ` and ${skipped.length - 5} more` : "";
       warnings.push(`vulnerability scan skipped for ${shown}${more}`);
     }
+    const dueImages = new Set(due);
+    return images.map((image) => {
+      const summary = dueImages.has(image) ? summaries.get(image.digest) : undefined;
+      return summary ? { ...image, vulnerabilities: summary } : image;
+    });
   }
 }
 

@@ -8,6 +8,7 @@
  *
  * Time goes through a `SchedulerClock`, so tests drive the scheduler with a fake clock.
  */
+import type { Logger } from "../util/logger.ts";
 import type { ScanResult } from "./engine.ts";
 import type { RegistrySpec, RegistryStatus, ScanStatus } from "./spec.ts";
 import type { WatchStore } from "./store.ts";
@@ -33,12 +34,6 @@ export interface WatchEntry {
 /** What the scheduler needs of the engine (ScanEngine fits). */
 export interface ScanRunner {
   run(spec: RegistrySpec, previous?: RegistryStatus, signal?: AbortSignal): Promise<ScanResult>;
-}
-
-export interface SchedulerLogger {
-  info(msg: string, fields?: Record<string, unknown>): void;
-  warn(msg: string, fields?: Record<string, unknown>): void;
-  error(msg: string, fields?: Record<string, unknown>): void;
 }
 
 /** One pass of one entry, as logged and emitted. */
@@ -68,7 +63,7 @@ export interface WatchSchedulerOptions {
   engine: ScanRunner;
   store: WatchStore;
   clock?: SchedulerClock;
-  logger?: SchedulerLogger;
+  logger?: Logger;
   /** Delay before an entry's first pass. Default: random, up to 10% of its interval, at most 5 s. */
   initialDelay?: (entry: WatchEntry, intervalMs: number) => number;
   /** First retry delay after a failure; doubles with each failure, capped at the interval. Default 5 s. */

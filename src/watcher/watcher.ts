@@ -4,6 +4,7 @@
  * `createWatcher` builds them without starting (for `--once`); `startWatching` also starts the
  * scheduler. `close()` stops the scheduler (cancelling running scans) and then closes the store.
  */
+import type { Logger } from "../util/logger.ts";
 import { ScanEngine } from "./engine.ts";
 import type { VulnerabilityScanner } from "./scanners/scanner.ts";
 import { TrivyScanner } from "./scanners/trivy.ts";
@@ -16,20 +17,12 @@ import {
 } from "./scheduler.ts";
 import { SqliteWatchStore, type WatchStore } from "./store.ts";
 
-/** The logger methods the watcher uses (src/server/logger.ts's Logger fits). */
-export interface WatcherLogger {
-  debug(msg: string, fields?: Record<string, unknown>): void;
-  info(msg: string, fields?: Record<string, unknown>): void;
-  warn(msg: string, fields?: Record<string, unknown>): void;
-  error(msg: string, fields?: Record<string, unknown>): void;
-}
-
 export interface WatcherOptions {
   entries: readonly WatchEntry[];
   /** Where `watch.sqlite` goes (ignored when `store` is given). */
   dataDir?: string;
   store?: WatchStore;
-  logger?: WatcherLogger;
+  logger?: Logger;
   /** Default: Trivy (REESTR_TRIVY or `trivy` on PATH). */
   scanner?: VulnerabilityScanner;
   clock?: SchedulerClock;

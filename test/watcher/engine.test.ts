@@ -12,20 +12,13 @@ import { RegistryClient } from "../../src/client/registry-client.ts";
 import type { SendOptions } from "../../src/client/transport.ts";
 import { OciLayout } from "../../src/image/oci-layout.ts";
 import { ScanEngine } from "../../src/watcher/engine.ts";
-import {
-  type ImageToScan,
-  type ScannerAvailability,
-  type ScanOptions,
-  ScanTimeoutError,
-  type VulnerabilityScanner,
-} from "../../src/watcher/scanners/scanner.ts";
+import type { ImageToScan, ScanOptions, ScanReport } from "../../src/watcher/scanners/scanner.ts";
 import { TrivyScanner } from "../../src/watcher/scanners/trivy.ts";
 import {
   parseRegistrySpec,
   parseRegistryStatus,
   type RegistrySpecInput,
   type RegistryStatus,
-  type VulnerabilitySummary,
 } from "../../src/watcher/spec.ts";
 import {
   type Descriptor,
@@ -40,6 +33,7 @@ import {
   type TestServer,
 } from "../api/helpers.ts";
 import { makeMultiArchImage, makeOciImage } from "../helpers/fixtures.ts";
+import { finding, InMemoryScanner } from "./in-memory-scanner.ts";
 
 /** A client whose every HTTP request is recorded, with in-flight counting and an optional delay. */
 function countingClient(
@@ -106,33 +100,28 @@ function spec(server: { url: string }, repository: string, extra: Partial<Regist
   return parseRegistrySpec({ url: server.url, repository, ...extra });
 }
 
-class FakeScanner implements VulnerabilityScanner {
-  readonly name = "trivy";
-  calls: string[] = [];
-  availabilityChecks = 0;
-  available: ScannerAvailability = { ok: true, version: "0.58.1" };
-  timeoutTags = new Set<string>();
-  private readonly now: () => Date;
+/**
+ * The scanner these tests use: named trivy, one CRITICAL and (tag length) HIGH findings per image,
+ * a bare summary (no findings list), and it checks the threshold the engine passes on.
+ */
+class FakeScanner extends InMemoryScanner {
   constructor(now: () => Date) {
-    this.now = now;
+    super({
+      name: "trivy",
+      version: "0.58.1",
+      now,
+      listFindings: false,
+      vulnerabilities: (image) => [
+        finding("CVE-2024-0001", "CRITICAL", "openssl"),
+        ...Array.from({ length: image.tag?.length ?? 0 }, (_, i) =>
+          finding(`CVE-2024-1${i}`, "HIGH", "zlib"),
+        ),
+      ],
+    });
   }
-  async availability(): Promise<ScannerAvailability> {
-    this.availabilityChecks++;
-    return this.available;
-  }
-  async scan(image: ImageToScan, options: ScanOptions): Promise<VulnerabilitySummary> {
-    this.calls.push(image.tag ?? image.digest);
+  override async scan(image: ImageToScan, options: ScanOptions): Promise<ScanReport> {
     assert.equal(options.severityThreshold, "HIGH");
-    if (this.timeoutTags.has(image.tag ?? "")) throw new ScanTimeoutError(`trivy timed out on ${image.tag}`);
-    return {
-      critical: 1,
-      high: image.tag?.length ?? 0,
-      medium: 0,
-      low: 0,
-      unknown: 0,
-      scanner: "trivy 0.58.1",
-      scannedAt: this.now().toISOString(),
-    };
+    return super.scan(image, options);
   }
 }
 
@@ -403,7 +392,7 @@ describe("ScanEngine against a real registry", () => {
     const repo = "engine/findings";
     const image = await pushSingle(server, repo, "1.0");
     await pushManifest(server, repo, "latest", image.bytes, image.mediaType);
-    const finding = {
+    const listed = {
       id: "CVE-2024-1234",
       severity: "CRITICAL" as const,
       package: "openssl",
@@ -412,16 +401,12 @@ describe("ScanEngine against a real registry", () => {
       title: "openssl: bad",
       url: "https://avd.aquasec.com/nvd/cve-2024-1234",
     };
-    const scanner = new (class extends FakeScanner {
-      override async scan(target: ImageToScan, options: ScanOptions) {
-        return { ...(await super.scan(target, options)), findings: [finding] };
-      }
-    })(() => new Date());
+    const scanner = new InMemoryScanner({ vulnerabilities: () => [listed] });
     const engine = new ScanEngine({ scanner });
     const s = spec(server, repo, { vulnerabilityScanning: { enabled: true, severityThreshold: "HIGH" } });
     const first = await engine.run(s);
     assert.equal(scanner.calls.length, 1);
-    assert.deepEqual([...(first.findings ?? new Map())], [[image.digest, [finding]]]);
+    assert.deepEqual([...(first.findings ?? new Map())], [[image.digest, [listed]]]);
     assert.equal(first.status.images.length, 2);
     for (const tagged of first.status.images) {
       assert.equal(tagged.vulnerabilities?.critical, 1);
@@ -550,7 +535,7 @@ describe("vulnerability scanning", () => {
   test("summaries stored; one timeout skipped, the rest scanned; interval respected", async () => {
     let now = new Date("2025-01-01T00:00:00Z");
     const scanner = new FakeScanner(() => now);
-    scanner.timeoutTags.add("v2");
+    scanner.timeouts.add("v2");
     const engine = new ScanEngine({ scanner, now: () => now });
     const first = await engine.scan(vulnSpec());
     assert.equal(first.lastScanStatus, "Success");
@@ -573,7 +558,7 @@ describe("vulnerability scanning", () => {
     // Ten minutes later: only v2 (never scanned) is due.
     now = new Date("2025-01-01T00:10:00Z");
     scanner.calls = [];
-    scanner.timeoutTags.clear();
+    scanner.timeouts.clear();
     const second = await engine.scan(vulnSpec(), first);
     assert.deepEqual(scanner.calls, ["v2"]);
     assert.equal(second.images[1]!.vulnerabilities?.scannedAt, "2025-01-01T00:10:00.000Z");
@@ -583,7 +568,7 @@ describe("vulnerability scanning", () => {
     // the previous summary.
     now = new Date("2025-01-01T01:05:00Z");
     scanner.calls = [];
-    scanner.timeoutTags.add("v3");
+    scanner.timeouts.add("v3");
     const { client, log } = countingClient(server.url);
     try {
       const third = await new ScanEngine({ scanner, now: () => now, client: () => client }).scan(

@@ -10,6 +10,7 @@ import {
 } from "../../src/watcher/scheduler.ts";
 import { parseRegistrySpec, type RegistrySpec, type RegistryStatus } from "../../src/watcher/spec.ts";
 import { SqliteWatchStore } from "../../src/watcher/store.ts";
+import { captureLogger } from "../helpers/logger.ts";
 
 /** A clock whose timers fire only when the test says so, in time order. */
 class FakeClock implements SchedulerClock {
@@ -107,15 +108,13 @@ function setup(
   const engine = new FakeEngine(clock);
   const store = new SqliteWatchStore(":memory:");
   const events: ScanEvent[] = [];
-  const logs: { level: string; msg: string; fields?: Record<string, unknown> }[] = [];
-  const log = (level: string) => (msg: string, fields?: Record<string, unknown>) =>
-    logs.push({ level, msg, fields });
+  const { logger, lines: logs } = captureLogger();
   const scheduler = new WatchScheduler({
     entries,
     engine,
     store,
     clock,
-    logger: { info: log("info"), warn: log("warn"), error: log("error") },
+    logger,
     initialDelay: (e) => options.delays?.[e.name] ?? 0,
     backoffBaseMs: options.backoffBaseMs ?? 1000,
     onScan: (event) => events.push(event),
@@ -175,7 +174,8 @@ describe("WatchScheduler", () => {
     // One JSON-able log line and one event per pass, with the digest change counted.
     const scanLogs = logs.filter((l) => l.msg === "registry scan");
     assert.equal(scanLogs.length, 9);
-    assert.deepEqual(Object.keys(scanLogs[0]!.fields!).sort(), [
+    const { level: _level, msg: _msg, ...fields } = scanLogs[0]!;
+    assert.deepEqual(Object.keys(fields).sort(), [
       "changed",
       "durationMs",
       "entry",

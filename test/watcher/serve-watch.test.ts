@@ -9,8 +9,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { ConfigError, loadConfig } from "../../src/config/config.ts";
-import type { ImageToScan, VulnerabilityScanner } from "../../src/watcher/scanners/scanner.ts";
-import type { VulnerabilitySummary } from "../../src/watcher/spec.ts";
 import { parseWatchSection } from "../../src/watcher/watch-config.ts";
 import {
   http,
@@ -21,6 +19,7 @@ import {
   startServer,
   type TestServer,
 } from "../api/helpers.ts";
+import { finding, InMemoryScanner } from "./in-memory-scanner.ts";
 
 interface ListedRegistry {
   name: string;
@@ -39,25 +38,17 @@ interface Change {
   at: string;
 }
 
-/** Two HIGH and one CRITICAL finding per image. */
-class StandInScanner implements VulnerabilityScanner {
-  readonly name = "stand-in";
-  readonly scanned: ImageToScan[] = [];
-  async availability() {
-    return { ok: true as const, version: "stand-in 1.0" };
-  }
-  async scan(image: ImageToScan): Promise<VulnerabilitySummary> {
-    this.scanned.push(image);
-    return {
-      critical: 1,
-      high: 2,
-      medium: 0,
-      low: 0,
-      unknown: 0,
-      scanner: "stand-in 1.0",
-      scannedAt: new Date().toISOString(),
-    };
-  }
+/** Two HIGH and one CRITICAL finding per image, as a bare summary. */
+function standInScanner(): InMemoryScanner {
+  return new InMemoryScanner({
+    name: "stand-in",
+    listFindings: false,
+    vulnerabilities: () => [
+      finding("CVE-2024-0001", "CRITICAL", "musl"),
+      finding("CVE-2024-0002", "HIGH", "openssl"),
+      finding("CVE-2024-0003", "HIGH", "zlib"),
+    ],
+  });
 }
 
 async function getJson<T>(server: TestServer, path: string): Promise<{ status: number; body: T }> {
@@ -90,7 +81,7 @@ describe("reestr serve with a watch section", () => {
   let dir: string;
   let v1: PushedImage;
   let latest: PushedImage;
-  const scanner = new StandInScanner();
+  const scanner = standInScanner();
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "reestr-serve-watch-"));

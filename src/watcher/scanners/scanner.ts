@@ -49,9 +49,9 @@ export type ScannerAvailability = { ok: true; version: string } | { ok: false; r
 
 /**
  * Finds known vulnerabilities in an image. Trivy (CLI subprocess) is the first implementation;
- * Grype or a scanner API plug in behind the same seam. test/watcher/trivy.test.ts holds the
- * behaviour every implementation owes (counts, threshold, timeout, abort); it becomes a shared
- * contract suite when a second scanner arrives.
+ * Grype or a scanner API plug in behind the same seam. test/contract/vulnerability-scanner.contract.ts
+ * holds the behaviour every implementation owes (counts, threshold, findings, timeout, abort,
+ * unavailability); test/watcher/scanner-contract.test.ts runs it on each implementation.
  */
 export interface VulnerabilityScanner {
   readonly name: string;
