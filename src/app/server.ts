@@ -10,7 +10,7 @@
  * (/api/watch/…), catalog (/api/registries…, /api/storage, /api/openapi.json), web (the app on
  * every other GET). A new feature is a new module in this list.
  */
-import { join, resolve as resolvePath } from "node:path";
+import { resolve as resolvePath } from "node:path";
 import type { Authenticator } from "../auth/authenticator.ts";
 import { createAuth, type ServerAuth } from "../auth/setup.ts";
 import { createOpenSessionModule } from "../auth/web-auth.ts";
@@ -28,7 +28,9 @@ import { securityHeaders } from "../http/security-headers.ts";
 import { AuditLog } from "../registry/http/audit.ts";
 import { createV2Module } from "../registry/http/v2.ts";
 import type { MetadataStore } from "../registry/metadata/metadata-store.ts";
+import type { RegistryIndex } from "../registry/metadata/registry-index.ts";
 import { SqliteMetadataStore } from "../registry/metadata/sqlite-metadata-store.ts";
+import { metadataPath } from "../registry/layout.ts";
 import { Registry } from "../registry/registry.ts";
 import type { BlobStore } from "../registry/storage/blob-store.ts";
 import { FsBlobStore } from "../registry/storage/fs-blob-store.ts";
@@ -50,7 +52,8 @@ import { createStatusModule } from "./status.ts";
 export interface ServerOverrides {
   logger?: Logger;
   blobs?: BlobStore;
-  metadata?: MetadataStore;
+  /** The registry's metadata and its read models (one store implements both, as SQLite does). */
+  metadata?: MetadataStore & RegistryIndex;
   /** Checks Basic credentials instead of the configured user stores. */
   authenticator?: Authenticator;
   /** The watcher's vulnerability scanner (default Trivy; tests pass a stand-in). */
@@ -117,11 +120,12 @@ export async function startServer(config: ReestrConfig, overrides: ServerOverrid
     if (audit) opened.push(audit);
     const blobs = overrides.blobs ?? (await new FsBlobStore(dataDir).init());
     const metadata =
-      overrides.metadata ?? new SqliteMetadataStore(join(dataDir, "metadata.sqlite"), { synchronous: config.storage.sync });
+      overrides.metadata ?? new SqliteMetadataStore(metadataPath(dataDir), { synchronous: config.storage.sync });
     opened.push(metadata);
     const registry = new Registry({
       blobs,
       metadata,
+      index: metadata,
       deleteEnabled: config.storage.deleteEnabled,
       uploadTtlMs: config.storage.uploadExpiry,
     });

@@ -173,5 +173,5 @@ export function createCatalogModule({ catalog, access }: CatalogModuleOptions): 
       handle: (ctx) => operation.handle(ctx, ctx.params),
     };
   });
-  return { name: "catalog", routes, close: () => catalog.close() };
+  return { name: "catalog", routes };
 }

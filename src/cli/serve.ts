@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "../config/config.ts";
-import { startRegistryServer } from "../registry/server.ts";
+import { type RunningServer, startServer } from "../app/server.ts";
+import { ListenError } from "../http/listen.ts";
 import type { Command } from "./command.ts";
 
 const usage = `Usage: reestr serve [options]
@@ -123,30 +124,24 @@ async function run(argv: string[]): Promise<number> {
     throw error;
   }
 
-  const server = await startRegistryServer({
-    host: config.host,
-    port: config.port,
-    dataDir: config.dataDir,
-    deleteEnabled: config.storage.deleteEnabled,
-    uploadExpiryMs: config.storage.uploadExpiry,
-    sync: config.storage.sync,
-    logLevel: config.log.level,
-    accessLog: config.log.accessLog,
-    shutdownTimeoutMs: config.shutdownTimeout,
-    watch: config.watch,
-    auth: config.auth,
-    tls: config.tls,
-    limits: config.limits,
-    audit: config.audit,
-    catalog: config.catalog,
-  });
+  let server: RunningServer;
+  try {
+    server = await startServer(config);
+  } catch (error) {
+    // A taken port or a bad file named in the config: say it in a line, not a stack.
+    if (error instanceof ListenError || error instanceof ConfigError) {
+      process.stderr.write(`reestr serve: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
 
   return new Promise<number>((resolve) => {
     const stop = (signal: string) => {
       server.logger.info("shutting down", { signal });
       server.close().then(
         () => resolve(0),
-        (error) => {
+        (error: unknown) => {
           server.logger.error("shutdown failed", { err: error });
           server.logger.flush();
           resolve(1);
@@ -164,7 +159,7 @@ async function run(argv: string[]): Promise<number> {
 }
 
 async function reloadWatch(
-  server: Awaited<ReturnType<typeof startRegistryServer>>,
+  server: RunningServer,
   file: string | undefined,
   flags: Record<string, unknown>,
 ): Promise<void> {

@@ -4,7 +4,7 @@ import { z } from "zod";
 import { AUTH_ENVIRONMENT_VARIABLES, AuthConfigSchema } from "../auth/auth-config.ts";
 import { CatalogSectionSchema } from "../catalog/registries-config.ts";
 import { LimitsSchema } from "../http/limits.ts";
-import { AuditSchema } from "../server/audit.ts";
+import { AuditSchema } from "../registry/http/audit.ts";
 import { TlsSchema } from "../tls/config.ts";
 import { ConfigError } from "../util/config-error.ts";
 import { Duration } from "../util/duration.ts";
@@ -59,9 +59,9 @@ export const ConfigSchema = z
     watch: watchSection.optional(),
     /** HTTPS: automatic local CA and certificate, or your own (src/tls/config.ts). */
     tls: TlsSchema.optional(),
-    /** Rate limits, login lockout, size limits, timeouts (src/server/rate-limit.ts). */
+    /** Rate limits, login lockout, size limits, timeouts (src/http/limits.ts). */
     limits: LimitsSchema.optional(),
-    /** Audit log of pushes, pulls and deletes (src/server/audit.ts). */
+    /** Audit log of pushes, pulls and deletes (src/registry/http/audit.ts). */
     audit: AuditSchema.optional(),
     /** The web catalogue's remote registries and cache (src/catalog/registries-config.ts). */
     catalog: CatalogSectionSchema.optional(),

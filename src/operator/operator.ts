@@ -1,15 +1,19 @@
 /**
  * `reestr operator` as a library: leader election (or none), the controller while leading, and an
- * HTTP server with /healthz (the process is alive), /readyz (the API server answered us) and
- * /metrics (Prometheus). `stop()` is the graceful shutdown SIGTERM triggers: the controller stops
- * (scans in flight are cancelled), the Lease is released, the HTTP server closes.
+ * HTTP server on the shared pipeline with the ops module: /healthz (the process is alive),
+ * /readyz (the API server answered us) and /metrics (Prometheus). `stop()` is the graceful
+ * shutdown SIGTERM triggers: the controller stops (scans in flight are cancelled), the Lease is
+ * released, the HTTP server closes.
  */
 import { randomUUID } from "node:crypto";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { hostname } from "node:os";
 import type { KubeConfig } from "@kubernetes/client-node";
-import type { Logger } from "../util/logger.ts";
+import { type Listening, listen } from "../http/listen.ts";
+import { createOpsModule } from "../http/ops.ts";
+import { HttpPipeline } from "../http/pipeline.ts";
+import { Router } from "../http/router.ts";
+import { JsonLogger, type Logger } from "../util/logger.ts";
+import { VERSION } from "../version.ts";
 import type { VulnerabilityScanner } from "../watcher/scanners/scanner.ts";
 import { Controller, type ControllerOptions } from "./controller.ts";
 import { EventRecorder } from "./events.ts";
@@ -60,7 +64,7 @@ export class Operator {
   #controller: Controller | undefined;
   #elector: LeaderElector | undefined;
   #running: Promise<void> | undefined;
-  #server: Server | undefined;
+  #listening: Listening | undefined;
   #ready = false;
   #stopping: Promise<void> | undefined;
 
@@ -96,10 +100,7 @@ export class Operator {
 
   /** Base URL of the health/metrics server, when it runs. */
   get url(): string | undefined {
-    const address = this.#server?.address() as AddressInfo | null | undefined;
-    if (!address) return undefined;
-    const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
-    return `http://${host}:${address.port}`;
+    return this.#listening?.url;
   }
 
   /** Starts the HTTP server and the election (or the controller directly); returns at once. */
@@ -174,53 +175,32 @@ export class Operator {
       await this.#running;
       await this.#unlead();
       this.#ready = false;
-      if (this.#server) {
-        const server = this.#server;
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeAllConnections();
-        });
-      }
+      await this.#listening?.close(0);
     })();
     return this.#stopping;
   }
 
   async #listen(port: number): Promise<void> {
-    const server = createServer((req, res) => {
-      const path = (req.url ?? "/").split("?")[0];
-      const reply = (status: number, body: string, type = "text/plain; charset=utf-8") => {
-        res.writeHead(status, { "Content-Type": type, "Content-Length": Buffer.byteLength(body) });
-        res.end(req.method === "HEAD" ? undefined : body);
-      };
-      if (req.method !== "GET" && req.method !== "HEAD") return reply(405, "method not allowed\n");
-      if (path === "/healthz" || path === "/livez") {
-        return reply(
-          this.#stop.signal.aborted ? 503 : 200,
-          this.#stop.signal.aborted ? "stopping\n" : "ok\n",
-        );
-      }
-      if (path === "/readyz") {
-        return reply(
-          this.#ready ? 200 : 503,
-          this.#ready ? "ok\n" : "not ready: the API server has not answered\n",
-        );
-      }
-      if (path === "/metrics") {
-        this.metrics.registry.render().then(
-          (text) => reply(200, text, this.metrics.registry.contentType),
-          (error: unknown) => reply(500, `${String(error)}\n`),
-        );
-        return;
-      }
-      reply(404, "not found\n");
+    const ops = createOpsModule({
+      version: VERSION,
+      metrics: this.metrics.registry,
+      checks: async () => [
+        {
+          name: "kubernetes",
+          status: this.#ready ? "healthy" : "unhealthy",
+          durationMs: 0,
+          ...(this.#ready ? {} : { message: "the API server has not answered" }),
+        },
+      ],
+      stopping: () => this.#stop.signal.aborted,
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(port, this.#options.metricsHost ?? "0.0.0.0", () => {
-        server.off("error", reject);
-        resolve();
-      });
+    const router = new Router().add(...ops.routes, { ...ops.routes[0]!, path: "/livez", name: "/livez" });
+    const pipeline = new HttpPipeline({
+      router,
+      logger: this.#options.logger ?? new JsonLogger({ level: "warn" }),
+      accessLog: false,
+      metrics: this.metrics.registry,
     });
-    this.#server = server;
+    this.#listening = await listen({ host: this.#options.metricsHost ?? "0.0.0.0", port, pipeline });
   }
 }

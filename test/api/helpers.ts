@@ -10,9 +10,17 @@ import { mkdir, mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { type IncomingHttpHeaders, request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type RunningServer, type ServerOverrides, startServer as startReestr } from "../../src/app/server.ts";
+import { type AuthSettings, AuthConfigSchema } from "../../src/auth/auth-config.ts";
+import type { Authenticator } from "../../src/auth/authenticator.ts";
+import type { CatalogSection } from "../../src/catalog/registries-config.ts";
+import { ConfigSchema, type ReestrConfig } from "../../src/config/config.ts";
+import type { LimitsConfig } from "../../src/http/limits.ts";
 import { digestOf } from "../../src/oci/digest.ts";
-import { type RunningServer, type ServerOptions, startRegistryServer } from "../../src/registry/server.ts";
+import type { AuditConfig } from "../../src/registry/http/audit.ts";
+import type { TlsConfig } from "../../src/tls/config.ts";
 import { JsonLogger } from "../../src/util/logger.ts";
+import type { WatchConfig } from "../../src/watcher/watch-config.ts";
 
 export const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
 export const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
@@ -31,7 +39,57 @@ export { digestOf };
 
 // ---- server ---------------------------------------------------------------------------
 
-export type TestServerOptions = Omit<ServerOptions, "dataDir" | "host" | "port">;
+/**
+ * A test server's settings: the overrides of src/app/server.ts, the shortcuts tests use most, and
+ * config sections — `auth` as written in a config file (validated by the real schema), the others
+ * already parsed by their schemas. Anything else goes in `config`, as a config file would hold it.
+ */
+export interface TestServerOptions extends ServerOverrides {
+  auth?: AuthSettings & { authenticator?: Authenticator };
+  deleteEnabled?: boolean;
+  uploadExpiryMs?: number;
+  sync?: "full" | "normal";
+  /** One log line per request (default off in tests). */
+  accessLog?: boolean;
+  shutdownTimeoutMs?: number;
+  limits?: LimitsConfig;
+  tls?: TlsConfig;
+  audit?: AuditConfig;
+  catalog?: CatalogSection;
+  watch?: WatchConfig;
+  config?: Record<string, unknown>;
+}
+
+/** The parsed configuration of a test server on 127.0.0.1 (port 0 unless told) over `dataDir`. */
+export function testServerConfig(options: TestServerOptions, dataDir: string, port = 0): ReestrConfig {
+  const config = ConfigSchema.parse({
+    ...options.config,
+    host: "127.0.0.1",
+    port,
+    dataDir,
+    log: { accessLog: options.accessLog ?? false },
+    storage: {
+      ...(options.deleteEnabled !== undefined ? { deleteEnabled: options.deleteEnabled } : {}),
+      ...(options.uploadExpiryMs !== undefined ? { uploadExpiry: `${options.uploadExpiryMs}ms` } : {}),
+      ...(options.sync ? { sync: options.sync } : {}),
+    },
+    ...(options.shutdownTimeoutMs !== undefined ? { shutdownTimeout: `${options.shutdownTimeoutMs}ms` } : {}),
+  });
+  if (options.auth) {
+    const { authenticator, ...settings } = options.auth;
+    // An authenticator stands in for the user file the schema asks for in basic mode.
+    const needsUsers = (settings.mode ?? "basic") === "basic" && !settings.htpasswd && !settings.embeddedUsers;
+    config.auth = AuthConfigSchema.parse(authenticator && needsUsers ? { ...settings, htpasswd: "-" } : settings);
+  }
+  return {
+    ...config,
+    ...(options.limits ? { limits: options.limits } : {}),
+    ...(options.tls ? { tls: options.tls } : {}),
+    ...(options.audit ? { audit: options.audit } : {}),
+    ...(options.catalog ? { catalog: options.catalog } : {}),
+    ...(options.watch ? { watch: options.watch } : {}),
+  };
+}
 
 export interface TestServer {
   /** Base URL of the running server, e.g. http://127.0.0.1:43117 (changes on restart). */
@@ -69,14 +127,12 @@ export async function startServer(
       for (const line of chunk.split("\n")) if (line) logs.push(line);
     },
   };
+  const config = testServerConfig(options, dataDir);
   const start = () =>
-    startRegistryServer({
+    startReestr(config, {
       logger: new JsonLogger({ level: "info", sink }),
-      accessLog: false,
       ...options,
-      host: "127.0.0.1",
-      port: 0,
-      dataDir,
+      authenticator: options.auth?.authenticator,
     });
   let running = await start();
   let stopped = false;

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Ajv2020 } from "ajv/dist/2020.js";
-import { SERVED_ROUTES } from "../../src/catalog/handler.ts";
+import { SERVED_ROUTES } from "../../src/catalog/api.ts";
 import { CATALOG_ROUTES, catalogOpenApi } from "../../src/catalog/openapi.ts";
 import { CatalogSectionSchema } from "../../src/catalog/registries-config.ts";
 import { parseWatchSection } from "../../src/watcher/watch-config.ts";

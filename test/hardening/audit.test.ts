@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { type AuditEvent, AuditSchema } from "../../src/server/audit.ts";
+import { type AuditEvent, AuditSchema } from "../../src/registry/http/audit.ts";
 import { JsonLogger } from "../../src/util/logger.ts";
 import { pushImage, startServer } from "../api/helpers.ts";
 import { basic, fixedUsers, send } from "./helpers.ts";
