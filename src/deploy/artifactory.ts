@@ -1,5 +1,7 @@
 /**
- * JFrog Artifactory builder and renderer (seed 002, "mkArtifactoryRegistry").
+ * JFrog Artifactory (seed 002, "mkArtifactoryRegistry"): schema, semantic rules and renderer.
+ * The builder `artifactoryRegistry(name, config)` (kinds.ts) parses a deep-partial config with
+ * `artifactorySchema`, which holds every option with its default.
  *
  * `renderArtifactory(artifactory)` returns a values file for JFrog's official chart
  * (https://charts.jfrog.io): `jfrog/artifactory`, or `jfrog/artifactory-oss` when the image is an
@@ -19,135 +21,110 @@
 import { z } from "zod";
 import {
   type ApiRequest,
+  annotationsEntry,
   type BuiltMetadata,
-  builtMetadata,
-  DEPLOY_API_VERSION,
-  type DeepPartial,
-  deepMerge,
-  type Labels,
+  copyResources,
+  type HelmRenderOptions,
+  type K8sObject,
   namespaceObject,
   opaqueSecret,
   type Problems,
+  type RenderedRegistry,
   randomHex,
   splitImage,
 } from "./common.ts";
-import type { K8sObject, ResourceList } from "./docker-registry.ts";
-import type { HelmRenderOptions, RenderedRegistry } from "./harbor.ts";
-import { dnsLabel, integer, partialSchema } from "./schema.ts";
+import type { Built } from "./define.ts";
+import { integer, registryIdentity, workloadFields } from "./schema.ts";
 
-export type ArtifactoryDatabaseType = "postgresql" | "mysql" | "mariadb" | "mssql" | "oracle" | "derby";
+const databaseType = z.enum(["postgresql", "mysql", "mariadb", "mssql", "oracle", "derby"]);
 
-export interface ArtifactoryPackageRepositories {
-  local: boolean;
-  remote: boolean;
-  virtual: boolean;
-  /** Reestr extension: URL of the remote repository; empty = no remote repository is created. */
-  remoteUrl: string;
+/** The repositories of one package type. */
+function packageRepositories(remoteUrl: string) {
+  return z
+    .strictObject({
+      local: z.boolean().default(true),
+      remote: z.boolean().default(true),
+      virtual: z.boolean().default(true),
+      /** Reestr extension: URL of the remote repository; empty = no remote repository is created. */
+      remoteUrl: z.string().default(remoteUrl),
+    })
+    .prefault({});
 }
 
-export interface ArtifactoryConfig {
-  name: string;
-  version: string;
-  namespace: string;
-  replicas: number;
-  image: string;
-  database: {
-    /** "derby" = Artifactory's embedded database (no external database). */
-    type: ArtifactoryDatabaseType;
-    url: string;
-    username: string;
-    /** Reestr extension: Secret holding the password under key `db-password`. */
-    passwordSecret: string;
-    /** Reestr extension: the password; when set, the Secret `passwordSecret` is rendered with it. */
-    password: string;
-  };
-  repositories: {
-    docker: ArtifactoryPackageRepositories;
-    maven: ArtifactoryPackageRepositories;
-    npm: ArtifactoryPackageRepositories;
-    helm: ArtifactoryPackageRepositories;
-    generic: ArtifactoryPackageRepositories;
-  };
-  authentication: {
-    /** false = anonymous access on. */
-    enabled: boolean;
-    saml: { enabled: boolean; loginUrl: string };
-    /** type: the OAuth provider type ("oauth2" = generic OpenID Connect). */
-    oauth: { enabled: boolean; type: string };
-  };
-  security: {
-    /** certificate: name of a kubernetes.io/tls Secret for nginx; empty = the chart's self-signed one. */
-    ssl: { enabled: boolean; certificate: string };
-    /** Encrypts passwords stored in Artifactory's configuration with the master key. */
-    encryption: { enabled: boolean; algorithm: "AES256" };
-  };
-  resources: { limits: ResourceList; requests: ResourceList };
-  labels: Labels;
-  annotations: Record<string, string>;
-  /** Reestr extension: the data volume. */
-  persistence: { size: string; storageClass: string };
-}
-
-export const ARTIFACTORY_DEFAULTS: ArtifactoryConfig = {
-  name: "artifactory",
-  version: "7.84",
-  namespace: "artifactory",
-  replicas: 1,
-  image: "releases-docker.jfrog.io/jfrog/artifactory-oss:latest",
-  database: {
-    type: "postgresql",
-    url: "jdbc:postgresql://postgres:5432/artdb",
-    username: "artifactory",
-    passwordSecret: "artifactory-db-password",
-    password: "",
-  },
-  repositories: {
-    docker: { local: true, remote: true, virtual: true, remoteUrl: "https://registry-1.docker.io/" },
-    maven: { local: true, remote: true, virtual: true, remoteUrl: "https://repo1.maven.org/maven2/" },
-    npm: { local: true, remote: true, virtual: true, remoteUrl: "https://registry.npmjs.org" },
-    helm: { local: true, remote: true, virtual: true, remoteUrl: "https://charts.helm.sh/stable" },
-    generic: { local: true, remote: true, virtual: true, remoteUrl: "" },
-  },
-  authentication: {
-    enabled: true,
-    saml: { enabled: false, loginUrl: "" },
-    oauth: { enabled: false, type: "oauth2" },
-  },
-  security: {
-    ssl: { enabled: true, certificate: "" },
-    encryption: { enabled: true, algorithm: "AES256" },
-  },
-  resources: {
+export const artifactorySchema = z.strictObject({
+  ...registryIdentity("artifactory", "7.84"),
+  replicas: integer.default(1),
+  image: z.string().min(1).default("releases-docker.jfrog.io/jfrog/artifactory-oss:latest"),
+  database: z
+    .strictObject({
+      /** "derby" = Artifactory's embedded database (no external database). */
+      type: databaseType.default("postgresql"),
+      url: z.string().default("jdbc:postgresql://postgres:5432/artdb"),
+      username: z.string().default("artifactory"),
+      /** Reestr extension: Secret holding the password under key `db-password`. */
+      passwordSecret: z.string().default("artifactory-db-password"),
+      /** Reestr extension: the password; when set, the Secret `passwordSecret` is rendered with it. */
+      password: z.string().default(""),
+    })
+    .prefault({}),
+  repositories: z
+    .strictObject({
+      docker: packageRepositories("https://registry-1.docker.io/"),
+      maven: packageRepositories("https://repo1.maven.org/maven2/"),
+      npm: packageRepositories("https://registry.npmjs.org"),
+      helm: packageRepositories("https://charts.helm.sh/stable"),
+      generic: packageRepositories(""),
+    })
+    .prefault({}),
+  authentication: z
+    .strictObject({
+      /** false = anonymous access on. */
+      enabled: z.boolean().default(true),
+      saml: z
+        .strictObject({ enabled: z.boolean().default(false), loginUrl: z.string().default("") })
+        .prefault({}),
+      /** type: the OAuth provider type ("oauth2" = generic OpenID Connect). */
+      oauth: z
+        .strictObject({
+          enabled: z.boolean().default(false),
+          type: z.enum(["oauth2", "openId", "github", "google", "cloudfoundry"]).default("oauth2"),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  security: z
+    .strictObject({
+      /** certificate: name of a kubernetes.io/tls Secret for nginx; empty = the chart's self-signed one. */
+      ssl: z
+        .strictObject({ enabled: z.boolean().default(true), certificate: z.string().default("") })
+        .prefault({}),
+      /** Encrypts passwords stored in Artifactory's configuration with the master key. */
+      encryption: z
+        .strictObject({ enabled: z.boolean().default(true), algorithm: z.enum(["AES256"]).default("AES256") })
+        .prefault({}),
+    })
+    .prefault({}),
+  ...workloadFields({
     limits: { cpu: "2000m", memory: "2048Mi" },
     requests: { cpu: "500m", memory: "1024Mi" },
-  },
-  labels: {},
-  annotations: {},
-  persistence: { size: "20Gi", storageClass: "" },
-};
+  }),
+  /** Reestr extension: the data volume. */
+  persistence: z
+    .strictObject({ size: z.string().default("20Gi"), storageClass: z.string().default("") })
+    .prefault({}),
+});
 
-export interface ArtifactoryRegistry {
-  apiVersion: typeof DEPLOY_API_VERSION;
-  kind: "ArtifactoryRegistry";
-  metadata: BuiltMetadata;
-  spec: ArtifactoryConfig;
-}
+/** What artifactoryRegistry() takes: any subset of the options, at any depth. */
+export type ArtifactoryInput = z.input<typeof artifactorySchema>;
+export type ArtifactoryConfig = z.output<typeof artifactorySchema>;
+export type ArtifactoryDatabaseType = z.output<typeof databaseType>;
+export type ArtifactoryPackageRepositories = ArtifactoryConfig["repositories"]["docker"];
+export type ArtifactoryRegistry = Built<"ArtifactoryRegistry", BuiltMetadata, ArtifactoryConfig>;
+
+export const ARTIFACTORY_DEFAULTS: ArtifactoryConfig = artifactorySchema.parse({});
 
 export const ARTIFACTORY_APP = "artifactory";
 export const JFROG_CHART_REPOSITORY = "https://charts.jfrog.io";
-
-export function artifactoryRegistry(
-  name: string,
-  config: DeepPartial<ArtifactoryConfig> = {},
-): ArtifactoryRegistry {
-  const spec = deepMerge({ ...ARTIFACTORY_DEFAULTS, name }, config);
-  return {
-    apiVersion: DEPLOY_API_VERSION,
-    kind: "ArtifactoryRegistry",
-    metadata: builtMetadata(spec, ARTIFACTORY_APP, "repository"),
-    spec,
-  };
-}
 
 const JDBC_DRIVERS: Record<Exclude<ArtifactoryDatabaseType, "derby">, string> = {
   postgresql: "org.postgresql.Driver",
@@ -166,17 +143,32 @@ export function artifactoryKeysSecretName(spec: ArtifactoryConfig): string {
   return `${spec.name}-artifactory-keys`;
 }
 
+/** The chart's external `database` section; none for the embedded Derby database. */
+function databaseValues(spec: ArtifactoryConfig): Record<string, unknown> {
+  const database = spec.database;
+  if (database.type === "derby") return {};
+  return {
+    database: {
+      type: database.type,
+      driver: JDBC_DRIVERS[database.type],
+      url: database.url,
+      user: database.username,
+      secrets: { password: { name: database.passwordSecret, key: "db-password" } },
+    },
+  };
+}
+
 /** Values of jfrog/artifactory (un-nested; renderArtifactory nests them for artifactory-oss). */
 export function artifactoryValues(artifactory: ArtifactoryRegistry): Record<string, unknown> {
   const spec = artifactory.spec;
   const image = splitImage(spec.image);
   const keys = artifactoryKeysSecretName(spec);
-  const external = spec.database.type !== "derby";
-  const values: Record<string, unknown> = {
+  const ssl = spec.security.ssl;
+  return {
     artifactory: {
       image: { registry: image.registry, repository: image.repository, tag: image.tag },
       replicaCount: spec.replicas,
-      resources: { limits: { ...spec.resources.limits }, requests: { ...spec.resources.requests } },
+      resources: copyResources(spec.resources),
       masterKeySecretName: keys,
       joinKeySecretName: keys,
       persistence: {
@@ -184,109 +176,138 @@ export function artifactoryValues(artifactory: ArtifactoryRegistry): Record<stri
         ...(spec.persistence.storageClass ? { storageClassName: spec.persistence.storageClass } : {}),
       },
       labels: { ...artifactory.metadata.labels },
-      ...(Object.keys(artifactory.metadata.annotations).length > 0
-        ? { annotations: { ...artifactory.metadata.annotations } }
-        : {}),
+      ...annotationsEntry(artifactory.metadata.annotations),
     },
     // The bundled PostgreSQL sub-chart is off: the seed describes an external database.
     postgresql: { enabled: false },
     nginx: {
       enabled: true,
       http: { enabled: true },
-      https: { enabled: spec.security.ssl.enabled },
-      ...(spec.security.ssl.enabled && spec.security.ssl.certificate
-        ? { tlsSecretName: spec.security.ssl.certificate }
-        : {}),
+      https: { enabled: ssl.enabled },
+      ...(ssl.enabled && ssl.certificate ? { tlsSecretName: ssl.certificate } : {}),
     },
+    ...databaseValues(spec),
   };
-  if (external) {
-    values["database"] = {
-      type: spec.database.type,
-      driver: JDBC_DRIVERS[spec.database.type as Exclude<ArtifactoryDatabaseType, "derby">],
-      url: spec.database.url,
-      user: spec.database.username,
-      secrets: { password: { name: spec.database.passwordSecret, key: "db-password" } },
-    };
-  }
-  return values;
 }
 
 type PackageType = "docker" | "maven" | "npm" | "helm" | "generic";
 const PACKAGE_TYPES: PackageType[] = ["docker", "maven", "npm", "helm", "generic"];
 
-/** Artifactory REST API requests: repositories, security settings, config encryption. */
-export function artifactoryApiRequests(spec: ArtifactoryConfig): ApiRequest[] {
-  const requests: ApiRequest[] = [];
-  for (const type of PACKAGE_TYPES) {
-    const repos = spec.repositories[type];
-    const created: string[] = [];
-    const add = (rclass: "local" | "remote" | "virtual", extra: Record<string, unknown>) => {
-      const key = `${type}-${rclass}`;
-      requests.push({
-        target: "artifactory",
-        method: "PUT",
-        path: `/artifactory/api/repositories/${key}`,
-        contentType: "application/json",
-        description: `${type} ${rclass} repository "${key}"`,
-        body: {
-          key,
-          rclass,
-          packageType: type,
-          ...(type === "docker" ? { dockerApiVersion: "V2" } : {}),
-          ...extra,
-        },
-      });
-      created.push(key);
+/** The local, remote (when it has a URL) and virtual repository of one package type. */
+function repositoryRequests(spec: ArtifactoryConfig, type: PackageType): ApiRequest[] {
+  const repos = spec.repositories[type];
+  const request = (rclass: "local" | "remote" | "virtual", extra: Record<string, unknown>): ApiRequest => {
+    const key = `${type}-${rclass}`;
+    return {
+      target: "artifactory",
+      method: "PUT",
+      path: `/artifactory/api/repositories/${key}`,
+      contentType: "application/json",
+      description: `${type} ${rclass} repository "${key}"`,
+      body: {
+        key,
+        rclass,
+        packageType: type,
+        ...(type === "docker" ? { dockerApiVersion: "V2" } : {}),
+        ...extra,
+      },
     };
-    if (repos.local) add("local", {});
-    if (repos.remote && repos.remoteUrl) add("remote", { url: repos.remoteUrl });
-    if (repos.virtual && created.length > 0) {
-      add("virtual", {
-        repositories: [...created],
+  };
+  const members: ("local" | "remote")[] = [];
+  if (repos.local) members.push("local");
+  if (repos.remote && repos.remoteUrl) members.push("remote");
+  const requests = members.map((rclass) =>
+    request(rclass, rclass === "remote" ? { url: repos.remoteUrl } : {}),
+  );
+  if (repos.virtual && members.length > 0) {
+    requests.push(
+      request("virtual", {
+        repositories: members.map((rclass) => `${type}-${rclass}`),
         ...(repos.local ? { defaultDeploymentRepo: `${type}-local` } : {}),
-      });
-    }
+      }),
+    );
   }
-  const security: Record<string, unknown> = { anonAccessEnabled: !spec.authentication.enabled };
-  if (spec.authentication.saml.enabled) {
-    security["samlSettings"] = {
-      enableIntegration: true,
-      loginUrl: spec.authentication.saml.loginUrl,
-      serviceProviderName: spec.name,
-      noAutoUserCreation: false,
-      allowUserToAccessProfile: false,
-    };
-  }
-  if (spec.authentication.oauth.enabled) {
-    security["oauthSettings"] = {
-      enableIntegration: true,
-      allowUserToAccessProfile: false,
-      persistUsers: true,
-      // Provider details (client id, secret, URLs) are per installation: set them in the UI.
-      providers: {},
-    };
-  }
-  requests.push({
+  return requests;
+}
+
+/** Anonymous access, SAML and OAuth through the YAML configuration API. */
+function securityRequest(spec: ArtifactoryConfig): ApiRequest {
+  const { enabled, saml, oauth } = spec.authentication;
+  const security = {
+    anonAccessEnabled: !enabled,
+    ...(saml.enabled
+      ? {
+          samlSettings: {
+            enableIntegration: true,
+            loginUrl: saml.loginUrl,
+            serviceProviderName: spec.name,
+            noAutoUserCreation: false,
+            allowUserToAccessProfile: false,
+          },
+        }
+      : {}),
+    ...(oauth.enabled
+      ? {
+          oauthSettings: {
+            enableIntegration: true,
+            allowUserToAccessProfile: false,
+            persistUsers: true,
+            // Provider details (client id, secret, URLs) are per installation: set them in the UI.
+            providers: {},
+          },
+        }
+      : {}),
+  };
+  return {
     target: "artifactory",
     method: "PATCH",
     path: "/artifactory/api/system/configuration",
     contentType: "application/yaml",
     description: "security settings (anonymous access, SAML, OAuth)",
     body: { security },
-  });
-  requests.push({
+  };
+}
+
+function encryptionRequest(spec: ArtifactoryConfig): ApiRequest {
+  const encryption = spec.security.encryption;
+  return {
     target: "artifactory",
     method: "POST",
-    path: spec.security.encryption.enabled
-      ? "/artifactory/api/system/encrypt"
-      : "/artifactory/api/system/decrypt",
+    path: encryption.enabled ? "/artifactory/api/system/encrypt" : "/artifactory/api/system/decrypt",
     contentType: "application/json",
-    description: spec.security.encryption.enabled
-      ? `encrypt stored passwords with the master key (${spec.security.encryption.algorithm})`
+    description: encryption.enabled
+      ? `encrypt stored passwords with the master key (${encryption.algorithm})`
       : "store passwords decrypted",
     body: null,
+  };
+}
+
+/** Artifactory REST API requests: repositories, security settings, config encryption. */
+export function artifactoryApiRequests(spec: ArtifactoryConfig): ApiRequest[] {
+  return [
+    ...PACKAGE_TYPES.flatMap((type) => repositoryRequests(spec, type)),
+    securityRequest(spec),
+    encryptionRequest(spec),
+  ];
+}
+
+/** The namespace, the master and join keys (generated), the database password when given inline. */
+function renderObjects(artifactory: ArtifactoryRegistry, options: HelmRenderOptions): K8sObject[] {
+  const { spec, metadata } = artifactory;
+  // Artifactory's master key is 32 bytes of hex (AES-256), the join key 16 bytes.
+  const generate = options.generateSecret ?? ((_purpose: string, length: number) => randomHex(length));
+  const keys = opaqueSecret(metadata, artifactoryKeysSecretName(spec), {
+    "master-key": generate("artifactory master key", 64),
+    "join-key": generate("artifactory join key", 32),
   });
-  return requests;
+  const inlinePassword = spec.database.type !== "derby" && spec.database.password !== "";
+  return [
+    namespaceObject(metadata),
+    keys,
+    ...(inlinePassword
+      ? [opaqueSecret(metadata, spec.database.passwordSecret, { "db-password": spec.database.password })]
+      : []),
+  ];
 }
 
 export function renderArtifactory(
@@ -294,27 +315,10 @@ export function renderArtifactory(
   options: HelmRenderOptions = {},
 ): RenderedRegistry {
   const spec = artifactory.spec;
-  const meta = artifactory.metadata;
-  // Artifactory's master key is 32 bytes of hex (AES-256), the join key 16 bytes.
-  const generate = options.generateSecret ?? ((_purpose: string, length: number) => randomHex(length));
-  const objects: K8sObject[] = [
-    namespaceObject(meta) as K8sObject,
-    opaqueSecret(meta, artifactoryKeysSecretName(spec), {
-      "master-key": generate("artifactory master key", 64),
-      "join-key": generate("artifactory join key", 32),
-    }) as K8sObject,
-  ];
-  if (spec.database.type !== "derby" && spec.database.password) {
-    objects.push(
-      opaqueSecret(meta, spec.database.passwordSecret, {
-        "db-password": spec.database.password,
-      }) as K8sObject,
-    );
-  }
   const oss = isOssImage(spec.image);
   const values = artifactoryValues(artifactory);
   return {
-    objects,
+    objects: renderObjects(artifactory, options),
     helm: {
       chart: oss ? "artifactory-oss" : "artifactory",
       repository: JFROG_CHART_REPOSITORY,
@@ -327,22 +331,8 @@ export function renderArtifactory(
   };
 }
 
-const resourceList = z.strictObject({ cpu: z.string(), memory: z.string() }).partial();
-
-export const artifactorySchema = partialSchema(ARTIFACTORY_DEFAULTS as unknown as Record<string, unknown>, {
-  name: dnsLabel,
-  namespace: dnsLabel,
-  replicas: integer,
-  image: z.string().min(1),
-  "database.type": z.enum(["postgresql", "mysql", "mariadb", "mssql", "oracle", "derby"]),
-  "security.encryption.algorithm": z.enum(["AES256"]),
-  "authentication.oauth.type": z.enum(["oauth2", "openId", "github", "google", "cloudfoundry"]),
-  "resources.limits": resourceList,
-  "resources.requests": resourceList,
-});
-
 export function artifactoryProblems(spec: ArtifactoryConfig, problems: Problems): void {
-  problems.replicas("replicas", spec.replicas);
+  problems.atLeastOne("replicas", spec.replicas);
   if (spec.replicas > 1 && isOssImage(spec.image)) {
     problems.error(
       "replicas",
@@ -361,22 +351,22 @@ export function artifactoryProblems(spec: ArtifactoryConfig, problems: Problems)
       problems.error("database.url", `"${spec.database.url}" is not a JDBC URL for ${spec.database.type}`);
     }
     if (!spec.database.username) problems.error("database.username", "an external database needs a user");
-    if (!spec.database.passwordSecret) {
-      problems.error("database.passwordSecret", "name the Secret holding the database password");
-    } else if (!spec.database.password) {
-      problems.warn(
-        "database.passwordSecret",
-        `Secret "${spec.database.passwordSecret}" (key "db-password") must exist in namespace "${spec.namespace}"`,
-      );
-    }
-  }
-  if (spec.authentication.saml.enabled && !spec.authentication.saml.loginUrl) {
-    problems.error("authentication.saml.loginUrl", "SAML is enabled but no login URL is set");
-  } else if (spec.authentication.saml.enabled && !/^https?:\/\//.test(spec.authentication.saml.loginUrl)) {
-    problems.error(
-      "authentication.saml.loginUrl",
-      `"${spec.authentication.saml.loginUrl}" is not an http(s) URL`,
+    problems.secretReference(
+      "database.passwordSecret",
+      {
+        secretName: spec.database.passwordSecret,
+        key: "db-password",
+        namespace: spec.namespace,
+        inlineValue: spec.database.password,
+      },
+      "name the Secret holding the database password",
     );
+  }
+  const saml = spec.authentication.saml;
+  if (saml.enabled && !saml.loginUrl) {
+    problems.error("authentication.saml.loginUrl", "SAML is enabled but no login URL is set");
+  } else if (saml.enabled) {
+    problems.httpUrl("authentication.saml.loginUrl", saml.loginUrl);
   }
   if (spec.security.ssl.enabled && !spec.security.ssl.certificate) {
     problems.warn(
@@ -388,8 +378,8 @@ export function artifactoryProblems(spec: ArtifactoryConfig, problems: Problems)
     const repos = spec.repositories[type];
     if (repos.remote && !repos.remoteUrl) {
       problems.warn(`repositories.${type}.remoteUrl`, `no URL: the ${type} remote repository is not created`);
-    } else if (repos.remote && !/^https?:\/\//.test(repos.remoteUrl)) {
-      problems.error(`repositories.${type}.remoteUrl`, `"${repos.remoteUrl}" is not an http(s) URL`);
+    } else if (repos.remote) {
+      problems.httpUrl(`repositories.${type}.remoteUrl`, repos.remoteUrl);
     }
   }
 }

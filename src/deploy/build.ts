@@ -1,6 +1,7 @@
 /**
  * Image build configuration (seed 002, "mkImageBuildConfig"): a documented object a CI system
- * consumes to build and push an image with layer caching.
+ * consumes to build and push an image with layer caching. The builder `imageBuildConfig(name,
+ * config)` (kinds.ts) parses a deep-partial config with `imageBuildConfigSchema`.
  *
  * `renderImageBuildConfig(config)` returns `apiVersion: build.reestr.dev/v1alpha1`,
  * `kind: BuildConfig`: the builder, the source (git repository and branch, or the local
@@ -16,73 +17,56 @@
  * const ci = renderImageBuildConfig(build);
  */
 import { z } from "zod";
-import { type DeepPartial, deepMerge, type Problems, standardLabels } from "./common.ts";
-import type { PolicyMetadata } from "./policies.ts";
-import { partialSchema } from "./schema.ts";
+import type { PolicyMetadata, Problems } from "./common.ts";
+import type { Built } from "./define.ts";
 
 export const BUILD_API_VERSION = "build.reestr.dev/v1alpha1";
 
-export type BuildSystem = "docker" | "buildkit" | "buildah" | "podman" | "kaniko";
+const buildSystem = z.enum(["docker", "buildkit", "buildah", "podman", "kaniko"]);
 
-export interface ImageBuildConfigConfig {
-  name: string;
-  buildSystem: BuildSystem;
-  cache: {
-    enabled: boolean;
-    /** "registry": cache layers in a registry repository; "local": a directory; "inline": in the image itself. */
-    type: "registry" | "local" | "inline";
-    /** Kubernetes quantity: the most the cache may hold. */
-    maxSize: string;
-    /** Reestr extension: cache location (registry repository or directory); empty = `<image repository>:buildcache` or /cache. */
-    ref: string;
-  };
-  context: {
-    /** "git": clone `repository` at `branch`; "local": the CI checkout ("."). */
-    source: "git" | "local";
-    repository: string;
-    branch: string;
-  };
-  credentials: {
-    /** Secret (kubernetes.io/dockerconfigjson) with push credentials for the image and cache. */
-    registrySecret: string;
-    /** Secret with git credentials (ssh key or token) for private repositories. */
-    gitSecret: string;
-  };
+export const imageBuildConfigSchema = z.strictObject({
+  name: z.string().default("image-build"),
+  buildSystem: buildSystem.default("docker"),
+  cache: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** "registry": cache layers in a registry repository; "local": a directory; "inline": in the image itself. */
+      type: z.enum(["registry", "local", "inline"]).default("registry"),
+      /** Kubernetes quantity: the most the cache may hold. */
+      maxSize: z.string().default("10Gi"),
+      /** Reestr extension: cache location (registry repository or directory); empty = `<image repository>:buildcache` or /cache. */
+      ref: z.string().default(""),
+    })
+    .prefault({}),
+  context: z
+    .strictObject({
+      /** "git": clone `repository` at `branch`; "local": the CI checkout ("."). */
+      source: z.enum(["git", "local"]).default("git"),
+      repository: z.string().default(""),
+      branch: z.string().default("main"),
+    })
+    .prefault({}),
+  credentials: z
+    .strictObject({
+      /** Secret (kubernetes.io/dockerconfigjson) with push credentials for the image and cache. */
+      registrySecret: z.string().default(""),
+      /** Secret with git credentials (ssh key or token) for private repositories. */
+      gitSecret: z.string().default(""),
+    })
+    .prefault({}),
   /** Reestr extension: the image to build and push; empty = "$IMAGE" for the CI system to set. */
-  image: string;
+  image: z.string().default(""),
   /** Reestr extension: Dockerfile path inside the context. */
-  dockerfile: string;
-}
+  dockerfile: z.string().min(1).default("Dockerfile"),
+});
 
-export const IMAGE_BUILD_CONFIG_DEFAULTS: ImageBuildConfigConfig = {
-  name: "image-build",
-  buildSystem: "docker",
-  cache: { enabled: true, type: "registry", maxSize: "10Gi", ref: "" },
-  context: { source: "git", repository: "", branch: "main" },
-  credentials: { registrySecret: "", gitSecret: "" },
-  image: "",
-  dockerfile: "Dockerfile",
-};
+/** What imageBuildConfig() takes: any subset of the options, at any depth. */
+export type ImageBuildConfigInput = z.input<typeof imageBuildConfigSchema>;
+export type ImageBuildConfigConfig = z.output<typeof imageBuildConfigSchema>;
+export type BuildSystem = z.output<typeof buildSystem>;
+export type ImageBuildConfig = Built<"ImageBuildConfig", PolicyMetadata, ImageBuildConfigConfig>;
 
-export interface ImageBuildConfig {
-  apiVersion: "deploy.reestr.dev/v1alpha1";
-  kind: "ImageBuildConfig";
-  metadata: PolicyMetadata;
-  spec: ImageBuildConfigConfig;
-}
-
-export function imageBuildConfig(
-  name: string,
-  config: DeepPartial<ImageBuildConfigConfig> = {},
-): ImageBuildConfig {
-  const spec = deepMerge({ ...IMAGE_BUILD_CONFIG_DEFAULTS, name }, config);
-  return {
-    apiVersion: "deploy.reestr.dev/v1alpha1",
-    kind: "ImageBuildConfig",
-    metadata: { name: spec.name, labels: standardLabels("image-build", spec.name, "build") },
-    spec,
-  };
-}
+export const IMAGE_BUILD_CONFIG_DEFAULTS: ImageBuildConfigConfig = imageBuildConfigSchema.parse({});
 
 export interface BuildConfigSpec {
   builder: BuildSystem;
@@ -201,16 +185,6 @@ export function renderImageBuildConfig(build: ImageBuildConfig): BuildConfigDocu
   };
 }
 
-export const imageBuildConfigSchema = partialSchema(
-  IMAGE_BUILD_CONFIG_DEFAULTS as unknown as Record<string, unknown>,
-  {
-    buildSystem: z.enum(["docker", "buildkit", "buildah", "podman", "kaniko"]),
-    "cache.type": z.enum(["registry", "local", "inline"]),
-    "context.source": z.enum(["git", "local"]),
-    dockerfile: z.string().min(1),
-  },
-);
-
 export function imageBuildConfigProblems(spec: ImageBuildConfigConfig, problems: Problems): void {
   problems.quantity("cache.maxSize", spec.cache.maxSize, "storage");
   if (spec.context.source === "git") {
@@ -222,19 +196,12 @@ export function imageBuildConfigProblems(spec: ImageBuildConfigConfig, problems:
     if (!spec.context.branch) problems.error("context.branch", "required for a git source");
   }
   if (!spec.image) problems.warn("image", 'no image: the steps push "$IMAGE", which the CI system must set');
-  if (
-    spec.cache.enabled &&
-    spec.cache.type === "inline" &&
-    (spec.buildSystem === "buildah" || spec.buildSystem === "podman")
-  ) {
-    problems.error("cache.type", `${spec.buildSystem} has no inline cache (use "registry")`);
-  }
-  if (
-    spec.cache.enabled &&
-    spec.cache.type !== "registry" &&
-    spec.buildSystem === "kaniko" &&
-    spec.cache.type === "inline"
-  ) {
-    problems.error("cache.type", 'kaniko has no inline cache (use "registry" or "local")');
+  // docker buildx has an inline cache; the others do not.
+  if (spec.cache.enabled && spec.cache.type === "inline") {
+    if (spec.buildSystem === "buildah" || spec.buildSystem === "podman") {
+      problems.error("cache.type", `${spec.buildSystem} has no inline cache (use "registry")`);
+    } else if (spec.buildSystem === "kaniko") {
+      problems.error("cache.type", 'kaniko has no inline cache (use "registry" or "local")');
+    }
   }
 }

@@ -1,15 +1,20 @@
 /**
- * Shared helpers of the deploy kit: the DeepPartial type, a deep merge of user config over
- * defaults, the labels every rendered object carries, and validators for Kubernetes quantities
- * and cron schedules.
+ * Shared helpers of the deploy kit: the labels and metadata every rendered object carries, the
+ * Kubernetes objects every registry renders (Namespace, Secrets), validators for Kubernetes
+ * quantities, Go durations and cron schedules, and the public DeepPartial / deepMerge helpers.
  */
 import { randomBytes } from "node:crypto";
 
-/** Every property optional, recursively; arrays are replaced as a whole, not merged. */
+/**
+ * Every property optional, recursively; arrays and maps (string-keyed records such as labels)
+ * are given as a whole. A DeepPartial of a kind's config is that kind's builder input.
+ */
 export type DeepPartial<T> = T extends readonly unknown[]
   ? T
   : T extends object
-    ? { [K in keyof T]?: DeepPartial<T[K]> }
+    ? string extends keyof T
+      ? T
+      : { [K in keyof T]?: DeepPartial<T[K]> }
     : T;
 
 /** The API version of the objects the builders return (framework metadata). */
@@ -19,7 +24,8 @@ export const MANAGED_BY = "reestr";
 
 export type Labels = Record<string, string>;
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
+/** A plain object (not null, not an array): config data read as a string-keyed record. */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
@@ -29,6 +35,8 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
  * argument is modified; the result shares no objects or arrays with them.
  */
 export function deepMerge<T>(base: T, override: NoInfer<DeepPartial<T>> | undefined): T {
+  // The one cast of the merge: mergeValue walks plain data of any shape as `unknown`, and a merge
+  // of a DeepPartial<T> over a T is a T, which TypeScript cannot follow through the recursion.
   return mergeValue(base, override) as T;
 }
 
@@ -115,7 +123,8 @@ export function parseQuantity(value: string): number {
   const suffix = match[3] ?? "";
   const number = Number(match[1]);
   if (/^[eE]/.test(suffix)) return number * 10 ** Number(suffix.slice(1));
-  return number * (QUANTITY_SUFFIX[suffix] as number);
+  // QUANTITY only matches the suffixes of QUANTITY_SUFFIX.
+  return number * (QUANTITY_SUFFIX[suffix] ?? Number.NaN);
 }
 
 /** Field ranges of a standard 5-field cron expression (minute hour day-of-month month day-of-week). */
@@ -224,16 +233,44 @@ export class Problems {
   }
 
   /** requests/limits of CPU and memory under `path`. */
-  resources(
-    path: string,
-    resources: { limits: { cpu: string; memory: string }; requests: { cpu: string; memory: string } },
-  ): void {
+  resources(path: string, resources: Resources): void {
     for (const group of ["limits", "requests"] as const) {
       for (const key of ["cpu", "memory"] as const) {
-        const value = resources[group][key];
-        if (value !== undefined) this.quantity(`${path ? `${path}.` : ""}${group}.${key}`, value, key);
+        this.quantity(`${path}.${group}.${key}`, resources[group][key], key);
       }
     }
+  }
+
+  /**
+   * A Secret the output references by name: the error `unnamed` when it has no name (optional
+   * Secrets pass none), else a warning that it must already exist unless its value is given
+   * inline (then the Secret is rendered).
+   */
+  secretReference(
+    path: string,
+    reference: { secretName: string; key: string; namespace: string; inlineValue: string },
+    unnamed?: string,
+  ): void {
+    if (!reference.secretName) {
+      if (unnamed) this.error(path, unnamed);
+    } else if (!reference.inlineValue) {
+      this.warn(
+        path,
+        `Secret "${reference.secretName}" (key "${reference.key}") must exist in namespace "${reference.namespace}"`,
+      );
+    }
+  }
+
+  /** S3 credentials: both keys or neither. */
+  keyPair(path: string, accesskey: string, secretkey: string): void {
+    if (Boolean(accesskey) !== Boolean(secretkey)) {
+      this.error(path, "accesskey and secretkey must be set together");
+    }
+  }
+
+  /** An http:// or https:// URL (empty values are left to the caller). */
+  httpUrl(path: string, value: string): void {
+    if (!/^https?:\/\//.test(value)) this.error(path, `"${value}" is not an http(s) URL`);
   }
 
   cron(path: string, expression: string): void {
@@ -241,7 +278,8 @@ export class Problems {
     if (problem) this.error(path, `invalid cron schedule "${expression}": ${problem}`);
   }
 
-  replicas(path: string, value: number): void {
+  /** Replica counts, days: at least 1. */
+  atLeastOne(path: string, value: number): void {
     if (value < 1) this.error(path, `must be at least 1, got ${value}`);
   }
 }
@@ -249,13 +287,23 @@ export class Problems {
 /** Go duration syntax ("10s", "1m30s", "24h"), as Distribution and Harbor parse it. */
 export const GO_DURATION = /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/;
 
+const GO_DURATION_UNIT_SECONDS: Record<string, number> = {
+  ns: 1e-9,
+  us: 1e-6,
+  µs: 1e-6,
+  ms: 1e-3,
+  s: 1,
+  m: 60,
+  h: 3600,
+};
+
 /** The seconds in a Go duration; throws on invalid syntax. */
 export function goDurationSeconds(value: string): number {
   if (!GO_DURATION.test(value)) throw new Error(`invalid duration "${value}"`);
-  const unit: Record<string, number> = { ns: 1e-9, us: 1e-6, µs: 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
   let total = 0;
   for (const match of value.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) {
-    total += Number(match[1]) * (unit[match[2]!] as number);
+    // GO_DURATION only matches the units of GO_DURATION_UNIT_SECONDS.
+    total += Number(match[1]) * (GO_DURATION_UNIT_SECONDS[match[2] ?? ""] ?? Number.NaN);
   }
   return total;
 }
@@ -330,6 +378,20 @@ export interface HelmValues {
   values: Record<string, unknown>;
 }
 
+/** A registry rendered for a vendor's chart: objects around the chart, its values, API requests after install. */
+export interface RenderedRegistry {
+  objects: K8sObject[];
+  helm: HelmValues;
+  api: ApiRequest[];
+}
+
+export interface DocumentRenderOptions {
+  /** Makes generated secret values (default: random from node:crypto). */
+  generateSecret?: SecretGenerator;
+}
+
+export type HelmRenderOptions = DocumentRenderOptions;
+
 /** One output document of `renderDocuments`: what it is, the file it goes to with -o, its content. */
 export interface RenderedDocument {
   type: DocumentType;
@@ -375,6 +437,36 @@ export function splitImage(image: string): { registry: string; repository: strin
 /** DNS-1123 label: lowercase letters, digits and '-', at most 63 characters. */
 export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
+/** A Kubernetes object as rendered (plain JSON-compatible data). */
+export interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Labels;
+    annotations?: Record<string, string>;
+  };
+  [key: string]: unknown;
+}
+
+/** CPU and memory as Kubernetes quantities. */
+export interface ResourceList {
+  cpu: string;
+  memory: string;
+}
+
+/** CPU and memory requests and limits of a container. */
+export interface Resources {
+  limits: ResourceList;
+  requests: ResourceList;
+}
+
+/** A copy of `resources` for a rendered object (rendered objects share nothing with the spec). */
+export function copyResources(resources: Resources): Resources {
+  return { limits: { ...resources.limits }, requests: { ...resources.requests } };
+}
+
 /** Metadata of a builder's result: custom labels first, so the standard ones cannot be overridden. */
 export interface BuiltMetadata {
   name: string;
@@ -402,26 +494,36 @@ export function builtMetadata(
   };
 }
 
+/** Metadata of a builder's result that deploys nothing itself (policies, build configs). */
+export interface PolicyMetadata {
+  name: string;
+  labels: Labels;
+}
+
+export function policyMetadata(app: string, name: string, component: string): PolicyMetadata {
+  return { name, labels: standardLabels(app, name, component) };
+}
+
+/** The builder's annotations, when there are any, under `key` (for spreading into an object). */
+export function annotationsEntry(
+  annotations: Record<string, string>,
+  key = "annotations",
+): Record<string, Record<string, string>> {
+  return Object.keys(annotations).length > 0 ? { [key]: { ...annotations } } : {};
+}
+
+/** Pod template metadata: the builder's labels, annotations when there are any. */
+export function podMeta(meta: BuiltMetadata): { labels: Labels; annotations?: Record<string, string> } {
+  return { labels: { ...meta.labels }, ...annotationsEntry(meta.annotations) };
+}
+
 /** Object metadata for a rendered object: the builder's labels, annotations when there are any. */
-export function objectMeta(
-  meta: BuiltMetadata,
-  name: string,
-  namespace: string | undefined = meta.namespace,
-): { name: string; namespace?: string; labels: Labels; annotations?: Record<string, string> } {
-  return {
-    name,
-    ...(namespace !== undefined ? { namespace } : {}),
-    labels: { ...meta.labels },
-    ...(Object.keys(meta.annotations).length > 0 ? { annotations: { ...meta.annotations } } : {}),
-  };
+export function objectMeta(meta: BuiltMetadata, name: string): K8sObject["metadata"] {
+  return { name, namespace: meta.namespace, ...podMeta(meta) };
 }
 
 /** The Namespace a registry deploys into, labelled like the rest of its objects. */
-export function namespaceObject(meta: BuiltMetadata): {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; labels: Labels };
-} {
+export function namespaceObject(meta: BuiltMetadata): K8sObject {
   return {
     apiVersion: "v1",
     kind: "Namespace",
@@ -430,17 +532,7 @@ export function namespaceObject(meta: BuiltMetadata): {
 }
 
 /** An Opaque Secret from string values (stringData: never logged, only rendered). */
-export function opaqueSecret(
-  meta: BuiltMetadata,
-  name: string,
-  data: Record<string, string>,
-): {
-  apiVersion: string;
-  kind: string;
-  metadata: ReturnType<typeof objectMeta>;
-  type: string;
-  stringData: Record<string, string>;
-} {
+export function opaqueSecret(meta: BuiltMetadata, name: string, data: Record<string, string>): K8sObject {
   return {
     apiVersion: "v1",
     kind: "Secret",

@@ -1,10 +1,10 @@
 /**
- * Harbor builder and renderer (seed 002, "mkHarborRegistry").
+ * Harbor (seed 002, "mkHarborRegistry"): schema, semantic rules and renderer.
  *
- * `harborRegistry(name, config)` merges a deep-partial config over every option of the seed with
- * its default, plus documented Reestr extensions (marked below) that the official chart needs:
- * how Harbor is exposed, its external URL, the database name and TLS mode, inline passwords.
- * `renderHarbor(harbor)` returns:
+ * `harborSchema` holds every option of the seed with its default, plus documented Reestr
+ * extensions (marked below) that the official chart needs: how Harbor is exposed, its external
+ * URL, the database name and TLS mode, inline passwords; the builder `harborRegistry(name, config)`
+ * (kinds.ts) parses a deep-partial config with it. `renderHarbor(harbor)` returns:
  * - a values file for the official chart (goharbor/harbor-helm, repository
  *   https://helm.goharbor.io): expose, externalURL, persistence and imageChartStorage, external
  *   database and Redis with `existingSecret`, the admin password and secret key by
@@ -25,208 +25,189 @@
 import { z } from "zod";
 import {
   type ApiRequest,
+  annotationsEntry,
   type BuiltMetadata,
-  builtMetadata,
-  DEPLOY_API_VERSION,
-  type DeepPartial,
-  deepMerge,
-  type HelmValues,
+  copyResources,
+  type HelmRenderOptions,
   harborCron,
-  type Labels,
+  type K8sObject,
   namespaceObject,
   opaqueSecret,
   type Problems,
+  type RenderedRegistry,
   randomSecret,
   type SecretGenerator,
   splitImage,
 } from "./common.ts";
-import type { K8sObject, ResourceList } from "./docker-registry.ts";
-import { dnsLabel, integer, partialSchema, port } from "./schema.ts";
+import type { Built } from "./define.ts";
+import { integer, port, registryIdentity, workloadFields } from "./schema.ts";
 
-export type HarborAuthMode = "db_auth" | "ldap_auth" | "oidc_auth" | "uaa_auth" | "http_auth";
-export type HarborExposeType = "ingress" | "clusterIP" | "nodePort" | "loadBalancer";
+export type { HelmRenderOptions, RenderedRegistry } from "./common.ts";
 
-export interface HarborConfig {
-  name: string;
-  /** Harbor version ("2.10"); picks the chart version (Harbor 2.N ships in chart 1.(N+4)). */
-  version: string;
-  namespace: string;
-  coreReplicas: number;
-  jobserviceReplicas: number;
-  registryReplicas: number;
-  database: {
-    /** "postgresql": an external PostgreSQL at host:port; Reestr extension "internal": the chart's own database. */
-    type: "postgresql" | "internal";
-    host: string;
-    port: number;
-    username: string;
-    /** Name of the Secret holding the password under key `password` (the chart's existingSecret). */
-    passwordSecret: string;
-    /** The chart's `database.maxOpenConns` (per pod). */
-    maxConnections: number;
-    /** Reestr extension: the password; when set, the Secret `passwordSecret` is rendered with it. */
-    password: string;
-    /** Reestr extension: database name (the chart's `coreDatabase`). */
-    coreDatabase: string;
-    /** Reestr extension: PostgreSQL sslmode. */
-    sslmode: "disable" | "require" | "verify-ca" | "verify-full";
-  };
-  redis: {
-    /** true: the external Redis at host:port; false: the chart's own Redis. */
-    enabled: boolean;
-    host: string;
-    port: number;
-    /** Database index of Harbor core: the chart requires 0 (jobservice 1, registry 2, trivy 5). */
-    db: number;
-    /** Name of the Secret holding the password under key `REDIS_PASSWORD`. */
-    passwordSecret: string;
-    /** Reestr extension: the password; when set, the Secret `passwordSecret` is rendered with it. */
-    password: string;
-  };
-  storage: {
-    /** "s3", "azure", or the Reestr extension "filesystem" (a PersistentVolumeClaim). */
-    type: "s3" | "azure" | "filesystem";
-    s3: {
-      /** S3-compatible endpoint (MinIO, Ceph); empty = AWS. Sets `regionendpoint` and disables redirects. */
-      endpoint: string;
-      accesskey: string;
-      secretkey: string;
-      bucket: string;
-      region: string;
-      secure: boolean;
-      /** Reestr extension: existing Secret with REGISTRY_STORAGE_S3_ACCESSKEY/SECRETKEY instead of inline keys. */
-      existingSecret: string;
-    };
-    azure: {
-      accountname: string;
-      accountkey: string;
-      container: string;
-      /** Reestr extension: existing Secret with AZURE_STORAGE_ACCESS_KEY instead of an inline key. */
-      existingSecret: string;
-    };
-    /** Reestr extension: the registry's PersistentVolumeClaim (type "filesystem"). */
-    filesystem: { size: string; storageClass: string };
-  };
-  core: {
-    /** Harbor's `token_expiration` setting, in minutes (Harbor's unit; the default 30 is Harbor's default). */
-    tokenExpiration: number;
-    /** Robot account token lifetime, Harbor's `robot_token_duration`, in days. */
-    jobServiceTokenExpiration: number;
-  };
-  authentication: {
-    /** Harbor's `auth_mode`; an enabled LDAP or OIDC section selects ldap_auth/oidc_auth when this is db_auth. */
-    mode: HarborAuthMode;
-    ldap: { enabled: boolean; url: string; baseDn: string };
-    oidc: { enabled: boolean; name: string; endpoint: string; clientId: string };
-  };
-  trivy: { enabled: boolean; image: string; skipUpdate: boolean; insecure: boolean };
+const authMode = z.enum(["db_auth", "ldap_auth", "oidc_auth", "uaa_auth", "http_auth"]);
+const exposeType = z.enum(["ingress", "clusterIP", "nodePort", "loadBalancer"]);
+
+export const harborSchema = z.strictObject({
+  // The Harbor version ("2.10") picks the chart version: Harbor 2.N ships in chart 1.(N+4).
+  ...registryIdentity("harbor", "2.10"),
+  coreReplicas: integer.default(1),
+  jobserviceReplicas: integer.default(1),
+  registryReplicas: integer.default(1),
+  database: z
+    .strictObject({
+      /** "postgresql": an external PostgreSQL at host:port; Reestr extension "internal": the chart's own database. */
+      type: z.enum(["postgresql", "internal"]).default("postgresql"),
+      host: z.string().default("harbor-postgresql.harbor.svc.cluster.local"),
+      port: port.default(5432),
+      username: z.string().default("postgres"),
+      /** Name of the Secret holding the password under key `password` (the chart's existingSecret). */
+      passwordSecret: z.string().default("harbor-db-password"),
+      /** The chart's `database.maxOpenConns` (per pod). */
+      maxConnections: integer.min(1).default(1024),
+      /** Reestr extension: the password; when set, the Secret `passwordSecret` is rendered with it. */
+      password: z.string().default(""),
+      /** Reestr extension: database name (the chart's `coreDatabase`). */
+      coreDatabase: z.string().default("registry"),
+      /** Reestr extension: PostgreSQL sslmode. */
+      sslmode: z.enum(["disable", "require", "verify-ca", "verify-full"]).default("disable"),
+    })
+    .prefault({}),
+  redis: z
+    .strictObject({
+      /** true: the external Redis at host:port; false: the chart's own Redis. */
+      enabled: z.boolean().default(true),
+      host: z.string().default("harbor-redis.harbor.svc.cluster.local"),
+      port: port.default(6379),
+      /** Database index of Harbor core: the chart requires 0 (jobservice 1, registry 2, trivy 5). */
+      db: integer.min(0).default(0),
+      /** Name of the Secret holding the password under key `REDIS_PASSWORD`. */
+      passwordSecret: z.string().default("harbor-redis-password"),
+      /** Reestr extension: the password; when set, the Secret `passwordSecret` is rendered with it. */
+      password: z.string().default(""),
+    })
+    .prefault({}),
+  storage: z
+    .strictObject({
+      /** "s3", "azure", or the Reestr extension "filesystem" (a PersistentVolumeClaim). */
+      type: z.enum(["s3", "azure", "filesystem"]).default("s3"),
+      s3: z
+        .strictObject({
+          /** S3-compatible endpoint (MinIO, Ceph); empty = AWS. Sets `regionendpoint` and disables redirects. */
+          endpoint: z.string().default(""),
+          accesskey: z.string().default(""),
+          secretkey: z.string().default(""),
+          bucket: z.string().default("harbor"),
+          region: z.string().default("us-east-1"),
+          secure: z.boolean().default(true),
+          /** Reestr extension: existing Secret with REGISTRY_STORAGE_S3_ACCESSKEY/SECRETKEY instead of inline keys. */
+          existingSecret: z.string().default(""),
+        })
+        .prefault({}),
+      azure: z
+        .strictObject({
+          accountname: z.string().default(""),
+          accountkey: z.string().default(""),
+          container: z.string().default("harbor"),
+          /** Reestr extension: existing Secret with AZURE_STORAGE_ACCESS_KEY instead of an inline key. */
+          existingSecret: z.string().default(""),
+        })
+        .prefault({}),
+      /** Reestr extension: the registry's PersistentVolumeClaim (type "filesystem"). */
+      filesystem: z
+        .strictObject({ size: z.string().default("50Gi"), storageClass: z.string().default("") })
+        .prefault({}),
+    })
+    .prefault({}),
+  core: z
+    .strictObject({
+      /** Harbor's `token_expiration` setting, in minutes (Harbor's unit; the default 30 is Harbor's default). */
+      tokenExpiration: integer.min(1).default(30),
+      /** Robot account token lifetime, Harbor's `robot_token_duration`, in days. */
+      jobServiceTokenExpiration: integer.min(1).default(30),
+    })
+    .prefault({}),
+  authentication: z
+    .strictObject({
+      /** Harbor's `auth_mode`; an enabled LDAP or OIDC section selects ldap_auth/oidc_auth when this is db_auth. */
+      mode: authMode.default("db_auth"),
+      ldap: z
+        .strictObject({
+          enabled: z.boolean().default(false),
+          url: z.string().default(""),
+          baseDn: z.string().default(""),
+        })
+        .prefault({}),
+      oidc: z
+        .strictObject({
+          enabled: z.boolean().default(false),
+          name: z.string().default("OIDC"),
+          endpoint: z.string().default(""),
+          clientId: z.string().default(""),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  trivy: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      image: z.string().default("goharbor/trivy-adapter-scanner:latest"),
+      skipUpdate: z.boolean().default(false),
+      insecure: z.boolean().default(false),
+    })
+    .prefault({}),
   /**
    * Harbor has no global replication switch or schedule; replication runs per policy (see
    * imageReplicationPolicy). These values are kept in the spec and validated, not rendered.
    */
-  replication: { enabled: boolean; schedule: string };
-  garbageCollection: { enabled: boolean; schedule: string; deleteUntagged: boolean };
-  /** Requests and limits of the core, jobservice and registry containers. */
-  resources: { limits: ResourceList; requests: ResourceList };
-  labels: Labels;
-  annotations: Record<string, string>;
-  /** Reestr extension: how Harbor is reached (the chart's `expose`). */
-  expose: {
-    type: HarborExposeType;
-    /** Host name of the ingress (and the TLS certificate's common name). */
-    host: string;
-    ingressClassName: string;
-    tls: {
-      enabled: boolean;
-      /** A kubernetes.io/tls Secret; empty = the chart generates a certificate. */
-      secretName: string;
-    };
-  };
-  /** Reestr extension: the URL clients use; empty = http(s)://<expose.host>. */
-  externalURL: string;
-  /** Reestr extension: initial admin password; empty = generated at render time. */
-  adminPassword: string;
-  /** Reestr extension: PVC sizes of jobservice logs and the Trivy cache. */
-  persistence: { jobLogSize: string; trivySize: string };
-}
-
-export const HARBOR_DEFAULTS: HarborConfig = {
-  name: "harbor",
-  version: "2.10",
-  namespace: "harbor",
-  coreReplicas: 1,
-  jobserviceReplicas: 1,
-  registryReplicas: 1,
-  database: {
-    type: "postgresql",
-    host: "harbor-postgresql.harbor.svc.cluster.local",
-    port: 5432,
-    username: "postgres",
-    passwordSecret: "harbor-db-password",
-    maxConnections: 1024,
-    password: "",
-    coreDatabase: "registry",
-    sslmode: "disable",
-  },
-  redis: {
-    enabled: true,
-    host: "harbor-redis.harbor.svc.cluster.local",
-    port: 6379,
-    db: 0,
-    passwordSecret: "harbor-redis-password",
-    password: "",
-  },
-  storage: {
-    type: "s3",
-    s3: {
-      endpoint: "",
-      accesskey: "",
-      secretkey: "",
-      bucket: "harbor",
-      region: "us-east-1",
-      secure: true,
-      existingSecret: "",
-    },
-    azure: { accountname: "", accountkey: "", container: "harbor", existingSecret: "" },
-    filesystem: { size: "50Gi", storageClass: "" },
-  },
-  core: { tokenExpiration: 30, jobServiceTokenExpiration: 30 },
-  authentication: {
-    mode: "db_auth",
-    ldap: { enabled: false, url: "", baseDn: "" },
-    oidc: { enabled: false, name: "OIDC", endpoint: "", clientId: "" },
-  },
-  trivy: {
-    enabled: true,
-    image: "goharbor/trivy-adapter-scanner:latest",
-    skipUpdate: false,
-    insecure: false,
-  },
-  replication: { enabled: true, schedule: "0 0 * * *" },
-  garbageCollection: { enabled: true, schedule: "0 2 * * *", deleteUntagged: true },
-  resources: {
+  replication: z
+    .strictObject({ enabled: z.boolean().default(true), schedule: z.string().default("0 0 * * *") })
+    .prefault({}),
+  garbageCollection: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      schedule: z.string().default("0 2 * * *"),
+      deleteUntagged: z.boolean().default(true),
+    })
+    .prefault({}),
+  // `resources`: requests and limits of the core, jobservice and registry containers.
+  ...workloadFields({
     limits: { cpu: "2000m", memory: "1024Mi" },
     requests: { cpu: "500m", memory: "512Mi" },
-  },
-  labels: {},
-  annotations: {},
-  expose: {
-    type: "ingress",
-    host: "core.harbor.domain",
-    ingressClassName: "",
-    tls: { enabled: true, secretName: "" },
-  },
-  externalURL: "",
-  adminPassword: "",
-  persistence: { jobLogSize: "1Gi", trivySize: "5Gi" },
-};
+  }),
+  /** Reestr extension: how Harbor is reached (the chart's `expose`). */
+  expose: z
+    .strictObject({
+      type: exposeType.default("ingress"),
+      /** Host name of the ingress (and the TLS certificate's common name). */
+      host: z.string().default("core.harbor.domain"),
+      ingressClassName: z.string().default(""),
+      tls: z
+        .strictObject({
+          enabled: z.boolean().default(true),
+          /** A kubernetes.io/tls Secret; empty = the chart generates a certificate. */
+          secretName: z.string().default(""),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  /** Reestr extension: the URL clients use; empty = http(s)://<expose.host>. */
+  externalURL: z.string().default(""),
+  /** Reestr extension: initial admin password; empty = generated at render time. */
+  adminPassword: z.string().default(""),
+  /** Reestr extension: PVC sizes of jobservice logs and the Trivy cache. */
+  persistence: z
+    .strictObject({ jobLogSize: z.string().default("1Gi"), trivySize: z.string().default("5Gi") })
+    .prefault({}),
+});
 
-export interface HarborRegistry {
-  apiVersion: typeof DEPLOY_API_VERSION;
-  kind: "HarborRegistry";
-  metadata: BuiltMetadata;
-  spec: HarborConfig;
-}
+/** What harborRegistry() takes: any subset of the options, at any depth. */
+export type HarborInput = z.input<typeof harborSchema>;
+export type HarborConfig = z.output<typeof harborSchema>;
+export type HarborAuthMode = z.output<typeof authMode>;
+export type HarborExposeType = z.output<typeof exposeType>;
+export type HarborRegistry = Built<"HarborRegistry", BuiltMetadata, HarborConfig>;
+
+export const HARBOR_DEFAULTS: HarborConfig = harborSchema.parse({});
 
 export const HARBOR_APP = "harbor";
 export const HARBOR_CHART = { chart: "harbor", repository: "https://helm.goharbor.io" } as const;
@@ -235,16 +216,6 @@ export const HARBOR_TRIVY_RESOURCES = {
   requests: { cpu: "200m", memory: "512Mi" },
   limits: { cpu: "1", memory: "1Gi" },
 } as const;
-
-export function harborRegistry(name: string, config: DeepPartial<HarborConfig> = {}): HarborRegistry {
-  const spec = deepMerge({ ...HARBOR_DEFAULTS, name }, config);
-  return {
-    apiVersion: DEPLOY_API_VERSION,
-    kind: "HarborRegistry",
-    metadata: builtMetadata(spec, HARBOR_APP, "registry"),
-    spec,
-  };
-}
 
 /** The chart versions shipping Harbor `version` (2.N → 1.(N+4).x), or undefined for other versions. */
 export function harborChartVersion(version: string): string | undefined {
@@ -272,162 +243,171 @@ export function harborSecretNames(spec: HarborConfig): { core: string; s3: strin
 /** The settings Harbor core applies at start (`CONFIG_OVERWRITE_JSON` via core.configureUserSettings). */
 export function harborUserSettings(spec: HarborConfig): Record<string, unknown> {
   const auth = spec.authentication;
-  const settings: Record<string, unknown> = {
+  return {
     auth_mode: harborAuthMode(spec),
     token_expiration: spec.core.tokenExpiration,
     robot_token_duration: spec.core.jobServiceTokenExpiration,
+    ...(auth.ldap.enabled ? { ldap_url: auth.ldap.url, ldap_base_dn: auth.ldap.baseDn } : {}),
+    ...(auth.oidc.enabled
+      ? {
+          oidc_name: auth.oidc.name,
+          oidc_endpoint: auth.oidc.endpoint,
+          oidc_client_id: auth.oidc.clientId,
+          oidc_scope: "openid,offline_access",
+        }
+      : {}),
   };
-  if (auth.ldap.enabled) {
-    settings["ldap_url"] = auth.ldap.url;
-    settings["ldap_base_dn"] = auth.ldap.baseDn;
+}
+
+function exposeValues(spec: HarborConfig): Record<string, unknown> {
+  const expose = spec.expose;
+  const secretName = expose.tls.secretName;
+  return {
+    type: expose.type,
+    tls: {
+      enabled: expose.tls.enabled,
+      certSource: secretName ? "secret" : "auto",
+      ...(secretName ? { secret: { secretName } } : {}),
+      ...(!secretName && expose.type !== "ingress" ? { auto: { commonName: expose.host } } : {}),
+    },
+    ...(expose.type === "ingress"
+      ? {
+          ingress: {
+            hosts: { core: expose.host },
+            ...(expose.ingressClassName ? { className: expose.ingressClassName } : {}),
+          },
+        }
+      : { [expose.type]: { name: spec.name } }),
+  };
+}
+
+/** The chart's `imageChartStorage`: where the registry keeps blobs. */
+function imageChartStorage(spec: HarborConfig): Record<string, unknown> {
+  const storage = spec.storage;
+  const secrets = harborSecretNames(spec);
+  if (storage.type === "s3") {
+    const s3 = storage.s3;
+    return {
+      type: "s3",
+      disableredirect: s3.endpoint !== "",
+      s3: {
+        region: s3.region,
+        bucket: s3.bucket,
+        secure: s3.secure,
+        ...(s3.endpoint ? { regionendpoint: s3.endpoint } : {}),
+        ...(s3.existingSecret || s3.accesskey ? { existingSecret: secrets.s3 } : {}),
+      },
+    };
   }
-  if (auth.oidc.enabled) {
-    settings["oidc_name"] = auth.oidc.name;
-    settings["oidc_endpoint"] = auth.oidc.endpoint;
-    settings["oidc_client_id"] = auth.oidc.clientId;
-    settings["oidc_scope"] = "openid,offline_access";
+  if (storage.type === "azure") {
+    return {
+      type: "azure",
+      azure: {
+        accountname: storage.azure.accountname,
+        container: storage.azure.container,
+        existingSecret: secrets.azure,
+      },
+    };
   }
-  return settings;
+  return { type: "filesystem", filesystem: { rootdirectory: "/storage" } };
 }
 
-export interface RenderedRegistry {
-  objects: K8sObject[];
-  helm: HelmValues;
-  api: ApiRequest[];
+function persistenceValues(spec: HarborConfig): Record<string, unknown> {
+  const filesystem = spec.storage.filesystem;
+  return {
+    enabled: true,
+    resourcePolicy: "keep",
+    persistentVolumeClaim: {
+      jobservice: { jobLog: { size: spec.persistence.jobLogSize } },
+      trivy: { size: spec.persistence.trivySize },
+      ...(spec.storage.type === "filesystem"
+        ? {
+            registry: {
+              size: filesystem.size,
+              ...(filesystem.storageClass ? { storageClass: filesystem.storageClass } : {}),
+            },
+          }
+        : {}),
+    },
+    imageChartStorage: imageChartStorage(spec),
+  };
 }
 
-export interface HelmRenderOptions {
-  /** Makes generated secret values (default: random from node:crypto). */
-  generateSecret?: SecretGenerator;
+function trivyValues(spec: HarborConfig): Record<string, unknown> {
+  const image = splitImage(spec.trivy.image);
+  return {
+    enabled: spec.trivy.enabled,
+    image: {
+      repository: image.registry === "docker.io" ? image.repository : `${image.registry}/${image.repository}`,
+      tag: image.tag,
+    },
+    skipUpdate: spec.trivy.skipUpdate,
+    insecure: spec.trivy.insecure,
+  };
 }
 
-function resources(spec: { resources: { limits: ResourceList; requests: ResourceList } }) {
-  return { limits: { ...spec.resources.limits }, requests: { ...spec.resources.requests } };
+function databaseValues(spec: HarborConfig): Record<string, unknown> {
+  const database = spec.database;
+  if (database.type === "internal") return { type: "internal", maxOpenConns: database.maxConnections };
+  return {
+    type: "external",
+    external: {
+      host: database.host,
+      port: String(database.port),
+      username: database.username,
+      coreDatabase: database.coreDatabase,
+      existingSecret: database.passwordSecret,
+      sslmode: database.sslmode,
+    },
+    maxOpenConns: database.maxConnections,
+  };
+}
+
+function redisValues(spec: HarborConfig): Record<string, unknown> {
+  const redis = spec.redis;
+  if (!redis.enabled) return { type: "internal" };
+  return {
+    type: "external",
+    external: {
+      addr: `${redis.host}:${redis.port}`,
+      coreDatabaseIndex: String(redis.db),
+      existingSecret: redis.passwordSecret,
+    },
+  };
 }
 
 /** The values file for goharbor/harbor-helm. */
 export function harborValues(harbor: HarborRegistry): Record<string, unknown> {
   const spec = harbor.spec;
   const secrets = harborSecretNames(spec);
-  const expose = spec.expose;
-  const tls = expose.tls.enabled;
-  const exposeValues: Record<string, unknown> = {
-    type: expose.type,
-    tls: {
-      enabled: tls,
-      certSource: expose.tls.secretName ? "secret" : "auto",
-      ...(expose.tls.secretName ? { secret: { secretName: expose.tls.secretName } } : {}),
-      ...(!expose.tls.secretName && expose.type !== "ingress" ? { auto: { commonName: expose.host } } : {}),
-    },
-  };
-  if (expose.type === "ingress") {
-    exposeValues["ingress"] = {
-      hosts: { core: expose.host },
-      ...(expose.ingressClassName ? { className: expose.ingressClassName } : {}),
-    };
-  } else {
-    exposeValues[expose.type] = { name: spec.name };
-  }
-
-  const storageType = spec.storage.type;
-  const imageChartStorage: Record<string, unknown> = { type: storageType };
-  if (storageType === "s3") {
-    const s3 = spec.storage.s3;
-    imageChartStorage["disableredirect"] = s3.endpoint !== "";
-    imageChartStorage["s3"] = {
-      region: s3.region,
-      bucket: s3.bucket,
-      secure: s3.secure,
-      ...(s3.endpoint ? { regionendpoint: s3.endpoint } : {}),
-      ...(s3.existingSecret || s3.accesskey ? { existingSecret: secrets.s3 } : {}),
-    };
-  } else if (storageType === "azure") {
-    imageChartStorage["azure"] = {
-      accountname: spec.storage.azure.accountname,
-      container: spec.storage.azure.container,
-      existingSecret: secrets.azure,
-    };
-  } else {
-    imageChartStorage["filesystem"] = { rootdirectory: "/storage" };
-  }
-
-  const pvc: Record<string, unknown> = {
-    jobservice: { jobLog: { size: spec.persistence.jobLogSize } },
-    trivy: { size: spec.persistence.trivySize },
-  };
-  if (storageType === "filesystem") {
-    pvc["registry"] = {
-      size: spec.storage.filesystem.size,
-      ...(spec.storage.filesystem.storageClass ? { storageClass: spec.storage.filesystem.storageClass } : {}),
-    };
-  }
-
-  const trivyImage = splitImage(spec.trivy.image);
-  const values: Record<string, unknown> = {
-    expose: exposeValues,
-    externalURL: spec.externalURL || `${tls ? "https" : "http"}://${expose.host}`,
-    persistence: { enabled: true, resourcePolicy: "keep", persistentVolumeClaim: pvc, imageChartStorage },
+  // The chart has no global labels value; the pods carry the builder's labels and annotations.
+  const pods = () => ({
+    podLabels: { ...harbor.metadata.labels },
+    ...annotationsEntry(harbor.metadata.annotations, "podAnnotations"),
+  });
+  return {
+    expose: exposeValues(spec),
+    externalURL: spec.externalURL || `${spec.expose.tls.enabled ? "https" : "http"}://${spec.expose.host}`,
+    persistence: persistenceValues(spec),
     existingSecretAdminPassword: secrets.core,
     existingSecretAdminPasswordKey: "HARBOR_ADMIN_PASSWORD",
     existingSecretSecretKey: secrets.core,
     core: {
       replicas: spec.coreReplicas,
-      resources: resources(spec),
+      resources: copyResources(spec.resources),
       configureUserSettings: JSON.stringify(harborUserSettings(spec)),
+      ...pods(),
     },
-    jobservice: { replicas: spec.jobserviceReplicas, resources: resources(spec) },
-    registry: { replicas: spec.registryReplicas, registry: { resources: resources(spec) } },
-    trivy: {
-      enabled: spec.trivy.enabled,
-      image: {
-        repository:
-          trivyImage.registry === "docker.io"
-            ? trivyImage.repository
-            : `${trivyImage.registry}/${trivyImage.repository}`,
-        tag: trivyImage.tag,
-      },
-      skipUpdate: spec.trivy.skipUpdate,
-      insecure: spec.trivy.insecure,
+    jobservice: { replicas: spec.jobserviceReplicas, resources: copyResources(spec.resources), ...pods() },
+    registry: {
+      replicas: spec.registryReplicas,
+      registry: { resources: copyResources(spec.resources) },
+      ...pods(),
     },
+    trivy: { ...trivyValues(spec), ...pods() },
+    database: databaseValues(spec),
+    redis: redisValues(spec),
   };
-  if (spec.database.type === "postgresql") {
-    values["database"] = {
-      type: "external",
-      external: {
-        host: spec.database.host,
-        port: String(spec.database.port),
-        username: spec.database.username,
-        coreDatabase: spec.database.coreDatabase,
-        existingSecret: spec.database.passwordSecret,
-        sslmode: spec.database.sslmode,
-      },
-      maxOpenConns: spec.database.maxConnections,
-    };
-  } else {
-    values["database"] = { type: "internal", maxOpenConns: spec.database.maxConnections };
-  }
-  if (spec.redis.enabled) {
-    values["redis"] = {
-      type: "external",
-      external: {
-        addr: `${spec.redis.host}:${spec.redis.port}`,
-        coreDatabaseIndex: String(spec.redis.db),
-        existingSecret: spec.redis.passwordSecret,
-      },
-    };
-  } else {
-    values["redis"] = { type: "internal" };
-  }
-  // The chart has no global labels value; the pods carry the builder's labels and annotations.
-  const podLabels = { ...harbor.metadata.labels };
-  for (const component of ["core", "jobservice", "registry", "trivy"] as const) {
-    const section = values[component] as Record<string, unknown>;
-    section["podLabels"] = { ...podLabels };
-    if (Object.keys(harbor.metadata.annotations).length > 0) {
-      section["podAnnotations"] = { ...harbor.metadata.annotations };
-    }
-  }
-  return values;
 }
 
 /** Harbor API requests applied after install (garbage-collection schedule). */
@@ -450,47 +430,58 @@ export function harborApiRequests(spec: HarborConfig): ApiRequest[] {
   ];
 }
 
+/** The admin password and the encryption secret key the chart reads from `existingSecret…`. */
+function renderCoreSecret(harbor: HarborRegistry, generate: SecretGenerator): K8sObject {
+  return opaqueSecret(harbor.metadata, harborSecretNames(harbor.spec).core, {
+    HARBOR_ADMIN_PASSWORD: harbor.spec.adminPassword || generate("harbor admin password", 24),
+    // The chart requires exactly 16 characters.
+    secretKey: generate("harbor secret key", 16),
+  });
+}
+
+/** Secrets for the credentials given inline; the others are referenced by name and must exist. */
+function renderCredentialSecrets(harbor: HarborRegistry): K8sObject[] {
+  const { database, redis, storage } = harbor.spec;
+  const secrets = harborSecretNames(harbor.spec);
+  const credentials: { given: boolean; name: string; data: Record<string, string> }[] = [
+    {
+      given: database.type === "postgresql" && database.password !== "",
+      name: database.passwordSecret,
+      data: { password: database.password },
+    },
+    {
+      given: redis.enabled && redis.password !== "",
+      name: redis.passwordSecret,
+      data: { REDIS_PASSWORD: redis.password },
+    },
+    {
+      given: storage.type === "s3" && !storage.s3.existingSecret && storage.s3.accesskey !== "",
+      name: secrets.s3,
+      data: {
+        REGISTRY_STORAGE_S3_ACCESSKEY: storage.s3.accesskey,
+        REGISTRY_STORAGE_S3_SECRETKEY: storage.s3.secretkey,
+      },
+    },
+    {
+      given: storage.type === "azure" && !storage.azure.existingSecret && storage.azure.accountkey !== "",
+      name: secrets.azure,
+      data: { AZURE_STORAGE_ACCESS_KEY: storage.azure.accountkey },
+    },
+  ];
+  return credentials
+    .filter((credential) => credential.given)
+    .map((credential) => opaqueSecret(harbor.metadata, credential.name, credential.data));
+}
+
 export function renderHarbor(harbor: HarborRegistry, options: HelmRenderOptions = {}): RenderedRegistry {
   const spec = harbor.spec;
-  const meta = harbor.metadata;
-  const generate = options.generateSecret ?? randomSecret;
-  const secrets = harborSecretNames(spec);
-  const objects: K8sObject[] = [namespaceObject(meta) as K8sObject];
-  objects.push(
-    opaqueSecret(meta, secrets.core, {
-      HARBOR_ADMIN_PASSWORD: spec.adminPassword || generate("harbor admin password", 24),
-      // The chart requires exactly 16 characters.
-      secretKey: generate("harbor secret key", 16),
-    }) as K8sObject,
-  );
-  if (spec.database.type === "postgresql" && spec.database.password) {
-    objects.push(
-      opaqueSecret(meta, spec.database.passwordSecret, { password: spec.database.password }) as K8sObject,
-    );
-  }
-  if (spec.redis.enabled && spec.redis.password) {
-    objects.push(
-      opaqueSecret(meta, spec.redis.passwordSecret, { REDIS_PASSWORD: spec.redis.password }) as K8sObject,
-    );
-  }
-  if (spec.storage.type === "s3" && !spec.storage.s3.existingSecret && spec.storage.s3.accesskey) {
-    objects.push(
-      opaqueSecret(meta, secrets.s3, {
-        REGISTRY_STORAGE_S3_ACCESSKEY: spec.storage.s3.accesskey,
-        REGISTRY_STORAGE_S3_SECRETKEY: spec.storage.s3.secretkey,
-      }) as K8sObject,
-    );
-  }
-  if (spec.storage.type === "azure" && !spec.storage.azure.existingSecret && spec.storage.azure.accountkey) {
-    objects.push(
-      opaqueSecret(meta, secrets.azure, {
-        AZURE_STORAGE_ACCESS_KEY: spec.storage.azure.accountkey,
-      }) as K8sObject,
-    );
-  }
   const chartVersion = harborChartVersion(spec.version);
   return {
-    objects,
+    objects: [
+      namespaceObject(harbor.metadata),
+      renderCoreSecret(harbor, options.generateSecret ?? randomSecret),
+      ...renderCredentialSecrets(harbor),
+    ],
     helm: {
       ...HARBOR_CHART,
       ...(chartVersion ? { chartVersion } : {}),
@@ -502,122 +493,102 @@ export function renderHarbor(harbor: HarborRegistry, options: HelmRenderOptions 
   };
 }
 
-const resourceList = z.strictObject({ cpu: z.string(), memory: z.string() }).partial();
-
-export const harborSchema = partialSchema(HARBOR_DEFAULTS as unknown as Record<string, unknown>, {
-  name: dnsLabel,
-  namespace: dnsLabel,
-  coreReplicas: integer,
-  jobserviceReplicas: integer,
-  registryReplicas: integer,
-  "database.type": z.enum(["postgresql", "internal"]),
-  "database.port": port,
-  "database.maxConnections": integer.min(1),
-  "database.sslmode": z.enum(["disable", "require", "verify-ca", "verify-full"]),
-  "redis.port": port,
-  "redis.db": integer.min(0),
-  "storage.type": z.enum(["s3", "azure", "filesystem"]),
-  "core.tokenExpiration": integer.min(1),
-  "core.jobServiceTokenExpiration": integer.min(1),
-  "authentication.mode": z.enum(["db_auth", "ldap_auth", "oidc_auth", "uaa_auth", "http_auth"]),
-  "resources.limits": resourceList,
-  "resources.requests": resourceList,
-  "expose.type": z.enum(["ingress", "clusterIP", "nodePort", "loadBalancer"]),
-});
-
-/** Semantic rules of a merged Harbor config. */
+/** Semantic rules of a parsed Harbor config. */
 export function harborProblems(spec: HarborConfig, problems: Problems): void {
-  problems.replicas("coreReplicas", spec.coreReplicas);
-  problems.replicas("jobserviceReplicas", spec.jobserviceReplicas);
-  problems.replicas("registryReplicas", spec.registryReplicas);
+  problems.atLeastOne("coreReplicas", spec.coreReplicas);
+  problems.atLeastOne("jobserviceReplicas", spec.jobserviceReplicas);
+  problems.atLeastOne("registryReplicas", spec.registryReplicas);
   problems.resources("resources", spec.resources);
   problems.cron("replication.schedule", spec.replication.schedule);
   problems.cron("garbageCollection.schedule", spec.garbageCollection.schedule);
 
-  if (spec.database.type === "postgresql") {
-    if (!spec.database.host) problems.error("database.host", "an external PostgreSQL needs a host");
-    if (!spec.database.passwordSecret) {
-      problems.error("database.passwordSecret", "name the Secret holding the database password");
-    } else if (!spec.database.password) {
-      problems.warn(
-        "database.passwordSecret",
-        `Secret "${spec.database.passwordSecret}" (key "password") must exist in namespace "${spec.namespace}"`,
-      );
-    }
+  const { database, redis } = spec;
+  if (database.type === "postgresql") {
+    if (!database.host) problems.error("database.host", "an external PostgreSQL needs a host");
+    problems.secretReference(
+      "database.passwordSecret",
+      {
+        secretName: database.passwordSecret,
+        key: "password",
+        namespace: spec.namespace,
+        inlineValue: database.password,
+      },
+      "name the Secret holding the database password",
+    );
   }
-  if (spec.redis.enabled) {
-    if (!spec.redis.host) problems.error("redis.host", "an external Redis needs a host");
-    if (spec.redis.db !== 0) {
+  if (redis.enabled) {
+    if (!redis.host) problems.error("redis.host", "an external Redis needs a host");
+    if (redis.db !== 0) {
       problems.error("redis.db", "Harbor core only uses Redis database 0 (the chart's coreDatabaseIndex)");
     }
-    if (spec.redis.passwordSecret && !spec.redis.password) {
-      problems.warn(
-        "redis.passwordSecret",
-        `Secret "${spec.redis.passwordSecret}" (key "REDIS_PASSWORD") must exist in namespace "${spec.namespace}"`,
-      );
-    }
+    problems.secretReference("redis.passwordSecret", {
+      secretName: redis.passwordSecret,
+      key: "REDIS_PASSWORD",
+      namespace: spec.namespace,
+      inlineValue: redis.password,
+    });
   }
 
-  const storage = spec.storage;
-  if (storage.type === "s3") {
-    if (!storage.s3.bucket)
-      problems.error("storage.s3.bucket", "S3 storage is selected but no bucket is set");
-    if (!storage.s3.region && !storage.s3.endpoint) {
-      problems.error("storage.s3.region", "S3 storage needs a region (or an endpoint)");
-    }
-    if (Boolean(storage.s3.accesskey) !== Boolean(storage.s3.secretkey)) {
-      problems.error("storage.s3.secretkey", "accesskey and secretkey must be set together");
-    }
-    if (storage.s3.endpoint && !/^https?:\/\//.test(storage.s3.endpoint)) {
-      problems.error("storage.s3.endpoint", `"${storage.s3.endpoint}" is not an http(s) URL`);
-    }
-  } else if (storage.type === "azure") {
-    if (!storage.azure.accountname)
-      problems.error("storage.azure.accountname", "Azure storage needs an account name");
-    if (!storage.azure.container)
-      problems.error("storage.azure.container", "Azure storage needs a container");
-    if (!storage.azure.accountkey && !storage.azure.existingSecret) {
-      problems.error("storage.azure.accountkey", "Azure storage needs an account key or an existingSecret");
-    }
-  } else {
-    problems.quantity("storage.filesystem.size", storage.filesystem.size, "storage");
-  }
+  storageProblems(spec, problems);
   problems.quantity("persistence.jobLogSize", spec.persistence.jobLogSize, "storage");
   problems.quantity("persistence.trivySize", spec.persistence.trivySize, "storage");
+  authenticationProblems(spec, problems);
 
-  const auth = spec.authentication;
-  if (auth.ldap.enabled && !auth.ldap.url)
-    problems.error("authentication.ldap.url", "LDAP is enabled but no URL is set");
-  if (auth.ldap.enabled && auth.ldap.url && !/^ldaps?:\/\//.test(auth.ldap.url)) {
-    problems.error("authentication.ldap.url", `"${auth.ldap.url}" is not an ldap:// or ldaps:// URL`);
-  }
-  if (auth.oidc.enabled && !auth.oidc.endpoint) {
-    problems.error("authentication.oidc.endpoint", "OIDC is enabled but no endpoint is set");
-  }
-  if (auth.oidc.enabled && !auth.oidc.clientId) {
-    problems.error("authentication.oidc.clientId", "OIDC is enabled but no client ID is set");
-  }
-  if (auth.ldap.enabled && auth.oidc.enabled) {
-    problems.error("authentication", "LDAP and OIDC cannot both be enabled (Harbor has one auth_mode)");
-  }
-  const mode = harborAuthMode(spec);
-  if (mode === "ldap_auth" && !auth.ldap.enabled) {
-    problems.error("authentication.ldap.enabled", 'mode is "ldap_auth" but LDAP is not enabled');
-  }
-  if (mode === "oidc_auth" && !auth.oidc.enabled) {
-    problems.error("authentication.oidc.enabled", 'mode is "oidc_auth" but OIDC is not enabled');
-  }
-
-  if (spec.expose.type === "ingress" && !spec.expose.host)
+  if (spec.expose.type === "ingress" && !spec.expose.host) {
     problems.error("expose.host", "an ingress needs a host name");
-  if (spec.externalURL && !/^https?:\/\//.test(spec.externalURL)) {
-    problems.error("externalURL", `"${spec.externalURL}" is not an http(s) URL`);
   }
+  if (spec.externalURL) problems.httpUrl("externalURL", spec.externalURL);
   if (spec.adminPassword && spec.adminPassword.length < 8) {
     problems.error("adminPassword", "Harbor requires at least 8 characters");
   }
   if (!harborChartVersion(spec.version)) {
     problems.warn("version", `no known chart version for Harbor "${spec.version}" (expected 2.N)`);
+  }
+}
+
+function storageProblems(spec: HarborConfig, problems: Problems): void {
+  const { s3, azure, filesystem } = spec.storage;
+  if (spec.storage.type === "s3") {
+    if (!s3.bucket) problems.error("storage.s3.bucket", "S3 storage is selected but no bucket is set");
+    if (!s3.region && !s3.endpoint) {
+      problems.error("storage.s3.region", "S3 storage needs a region (or an endpoint)");
+    }
+    problems.keyPair("storage.s3.secretkey", s3.accesskey, s3.secretkey);
+    if (s3.endpoint) problems.httpUrl("storage.s3.endpoint", s3.endpoint);
+  } else if (spec.storage.type === "azure") {
+    if (!azure.accountname)
+      problems.error("storage.azure.accountname", "Azure storage needs an account name");
+    if (!azure.container) problems.error("storage.azure.container", "Azure storage needs a container");
+    if (!azure.accountkey && !azure.existingSecret) {
+      problems.error("storage.azure.accountkey", "Azure storage needs an account key or an existingSecret");
+    }
+  } else {
+    problems.quantity("storage.filesystem.size", filesystem.size, "storage");
+  }
+}
+
+function authenticationProblems(spec: HarborConfig, problems: Problems): void {
+  const { ldap, oidc } = spec.authentication;
+  if (ldap.enabled && !ldap.url)
+    problems.error("authentication.ldap.url", "LDAP is enabled but no URL is set");
+  if (ldap.enabled && ldap.url && !/^ldaps?:\/\//.test(ldap.url)) {
+    problems.error("authentication.ldap.url", `"${ldap.url}" is not an ldap:// or ldaps:// URL`);
+  }
+  if (oidc.enabled && !oidc.endpoint) {
+    problems.error("authentication.oidc.endpoint", "OIDC is enabled but no endpoint is set");
+  }
+  if (oidc.enabled && !oidc.clientId) {
+    problems.error("authentication.oidc.clientId", "OIDC is enabled but no client ID is set");
+  }
+  if (ldap.enabled && oidc.enabled) {
+    problems.error("authentication", "LDAP and OIDC cannot both be enabled (Harbor has one auth_mode)");
+  }
+  const mode = harborAuthMode(spec);
+  if (mode === "ldap_auth" && !ldap.enabled) {
+    problems.error("authentication.ldap.enabled", 'mode is "ldap_auth" but LDAP is not enabled');
+  }
+  if (mode === "oidc_auth" && !oidc.enabled) {
+    problems.error("authentication.oidc.enabled", 'mode is "oidc_auth" but OIDC is not enabled');
   }
 }
 

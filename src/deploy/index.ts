@@ -8,13 +8,13 @@
 export type {
   ArtifactoryConfig,
   ArtifactoryDatabaseType,
+  ArtifactoryInput,
   ArtifactoryPackageRepositories,
   ArtifactoryRegistry,
 } from "./artifactory.ts";
 export {
   ARTIFACTORY_DEFAULTS,
   artifactoryApiRequests,
-  artifactoryRegistry,
   artifactoryValues,
   renderArtifactory,
 } from "./artifactory.ts";
@@ -24,22 +24,26 @@ export type {
   BuildSystem,
   ImageBuildConfig,
   ImageBuildConfigConfig,
+  ImageBuildConfigInput,
 } from "./build.ts";
 export {
   BUILD_API_VERSION,
   buildSteps,
   IMAGE_BUILD_CONFIG_DEFAULTS,
-  imageBuildConfig,
   renderImageBuildConfig,
 } from "./build.ts";
 export type {
   ApiRequest,
   BuiltMetadata,
   DeepPartial,
+  DocumentRenderOptions,
   DocumentType,
+  HelmRenderOptions,
   HelmValues,
+  K8sObject,
   Labels,
   RenderedDocument,
+  RenderedRegistry,
   SecretGenerator,
 } from "./common.ts";
 export {
@@ -53,10 +57,11 @@ export {
   randomSecret,
   standardLabels,
 } from "./common.ts";
+export type { Built } from "./define.ts";
 export type {
   DockerRegistry,
   DockerRegistryConfig,
-  K8sObject,
+  DockerRegistryInput,
   LogFormat,
   LogLevel,
   MiddlewareEntry,
@@ -68,7 +73,6 @@ export {
   DOCKER_REGISTRY_DEFAULTS,
   distributionConfig,
   distributionConfigYaml,
-  dockerRegistry,
   dockerRegistryObjectNames,
   renderDockerRegistry,
   renderYaml,
@@ -78,15 +82,13 @@ export type {
   HarborAuthMode,
   HarborConfig,
   HarborExposeType,
+  HarborInput,
   HarborRegistry,
-  HelmRenderOptions,
-  RenderedRegistry,
 } from "./harbor.ts";
 export {
   HARBOR_DEFAULTS,
   harborApiRequests,
   harborChartVersion,
-  harborRegistry,
   harborUserSettings,
   harborValues,
   renderHarbor,
@@ -104,26 +106,43 @@ export {
   registryEndpointFromNodes,
   renderKindIntegration,
 } from "./kind.ts";
-export type { BuiltConfig, ConfigKind, ConfigTypes, DocumentRenderOptions } from "./kinds.ts";
+export type { BuiltConfig, ConfigInputs, ConfigKind, ConfigTypes } from "./kinds.ts";
 export {
+  artifactoryRegistry,
   buildConfig,
   CONFIG_KINDS,
   canonicalKind,
+  dockerRegistry,
   documentsYaml,
   documentYaml,
+  harborRegistry,
+  imageBuildConfig,
+  imageReplicationPolicy,
+  imageRetentionPolicy,
+  imageScanPolicy,
   isBuiltConfig,
   KIND_ALIASES,
+  nexusRegistry,
   renderDocuments,
 } from "./kinds.ts";
-export type { NexusBlobstore, NexusConfig, NexusFormatRepositories, NexusRegistry } from "./nexus.ts";
-export { NEXUS_DEFAULTS, nexusApiRequests, nexusRegistry, nexusValues, renderNexus } from "./nexus.ts";
+export type {
+  NexusBlobstore,
+  NexusConfig,
+  NexusFormatRepositories,
+  NexusInput,
+  NexusRegistry,
+} from "./nexus.ts";
+export { NEXUS_DEFAULTS, nexusApiRequests, nexusValues, renderNexus } from "./nexus.ts";
 export type {
   ImageReplicationPolicy,
   ImageReplicationPolicyConfig,
+  ImageReplicationPolicyInput,
   ImageRetentionPolicy,
   ImageRetentionPolicyConfig,
+  ImageRetentionPolicyInput,
   ImageScanPolicy,
   ImageScanPolicyConfig,
+  ImageScanPolicyInput,
   ReestrPolicy,
   ReplicationPolicySpec,
   RetentionPolicySpec,
@@ -137,9 +156,6 @@ export {
   IMAGE_REPLICATION_POLICY_DEFAULTS,
   IMAGE_RETENTION_POLICY_DEFAULTS,
   IMAGE_SCAN_POLICY_DEFAULTS,
-  imageReplicationPolicy,
-  imageRetentionPolicy,
-  imageScanPolicy,
   POLICY_API_VERSION,
   renderImageReplicationPolicy,
   renderImageRetentionPolicy,

@@ -17,23 +17,62 @@
  * // bundle.cluster → kind-config.yaml, bundle.configMap → kubectl apply, bundle.commands → shell
  */
 import { stringify } from "yaml";
-import { MANAGED_BY } from "./common.ts";
-import type { K8sObject } from "./docker-registry.ts";
+import { z } from "zod";
+import { type K8sObject, MANAGED_BY } from "./common.ts";
+import { parseOrThrow } from "./schema.ts";
 
-export interface KindIntegrationOptions {
-  /** Registry as images name it, seen from the host: default "localhost:5000". */
-  registryHost?: string;
-  /** Name of the registry's Docker container (its DNS name on kind's network): default "reestr". */
-  name?: string;
-  /** Port the registry listens on inside its container: default 5000. */
-  containerPort?: number;
-  /** Name of the kind cluster: default "reestr". */
-  clusterName?: string;
-  /** Host directory mounted into each node at /etc/containerd/certs.d: default "/tmp/reestr-kind/certs.d". */
-  certsDir?: string;
-  /** Worker nodes besides the control plane: default 0. */
-  workers?: number;
+/** A check's message from the rejected value (zod 4 passes it to the error function as `input`). */
+function naming(text: (value: string) => string) {
+  return { error: (issue: { input?: unknown }) => text(String(issue.input)) };
 }
+
+const HOST_PORT = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9a-fA-F:]+\](:\d{1,5})?$/;
+const PORT_RANGE = naming((value) => `expected 1-65535, got ${value}`);
+const NON_NEGATIVE = naming((value) => `expected a non-negative integer, got ${value}`);
+
+/** The options of the kind integration with their defaults; a bad value throws naming the option. */
+const kindOptionsSchema = z.strictObject({
+  /** Registry as images name it, seen from the host. */
+  registryHost: z
+    .string()
+    .regex(
+      HOST_PORT,
+      naming((value) => `expected host[:port], got "${value}"`),
+    )
+    .default("localhost:5000"),
+  /** Name of the registry's Docker container (its DNS name on kind's network). */
+  name: z
+    .string()
+    .regex(
+      /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/,
+      naming((value) => `not a valid Docker container name: "${value}"`),
+    )
+    .default("reestr"),
+  /** Port the registry listens on inside its container. */
+  containerPort: z.number().int(PORT_RANGE).min(1, PORT_RANGE).max(65535, PORT_RANGE).default(5000),
+  /** Name of the kind cluster. */
+  clusterName: z
+    .string()
+    .regex(
+      /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/,
+      naming((value) => `must be lowercase letters, digits and '-': "${value}"`),
+    )
+    .default("reestr"),
+  /** Host directory mounted into each node at /etc/containerd/certs.d. */
+  certsDir: z
+    .string()
+    .startsWith(
+      "/",
+      naming((value) => `must be an absolute path (kind mounts it into the nodes): "${value}"`),
+    )
+    .default("/tmp/reestr-kind/certs.d"),
+  /** Worker nodes besides the control plane. */
+  workers: z.number().int(NON_NEGATIVE).min(0, NON_NEGATIVE).default(0),
+});
+
+/** The integration's options, each optional (the defaults are kindOptionsSchema's). */
+export type KindIntegrationOptions = z.input<typeof kindOptionsSchema>;
+type Resolved = z.output<typeof kindOptionsSchema>;
 
 export const KIND_API_VERSION = "kind.x-k8s.io/v1alpha4";
 export const CONTAINERD_CERTS_DIR = "/etc/containerd/certs.d";
@@ -58,52 +97,8 @@ export interface KindCluster {
   nodes: KindNode[];
 }
 
-interface Resolved {
-  registryHost: string;
-  name: string;
-  containerPort: number;
-  clusterName: string;
-  certsDir: string;
-  workers: number;
-}
-
 function resolve(options: KindIntegrationOptions): Resolved {
-  const resolved = {
-    registryHost: options.registryHost ?? "localhost:5000",
-    name: options.name ?? "reestr",
-    containerPort: options.containerPort ?? 5000,
-    clusterName: options.clusterName ?? "reestr",
-    certsDir: options.certsDir ?? "/tmp/reestr-kind/certs.d",
-    workers: options.workers ?? 0,
-  };
-  if (
-    !/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(resolved.registryHost) &&
-    !/^\[[0-9a-fA-F:]+\](:\d{1,5})?$/.test(resolved.registryHost)
-  ) {
-    throw new Error(`registryHost: expected host[:port], got "${resolved.registryHost}"`);
-  }
-  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(resolved.name)) {
-    throw new Error(`name: not a valid Docker container name: "${resolved.name}"`);
-  }
-  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(resolved.clusterName)) {
-    throw new Error(`clusterName: must be lowercase letters, digits and '-': "${resolved.clusterName}"`);
-  }
-  if (
-    !Number.isInteger(resolved.containerPort) ||
-    resolved.containerPort < 1 ||
-    resolved.containerPort > 65535
-  ) {
-    throw new Error(`containerPort: expected 1-65535, got ${resolved.containerPort}`);
-  }
-  if (!resolved.certsDir.startsWith("/")) {
-    throw new Error(
-      `certsDir: must be an absolute path (kind mounts it into the nodes): "${resolved.certsDir}"`,
-    );
-  }
-  if (!Number.isInteger(resolved.workers) || resolved.workers < 0) {
-    throw new Error(`workers: expected a non-negative integer, got ${resolved.workers}`);
-  }
-  return resolved;
+  return parseOrThrow(kindOptionsSchema, options);
 }
 
 /** The registry's address from inside the nodes: the container on kind's Docker network. */

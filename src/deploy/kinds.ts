@@ -1,82 +1,118 @@
 /**
- * The deploy kit's config kinds in one table: for each, its builder, defaults, schema, semantic
- * rules and renderer to output documents. validateRegistryConfig, calculateStorageRequirements,
- * renderDocuments and the `reestr deploy` CLI all dispatch through it.
+ * The deploy kit's config kinds in one table: for each, its schema (options and defaults), the
+ * builder's metadata, the semantic rules and the documents it renders to. The builders
+ * (`dockerRegistry`, `harborRegistry`, …), validateRegistryConfig, calculateStorageRequirements,
+ * renderDocuments and the `reestr deploy` CLI all come from it.
  */
-import { stringify } from "yaml";
-import type { z } from "zod";
+import { ARTIFACTORY_APP, artifactoryProblems, artifactorySchema, renderArtifactory } from "./artifactory.ts";
+import { imageBuildConfigProblems, imageBuildConfigSchema, renderImageBuildConfig } from "./build.ts";
 import {
-  ARTIFACTORY_DEFAULTS,
-  type ArtifactoryConfig,
-  artifactoryProblems,
-  artifactoryRegistry,
-  artifactorySchema,
-  renderArtifactory,
-} from "./artifactory.ts";
-import {
-  IMAGE_BUILD_CONFIG_DEFAULTS,
-  type ImageBuildConfigConfig,
-  imageBuildConfig,
-  imageBuildConfigProblems,
-  imageBuildConfigSchema,
-  renderImageBuildConfig,
-} from "./build.ts";
-import {
-  type ApiRequest,
-  type DeepPartial,
-  deepMerge,
-  fileSafe,
-  type HelmValues,
-  Problems,
+  builtMetadata,
+  type DocumentRenderOptions,
+  isPlainObject,
+  policyMetadata,
   type RenderedDocument,
-  type SecretGenerator,
 } from "./common.ts";
+import { type AnyKind, type BaseMetadata, defineKind, type ValidationResult } from "./define.ts";
 import {
-  DOCKER_REGISTRY_DEFAULTS,
-  type DockerRegistryConfig,
-  dockerRegistry,
+  DOCKER_REGISTRY_APP,
+  DOCKER_REGISTRY_COMPONENT,
   dockerRegistryProblems,
   dockerRegistrySchema,
-  type K8sObject,
   renderDockerRegistry,
 } from "./docker-registry.ts";
+import { buildConfigDocument, objectDocument, policyDocuments, registryDocuments } from "./documents.ts";
+import { HARBOR_APP, harborProblems, harborSchema, renderHarbor } from "./harbor.ts";
+import { NEXUS_APP, nexusProblems, nexusSchema, renderNexus } from "./nexus.ts";
 import {
-  HARBOR_DEFAULTS,
-  type HarborConfig,
-  harborProblems,
-  harborRegistry,
-  harborSchema,
-  renderHarbor,
-} from "./harbor.ts";
-import {
-  NEXUS_DEFAULTS,
-  type NexusConfig,
-  nexusProblems,
-  nexusRegistry,
-  nexusSchema,
-  renderNexus,
-} from "./nexus.ts";
-import {
-  IMAGE_REPLICATION_POLICY_DEFAULTS,
-  IMAGE_RETENTION_POLICY_DEFAULTS,
-  IMAGE_SCAN_POLICY_DEFAULTS,
-  type ImageReplicationPolicyConfig,
-  type ImageRetentionPolicyConfig,
-  type ImageScanPolicyConfig,
-  imageReplicationPolicy,
   imageReplicationPolicyProblems,
   imageReplicationPolicySchema,
-  imageRetentionPolicy,
   imageRetentionPolicyProblems,
   imageRetentionPolicySchema,
-  imageScanPolicy,
   imageScanPolicyProblems,
   imageScanPolicySchema,
   renderImageReplicationPolicy,
   renderImageRetentionPolicy,
   renderImageScanPolicy,
 } from "./policies.ts";
-import { schemaErrors } from "./schema.ts";
+
+export type { DocumentRenderOptions } from "./common.ts";
+export type { ValidationResult } from "./define.ts";
+export { documentsYaml, documentYaml } from "./documents.ts";
+
+const KINDS = {
+  DockerRegistry: defineKind({
+    kind: "DockerRegistry",
+    schema: dockerRegistrySchema,
+    metadata: (spec) => builtMetadata(spec, DOCKER_REGISTRY_APP, DOCKER_REGISTRY_COMPONENT),
+    problems: dockerRegistryProblems,
+    render: (registry, options) => renderDockerRegistry(registry, options).map(objectDocument),
+  }),
+  HarborRegistry: defineKind({
+    kind: "HarborRegistry",
+    schema: harborSchema,
+    metadata: (spec) => builtMetadata(spec, HARBOR_APP, "registry"),
+    problems: harborProblems,
+    render: (harbor, options) => registryDocuments(harbor.metadata.name, renderHarbor(harbor, options)),
+  }),
+  NexusRegistry: defineKind({
+    kind: "NexusRegistry",
+    schema: nexusSchema,
+    metadata: (spec) => builtMetadata(spec, NEXUS_APP, "repository"),
+    problems: nexusProblems,
+    render: (nexus) => registryDocuments(nexus.metadata.name, renderNexus(nexus)),
+  }),
+  ArtifactoryRegistry: defineKind({
+    kind: "ArtifactoryRegistry",
+    schema: artifactorySchema,
+    metadata: (spec) => builtMetadata(spec, ARTIFACTORY_APP, "repository"),
+    problems: artifactoryProblems,
+    render: (artifactory, options) =>
+      registryDocuments(artifactory.metadata.name, renderArtifactory(artifactory, options)),
+  }),
+  ImageScanPolicy: defineKind({
+    kind: "ImageScanPolicy",
+    schema: imageScanPolicySchema,
+    metadata: (spec) => policyMetadata("image-scan-policy", spec.name, "policy"),
+    problems: imageScanPolicyProblems,
+    render: (policy) => policyDocuments(policy.metadata.name, renderImageScanPolicy(policy)),
+  }),
+  ImageRetentionPolicy: defineKind({
+    kind: "ImageRetentionPolicy",
+    schema: imageRetentionPolicySchema,
+    metadata: (spec) => policyMetadata("image-retention-policy", spec.name, "policy"),
+    problems: imageRetentionPolicyProblems,
+    render: (policy) => policyDocuments(policy.metadata.name, renderImageRetentionPolicy(policy)),
+  }),
+  ImageReplicationPolicy: defineKind({
+    kind: "ImageReplicationPolicy",
+    schema: imageReplicationPolicySchema,
+    metadata: (spec) => policyMetadata("image-replication-policy", spec.name, "policy"),
+    problems: imageReplicationPolicyProblems,
+    render: (policy) => policyDocuments(policy.metadata.name, renderImageReplicationPolicy(policy)),
+  }),
+  ImageBuildConfig: defineKind({
+    kind: "ImageBuildConfig",
+    schema: imageBuildConfigSchema,
+    metadata: (spec) => policyMetadata("image-build", spec.name, "build"),
+    problems: imageBuildConfigProblems,
+    render: (build) => [buildConfigDocument(build.metadata.name, renderImageBuildConfig(build))],
+  }),
+} satisfies { [K in ConfigKind]: AnyKind<K> };
+
+/**
+ * The builders, `builder(name, config)`: `config` (any subset of the options, at any depth;
+ * arrays replace the default) parsed by the kind's schema over its defaults, `name` the default
+ * of the `name` option. An unknown key or a wrong type throws an Error naming each bad field.
+ */
+export const dockerRegistry = KINDS.DockerRegistry.build;
+export const harborRegistry = KINDS.HarborRegistry.build;
+export const nexusRegistry = KINDS.NexusRegistry.build;
+export const artifactoryRegistry = KINDS.ArtifactoryRegistry.build;
+export const imageScanPolicy = KINDS.ImageScanPolicy.build;
+export const imageRetentionPolicy = KINDS.ImageRetentionPolicy.build;
+export const imageReplicationPolicy = KINDS.ImageReplicationPolicy.build;
+export const imageBuildConfig = KINDS.ImageBuildConfig.build;
 
 export const CONFIG_KINDS = [
   "DockerRegistry",
@@ -89,6 +125,11 @@ export const CONFIG_KINDS = [
   "ImageBuildConfig",
 ] as const;
 export type ConfigKind = (typeof CONFIG_KINDS)[number];
+
+/** Each kind's config with every option set (a builder's `spec`). */
+export type ConfigTypes = { [K in ConfigKind]: ReturnType<(typeof KINDS)[K]["build"]>["spec"] };
+/** Each kind's builder input: any subset of the options, at any depth. */
+export type ConfigInputs = { [K in ConfigKind]: NonNullable<Parameters<(typeof KINDS)[K]["build"]>[1]> };
 
 /** Short names accepted wherever a kind is (`kind: harbor` in a config file). */
 export const KIND_ALIASES: Record<string, ConfigKind> = {
@@ -109,220 +150,47 @@ export function canonicalKind(kind: string): ConfigKind | undefined {
   return exact ?? KIND_ALIASES[kind.toLowerCase()];
 }
 
-export interface ConfigTypes {
-  DockerRegistry: DockerRegistryConfig;
-  HarborRegistry: HarborConfig;
-  NexusRegistry: NexusConfig;
-  ArtifactoryRegistry: ArtifactoryConfig;
-  ImageScanPolicy: ImageScanPolicyConfig;
-  ImageRetentionPolicy: ImageRetentionPolicyConfig;
-  ImageReplicationPolicy: ImageReplicationPolicyConfig;
-  ImageBuildConfig: ImageBuildConfigConfig;
-}
-
 /** A builder's result, whatever its kind. */
 export interface BuiltConfig {
   apiVersion: string;
   kind: ConfigKind;
-  metadata: { name: string; namespace?: string };
+  metadata: BaseMetadata;
   spec: unknown;
 }
 
-export interface DocumentRenderOptions {
-  generateSecret?: SecretGenerator;
-}
-
-interface KindEntry {
-  defaults: object;
-  schema: z.ZodType;
-  problems: (spec: never, problems: Problems) => void;
-  build: (name: string, config: never) => BuiltConfig;
-  render: (built: never, options: DocumentRenderOptions) => RenderedDocument[];
-}
-
-function objectDocument(object: K8sObject): RenderedDocument {
-  return { type: "object", file: fileSafe(`${object.kind}-${object.metadata.name}.yaml`), content: object };
-}
-
-function helmDocument(helm: HelmValues): RenderedDocument {
-  const version = helm.chartVersion ? ` --version ${helm.chartVersion}` : "";
-  return {
-    type: "helm-values",
-    file: `helm/${fileSafe(`values-${helm.release}.yaml`)}`,
-    comment: `Helm values: helm upgrade --install ${helm.release} ${helm.chart} --repo ${helm.repository}${version} --namespace ${helm.namespace} -f helm/values-${helm.release}.yaml`,
-    content: helm.values,
-  };
-}
-
-function apiDocuments(name: string, requests: ApiRequest[]): RenderedDocument[] {
-  return requests.map((request, i) => ({
-    type: "api-request",
-    file: `api/${fileSafe(`${request.target}-${name}-${String(i + 1).padStart(2, "0")}.json`)}`,
-    comment: `${request.target} API: ${request.method} ${request.path} (${request.description})`,
-    content: request,
-  }));
-}
-
-function registryDocuments(
-  name: string,
-  rendered: { objects: K8sObject[]; helm: HelmValues; api: ApiRequest[] },
-): RenderedDocument[] {
-  return [
-    ...rendered.objects.map(objectDocument),
-    helmDocument(rendered.helm),
-    ...apiDocuments(name, rendered.api),
-  ];
-}
-
-function policyDocuments(
-  name: string,
-  rendered: { policy: { kind: string; metadata: { name: string } }; api: ApiRequest[] },
-): RenderedDocument[] {
-  return [
-    {
-      type: "reestr-policy",
-      file: `policy/${fileSafe(`${rendered.policy.kind}-${name}.yaml`)}`,
-      comment: `Reestr policy ${rendered.policy.kind} "${name}"`,
-      content: rendered.policy,
-    },
-    ...apiDocuments(name, rendered.api),
-  ];
-}
-
-const KINDS: Record<ConfigKind, KindEntry> = {
-  DockerRegistry: {
-    defaults: DOCKER_REGISTRY_DEFAULTS,
-    schema: dockerRegistrySchema,
-    problems: dockerRegistryProblems as KindEntry["problems"],
-    build: dockerRegistry as KindEntry["build"],
-    render: ((built: ReturnType<typeof dockerRegistry>, options: DocumentRenderOptions) =>
-      renderDockerRegistry(built, options).map(objectDocument)) as KindEntry["render"],
-  },
-  HarborRegistry: {
-    defaults: HARBOR_DEFAULTS,
-    schema: harborSchema,
-    problems: harborProblems as KindEntry["problems"],
-    build: harborRegistry as KindEntry["build"],
-    render: ((built: ReturnType<typeof harborRegistry>, options: DocumentRenderOptions) =>
-      registryDocuments(built.metadata.name, renderHarbor(built, options))) as KindEntry["render"],
-  },
-  NexusRegistry: {
-    defaults: NEXUS_DEFAULTS,
-    schema: nexusSchema,
-    problems: nexusProblems as KindEntry["problems"],
-    build: nexusRegistry as KindEntry["build"],
-    render: ((built: ReturnType<typeof nexusRegistry>) =>
-      registryDocuments(built.metadata.name, renderNexus(built))) as KindEntry["render"],
-  },
-  ArtifactoryRegistry: {
-    defaults: ARTIFACTORY_DEFAULTS,
-    schema: artifactorySchema,
-    problems: artifactoryProblems as KindEntry["problems"],
-    build: artifactoryRegistry as KindEntry["build"],
-    render: ((built: ReturnType<typeof artifactoryRegistry>, options: DocumentRenderOptions) =>
-      registryDocuments(built.metadata.name, renderArtifactory(built, options))) as KindEntry["render"],
-  },
-  ImageScanPolicy: {
-    defaults: IMAGE_SCAN_POLICY_DEFAULTS,
-    schema: imageScanPolicySchema,
-    problems: imageScanPolicyProblems as KindEntry["problems"],
-    build: imageScanPolicy as KindEntry["build"],
-    render: ((built: ReturnType<typeof imageScanPolicy>) =>
-      policyDocuments(built.metadata.name, renderImageScanPolicy(built))) as KindEntry["render"],
-  },
-  ImageRetentionPolicy: {
-    defaults: IMAGE_RETENTION_POLICY_DEFAULTS,
-    schema: imageRetentionPolicySchema,
-    problems: imageRetentionPolicyProblems as KindEntry["problems"],
-    build: imageRetentionPolicy as KindEntry["build"],
-    render: ((built: ReturnType<typeof imageRetentionPolicy>) =>
-      policyDocuments(built.metadata.name, renderImageRetentionPolicy(built))) as KindEntry["render"],
-  },
-  ImageReplicationPolicy: {
-    defaults: IMAGE_REPLICATION_POLICY_DEFAULTS,
-    schema: imageReplicationPolicySchema,
-    problems: imageReplicationPolicyProblems as KindEntry["problems"],
-    build: imageReplicationPolicy as KindEntry["build"],
-    render: ((built: ReturnType<typeof imageReplicationPolicy>) =>
-      policyDocuments(built.metadata.name, renderImageReplicationPolicy(built))) as KindEntry["render"],
-  },
-  ImageBuildConfig: {
-    defaults: IMAGE_BUILD_CONFIG_DEFAULTS,
-    schema: imageBuildConfigSchema,
-    problems: imageBuildConfigProblems as KindEntry["problems"],
-    build: imageBuildConfig as KindEntry["build"],
-    render: ((built: ReturnType<typeof imageBuildConfig>) => [
-      {
-        type: "build-config",
-        file: `build/${fileSafe(`${built.metadata.name}.yaml`)}`,
-        comment: `Build config "${built.metadata.name}" for CI (steps run in order)`,
-        content: renderImageBuildConfig(built),
-      },
-    ]) as KindEntry["render"],
-  },
-};
-
 export function isConfigKind(value: unknown): value is ConfigKind {
-  return typeof value === "string" && (CONFIG_KINDS as readonly string[]).includes(value);
+  return CONFIG_KINDS.some((kind) => kind === value);
 }
 
 /** True for a builder's result (its kind and a spec object). */
 export function isBuiltConfig(value: unknown): value is BuiltConfig {
   return (
-    typeof value === "object" &&
-    value !== null &&
-    isConfigKind((value as { kind?: unknown }).kind) &&
-    typeof (value as { spec?: unknown }).spec === "object" &&
-    (value as { spec?: unknown }).spec !== null &&
-    typeof (value as { apiVersion?: unknown }).apiVersion === "string"
+    isPlainObject(value) &&
+    isConfigKind(value["kind"]) &&
+    typeof value["spec"] === "object" &&
+    value["spec"] !== null &&
+    typeof value["apiVersion"] === "string"
   );
 }
 
-/** Builds a config of `kind`: `config` merged over the kind's defaults. */
+/** Builds a config of `kind`: `config` over the kind's defaults. Throws naming each bad field. */
 export function buildConfig<K extends ConfigKind>(
   kind: K,
   name: string,
-  config: DeepPartial<ConfigTypes[K]> = {} as DeepPartial<ConfigTypes[K]>,
+  config?: ConfigInputs[K],
 ): BuiltConfig {
-  return (KINDS[kind].build as (name: string, config: unknown) => BuiltConfig)(name, config);
-}
-
-export interface ValidationResult {
-  valid: boolean;
-  errors: { path: string; message: string }[];
-  /** Things the rendered output leaves to the user or cannot express; they do not make the config invalid. */
-  warnings: { path: string; message: string }[];
+  return KINDS[kind].buildUnknown(name, config ?? {});
 }
 
 /** Schema and semantic validation of a deep-partial config of `kind`. */
 export function validateKind(kind: ConfigKind, config: unknown): ValidationResult {
-  const entry = KINDS[kind];
-  const parsed = schemaErrors(entry.schema, config ?? {});
-  if (!parsed.ok) return { valid: false, errors: parsed.errors, warnings: [] };
-  const spec = deepMerge(
-    entry.defaults as Record<string, unknown>,
-    parsed.data as DeepPartial<Record<string, unknown>>,
-  );
-  const problems = new Problems();
-  (entry.problems as (spec: unknown, problems: Problems) => void)(spec, problems);
-  return { valid: problems.errors.length === 0, errors: problems.errors, warnings: problems.warnings };
+  return KINDS[kind].validate(config);
 }
 
-/** The documents a built config renders to, in apply order. */
+/**
+ * The documents a built config renders to, in apply order. The config is rebuilt from its spec
+ * (the builders derive the metadata from it), so a hand-written result renders like a built one.
+ */
 export function renderDocuments(built: BuiltConfig, options: DocumentRenderOptions = {}): RenderedDocument[] {
-  return (
-    KINDS[built.kind].render as (built: BuiltConfig, options: DocumentRenderOptions) => RenderedDocument[]
-  )(built, options);
-}
-
-/** One document as YAML; documents other than Kubernetes objects start with a "# ..." line saying what they are. */
-export function documentYaml(document: RenderedDocument): string {
-  const comment = document.comment ? `# ${document.comment}\n` : "";
-  // No anchors/aliases: each document stands alone, as kubectl and helm expect.
-  return comment + stringify(document.content, { aliasDuplicateObjects: false });
-}
-
-/** Documents as one multi-document YAML stream. */
-export function documentsYaml(documents: readonly RenderedDocument[]): string {
-  return documents.map(documentYaml).join("---\n");
+  return KINDS[built.kind].renderBuilt(built, options);
 }

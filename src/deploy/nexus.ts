@@ -1,5 +1,7 @@
 /**
- * Nexus Repository Manager builder and renderer (seed 002, "mkNexusRegistry").
+ * Nexus Repository Manager (seed 002, "mkNexusRegistry"): schema, semantic rules and renderer.
+ * The builder `nexusRegistry(name, config)` (kinds.ts) parses a deep-partial config with
+ * `nexusSchema`, which holds every option with its default.
  *
  * `renderNexus(nexus)` returns a values file for Sonatype's official chart
  * (`nexus-repository-manager` from https://sonatype.github.io/helm3-charts/): image, JVM options
@@ -18,158 +20,128 @@
 import { z } from "zod";
 import {
   type ApiRequest,
+  annotationsEntry,
   type BuiltMetadata,
-  builtMetadata,
-  DEPLOY_API_VERSION,
-  type DeepPartial,
-  deepMerge,
-  type Labels,
+  copyResources,
   namespaceObject,
   type Problems,
   parseQuantity,
+  type RenderedRegistry,
   splitImage,
 } from "./common.ts";
-import type { K8sObject, ResourceList } from "./docker-registry.ts";
-import type { RenderedRegistry } from "./harbor.ts";
-import { dnsLabel, integer, partialSchema, port } from "./schema.ts";
+import type { Built } from "./define.ts";
+import { integer, port, registryIdentity, workloadFields } from "./schema.ts";
 
-export interface NexusBlobstore {
-  name: string;
+const blobstore = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9._-]+$/, "letters, digits, '.', '_', '-'"),
   /** "file" (a directory under the data volume) or "s3". */
-  type: "file" | "s3";
+  type: z.enum(["file", "s3"]),
   /** file: path relative to <dataPath>/blobs, or absolute. */
-  path?: string;
+  path: z.string().optional(),
   /** s3: bucket, region, key prefix. */
-  bucket?: string;
-  region?: string;
-  prefix?: string;
+  bucket: z.string().optional(),
+  region: z.string().optional(),
+  prefix: z.string().optional(),
+});
+
+/** The repositories of one format, proxying `remoteUrl`. */
+function formatRepositories(remoteUrl: string) {
+  return {
+    hosted: z.boolean().default(true),
+    proxy: z.boolean().default(true),
+    group: z.boolean().default(true),
+    /** Reestr extension: the proxied upstream. */
+    remoteUrl: z.url().default(remoteUrl),
+  };
 }
 
-export interface NexusFormatRepositories {
-  hosted: boolean;
-  proxy: boolean;
-  group: boolean;
-  /** Reestr extension: the proxied upstream. */
-  remoteUrl: string;
-}
+export const nexusSchema = z
+  .strictObject({
+    ...registryIdentity("nexus", "3.68"),
+    replicas: integer.default(1),
+    /** Container image; by default `sonatype/nexus3:<version>` (filled in below). */
+    image: z.string().min(1).default(""),
+    storage: z
+      .strictObject({
+        /** The chart mounts its volume at /nexus-data; dataPath must be it (or below it). */
+        dataPath: z.string().default("/nexus-data"),
+        logPath: z.string().default("/nexus-data/log"),
+        tempPath: z.string().default("/nexus-data/tmp"),
+        blobstores: z.array(blobstore).prefault([]),
+        /** Reestr extension: PVC size and storage class. */
+        size: z.string().default("8Gi"),
+        storageClass: z.string().default(""),
+        /** Reestr extension: the blob store the repositories use. */
+        defaultBlobstore: z.string().default("default"),
+      })
+      .prefault({}),
+    repositories: z
+      .strictObject({
+        docker: z
+          .strictObject({
+            ...formatRepositories("https://registry-1.docker.io"),
+            /** Reestr extension: Docker connector port of the hosted repository (the group gets the next one). */
+            httpPort: port.max(65534).default(5000),
+            /** Reestr extension: host name of the chart's Docker ingress; empty = no ingress. */
+            host: z.string().default(""),
+          })
+          .prefault({}),
+        maven: z.strictObject(formatRepositories("https://repo1.maven.org/maven2/")).prefault({}),
+        npm: z.strictObject(formatRepositories("https://registry.npmjs.org")).prefault({}),
+        helm: z.strictObject(formatRepositories("https://charts.helm.sh/stable")).prefault({}),
+      })
+      .prefault({}),
+    authentication: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        realm: z.string().default("NexusAuthenticatingRealm"),
+        /** connection: LDAP URL, e.g. ldaps://ldap.example.com:636; searchBase (extension) its base DN. */
+        ldap: z
+          .strictObject({
+            enabled: z.boolean().default(false),
+            connection: z.string().default(""),
+            searchBase: z.string().default(""),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
+    security: z
+      .strictObject({
+        enableAnonymousAccess: z.boolean().default(false),
+        /** Kept in the spec; Nexus sets logger levels in its UI (Support → Logging), so not rendered. */
+        enableRealmsLogging: z.boolean().default(false),
+      })
+      .prefault({}),
+    /** JVM sizes in Java's syntax: "1024m", "2g". */
+    jvm: z
+      .strictObject({
+        maxMemory: z.string().default("1024m"),
+        minMemory: z.string().default("256m"),
+        directMemory: z.string().default("512m"),
+      })
+      .prefault({}),
+    ...workloadFields({
+      limits: { cpu: "2000m", memory: "2048Mi" },
+      requests: { cpu: "500m", memory: "1024Mi" },
+    }),
+  })
+  // A version alone picks the matching official image.
+  .transform((spec) => ({ ...spec, image: spec.image || `sonatype/nexus3:${spec.version}` }));
 
-export interface NexusConfig {
-  name: string;
-  version: string;
-  namespace: string;
-  replicas: number;
-  image: string;
-  storage: {
-    /** The chart mounts its volume at /nexus-data; dataPath must be it (or below it). */
-    dataPath: string;
-    logPath: string;
-    tempPath: string;
-    blobstores: NexusBlobstore[];
-    /** Reestr extension: PVC size and storage class. */
-    size: string;
-    storageClass: string;
-    /** Reestr extension: the blob store the repositories use. */
-    defaultBlobstore: string;
-  };
-  repositories: {
-    docker: NexusFormatRepositories & {
-      /** Reestr extension: Docker connector port of the hosted repository (the group gets the next one). */
-      httpPort: number;
-      /** Reestr extension: host name of the chart's Docker ingress; empty = no ingress. */
-      host: string;
-    };
-    maven: NexusFormatRepositories;
-    npm: NexusFormatRepositories;
-    helm: NexusFormatRepositories;
-  };
-  authentication: {
-    enabled: boolean;
-    realm: string;
-    /** connection: LDAP URL, e.g. ldaps://ldap.example.com:636; searchBase (extension) its base DN. */
-    ldap: { enabled: boolean; connection: string; searchBase: string };
-  };
-  security: {
-    enableAnonymousAccess: boolean;
-    /** Kept in the spec; Nexus sets logger levels in its UI (Support → Logging), so not rendered. */
-    enableRealmsLogging: boolean;
-  };
-  /** JVM sizes in Java's syntax: "1024m", "2g". */
-  jvm: { maxMemory: string; minMemory: string; directMemory: string };
-  resources: { limits: ResourceList; requests: ResourceList };
-  labels: Labels;
-  annotations: Record<string, string>;
-}
+/** What nexusRegistry() takes: any subset of the options, at any depth. */
+export type NexusInput = z.input<typeof nexusSchema>;
+export type NexusConfig = z.output<typeof nexusSchema>;
+export type NexusBlobstore = z.output<typeof blobstore>;
+export type NexusFormatRepositories = NexusConfig["repositories"]["maven"];
+export type NexusRegistry = Built<"NexusRegistry", BuiltMetadata, NexusConfig>;
 
-export const NEXUS_DEFAULTS: NexusConfig = {
-  name: "nexus",
-  version: "3.68",
-  namespace: "nexus",
-  replicas: 1,
-  image: "sonatype/nexus3:3.68",
-  storage: {
-    dataPath: "/nexus-data",
-    logPath: "/nexus-data/log",
-    tempPath: "/nexus-data/tmp",
-    blobstores: [],
-    size: "8Gi",
-    storageClass: "",
-    defaultBlobstore: "default",
-  },
-  repositories: {
-    docker: {
-      hosted: true,
-      proxy: true,
-      group: true,
-      remoteUrl: "https://registry-1.docker.io",
-      httpPort: 5000,
-      host: "",
-    },
-    maven: { hosted: true, proxy: true, group: true, remoteUrl: "https://repo1.maven.org/maven2/" },
-    npm: { hosted: true, proxy: true, group: true, remoteUrl: "https://registry.npmjs.org" },
-    helm: { hosted: true, proxy: true, group: true, remoteUrl: "https://charts.helm.sh/stable" },
-  },
-  authentication: {
-    enabled: true,
-    realm: "NexusAuthenticatingRealm",
-    ldap: { enabled: false, connection: "", searchBase: "" },
-  },
-  security: { enableAnonymousAccess: false, enableRealmsLogging: false },
-  jvm: { maxMemory: "1024m", minMemory: "256m", directMemory: "512m" },
-  resources: {
-    limits: { cpu: "2000m", memory: "2048Mi" },
-    requests: { cpu: "500m", memory: "1024Mi" },
-  },
-  labels: {},
-  annotations: {},
-};
-
-export interface NexusRegistry {
-  apiVersion: typeof DEPLOY_API_VERSION;
-  kind: "NexusRegistry";
-  metadata: BuiltMetadata;
-  spec: NexusConfig;
-}
+export const NEXUS_DEFAULTS: NexusConfig = nexusSchema.parse({});
 
 export const NEXUS_APP = "nexus-repository-manager";
 export const NEXUS_CHART = {
   chart: "nexus-repository-manager",
   repository: "https://sonatype.github.io/helm3-charts/",
 } as const;
-
-export function nexusRegistry(name: string, config: DeepPartial<NexusConfig> = {}): NexusRegistry {
-  const defaults: NexusConfig = {
-    ...NEXUS_DEFAULTS,
-    name,
-    image: config.version && !config.image ? `sonatype/nexus3:${config.version}` : NEXUS_DEFAULTS.image,
-  };
-  const spec = deepMerge(defaults, config);
-  return {
-    apiVersion: DEPLOY_API_VERSION,
-    kind: "NexusRegistry",
-    metadata: builtMetadata(spec, NEXUS_APP, "repository"),
-    spec,
-  };
-}
 
 /** The JVM options Nexus reads from INSTALL4J_ADD_VM_PARAMS. */
 export function nexusJvmParams(spec: NexusConfig): string {
@@ -191,6 +163,7 @@ export function nexusValues(nexus: NexusRegistry): Record<string, unknown> {
   const image = splitImage(spec.image);
   const docker = spec.repositories.docker;
   const dockerConnector = docker.host !== "" && (docker.hosted || docker.group);
+  const annotations = nexus.metadata.annotations;
   return {
     image: {
       repository: image.registry === "docker.io" ? image.repository : `${image.registry}/${image.repository}`,
@@ -202,14 +175,12 @@ export function nexusValues(nexus: NexusRegistry): Record<string, unknown> {
         // The initial admin password is random and written to <dataPath>/admin.password.
         { name: "NEXUS_SECURITY_RANDOMPASSWORD", value: "true" },
       ],
-      resources: { limits: { ...spec.resources.limits }, requests: { ...spec.resources.requests } },
+      resources: copyResources(spec.resources),
       docker: {
         enabled: dockerConnector,
         ...(dockerConnector ? { registries: [{ host: docker.host, port: docker.httpPort }] } : {}),
       },
-      ...(Object.keys(nexus.metadata.annotations).length > 0
-        ? { podAnnotations: { ...nexus.metadata.annotations } }
-        : {}),
+      ...annotationsEntry(annotations, "podAnnotations"),
       extraLabels: { ...nexus.metadata.labels },
     },
     persistence: {
@@ -218,21 +189,17 @@ export function nexusValues(nexus: NexusRegistry): Record<string, unknown> {
       storageSize: spec.storage.size,
       ...(spec.storage.storageClass ? { storageClass: spec.storage.storageClass } : {}),
     },
-    ...(Object.keys(nexus.metadata.annotations).length > 0
-      ? { deployment: { annotations: { ...nexus.metadata.annotations } } }
-      : {}),
+    ...(Object.keys(annotations).length > 0 ? { deployment: annotationsEntry(annotations) } : {}),
     service: { type: "ClusterIP" },
   };
 }
 
 type Format = "docker" | "maven" | "npm" | "helm";
 const FORMATS: Format[] = ["docker", "maven", "npm", "helm"];
+type RepositoryType = "hosted" | "proxy" | "group";
+const REPOSITORY_TYPES: RepositoryType[] = ["hosted", "proxy", "group"];
 
-function repositoryBody(
-  spec: NexusConfig,
-  format: Format,
-  type: "hosted" | "proxy" | "group",
-): Record<string, unknown> {
+function repositoryBody(spec: NexusConfig, format: Format, type: RepositoryType): Record<string, unknown> {
   const repos = spec.repositories;
   const name = `${format}-${type}`;
   const storage: Record<string, unknown> = {
@@ -247,9 +214,9 @@ function repositoryBody(
     body["httpClient"] = { blocked: false, autoBlock: true };
   }
   if (type === "group") {
-    const members = (["hosted", "proxy"] as const)
-      .filter((t) => repos[format][t])
-      .map((t) => `${format}-${t}`);
+    const members = REPOSITORY_TYPES.filter((t) => t !== "group" && repos[format][t]).map(
+      (t) => `${format}-${t}`,
+    );
     body["group"] = { memberNames: members };
   }
   if (format === "docker") {
@@ -300,131 +267,112 @@ export function nexusLdapServer(spec: NexusConfig): Record<string, unknown> {
   };
 }
 
-/** Nexus REST API requests (blob stores, repositories, realms, anonymous access, LDAP), in order. */
-export function nexusApiRequests(spec: NexusConfig): ApiRequest[] {
-  const requests: ApiRequest[] = [];
-  const json = "application/json";
-  for (const store of spec.storage.blobstores) {
-    requests.push({
-      target: "nexus",
-      method: "POST",
-      path: `/service/rest/v1/blobstores/${store.type}`,
-      contentType: json,
-      description: `${store.type} blob store "${store.name}"`,
-      body:
-        store.type === "file"
-          ? { name: store.name, path: store.path ?? store.name }
-          : {
-              name: store.name,
-              bucketConfiguration: {
-                bucket: {
-                  region: store.region ?? "us-east-1",
-                  name: store.bucket ?? "",
-                  prefix: store.prefix ?? "",
-                  expiration: 3,
-                },
+function nexusRequest(
+  method: ApiRequest["method"],
+  path: string,
+  description: string,
+  body: unknown,
+): ApiRequest {
+  return { target: "nexus", method, path, contentType: "application/json", description, body };
+}
+
+function blobstoreRequests(spec: NexusConfig): ApiRequest[] {
+  return spec.storage.blobstores.map((store) =>
+    nexusRequest(
+      "POST",
+      `/service/rest/v1/blobstores/${store.type}`,
+      `${store.type} blob store "${store.name}"`,
+      store.type === "file"
+        ? { name: store.name, path: store.path ?? store.name }
+        : {
+            name: store.name,
+            bucketConfiguration: {
+              bucket: {
+                region: store.region ?? "us-east-1",
+                name: store.bucket ?? "",
+                prefix: store.prefix ?? "",
+                expiration: 3,
               },
             },
-    });
-  }
-  for (const format of FORMATS) {
-    for (const type of ["hosted", "proxy", "group"] as const) {
-      if (!spec.repositories[format][type]) continue;
+          },
+    ),
+  );
+}
+
+function repositoryRequests(spec: NexusConfig): ApiRequest[] {
+  return FORMATS.flatMap((format) =>
+    REPOSITORY_TYPES.filter(
       // Nexus has no Helm group repositories (validation warns).
-      if (format === "helm" && type === "group") continue;
-      requests.push({
-        target: "nexus",
-        method: "POST",
-        path: `/service/rest/v1/repositories/${format}/${type}`,
-        contentType: json,
-        description: `${format} ${type} repository "${format}-${type}"`,
-        body: repositoryBody(spec, format, type),
-      });
-    }
-  }
-  const realms = [spec.authentication.realm];
-  if (spec.repositories.docker.hosted || spec.repositories.docker.group) realms.push("DockerToken");
-  if (spec.repositories.npm.hosted || spec.repositories.npm.group) realms.push("NpmToken");
-  if (spec.authentication.ldap.enabled) realms.push("LdapRealm");
-  requests.push({
-    target: "nexus",
-    method: "PUT",
-    path: "/service/rest/v1/security/realms/active",
-    contentType: json,
-    description: "active security realms",
-    body: [...new Set(realms)],
-  });
-  const anonymous = spec.security.enableAnonymousAccess || !spec.authentication.enabled;
-  requests.push({
-    target: "nexus",
-    method: "PUT",
-    path: "/service/rest/v1/security/anonymous",
-    contentType: json,
-    description: anonymous ? "anonymous read access on" : "anonymous access off",
-    body: { enabled: anonymous, userId: "anonymous", realmName: "NexusAuthorizingRealm" },
-  });
-  if (spec.authentication.ldap.enabled && spec.authentication.ldap.connection) {
-    requests.push({
-      target: "nexus",
-      method: "POST",
-      path: "/service/rest/v1/security/ldap",
-      contentType: json,
-      description: `LDAP server ${spec.authentication.ldap.connection} (bind password set in the UI)`,
-      body: nexusLdapServer(spec),
-    });
+      (type) => spec.repositories[format][type] && !(format === "helm" && type === "group"),
+    ).map((type) =>
+      nexusRequest(
+        "POST",
+        `/service/rest/v1/repositories/${format}/${type}`,
+        `${format} ${type} repository "${format}-${type}"`,
+        repositoryBody(spec, format, type),
+      ),
+    ),
+  );
+}
+
+/** Active realms, anonymous access and the LDAP server. */
+function securityRequests(spec: NexusConfig): ApiRequest[] {
+  const { repositories, authentication } = spec;
+  const realms = [authentication.realm];
+  if (repositories.docker.hosted || repositories.docker.group) realms.push("DockerToken");
+  if (repositories.npm.hosted || repositories.npm.group) realms.push("NpmToken");
+  if (authentication.ldap.enabled) realms.push("LdapRealm");
+  const anonymous = spec.security.enableAnonymousAccess || !authentication.enabled;
+  const requests = [
+    nexusRequest("PUT", "/service/rest/v1/security/realms/active", "active security realms", [
+      ...new Set(realms),
+    ]),
+    nexusRequest(
+      "PUT",
+      "/service/rest/v1/security/anonymous",
+      anonymous ? "anonymous read access on" : "anonymous access off",
+      { enabled: anonymous, userId: "anonymous", realmName: "NexusAuthorizingRealm" },
+    ),
+  ];
+  if (authentication.ldap.enabled && authentication.ldap.connection) {
+    requests.push(
+      nexusRequest(
+        "POST",
+        "/service/rest/v1/security/ldap",
+        `LDAP server ${authentication.ldap.connection} (bind password set in the UI)`,
+        nexusLdapServer(spec),
+      ),
+    );
   }
   return requests;
+}
+
+/** Nexus REST API requests (blob stores, repositories, realms, anonymous access, LDAP), in order. */
+export function nexusApiRequests(spec: NexusConfig): ApiRequest[] {
+  return [...blobstoreRequests(spec), ...repositoryRequests(spec), ...securityRequests(spec)];
 }
 
 export function renderNexus(nexus: NexusRegistry): RenderedRegistry {
   const spec = nexus.spec;
   return {
-    objects: [namespaceObject(nexus.metadata) as K8sObject],
+    objects: [namespaceObject(nexus.metadata)],
     helm: { ...NEXUS_CHART, release: spec.name, namespace: spec.namespace, values: nexusValues(nexus) },
     api: nexusApiRequests(spec),
   };
 }
 
-const resourceList = z.strictObject({ cpu: z.string(), memory: z.string() }).partial();
-const formatRepos = z
-  .strictObject({ hosted: z.boolean(), proxy: z.boolean(), group: z.boolean(), remoteUrl: z.url() })
-  .partial();
-
-export const nexusSchema = partialSchema(NEXUS_DEFAULTS as unknown as Record<string, unknown>, {
-  name: dnsLabel,
-  namespace: dnsLabel,
-  replicas: integer,
-  image: z.string().min(1),
-  "storage.blobstores": z.array(
-    z.strictObject({
-      name: z.string().regex(/^[A-Za-z0-9._-]+$/, "letters, digits, '.', '_', '-'"),
-      type: z.enum(["file", "s3"]),
-      path: z.string().optional(),
-      bucket: z.string().optional(),
-      region: z.string().optional(),
-      prefix: z.string().optional(),
-    }),
-  ),
-  "repositories.docker": formatRepos.extend({ httpPort: port.max(65534), host: z.string() }).partial(),
-  "repositories.maven": formatRepos,
-  "repositories.npm": formatRepos,
-  "repositories.helm": formatRepos,
-  "resources.limits": resourceList,
-  "resources.requests": resourceList,
-});
-
 const JVM_SIZE = /^(\d+)([kKmMgG])$/;
+const JVM_UNIT_BYTES: Record<string, number> = { k: 2 ** 10, m: 2 ** 20, g: 2 ** 30 };
 
 /** Bytes of a Java memory size ("1024m", "2g"), or undefined when invalid. */
 export function jvmBytes(value: string): number | undefined {
   const match = JVM_SIZE.exec(value);
-  if (!match) return undefined;
-  const unit = { k: 2 ** 10, m: 2 ** 20, g: 2 ** 30 }[match[2]!.toLowerCase() as "k" | "m" | "g"];
-  return Number(match[1]) * unit;
+  const unit = JVM_UNIT_BYTES[match?.[2]?.toLowerCase() ?? ""];
+  return match && unit !== undefined ? Number(match[1]) * unit : undefined;
 }
 
 export function nexusProblems(spec: NexusConfig, problems: Problems): void {
-  problems.replicas("replicas", spec.replicas);
+  problems.atLeastOne("replicas", spec.replicas);
   if (spec.replicas > 1) {
     problems.warn("replicas", "Nexus Repository OSS runs one instance; the chart's Deployment has 1 replica");
   }

@@ -1,8 +1,8 @@
 /**
  * Registry policies (seed 002): image scanning, retention and replication.
  *
- * Each builder merges a deep-partial config over the seed's defaults and returns a typed object.
- * Each renderer returns two things:
+ * Each policy's schema holds the seed's options with their defaults; its builder (kinds.ts) parses
+ * a deep-partial config with it. Each renderer returns two things:
  * - Reestr's own policy configuration, `apiVersion: policy.reestr.dev/v1alpha1` with kind
  *   ScanPolicy, RetentionPolicy or ReplicationPolicy: a normalized, documented object (durations
  *   in seconds, schedules as 5-field cron) that a later Reestr release enforces on its own
@@ -20,29 +20,19 @@
 import { z } from "zod";
 import {
   type ApiRequest,
-  type DeepPartial,
-  deepMerge,
   GO_DURATION,
   goDurationSeconds,
   harborCron,
-  type Labels,
   MANAGED_BY,
+  type PolicyMetadata,
   type Problems,
-  standardLabels,
 } from "./common.ts";
-import { partialSchema } from "./schema.ts";
+import type { Built } from "./define.ts";
+import { stringList } from "./schema.ts";
+
+export type { PolicyMetadata } from "./common.ts";
 
 export const POLICY_API_VERSION = "policy.reestr.dev/v1alpha1";
-export const DEPLOY_POLICY_API_VERSION = "deploy.reestr.dev/v1alpha1";
-
-export type VulnerabilityAction = "block" | "warn" | "allow";
-export type Severity = "critical" | "high" | "medium";
-const SEVERITIES: Severity[] = ["critical", "high", "medium"];
-
-export interface PolicyMetadata {
-  name: string;
-  labels: Labels;
-}
 
 /** Reestr's own policy configuration object (enforced by a later release). */
 export interface ReestrPolicy<K extends string, S> {
@@ -52,60 +42,75 @@ export interface ReestrPolicy<K extends string, S> {
   spec: S;
 }
 
-function policyMetadata(kind: string, name: string): PolicyMetadata {
-  return { name, labels: standardLabels(kind, name, "policy") };
+function reestrPolicy<K extends string, S>(kind: K, metadata: PolicyMetadata, spec: S): ReestrPolicy<K, S> {
+  return {
+    apiVersion: POLICY_API_VERSION,
+    kind,
+    metadata: { ...metadata, labels: { ...metadata.labels } },
+    spec,
+  };
+}
+
+function harborRequest(
+  method: ApiRequest["method"],
+  path: string,
+  description: string,
+  body: unknown,
+): ApiRequest {
+  return { target: "harbor", method, path, contentType: "application/json", description, body };
 }
 
 // ---------------------------------------------------------------- scan policy
 
-export interface ImageScanPolicyConfig {
-  name: string;
-  scanning: {
-    enabled: boolean;
-    scanner: "trivy" | "grype" | "clair";
-    /** Go duration between scans of every image ("24h"); Harbor needs an interval dividing a day, or 168h. */
-    scanInterval: string;
-    onPull: boolean;
-    onPush: boolean;
-  };
-  vulnerabilities: Record<Severity, { enabled: boolean; action: VulnerabilityAction }>;
+const vulnerabilityAction = z.enum(["block", "warn", "allow"]);
+
+function severityRule(action: z.output<typeof vulnerabilityAction>) {
+  return z
+    .strictObject({ enabled: z.boolean().default(true), action: vulnerabilityAction.default(action) })
+    .prefault({});
+}
+
+export const imageScanPolicySchema = z.strictObject({
+  name: z.string().default("image-scan"),
+  scanning: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      scanner: z.enum(["trivy", "grype", "clair"]).default("trivy"),
+      /** Go duration between scans of every image ("24h"); Harbor needs an interval dividing a day, or 168h. */
+      scanInterval: z.string().default("24h"),
+      onPull: z.boolean().default(true),
+      onPush: z.boolean().default(true),
+    })
+    .prefault({}),
+  vulnerabilities: z
+    .strictObject({
+      critical: severityRule("block"),
+      high: severityRule("warn"),
+      medium: severityRule("allow"),
+    })
+    .prefault({}),
   /** Image references or patterns ("docker.io/library/nginx:*") exempt from blocking. */
-  exemptions: string[];
+  exemptions: stringList(),
   /** Reestr extension: the Harbor project whose metadata carries the policy. */
-  harbor: { project: string };
-}
+  harbor: z.strictObject({ project: z.string().min(1).default("library") }).prefault({}),
+});
 
-export const IMAGE_SCAN_POLICY_DEFAULTS: ImageScanPolicyConfig = {
-  name: "image-scan",
-  scanning: { enabled: true, scanner: "trivy", scanInterval: "24h", onPull: true, onPush: true },
-  vulnerabilities: {
-    critical: { enabled: true, action: "block" },
-    high: { enabled: true, action: "warn" },
-    medium: { enabled: true, action: "allow" },
-  },
-  exemptions: [],
-  harbor: { project: "library" },
+/** What imageScanPolicy() takes: any subset of the options, at any depth. */
+export type ImageScanPolicyInput = z.input<typeof imageScanPolicySchema>;
+export type ImageScanPolicyConfig = z.output<typeof imageScanPolicySchema>;
+export type VulnerabilityAction = z.output<typeof vulnerabilityAction>;
+export type Severity = keyof ImageScanPolicyConfig["vulnerabilities"];
+export type ImageScanPolicy = Built<"ImageScanPolicy", PolicyMetadata, ImageScanPolicyConfig>;
+
+export const IMAGE_SCAN_POLICY_DEFAULTS: ImageScanPolicyConfig = imageScanPolicySchema.parse({});
+
+/** Most severe first, with the name Reestr's policy uses. */
+const SEVERITIES: Severity[] = ["critical", "high", "medium"];
+const SEVERITY_NAMES: Record<Severity, ScanPolicySpec["rules"][number]["severity"]> = {
+  critical: "CRITICAL",
+  high: "HIGH",
+  medium: "MEDIUM",
 };
-
-export interface ImageScanPolicy {
-  apiVersion: typeof DEPLOY_POLICY_API_VERSION;
-  kind: "ImageScanPolicy";
-  metadata: PolicyMetadata;
-  spec: ImageScanPolicyConfig;
-}
-
-export function imageScanPolicy(
-  name: string,
-  config: DeepPartial<ImageScanPolicyConfig> = {},
-): ImageScanPolicy {
-  const spec = deepMerge({ ...IMAGE_SCAN_POLICY_DEFAULTS, name }, config);
-  return {
-    apiVersion: DEPLOY_POLICY_API_VERSION,
-    kind: "ImageScanPolicy",
-    metadata: policyMetadata("image-scan-policy", spec.name),
-    spec,
-  };
-}
 
 export interface ScanPolicySpec {
   enabled: boolean;
@@ -138,76 +143,56 @@ export function scanIntervalCron(interval: string): string | undefined {
   return undefined;
 }
 
-export function renderImageScanPolicy(policy: ImageScanPolicy): {
-  policy: ReestrPolicy<"ScanPolicy", ScanPolicySpec>;
-  api: ApiRequest[];
-} {
-  const spec = policy.spec;
+function scanPolicySpec(spec: ImageScanPolicyConfig): ScanPolicySpec {
+  const interval = spec.scanning.scanInterval;
+  return {
+    enabled: spec.scanning.enabled,
+    scanner: spec.scanning.scanner,
+    intervalSeconds: GO_DURATION.test(interval) ? goDurationSeconds(interval) : 0,
+    triggers: { push: spec.scanning.onPush, pull: spec.scanning.onPull },
+    rules: SEVERITIES.filter((s) => spec.vulnerabilities[s].enabled).map((s) => ({
+      severity: SEVERITY_NAMES[s],
+      action: spec.vulnerabilities[s].action,
+    })),
+    exemptions: [...spec.exemptions],
+  };
+}
+
+/** Harbor: scan on push and vulnerable-image blocking as project metadata, the scan-all schedule. */
+function scanApiRequests(spec: ImageScanPolicyConfig): ApiRequest[] {
   const block = harborBlockSeverity(spec);
-  const cron = GO_DURATION.test(spec.scanning.scanInterval)
-    ? scanIntervalCron(spec.scanning.scanInterval)
-    : undefined;
-  const api: ApiRequest[] = [
-    {
-      target: "harbor",
-      method: "PUT",
-      path: `/api/v2.0/projects/${encodeURIComponent(spec.harbor.project)}`,
-      contentType: "application/json",
-      description: `scan on push and vulnerable-image blocking for project "${spec.harbor.project}"`,
+  const interval = spec.scanning.scanInterval;
+  const cron = GO_DURATION.test(interval) ? scanIntervalCron(interval) : undefined;
+  const project = spec.harbor.project;
+  return [
+    harborRequest(
+      "PUT",
+      `/api/v2.0/projects/${encodeURIComponent(project)}`,
+      `scan on push and vulnerable-image blocking for project "${project}"`,
       // Harbor's project metadata values are strings.
-      body: {
+      {
         metadata: {
           auto_scan: String(spec.scanning.enabled && spec.scanning.onPush),
           prevent_vul: String(spec.scanning.enabled && block !== undefined),
           ...(block ? { severity: block } : {}),
         },
       },
-    },
-    {
-      target: "harbor",
-      method: "PUT",
-      path: "/api/v2.0/system/scanAll/schedule",
-      contentType: "application/json",
-      description: `scan every image every ${spec.scanning.scanInterval}`,
-      body: {
-        schedule: spec.scanning.enabled && cron ? { type: "Custom", cron } : { type: "None" },
-      },
-    },
+    ),
+    harborRequest("PUT", "/api/v2.0/system/scanAll/schedule", `scan every image every ${interval}`, {
+      schedule: spec.scanning.enabled && cron ? { type: "Custom", cron } : { type: "None" },
+    }),
   ];
-  return {
-    policy: {
-      apiVersion: POLICY_API_VERSION,
-      kind: "ScanPolicy",
-      metadata: { ...policy.metadata, labels: { ...policy.metadata.labels } },
-      spec: {
-        enabled: spec.scanning.enabled,
-        scanner: spec.scanning.scanner,
-        intervalSeconds: GO_DURATION.test(spec.scanning.scanInterval)
-          ? goDurationSeconds(spec.scanning.scanInterval)
-          : 0,
-        triggers: { push: spec.scanning.onPush, pull: spec.scanning.onPull },
-        rules: SEVERITIES.filter((s) => spec.vulnerabilities[s].enabled).map((s) => ({
-          severity: s.toUpperCase() as "CRITICAL" | "HIGH" | "MEDIUM",
-          action: spec.vulnerabilities[s].action,
-        })),
-        exemptions: [...spec.exemptions],
-      },
-    },
-    api,
-  };
 }
 
-const action = z.enum(["block", "warn", "allow"]);
-export const imageScanPolicySchema = partialSchema(
-  IMAGE_SCAN_POLICY_DEFAULTS as unknown as Record<string, unknown>,
-  {
-    "scanning.scanner": z.enum(["trivy", "grype", "clair"]),
-    "vulnerabilities.critical.action": action,
-    "vulnerabilities.high.action": action,
-    "vulnerabilities.medium.action": action,
-    "harbor.project": z.string().min(1),
-  },
-);
+export function renderImageScanPolicy(policy: ImageScanPolicy): {
+  policy: ReestrPolicy<"ScanPolicy", ScanPolicySpec>;
+  api: ApiRequest[];
+} {
+  return {
+    policy: reestrPolicy("ScanPolicy", policy.metadata, scanPolicySpec(policy.spec)),
+    api: scanApiRequests(policy.spec),
+  };
+}
 
 export function imageScanPolicyProblems(spec: ImageScanPolicyConfig, problems: Problems): void {
   const interval = spec.scanning.scanInterval;
@@ -241,53 +226,31 @@ export function imageScanPolicyProblems(spec: ImageScanPolicyConfig, problems: P
 
 // ----------------------------------------------------------- retention policy
 
-export interface ImageRetentionPolicyConfig {
-  name: string;
+export const imageRetentionPolicySchema = z.strictObject({
+  name: z.string().default("image-retention"),
   /** Keep images pushed within this many days. */
-  retentionDays: number;
+  retentionDays: z.number().int().default(30),
   /** Keep every tagged image, whatever its age (untagged ones follow retentionDays). */
-  keepTagged: boolean;
+  keepTagged: z.boolean().default(true),
   /** Keep the `latest` tag. */
-  keepLatest: boolean;
+  keepLatest: z.boolean().default(true),
   /** Repository patterns (doublestar: "team/**") the policy applies to; empty = all. */
-  repositories: string[];
+  repositories: stringList(),
   /** More repository (image name) patterns, added to `repositories`. */
-  images: string[];
-  schedule: string;
+  images: stringList(),
+  schedule: z.string().default("0 2 * * *"),
   /** Reestr extension: the Harbor project id the retention policy belongs to. */
-  harbor: { projectId: number };
-}
+  harbor: z.strictObject({ projectId: z.number().int().min(1).default(1) }).prefault({}),
+});
 
-export const IMAGE_RETENTION_POLICY_DEFAULTS: ImageRetentionPolicyConfig = {
-  name: "image-retention",
-  retentionDays: 30,
-  keepTagged: true,
-  keepLatest: true,
-  repositories: [],
-  images: [],
-  schedule: "0 2 * * *",
-  harbor: { projectId: 1 },
-};
+/** What imageRetentionPolicy() takes: any subset of the options, at any depth. */
+export type ImageRetentionPolicyInput = z.input<typeof imageRetentionPolicySchema>;
+export type ImageRetentionPolicyConfig = z.output<typeof imageRetentionPolicySchema>;
+export type ImageRetentionPolicy = Built<"ImageRetentionPolicy", PolicyMetadata, ImageRetentionPolicyConfig>;
 
-export interface ImageRetentionPolicy {
-  apiVersion: typeof DEPLOY_POLICY_API_VERSION;
-  kind: "ImageRetentionPolicy";
-  metadata: PolicyMetadata;
-  spec: ImageRetentionPolicyConfig;
-}
-
-export function imageRetentionPolicy(
-  name: string,
-  config: DeepPartial<ImageRetentionPolicyConfig> = {},
-): ImageRetentionPolicy {
-  const spec = deepMerge({ ...IMAGE_RETENTION_POLICY_DEFAULTS, name }, config);
-  return {
-    apiVersion: DEPLOY_POLICY_API_VERSION,
-    kind: "ImageRetentionPolicy",
-    metadata: policyMetadata("image-retention-policy", spec.name),
-    spec,
-  };
-}
+export const IMAGE_RETENTION_POLICY_DEFAULTS: ImageRetentionPolicyConfig = imageRetentionPolicySchema.parse(
+  {},
+);
 
 export interface RetentionPolicySpec {
   schedule: string;
@@ -342,41 +305,25 @@ export function renderImageRetentionPolicy(policy: ImageRetentionPolicy): {
 } {
   const spec = policy.spec;
   return {
-    policy: {
-      apiVersion: POLICY_API_VERSION,
-      kind: "RetentionPolicy",
-      metadata: { ...policy.metadata, labels: { ...policy.metadata.labels } },
-      spec: {
-        schedule: spec.schedule,
-        maxAgeDays: spec.retentionDays,
-        keep: { tagged: spec.keepTagged, latest: spec.keepLatest },
-        repositories: [...new Set([...spec.repositories, ...spec.images])],
-      },
-    },
+    policy: reestrPolicy("RetentionPolicy", policy.metadata, {
+      schedule: spec.schedule,
+      maxAgeDays: spec.retentionDays,
+      keep: { tagged: spec.keepTagged, latest: spec.keepLatest },
+      repositories: [...new Set([...spec.repositories, ...spec.images])],
+    }),
     api: [
-      {
-        target: "harbor",
-        method: "POST",
-        path: "/api/v2.0/retentions",
-        contentType: "application/json",
-        description: `tag retention for project id ${spec.harbor.projectId}: ${spec.retentionDays} days`,
-        body: harborRetentionPolicy(spec),
-      },
+      harborRequest(
+        "POST",
+        "/api/v2.0/retentions",
+        `tag retention for project id ${spec.harbor.projectId}: ${spec.retentionDays} days`,
+        harborRetentionPolicy(spec),
+      ),
     ],
   };
 }
 
-export const imageRetentionPolicySchema = partialSchema(
-  IMAGE_RETENTION_POLICY_DEFAULTS as unknown as Record<string, unknown>,
-  {
-    retentionDays: z.number().int(),
-    "harbor.projectId": z.number().int().min(1),
-  },
-);
-
 export function imageRetentionPolicyProblems(spec: ImageRetentionPolicyConfig, problems: Problems): void {
-  if (spec.retentionDays < 1)
-    problems.error("retentionDays", `must be at least 1, got ${spec.retentionDays}`);
+  problems.atLeastOne("retentionDays", spec.retentionDays);
   problems.cron("schedule", spec.schedule);
   for (const key of ["repositories", "images"] as const) {
     spec[key].forEach((pattern, i) => {
@@ -387,51 +334,43 @@ export function imageRetentionPolicyProblems(spec: ImageRetentionPolicyConfig, p
 
 // --------------------------------------------------------- replication policy
 
-export interface ImageReplicationPolicyConfig {
-  name: string;
-  source: { registry: string; namespace: string; repository: string };
-  destination: { registry: string; namespace: string };
-  rules: {
-    /** true: the destination pulls from the source (Harbor pull-based); false: push to the destination. */
-    pullImage: boolean;
-    /** Delete images at the destination when they are deleted at the source. */
-    deleteImage: boolean;
-  };
-  schedule: string;
-  enabled: boolean;
+export const imageReplicationPolicySchema = z.strictObject({
+  name: z.string().default("image-replication"),
+  source: z
+    .strictObject({
+      registry: z.string().default("docker.io"),
+      namespace: z.string().default(""),
+      repository: z.string().default(""),
+    })
+    .prefault({}),
+  destination: z
+    .strictObject({ registry: z.string().default("registry.local"), namespace: z.string().default("") })
+    .prefault({}),
+  rules: z
+    .strictObject({
+      /** true: the destination pulls from the source (Harbor pull-based); false: push to the destination. */
+      pullImage: z.boolean().default(true),
+      /** Delete images at the destination when they are deleted at the source. */
+      deleteImage: z.boolean().default(false),
+    })
+    .prefault({}),
+  schedule: z.string().default("0 */6 * * *"),
+  enabled: z.boolean().default(true),
   /** Reestr extension: id of the Harbor registry endpoint for the remote side (created by the first request). */
-  harbor: { registryId: number };
-}
+  harbor: z.strictObject({ registryId: z.number().int().min(1).default(1) }).prefault({}),
+});
 
-export const IMAGE_REPLICATION_POLICY_DEFAULTS: ImageReplicationPolicyConfig = {
-  name: "image-replication",
-  source: { registry: "docker.io", namespace: "", repository: "" },
-  destination: { registry: "registry.local", namespace: "" },
-  rules: { pullImage: true, deleteImage: false },
-  schedule: "0 */6 * * *",
-  enabled: true,
-  harbor: { registryId: 1 },
-};
+/** What imageReplicationPolicy() takes: any subset of the options, at any depth. */
+export type ImageReplicationPolicyInput = z.input<typeof imageReplicationPolicySchema>;
+export type ImageReplicationPolicyConfig = z.output<typeof imageReplicationPolicySchema>;
+export type ImageReplicationPolicy = Built<
+  "ImageReplicationPolicy",
+  PolicyMetadata,
+  ImageReplicationPolicyConfig
+>;
 
-export interface ImageReplicationPolicy {
-  apiVersion: typeof DEPLOY_POLICY_API_VERSION;
-  kind: "ImageReplicationPolicy";
-  metadata: PolicyMetadata;
-  spec: ImageReplicationPolicyConfig;
-}
-
-export function imageReplicationPolicy(
-  name: string,
-  config: DeepPartial<ImageReplicationPolicyConfig> = {},
-): ImageReplicationPolicy {
-  const spec = deepMerge({ ...IMAGE_REPLICATION_POLICY_DEFAULTS, name }, config);
-  return {
-    apiVersion: DEPLOY_POLICY_API_VERSION,
-    kind: "ImageReplicationPolicy",
-    metadata: policyMetadata("image-replication-policy", spec.name),
-    spec,
-  };
-}
+export const IMAGE_REPLICATION_POLICY_DEFAULTS: ImageReplicationPolicyConfig =
+  imageReplicationPolicySchema.parse({});
 
 export interface ReplicationPolicySpec {
   enabled: boolean;
@@ -442,10 +381,15 @@ export interface ReplicationPolicySpec {
   deleteRemoved: boolean;
 }
 
+const DOCKER_HUB_HOSTS = ["docker.io", "registry-1.docker.io", "index.docker.io"];
+
+function isDockerHub(registry: string): boolean {
+  return DOCKER_HUB_HOSTS.includes(registry);
+}
+
 /** Harbor's endpoint for a registry host: Docker Hub or a Distribution-compatible registry. */
 export function harborRegistryEndpoint(name: string, registry: string): Record<string, unknown> {
-  const hub =
-    registry === "docker.io" || registry === "registry-1.docker.io" || registry === "index.docker.io";
+  const hub = isDockerHub(registry);
   return {
     name,
     type: hub ? "docker-hub" : "docker-registry",
@@ -481,46 +425,33 @@ export function renderImageReplicationPolicy(policy: ImageReplicationPolicy): {
   api: ApiRequest[];
 } {
   const spec = policy.spec;
+  const mode = spec.rules.pullImage ? "pull" : "push";
   const remote = spec.rules.pullImage ? spec.source.registry : spec.destination.registry;
   return {
-    policy: {
-      apiVersion: POLICY_API_VERSION,
-      kind: "ReplicationPolicy",
-      metadata: { ...policy.metadata, labels: { ...policy.metadata.labels } },
-      spec: {
-        enabled: spec.enabled,
-        schedule: spec.schedule,
-        mode: spec.rules.pullImage ? "pull" : "push",
-        source: { ...spec.source },
-        destination: { ...spec.destination },
-        deleteRemoved: spec.rules.deleteImage,
-      },
-    },
+    policy: reestrPolicy("ReplicationPolicy", policy.metadata, {
+      enabled: spec.enabled,
+      schedule: spec.schedule,
+      mode,
+      source: { ...spec.source },
+      destination: { ...spec.destination },
+      deleteRemoved: spec.rules.deleteImage,
+    }),
     api: [
-      {
-        target: "harbor",
-        method: "POST",
-        path: "/api/v2.0/registries",
-        contentType: "application/json",
-        description: `registry endpoint for ${remote} (its id goes into harbor.registryId)`,
-        body: harborRegistryEndpoint(`${spec.name}-remote`, remote),
-      },
-      {
-        target: "harbor",
-        method: "POST",
-        path: "/api/v2.0/replication/policies",
-        contentType: "application/json",
-        description: `${spec.rules.pullImage ? "pull" : "push"} replication ${spec.source.registry} → ${spec.destination.registry}`,
-        body: harborReplicationPolicy(spec),
-      },
+      harborRequest(
+        "POST",
+        "/api/v2.0/registries",
+        `registry endpoint for ${remote} (its id goes into harbor.registryId)`,
+        harborRegistryEndpoint(`${spec.name}-remote`, remote),
+      ),
+      harborRequest(
+        "POST",
+        "/api/v2.0/replication/policies",
+        `${mode} replication ${spec.source.registry} → ${spec.destination.registry}`,
+        harborReplicationPolicy(spec),
+      ),
     ],
   };
 }
-
-export const imageReplicationPolicySchema = partialSchema(
-  IMAGE_REPLICATION_POLICY_DEFAULTS as unknown as Record<string, unknown>,
-  { "harbor.registryId": z.number().int().min(1) },
-);
 
 /** host[:port] or an http(s) URL. */
 const REGISTRY_HOST = /^(https?:\/\/)?[A-Za-z0-9.-]+(:\d{1,5})?\/?$/;
@@ -533,8 +464,12 @@ export function imageReplicationPolicyProblems(spec: ImageReplicationPolicyConfi
     else if (!REGISTRY_HOST.test(registry))
       problems.error(`${side}.registry`, `"${registry}" is not a registry host`);
   }
-  const hub = ["docker.io", "registry-1.docker.io", "index.docker.io"].includes(spec.source.registry);
-  if (hub && spec.rules.pullImage && !spec.source.namespace && !spec.source.repository) {
+  if (
+    isDockerHub(spec.source.registry) &&
+    spec.rules.pullImage &&
+    !spec.source.namespace &&
+    !spec.source.repository
+  ) {
     problems.warn(
       "source.namespace",
       'Docker Hub cannot list every repository: name a namespace (e.g. "library") or a repository',

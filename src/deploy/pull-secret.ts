@@ -2,51 +2,68 @@
  * Image pull secret: a `kubernetes.io/dockerconfigjson` Secret, the same object
  * `kubectl create secret docker-registry` makes, for Pods' `imagePullSecrets`.
  *
+ * It takes one of two shapes, each a strict schema with its defaults: the flat one, or the
+ * seed's ("mkImagePullSecret") with the credentials under `registry`, which normalizes to it.
+ *
  * @example
  * const secret = imagePullSecret("reestr-pull", {
  *   registry: "registry.example.com", username: "ci", password: process.env.TOKEN!, namespace: "apps",
  * });
  */
-import { MANAGED_BY } from "./common.ts";
-import type { K8sObject } from "./docker-registry.ts";
+import { z } from "zod";
+import { isPlainObject, type K8sObject, MANAGED_BY } from "./common.ts";
+import { parseOrThrow } from "./schema.ts";
 
-export interface ImagePullSecretConfig {
-  /** Registry host (and port), e.g. "registry.example.com:5000"; the seed's default is "docker.io". */
-  registry: string;
-  username: string;
-  password: string;
-  email?: string;
+const credentialFields = {
+  username: z.string(),
+  password: z.string(),
+  email: z.string().optional(),
+};
+
+/** Where the Secret goes; `name` is the seed's name of the config (the Secret's name is `secretName`). */
+const placementFields = {
+  name: z.string().optional(),
   /** Target namespace (seed default "default"). */
-  namespace?: string;
-  labels?: Record<string, string>;
-}
+  namespace: z.string().default("default"),
+  /** The Secret's name; default: the name passed to imagePullSecret. */
+  secretName: z.string().optional(),
+  labels: z.record(z.string(), z.string()).optional(),
+};
 
+const flatSchema = z.strictObject({
+  /** Registry host (and port), e.g. "registry.example.com:5000". */
+  registry: z.string().min(1, "required (the registry host, e.g. registry.example.com:5000)"),
+  ...credentialFields,
+  ...placementFields,
+});
+
+const seedSchema = z
+  .strictObject({
+    registry: z.strictObject({ server: z.string().min(1).default("docker.io"), ...credentialFields }),
+    ...placementFields,
+  })
+  .transform(({ registry: { server, ...login }, ...placement }) => ({
+    registry: server,
+    ...login,
+    ...placement,
+  }));
+
+export type ImagePullSecretConfig = z.input<typeof flatSchema>;
 /** The seed's shape ("mkImagePullSecret"): credentials under `registry`, the Secret's name as `secretName`. */
-export interface SeedImagePullSecretConfig {
-  name?: string;
-  registry: { server?: string; username: string; password: string; email?: string };
-  namespace?: string;
-  secretName?: string;
-  labels?: Record<string, string>;
-}
+export type SeedImagePullSecretConfig = z.input<typeof seedSchema>;
+/** Either shape, normalized to the flat one with the defaults filled in. */
+export type NormalizedPullSecretConfig = z.output<typeof flatSchema>;
 
-/** Converts the seed's shape to the flat one (defaults: server "docker.io", email ""); the flat shape passes through. */
+/**
+ * Either shape normalized to the flat one (defaults: namespace "default", the seed's server
+ * "docker.io", an empty email left out); throws an Error naming each bad field.
+ */
 export function normalizePullSecretConfig(
   config: ImagePullSecretConfig | SeedImagePullSecretConfig,
-): ImagePullSecretConfig & { secretName?: string } {
-  if (typeof config.registry === "object" && config.registry !== null) {
-    const seed = config as SeedImagePullSecretConfig;
-    return {
-      registry: seed.registry.server ?? "docker.io",
-      username: seed.registry.username,
-      password: seed.registry.password,
-      ...(seed.registry.email ? { email: seed.registry.email } : {}),
-      namespace: seed.namespace ?? "default",
-      ...(seed.labels ? { labels: seed.labels } : {}),
-      ...(seed.secretName ? { secretName: seed.secretName } : {}),
-    };
-  }
-  return config as ImagePullSecretConfig;
+): NormalizedPullSecretConfig {
+  const seed = isPlainObject(config) && isPlainObject(config.registry);
+  const { email, ...rest } = parseOrThrow(seed ? seedSchema : flatSchema, config, "imagePullSecret: ");
+  return { ...rest, ...(email ? { email } : {}) };
 }
 
 export interface DockerConfigJson {
@@ -54,7 +71,12 @@ export interface DockerConfigJson {
 }
 
 /** The `.dockerconfigjson` document: `auths[registry].auth` is base64("username:password"). */
-export function dockerConfigJson(config: ImagePullSecretConfig): DockerConfigJson {
+export function dockerConfigJson(config: {
+  registry: string;
+  username: string;
+  password: string;
+  email?: string;
+}): DockerConfigJson {
   const auth = Buffer.from(`${config.username}:${config.password}`, "utf8").toString("base64");
   return {
     auths: {
@@ -73,14 +95,13 @@ export function imagePullSecret(
   input: ImagePullSecretConfig | SeedImagePullSecretConfig,
 ): K8sObject {
   const config = normalizePullSecretConfig(input);
-  if (!config.registry) throw new Error("imagePullSecret: registry is required");
   const json = JSON.stringify(dockerConfigJson(config));
   return {
     apiVersion: "v1",
     kind: "Secret",
     metadata: {
       name: config.secretName ?? name,
-      namespace: config.namespace ?? "default",
+      namespace: config.namespace,
       labels: {
         ...config.labels,
         "app.kubernetes.io/name": "image-pull-secret",

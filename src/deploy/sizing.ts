@@ -15,16 +15,19 @@
  * // estimatedThroughput: { imagesPerDay: { min: 300, max: 1500 }, unit: "images/day" }
  */
 
-import { ARTIFACTORY_DEFAULTS, type ArtifactoryConfig, artifactoryComponents } from "./artifactory.ts";
-import { type DeepPartial, deepMerge, parseQuantity } from "./common.ts";
+import type { z } from "zod";
+import { artifactoryComponents, artifactorySchema } from "./artifactory.ts";
+import { parseQuantity, type Resources } from "./common.ts";
 import {
   DOCKER_REGISTRY_COMPONENT,
-  DOCKER_REGISTRY_DEFAULTS,
   type DockerRegistry,
-  type DockerRegistryConfig,
+  type DockerRegistryInput,
+  dockerRegistrySchema,
 } from "./docker-registry.ts";
-import { HARBOR_DEFAULTS, type HarborConfig, harborComponents } from "./harbor.ts";
-import { NEXUS_DEFAULTS, type NexusConfig, nexusComponents } from "./nexus.ts";
+import { harborComponents, harborSchema } from "./harbor.ts";
+import { isBuiltConfig } from "./kinds.ts";
+import { nexusComponents, nexusSchema } from "./nexus.ts";
+import { parseOrThrow } from "./schema.ts";
 
 /** Seed 002, "Performance Considerations": a single replica handles 100–500 images/day. */
 export const IMAGES_PER_DAY_PER_REPLICA = { min: 100, max: 500 } as const;
@@ -93,114 +96,103 @@ export function memoryAmount(bytes: number): MemoryAmount {
   return { bytes: b, quantity, unit: "bytes" };
 }
 
-function quantityAt(path: string, value: unknown): number {
-  if (typeof value === "number" && Number.isFinite(value) && value >= 0) return value;
-  if (typeof value !== "string")
-    throw new Error(`${path}: expected a Kubernetes quantity, got ${typeof value}`);
+function quantityAt(path: string, value: string): number {
   try {
     return parseQuantity(value);
   } catch (error) {
-    throw new Error(`${path}: ${(error as Error).message}`);
+    throw new Error(`${path}: ${error instanceof Error ? error.message : String(error)}`);
   }
 }
 
-type ComponentSpec = {
+interface ComponentSpec {
   name: string;
   replicas: number;
-  resources: {
-    limits: { cpu: string | number; memory: string | number };
-    requests: { cpu: string | number; memory: string | number };
-  };
-};
+  resources: Resources;
+}
+
+interface Sizing {
+  components: ComponentSpec[];
+  /** Replicas of the component serving pushes and pulls, with the path of their field. */
+  throughput: { path: string; replicas: number };
+}
+
+/** How to size the deployments of one kind, from a deep-partial config or a builder's spec. */
+function sizedKind<S extends z.ZodType>(schema: S, size: (spec: z.output<S>) => Sizing) {
+  return (input: unknown): Sizing => size(parseOrThrow(schema, input));
+}
 
 /** The kinds that deploy something, with their components and the replica count that drives throughput. */
 const SIZED_KINDS = {
-  DockerRegistry: {
-    defaults: DOCKER_REGISTRY_DEFAULTS,
-    components: (spec: DockerRegistryConfig): ComponentSpec[] => [
-      { name: DOCKER_REGISTRY_COMPONENT, replicas: spec.replicas, resources: spec.resources },
-    ],
-    throughputReplicas: (spec: DockerRegistryConfig) => spec.replicas,
-  },
-  HarborRegistry: {
-    defaults: HARBOR_DEFAULTS,
-    components: (spec: HarborConfig): ComponentSpec[] => harborComponents(spec),
+  DockerRegistry: sizedKind(dockerRegistrySchema, (spec) => ({
+    components: [{ name: DOCKER_REGISTRY_COMPONENT, replicas: spec.replicas, resources: spec.resources }],
+    throughput: { path: "replicas", replicas: spec.replicas },
+  })),
+  HarborRegistry: sizedKind(harborSchema, (spec) => ({
+    components: harborComponents(spec),
     // Pushes and pulls go through the registry component.
-    throughputReplicas: (spec: HarborConfig) => spec.registryReplicas,
-  },
-  NexusRegistry: {
-    defaults: NEXUS_DEFAULTS,
-    components: (spec: NexusConfig): ComponentSpec[] => nexusComponents(spec),
-    throughputReplicas: (spec: NexusConfig) => spec.replicas,
-  },
-  ArtifactoryRegistry: {
-    defaults: ARTIFACTORY_DEFAULTS,
-    components: (spec: ArtifactoryConfig): ComponentSpec[] => artifactoryComponents(spec),
-    throughputReplicas: (spec: ArtifactoryConfig) => spec.replicas,
-  },
-} as const;
+    throughput: { path: "registryReplicas", replicas: spec.registryReplicas },
+  })),
+  NexusRegistry: sizedKind(nexusSchema, (spec) => ({
+    components: nexusComponents(spec),
+    throughput: { path: "replicas", replicas: spec.replicas },
+  })),
+  ArtifactoryRegistry: sizedKind(artifactorySchema, (spec) => ({
+    components: artifactoryComponents(spec),
+    throughput: { path: "replicas", replicas: spec.replicas },
+  })),
+};
 
 export type SizedKind = keyof typeof SIZED_KINDS;
 
-function checkReplicas(path: string, replicas: unknown): number {
-  if (typeof replicas !== "number" || !Number.isInteger(replicas) || replicas < 0) {
-    throw new Error(`${path}: expected a non-negative integer, got ${String(replicas)}`);
-  }
+function isSizedKind(kind: string): kind is SizedKind {
+  return Object.keys(SIZED_KINDS).includes(kind);
+}
+
+/** The field holding a component's replica count: `replicas`, or `<component>Replicas` (Harbor). */
+function replicasPath(kind: SizedKind, component: string): string {
+  if (kind !== "HarborRegistry") return "replicas";
+  // The Trivy adapter runs one replica, which is not an option.
+  return component === "trivy" ? "trivy" : `${component}Replicas`;
+}
+
+function checkReplicas(path: string, replicas: number): number {
+  if (replicas < 0) throw new Error(`${path}: expected a non-negative integer, got ${replicas}`);
   return replicas;
 }
 
 /**
  * Resource totals and throughput estimate of a registry deployment. `config` is a builder's
  * result (DockerRegistry, HarborRegistry, NexusRegistry, ArtifactoryRegistry), or a deep-partial
- * config of `kind` (default "DockerRegistry") merged over that kind's defaults. Totals sum
+ * config of `kind` (default "DockerRegistry") parsed over that kind's defaults. Totals sum
  * replicas × requests (and × limits) over the components: the registry container of a Docker
  * Registry; core, jobservice, registry (and the Trivy adapter with the chart's requests, one
  * replica) of Harbor; the single Nexus or Artifactory container. Throughput is seed 002's
  * 100–500 images/day per replica of the component serving pushes and pulls, linear in replicas.
- * Throws an Error naming the field when a quantity is invalid or a replica count is not a
- * non-negative integer.
+ * Throws an Error naming the field when the config does not match the kind's schema, a
+ * quantity is invalid or a replica count is negative.
  */
 export function calculateStorageRequirements(
-  config: DeepPartial<DockerRegistryConfig> | DockerRegistry | object = {},
+  config: DockerRegistryInput | DockerRegistry | object = {},
   kind: SizedKind = "DockerRegistry",
 ): StorageRequirements {
+  let sized = kind;
   let input: unknown = config;
-  let sized: SizedKind = kind;
-  const built = config as { kind?: unknown; spec?: unknown; apiVersion?: unknown };
-  if (
-    typeof built.kind === "string" &&
-    built.kind in SIZED_KINDS &&
-    typeof built.spec === "object" &&
-    built.spec
-  ) {
-    sized = built.kind as SizedKind;
-    input = built.spec;
-  } else if (typeof built.kind === "string" && typeof built.apiVersion === "string") {
-    throw new Error(
-      `kind: ${built.kind} deploys nothing to size (expected one of ${Object.keys(SIZED_KINDS).join(", ")})`,
-    );
+  if (isBuiltConfig(config)) {
+    if (!isSizedKind(config.kind)) {
+      throw new Error(
+        `kind: ${config.kind} deploys nothing to size (expected one of ${Object.keys(SIZED_KINDS).join(", ")})`,
+      );
+    }
+    sized = config.kind;
+    input = config.spec;
   }
-  const entry = SIZED_KINDS[sized] as unknown as {
-    defaults: object;
-    components: (spec: unknown) => ComponentSpec[];
-    throughputReplicas: (spec: unknown) => number;
-  };
-  const spec = deepMerge(
-    entry.defaults as Record<string, unknown>,
-    input as DeepPartial<Record<string, unknown>>,
-  );
-  const specs = entry.components(spec);
-  const components: ComponentRequirements[] = specs.map((c) => {
-    const replicaPath = specs.length === 1 && sized !== "HarborRegistry" ? "replicas" : `${c.name}Replicas`;
-    const replicas = checkReplicas(
-      sized === "HarborRegistry" && c.name === "trivy" ? "trivy" : replicaPath,
-      c.replicas,
-    );
+  const sizing = SIZED_KINDS[sized](input);
+  const components: ComponentRequirements[] = sizing.components.map((c) => {
     const base = c.name === "trivy" ? "trivy.resources" : "resources";
     const { requests, limits } = c.resources;
     return {
       name: c.name,
-      replicas,
+      replicas: checkReplicas(replicasPath(sized, c.name), c.replicas),
       perReplica: {
         cpu: cpuAmount(quantityAt(`${base}.requests.cpu`, requests.cpu) * 1000),
         memory: memoryAmount(quantityAt(`${base}.requests.memory`, requests.memory)),
@@ -211,10 +203,7 @@ export function calculateStorageRequirements(
       },
     };
   });
-  const throughputReplicas = checkReplicas(
-    sized === "HarborRegistry" ? "registryReplicas" : "replicas",
-    entry.throughputReplicas(spec),
-  );
+  const throughputReplicas = checkReplicas(sizing.throughput.path, sizing.throughput.replicas);
   const sum = (f: (c: ComponentRequirements) => number) =>
     components.reduce((total, c) => total + c.replicas * f(c), 0);
   return {
