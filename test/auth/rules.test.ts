@@ -13,13 +13,14 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { AuthSettings } from "../../src/auth/auth-config.ts";
 import type { Authenticator } from "../../src/auth/authenticator.ts";
-import { parseBasicAuth } from "../../src/http/credentials.ts";
 import { hashPassword, writeHtpasswd } from "../../src/auth/htpasswd.ts";
 import type { RequestContext } from "../../src/http/context.ts";
+import { parseBasicAuth } from "../../src/http/credentials.ts";
 import { RegistryError } from "../../src/oci/errors.ts";
-import { V2Api } from "../../src/registry/http/v2-routes.ts";
+import { ALLOWED } from "../../src/http/access.ts";
+import { createV2Module } from "../../src/registry/http/v2.ts";
 import type { Registry } from "../../src/registry/registry.ts";
-import { Metrics } from "../../src/server/metrics.ts";
+import { MetricsRegistry } from "../../src/util/prometheus.ts";
 import { assertError, http, startServer, type TestServer } from "../api/helpers.ts";
 import { accessOf, basic, bearer, fetchToken, pushImage } from "./helpers.ts";
 
@@ -239,7 +240,7 @@ describe("credentials limited to some actions (AuthResult.actions, e.g. personal
 });
 
 describe("catalog filtering across store batches", () => {
-  /** V2Api over a fake registry of 2,600 names; the caller sees every 700th. */
+  /** The /v2 module over a fake registry of 2,600 names; the caller sees every 700th. */
   const names = Array.from({ length: 2600 }, (_, i) => `r/${String(i).padStart(5, "0")}`);
   const visible = new Set(names.filter((_, i) => i % 700 === 0));
   let reads = 0;
@@ -250,7 +251,12 @@ describe("catalog filtering across store batches", () => {
       return start === -1 ? [] : names.slice(start, start + page.limit);
     },
   } as unknown as Registry;
-  const api = new V2Api(registry, new Metrics(), { catalogFilter: () => (name) => visible.has(name) });
+  const v2 = createV2Module({
+    registry,
+    metrics: new MetricsRegistry(),
+    access: { authorize: () => ALLOWED, pullFilter: () => (name) => visible.has(name) },
+  });
+  const catalog = v2.routes.find((route) => route.name === "catalog" && route.method === "GET")!;
 
   async function page(query: string): Promise<{ repositories: string[]; link: string | undefined }> {
     let status = 0;
@@ -268,8 +274,9 @@ describe("catalog filtering across store batches", () => {
         },
       },
       query: new URLSearchParams(query),
+      caller: { via: "anonymous" },
     } as unknown as RequestContext;
-    await api.handle(ctx, { route: "catalog" });
+    await catalog.handle(ctx);
     assert.equal(status, 200);
     return { repositories: JSON.parse(body).repositories, link: headers["Link"] as string | undefined };
   }

@@ -4,12 +4,14 @@
  */
 import assert from "node:assert/strict";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { WebAuthApi } from "../../src/auth/web-auth-api.ts";
+import { PolicyAccessController } from "../../src/auth/access-controller.ts";
+import { AccessPolicy } from "../../src/auth/access-policy.ts";
+import { AuthGate } from "../../src/auth/gate.ts";
+import { PersonalTokenAuthenticator } from "../../src/auth/personal-token-authenticator.ts";
+import { createWebAuthModule } from "../../src/auth/web-auth.ts";
 import {
   AuthStore,
   csrfAllows,
@@ -17,7 +19,14 @@ import {
   SESSION_COOKIE,
   sessionCookie,
 } from "../../src/auth/web-sessions.ts";
-import type { RequestContext } from "../../src/http/context.ts";
+import { parseBasicAuth } from "../../src/http/credentials.ts";
+import { unauthorized } from "../../src/http/errors.ts";
+import { type Listening, listen } from "../../src/http/listen.ts";
+import { LoginGuard } from "../../src/http/limits.ts";
+import { HttpPipeline } from "../../src/http/pipeline.ts";
+import { Router } from "../../src/http/router.ts";
+import { JsonLogger } from "../../src/util/logger.ts";
+import { MetricsRegistry } from "../../src/util/prometheus.ts";
 
 let dir: string;
 before(async () => {
@@ -155,45 +164,58 @@ describe("cookies and CSRF", () => {
 });
 
 describe("/api/auth over HTTP", () => {
-  let server: Server;
+  let listening: Listening;
   let base: string;
   let store: AuthStore;
   const failures: string[] = [];
 
+  /** The login lockout, counting failures; "locked" is locked out for 30 s from the start. */
+  class CountingGuard extends LoginGuard {
+    override recordFailure(ip: string, user: string): number {
+      if (user !== "locked") failures.push(user);
+      return super.recordFailure(ip, user);
+    }
+  }
+
   before(async () => {
     store = new AuthStore(":memory:");
-    const api = new WebAuthApi({
+    // alice / s3cret is the only user.
+    const users = {
+      async authenticate(req: { headers: { authorization?: string } }) {
+        const credentials = parseBasicAuth(req.headers.authorization);
+        if (!credentials) return undefined;
+        if (credentials.user === "alice" && credentials.password === "s3cret") return { user: "alice" };
+        throw unauthorized("invalid username or password");
+      },
+    };
+    const passwords = new PersonalTokenAuthenticator(store, users);
+    const loginGuard = new CountingGuard({ maxFailures: 1, windowMs: 60_000, lockoutMs: 30_000 });
+    loginGuard.recordFailure("127.0.0.1", "locked");
+    const module = createWebAuthModule({
       store,
-      verifyPassword: async (user, password) => user === "alice" && password === "s3cret",
-      authRequired: true,
+      verifyPassword: (user, password) => passwords.verifyPassword(user, password),
       secureCookies: false,
-      onLoginFailure: (user) => failures.push(user),
-      lockedOutFor: (user) => (user === "locked" ? 30 : 0),
+      loginGuard,
     });
-    server = createServer((req, res) => {
-      const url = new URL(req.url ?? "/", "http://x");
-      const ctx: RequestContext = {
-        req,
-        res,
-        requestId: "t",
-        path: url.pathname,
-        query: url.searchParams,
-        route: "",
-        bytesIn: 0,
-      };
-      api.handle(ctx).then(
-        (handled) => {
-          if (!handled) res.writeHead(404).end();
-        },
-        (error: unknown) => res.writeHead(500).end(String(error)),
-      );
+    const gate = new AuthGate({
+      mode: "basic",
+      access: new PolicyAccessController(new AccessPolicy()),
+      passwords,
+      sessions: store,
+      realm: "Test",
     });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const pipeline = new HttpPipeline({
+      router: new Router().add(...module.routes),
+      gate,
+      logger: new JsonLogger({ level: "error" }),
+      accessLog: false,
+      metrics: new MetricsRegistry(),
+    });
+    listening = await listen({ host: "127.0.0.1", port: 0, pipeline });
+    base = listening.url;
   });
   after(async () => {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
+    await listening.close(0);
     store.close();
   });
 

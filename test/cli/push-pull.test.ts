@@ -11,14 +11,16 @@ import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { OciLayout } from "../../src/image/oci-layout.ts";
 import type { Digest } from "../../src/oci/digest.ts";
-import { startRegistryServer } from "../../src/registry/server.ts";
+import { startServer } from "../../src/app/server.ts";
+import { JsonLogger } from "../../src/util/logger.ts";
+import { testServerConfig } from "../api/helpers.ts";
 import { makeMultiArchImage, makeOciImage } from "../helpers/fixtures.ts";
 
 const exec = promisify(execFile);
 const BIN = new URL("../../bin/reestr.js", import.meta.url).pathname;
 
 let dir: string;
-let server: Awaited<ReturnType<typeof startRegistryServer>>;
+let server: Awaited<ReturnType<typeof startServer>>;
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), "reestr-cli-"));

@@ -12,21 +12,17 @@ import { isRegistryClientError, type RegistryClientError } from "../../src/clien
 import { RegistryClient } from "../../src/client/registry-client.ts";
 import { digestOf } from "../../src/oci/digest.ts";
 import { MediaType } from "../../src/oci/media-types.ts";
-import { startRegistryServer } from "../../src/registry/server.ts";
+import { startServer } from "../../src/app/server.ts";
+import { JsonLogger } from "../../src/util/logger.ts";
+import { testServerConfig } from "../api/helpers.ts";
 
 let dir: string;
-let server: Awaited<ReturnType<typeof startRegistryServer>>;
+let server: Awaited<ReturnType<typeof startServer>>;
 let client: RegistryClient;
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), "reestr-client-"));
-  server = await startRegistryServer({
-    host: "127.0.0.1",
-    port: 0,
-    dataDir: dir,
-    accessLog: false,
-    logLevel: "error",
-  });
+  server = await startServer(testServerConfig({}, dir), { logger: new JsonLogger({ level: "error" }) });
   client = new RegistryClient({ baseUrl: server.url });
 });
 after(async () => {
