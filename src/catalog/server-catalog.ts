@@ -11,9 +11,9 @@ import { HttpProblem, type WebAuthApi, type WebCaller } from "../auth/web-auth-a
 import { RegistryError } from "../oci/errors.ts";
 import { matchV2 } from "../registry/http/v2-routes.ts";
 import type { Registry } from "../registry/registry.ts";
+import type { Logger } from "../util/logger.ts";
 import type { MetricsRegistry } from "../util/prometheus.ts";
 import type { Watcher } from "../watcher/watcher.ts";
-import type { CatalogLogger } from "./catalog.ts";
 import {
   type CatalogSection,
   CatalogSectionSchema,
@@ -33,7 +33,7 @@ export interface ServerCatalogOptions {
   /** "token" auth answers Bearer challenges; basic otherwise. */
   authMode?: "basic" | "bearer";
   watcher?: Watcher;
-  logger?: CatalogLogger;
+  logger?: Logger;
   env?: NodeJS.ProcessEnv;
   /** The server's /metrics registry: cache hit rate and registry health are exported there. */
   metrics?: MetricsRegistry;
