@@ -21,7 +21,15 @@ import { baseMediaType, MANIFEST_MEDIA_TYPES } from "../oci/media-types.ts";
 import type { Logger } from "../util/logger.ts";
 import { RegistryClientError } from "./errors.ts";
 import { type RateLimit, rateLimitFrom } from "./retry.ts";
-import { contentLength, drain, header, readLimited, Transport, type TransportOptions } from "./transport.ts";
+import {
+  contentLength,
+  drain,
+  header,
+  readLimited,
+  type SendOptions,
+  Transport,
+  type TransportOptions,
+} from "./transport.ts";
 
 export interface RegistryClientOptions extends TransportOptions {
   /** Where warnings go (a listing cut short by a Link to another origin). */
@@ -49,7 +57,7 @@ export interface ReferrerDescriptor {
   annotations?: Record<string, string>;
 }
 
-type Scope = { repository: string; actions: string[] } | { catalog: true };
+type Scope = NonNullable<SendOptions["scope"]>;
 
 export interface ManifestResponse {
   bytes: Buffer;
