@@ -27,10 +27,10 @@ import { Router } from "../http/router.ts";
 import { securityHeaders } from "../http/security-headers.ts";
 import { AuditLog } from "../registry/http/audit.ts";
 import { createV2Module } from "../registry/http/v2.ts";
+import { metadataPath } from "../registry/layout.ts";
 import type { MetadataStore } from "../registry/metadata/metadata-store.ts";
 import type { RegistryIndex } from "../registry/metadata/registry-index.ts";
 import { SqliteMetadataStore } from "../registry/metadata/sqlite-metadata-store.ts";
-import { metadataPath } from "../registry/layout.ts";
 import { Registry } from "../registry/registry.ts";
 import type { BlobStore } from "../registry/storage/blob-store.ts";
 import { FsBlobStore } from "../registry/storage/fs-blob-store.ts";
@@ -85,7 +85,10 @@ export interface RunningServer {
 /** How often expired uploads are swept. */
 const UPLOAD_SWEEP_INTERVAL_MS = 60 * 60 * 1000;
 
-export async function startServer(config: ReestrConfig, overrides: ServerOverrides = {}): Promise<RunningServer> {
+export async function startServer(
+  config: ReestrConfig,
+  overrides: ServerOverrides = {},
+): Promise<RunningServer> {
   const { dataDir } = config;
   const logger = overrides.logger ?? new JsonLogger({ level: config.log.level });
   const metrics = new MetricsRegistry();
@@ -120,7 +123,8 @@ export async function startServer(config: ReestrConfig, overrides: ServerOverrid
     if (audit) opened.push(audit);
     const blobs = overrides.blobs ?? (await new FsBlobStore(dataDir).init());
     const metadata =
-      overrides.metadata ?? new SqliteMetadataStore(metadataPath(dataDir), { synchronous: config.storage.sync });
+      overrides.metadata ??
+      new SqliteMetadataStore(metadataPath(dataDir), { synchronous: config.storage.sync });
     opened.push(metadata);
     const registry = new Registry({
       blobs,
@@ -162,7 +166,11 @@ export async function startServer(config: ReestrConfig, overrides: ServerOverrid
       createStatusModule({ registry, version: VERSION }),
       createV2Module({ registry, access: gate.access, metrics, audit: audit?.enabled ? audit : undefined }),
       ...(auth ? auth.modules : [createOpenSessionModule()]),
-      createWatchApiModule({ watcher, access: gate.access, isLocal: (entry) => isThisServer(entry.spec.url, port) }),
+      createWatchApiModule({
+        watcher,
+        access: gate.access,
+        isLocal: (entry) => isThisServer(entry.spec.url, port),
+      }),
       createCatalogModule({ catalog: catalog.catalog, access: gate.access }),
       createWebAppModule({ root: overrides.webRoot }),
     ];
@@ -170,7 +178,12 @@ export async function startServer(config: ReestrConfig, overrides: ServerOverrid
       (await Promise.all(modules.map((module) => module.health?.() ?? []))).flat();
     const router = new Router();
     let pipeline: HttpPipeline | undefined;
-    const ops = createOpsModule({ version: VERSION, metrics, checks, stopping: () => pipeline?.draining ?? false });
+    const ops = createOpsModule({
+      version: VERSION,
+      metrics,
+      checks,
+      stopping: () => pipeline?.draining ?? false,
+    });
     for (const module of [ops, ...modules]) router.add(...module.routes);
     pipeline = new HttpPipeline({
       router,

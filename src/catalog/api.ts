@@ -102,7 +102,10 @@ export function createCatalogModule({ catalog, access }: CatalogModuleOptions): 
       access: "public",
       handle: async (ctx) => send(ctx, 200, { registries: await catalog.listRegistries() }),
     },
-    getRegistry: { access: "public", handle: async (ctx, p) => send(ctx, 200, await catalog.getRegistry(p.id!)) },
+    getRegistry: {
+      access: "public",
+      handle: async (ctx, p) => send(ctx, 200, await catalog.getRegistry(p.id!)),
+    },
     resyncRegistry: {
       access: "admin",
       expensive: true,
@@ -114,7 +117,11 @@ export function createCatalogModule({ catalog, access }: CatalogModuleOptions): 
         send(
           ctx,
           200,
-          await catalog.listRepositories(p.id!, parseQuery(RepositoryQuerySchema, ctx.query), visible(ctx.caller, p.id!)),
+          await catalog.listRepositories(
+            p.id!,
+            parseQuery(RepositoryQuerySchema, ctx.query),
+            visible(ctx.caller, p.id!),
+          ),
         ),
     },
     getRepository: {
@@ -155,7 +162,11 @@ export function createCatalogModule({ catalog, access }: CatalogModuleOptions): 
         send(
           ctx,
           200,
-          await catalog.registryStorage(p.id!, parseQuery(StorageQuerySchema, ctx.query), visible(ctx.caller, p.id!)),
+          await catalog.registryStorage(
+            p.id!,
+            parseQuery(StorageQuerySchema, ctx.query),
+            visible(ctx.caller, p.id!),
+          ),
         ),
     },
     getStorage: { access: "public", handle: async (ctx) => send(ctx, 200, await catalog.storageOverview()) },

@@ -1,11 +1,12 @@
 /**
  * The catalogue's cache seam: `Cache` holds JSON values with a freshness deadline; `MemoryCache`
  * (LRU + TTL) is the default and `RedisCache` (redis-cache.ts) is used when REESTR_REDIS_URL is
- * set. Both run the contract suite in test/catalog/cache.contract.ts.
+ * set. Both run the contract suite in test/contract/cache.contract.ts.
  *
  * `CachedLoader` puts stale-while-revalidate on top and swallows cache failures: a broken cache
  * costs a warning and a direct read, never a failed request.
  */
+import type { Logger } from "../util/logger.ts";
 
 export interface CacheEntry<T = unknown> {
   value: T;
@@ -89,10 +90,6 @@ export class MemoryCache implements Cache {
   }
 }
 
-export interface LoaderLogger {
-  warn(msg: string, fields?: Record<string, unknown>): void;
-}
-
 export interface CacheStats {
   hits: number;
   staleHits: number;
@@ -106,7 +103,7 @@ export interface CacheStats {
  */
 export class CachedLoader {
   readonly cache: Cache;
-  readonly #logger: LoaderLogger | undefined;
+  readonly #logger: Logger | undefined;
   readonly #inFlight = new Map<string, Promise<unknown>>();
   readonly #now: () => number;
   /** Bumped by invalidate(): a load started before it must not write its (old) result back. */
@@ -114,7 +111,7 @@ export class CachedLoader {
   #lastWarning = 0;
   readonly stats: CacheStats = { hits: 0, staleHits: 0, misses: 0, errors: 0 };
 
-  constructor(cache: Cache, options: { logger?: LoaderLogger; now?: () => number } = {}) {
+  constructor(cache: Cache, options: { logger?: Logger; now?: () => number } = {}) {
     this.cache = cache;
     this.#logger = options.logger;
     this.#now = options.now ?? Date.now;

@@ -62,14 +62,20 @@ function descriptor(value: unknown): LooseDescriptor | undefined {
   return out;
 }
 
-export function readManifest(bytes: Buffer, mediaType: string): LooseManifest {
-  let json: Record<string, unknown> = {};
+/** The JSON object in `bytes`; {} when they hold anything else. */
+function jsonObject(bytes: Buffer): Record<string, unknown> {
   try {
     const parsed = JSON.parse(bytes.toString("utf8")) as unknown;
-    if (typeof parsed === "object" && parsed !== null) json = parsed as Record<string, unknown>;
+    if (typeof parsed === "object" && parsed !== null) return parsed as Record<string, unknown>;
   } catch {
-    // Not JSON: shown as "other" with its media type and size.
+    // Not JSON: read as empty.
   }
+  return {};
+}
+
+/** Not JSON, or not a manifest: shown as "other" with its media type and size. */
+export function readManifest(bytes: Buffer, mediaType: string): LooseManifest {
+  const json = jsonObject(bytes);
   const manifests = Array.isArray(json.manifests)
     ? json.manifests.map(descriptor).filter((d): d is LooseDescriptor => d !== undefined)
     : [];
@@ -91,6 +97,13 @@ export function readManifest(bytes: Buffer, mediaType: string): LooseManifest {
   return result;
 }
 
+/** What a manifest adds up to: itself, its config and its layers (an index's children not included). */
+export function manifestContentSize(bytes: Buffer, manifest: LooseManifest): number {
+  return (
+    bytes.byteLength + (manifest.config?.size ?? 0) + manifest.layers.reduce((sum, l) => sum + l.size, 0)
+  );
+}
+
 /** An index entry that names a platform and is not an attestation manifest. */
 export function isRealPlatform(d: LooseDescriptor): boolean {
   return d.platform?.os !== undefined && !isAttestation(d);
@@ -108,21 +121,16 @@ function stringList(value: unknown): string[] {
   return Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : [];
 }
 
-function time(value: unknown): string | null {
+/** A time as ISO 8601; null when it is not one. */
+export function isoTime(value: unknown): string | null {
   if (typeof value !== "string") return null;
   const ms = Date.parse(value);
   return Number.isNaN(ms) ? null : new Date(ms).toISOString();
 }
 
-/** An image config blob (OCI or Docker) as the API shows it. */
+/** An image config blob (OCI or Docker) as the API shows it; an unreadable one shows as empty. */
 export function readImageConfig(bytes: Buffer, descriptor: LooseDescriptor): ImageConfig {
-  let json: Record<string, unknown> = {};
-  try {
-    const parsed = JSON.parse(bytes.toString("utf8")) as unknown;
-    if (typeof parsed === "object" && parsed !== null) json = parsed as Record<string, unknown>;
-  } catch {
-    // An unreadable config shows as empty.
-  }
+  const json = jsonObject(bytes);
   const config = (typeof json.config === "object" && json.config !== null ? json.config : {}) as Record<
     string,
     unknown
@@ -132,7 +140,7 @@ export function readImageConfig(bytes: Buffer, descriptor: LooseDescriptor): Ima
     digest: descriptor.digest,
     mediaType: descriptor.mediaType,
     size: descriptor.size,
-    created: time(json.created),
+    created: isoTime(json.created),
     os: typeof json.os === "string" ? json.os : null,
     architecture: typeof json.architecture === "string" ? json.architecture : null,
     env: stringList(config.Env),
@@ -142,7 +150,7 @@ export function readImageConfig(bytes: Buffer, descriptor: LooseDescriptor): Ima
     history: history
       .filter((h): h is Record<string, unknown> => typeof h === "object" && h !== null)
       .map((h) => ({
-        created: time(h.created),
+        created: isoTime(h.created),
         createdBy: typeof h.created_by === "string" ? h.created_by : null,
         emptyLayer: h.empty_layer === true,
       })),
@@ -150,12 +158,8 @@ export function readImageConfig(bytes: Buffer, descriptor: LooseDescriptor): Ima
 }
 
 export function variantOf(bytes: Buffer): string | null {
-  try {
-    const json = JSON.parse(bytes.toString("utf8")) as { variant?: unknown };
-    return typeof json.variant === "string" ? json.variant : null;
-  } catch {
-    return null;
-  }
+  const variant = jsonObject(bytes).variant;
+  return typeof variant === "string" ? variant : null;
 }
 
 /** What a referrer is, from its artifact type (and media type when it has none). */

@@ -6,8 +6,8 @@
  * maskSecrets.
  */
 import { isRegistryClientError, RegistryClientError } from "../client/errors.ts";
-import { nextLink, RegistryClient } from "../client/registry-client.ts";
-import { readLimited } from "../client/transport.ts";
+import { RegistryClient } from "../client/registry-client.ts";
+import type { Logger } from "../util/logger.ts";
 import { maskSecrets, type RegistryCredentials, type RegistryDefinition } from "./registries-config.ts";
 import {
   CatalogError,
@@ -23,6 +23,8 @@ import {
 const DEFAULT_TIMEOUT_MS = 10_000;
 /** A catalog larger than this is cut (the catalogue pages on the server, but must hold the names). */
 const MAX_REPOSITORIES = 100_000;
+/** Names asked for per catalog or tag-list page. */
+const PAGE_SIZE = 1000;
 const EMPTY_DIGEST = `sha256:${"0".repeat(64)}`;
 
 /** Operations the catalogue needs from a registry API described by OpenAPI, and how to spot them. */
@@ -43,6 +45,8 @@ export interface RemoteSourceOptions {
   /** Why credentials could not be resolved (a missing environment variable): reported by probe(). */
   credentialsProblem?: string;
   probeTimeoutMs?: number;
+  /** Where the client's warnings go (a listing cut short by a Link to another host). */
+  logger?: Logger;
 }
 
 function isNetworkError(error: unknown): boolean {
@@ -51,6 +55,16 @@ function isNetworkError(error: unknown): boolean {
   return (
     typeof code === "string" && /^(E[A-Z]+|UND_ERR.*|CERT.*|DEPTH_ZERO.*|SELF_SIGNED.*|ERR_TLS.*)$/.test(code)
   );
+}
+
+/** Whether an optional API answers; a network failure propagates (the registry is down, not lacking it). */
+async function answers(request: () => Promise<boolean>): Promise<boolean> {
+  try {
+    return await request();
+  } catch (error) {
+    if (isNetworkError(error)) throw error;
+    return false;
+  }
 }
 
 export class RemoteRegistrySource implements CatalogSource {
@@ -88,6 +102,7 @@ export class RemoteRegistrySource implements CatalogSource {
       insecureSkipVerify: definition.tls.allowInsecure,
       allowHttp: definition.tls.allowHttp,
       headers: { "user-agent": "reestr-catalogue" },
+      logger: options.logger,
       ...(options.credentials?.username !== undefined
         ? { username: options.credentials.username, password: options.credentials.password ?? "" }
         : {}),
@@ -115,6 +130,8 @@ export class RemoteRegistrySource implements CatalogSource {
       if (error.status === 400 && ["NAME_INVALID", "TAG_INVALID", "DIGEST_INVALID"].includes(error.code)) {
         throw new CatalogError("BAD_REQUEST", `${this.id}: ${what}: ${error.code}`);
       }
+      if (error.code === "SIZE_INVALID")
+        throw new CatalogError("BAD_REQUEST", `${this.id}: ${what}: ${text}`);
     }
     if (isNetworkError(error)) {
       throw new CatalogError("UPSTREAM_UNREACHABLE", `${this.id}: ${what}: registry unreachable: ${text}`);
@@ -223,45 +240,20 @@ export class RemoteRegistrySource implements CatalogSource {
     return result;
   }
 
-  async #probeCatalog(): Promise<boolean> {
-    try {
-      const response = await this.#probeClient.transport.send({
-        method: "GET",
-        path: "/v2/_catalog?n=1",
-        scope: { catalog: true },
-        expect: [200],
-        headers: { accept: "application/json" },
-      });
-      await readLimited(response, 1024 * 1024);
+  #probeCatalog(): Promise<boolean> {
+    return answers(async () => {
+      await this.#probeClient.catalogPages({ pageSize: 1 }).next();
       return true;
-    } catch (error) {
-      if (isNetworkError(error)) throw error;
-      return false;
-    }
+    });
   }
 
-  async #probeReferrers(repository: string | undefined): Promise<boolean> {
-    let repo = repository;
-    try {
-      if (!repo) {
-        const page = await this.#probeClient.catalogPages({ pageSize: 1 }).next();
-        repo = page.value?.[0];
-      }
+  #probeReferrers(repository: string | undefined): Promise<boolean> {
+    return answers(async () => {
+      const repo = repository ?? (await this.#probeClient.catalogPages({ pageSize: 1 }).next()).value?.[0];
       if (!repo) return false;
-      const response = await this.#probeClient.transport.send({
-        method: "GET",
-        path: `/v2/${repo}/referrers/${EMPTY_DIGEST}`,
-        scope: { repository: repo, actions: ["pull"] },
-        expect: [200],
-        headers: { accept: "application/vnd.oci.image.index.v1+json" },
-      });
-      const body = await readLimited(response, 1024 * 1024);
-      const json = JSON.parse(body.toString("utf8")) as { manifests?: unknown };
-      return Array.isArray(json.manifests);
-    } catch (error) {
-      if (isNetworkError(error)) throw error;
-      return false;
-    }
+      await this.#probeClient.listReferrers(repo, EMPTY_DIGEST);
+      return true;
+    });
   }
 
   /** Fetches the configured OpenAPI document (a configured URL only) and lists missing operations. */
@@ -307,19 +299,9 @@ export class RemoteRegistrySource implements CatalogSource {
     if (this.definition.capabilities.catalog === false || this.#catalogAnswers === false) return [];
     try {
       const names: string[] = [];
-      let path: string | undefined = "/v2/_catalog?n=1000";
-      while (path && names.length < MAX_REPOSITORIES) {
-        const response = await this.#client.transport.send({
-          method: "GET",
-          path,
-          scope: { catalog: true },
-          expect: [200],
-          headers: { accept: "application/json" },
-        });
-        const body = await readLimited(response, 64 * 1024 * 1024);
-        const json = JSON.parse(body.toString("utf8")) as { repositories?: string[] | null };
-        names.push(...(json.repositories ?? []));
-        path = this.#sameHostNext(response.headers.link as string | undefined);
+      for await (const page of this.#client.catalogPages({ pageSize: PAGE_SIZE })) {
+        names.push(...page);
+        if (names.length >= MAX_REPOSITORIES) break;
       }
       return names.map((name) => ({ name }));
     } catch (error) {
@@ -329,33 +311,11 @@ export class RemoteRegistrySource implements CatalogSource {
 
   async listTags(repository: string): Promise<TagInfo[]> {
     try {
-      const tags: string[] = [];
-      let path: string | undefined = `/v2/${repository}/tags/list?n=1000`;
-      while (path) {
-        const response = await this.#client.transport.send({
-          method: "GET",
-          path,
-          scope: { repository, actions: ["pull"] },
-          expect: [200],
-          fallbackCode: "NAME_UNKNOWN",
-          headers: { accept: "application/json" },
-        });
-        const body = await readLimited(response, 64 * 1024 * 1024);
-        const json = JSON.parse(body.toString("utf8")) as { tags?: string[] | null };
-        tags.push(...(json.tags ?? []));
-        path = this.#sameHostNext(response.headers.link as string | undefined);
-      }
+      const tags = await this.#client.listTags(repository, { pageSize: PAGE_SIZE });
       return tags.map((tag) => ({ tag }));
     } catch (error) {
       this.#fail(error, `listing tags of ${repository}`);
     }
-  }
-
-  /** The next page of a Link header, only when it stays on the registry's host (no SSRF by Link). */
-  #sameHostNext(link: string | undefined): string | undefined {
-    const next = nextLink(link);
-    if (!next) return undefined;
-    return new URL(next, `${this.baseUrl}/`).host === new URL(this.baseUrl).host ? next : undefined;
   }
 
   async getManifest(repository: string, reference: string): Promise<ManifestContent> {
@@ -369,12 +329,7 @@ export class RemoteRegistrySource implements CatalogSource {
 
   async getBlob(repository: string, digest: string, maxBytes: number): Promise<Buffer> {
     try {
-      const blob = await this.#client.getBlob(repository, digest);
-      if (blob.length !== undefined && blob.length > maxBytes) {
-        blob.stream.destroy();
-        throw new CatalogError("BAD_REQUEST", `blob ${digest} is larger than ${maxBytes} bytes`);
-      }
-      return await readLimited(blob.stream as Parameters<typeof readLimited>[0], maxBytes);
+      return await this.#client.getBlobBytes(repository, digest, { maxBytes });
     } catch (error) {
       this.#fail(error, `blob ${repository}@${digest}`);
     }
@@ -383,19 +338,14 @@ export class RemoteRegistrySource implements CatalogSource {
   async listReferrers(repository: string, digest: string): Promise<ReferrerInfo[]> {
     if (!this.#referrers) return [];
     try {
-      const response = await this.#client.transport.send({
-        method: "GET",
-        path: `/v2/${repository}/referrers/${digest}`,
-        scope: { repository, actions: ["pull"] },
-        expect: [200, 404],
-        headers: { accept: "application/vnd.oci.image.index.v1+json" },
-      });
-      const body = await readLimited(response, 4 * 1024 * 1024);
-      if (response.statusCode === 404) return [];
-      const json = JSON.parse(body.toString("utf8")) as { manifests?: ReferrerInfo[] };
-      return Array.isArray(json.manifests) ? json.manifests : [];
+      return await this.#client.listReferrers(repository, digest);
     } catch (error) {
-      if (isRegistryClientError(error) && [400, 405, 501].includes(error.status)) return [];
+      // No referrers API (or not a conforming one): no referrers to show.
+      if (
+        isRegistryClientError(error) &&
+        ([400, 404, 405, 501].includes(error.status) || error.code === "UNSUPPORTED")
+      )
+        return [];
       this.#fail(error, `referrers of ${repository}@${digest}`);
     }
   }

@@ -5,9 +5,9 @@
  */
 import { resolve } from "node:path";
 import type { Registry } from "../registry/registry.ts";
+import type { Logger } from "../util/logger.ts";
 import type { MetricsRegistry } from "../util/prometheus.ts";
 import type { Watcher } from "../watcher/watcher.ts";
-import type { CatalogLogger } from "./catalog.ts";
 import {
   type CatalogSection,
   CatalogSectionSchema,
@@ -24,7 +24,7 @@ export interface ServerCatalogOptions {
   /** How the local registry asks for credentials (shown in the registry's summary). */
   authMode: "none" | "basic" | "bearer";
   watcher?: Watcher;
-  logger?: CatalogLogger;
+  logger?: Logger;
   env?: NodeJS.ProcessEnv;
   /** The server's /metrics registry: cache hit rate and registry health are exported there. */
   metrics?: MetricsRegistry;

@@ -5,11 +5,12 @@
  * Probing starts at once in the background: the server does not wait for slow registries.
  */
 import type { Registry } from "../registry/registry.ts";
+import type { Logger } from "../util/logger.ts";
 import { resolveCredentials as resolveWatchCredentials } from "../watcher/credentials.ts";
 import type { WatchEntry } from "../watcher/scheduler.ts";
 import type { WatchStore } from "../watcher/store.ts";
 import { type Cache, MemoryCache } from "./cache.ts";
-import { Catalog, type CatalogLogger, type CatalogRegistry } from "./catalog.ts";
+import { Catalog, type CatalogRegistry } from "./catalog.ts";
 import { LocalRegistrySource } from "./local-source.ts";
 import { RedisCache } from "./redis-cache.ts";
 import {
@@ -30,7 +31,7 @@ export interface CatalogSetupOptions {
   cache?: Partial<CatalogCacheSettings>;
   probeTimeoutMs?: number;
   env?: NodeJS.ProcessEnv;
-  logger?: CatalogLogger;
+  logger?: Logger;
   /** Wait for the first probes before returning (tests, `reestr ui --wait`). Default false. */
   waitForProbes?: boolean;
 }
@@ -61,7 +62,7 @@ async function watchedRegistries(
   entries: readonly WatchEntry[],
   covered: string[],
   env: NodeJS.ProcessEnv,
-  logger: CatalogLogger | undefined,
+  logger: Logger | undefined,
 ): Promise<CatalogRegistry[]> {
   const byOrigin = new Map<string, WatchEntry[]>();
   for (const entry of entries) {

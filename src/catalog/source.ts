@@ -4,11 +4,13 @@
  * 10,000 repositories) and RemoteRegistrySource (any OCI registry through the project's
  * RegistryClient, only at its configured base URL).
  *
- * Sources return raw facts (names, digests, manifest bytes); catalog.ts turns them into the API's
- * shapes, caches, filters, sorts and pages.
+ * Sources return raw facts (names, digests, manifest bytes); the catalogue's services
+ * (./services/, behind catalog.ts) turn them into the API's shapes, cache, filter, sort and page.
+ * What every implementation must do is the contract suite test/contract/catalog-source.contract.ts.
  */
-import type { ApiErrorCode, RegistryCapabilities } from "./api-schemas.ts";
+
 import { HttpError } from "../http/errors.ts";
+import type { ApiErrorCode, RegistryCapabilities } from "./api-schemas.ts";
 
 export interface RepositoryInfo {
   name: string;

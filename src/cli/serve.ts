@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
-import { ConfigError, loadConfig } from "../config/config.ts";
 import { type RunningServer, startServer } from "../app/server.ts";
+import { ConfigError, loadConfig } from "../config/config.ts";
 import { ListenError } from "../http/listen.ts";
 import type { Command } from "./command.ts";
 

@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
-import { loadRegistriesFile } from "../catalog/registries-config.ts";
 import { startUiServer } from "../app/ui-server.ts";
+import { loadRegistriesFile } from "../catalog/registries-config.ts";
 import { ConfigError } from "../config/config.ts";
 import { parseDuration } from "../util/duration.ts";
 import { JsonLogger, type LogLevel } from "../util/logger.ts";

@@ -3,19 +3,61 @@
  * (Reestr, CNCF Distribution, zot, Docker Hub) — discovery with Link pagination, manifests,
  * blobs by stream, every upload flavour of the spec, mounts and deletes.
  *
- * Blob bodies are streams end to end; only manifests (≤ 4 MiB by spec) and upload chunks
- * (bounded by `chunkSize`) are held in memory.
+ * Blob bodies are streams end to end. What is held in memory is bounded (BODY_LIMITS): list
+ * pages (catalog, tags, referrers), manifests, small blobs read whole (`getBlobBytes`, by the
+ * caller's cap) and upload chunks (`chunkSize`).
+ *
+ * Pagination follows `Link: rel="next"` only on the registry's own origin (scheme, host and
+ * port of the base URL). A Link elsewhere would send our requests, and possibly a registry's
+ * answers we then trust, to a host nobody configured; the listing stops there with what it has,
+ * and the client logs a warning (when given a logger). Stopping rather than failing keeps a
+ * registry that mislabels its pages usable; the warning says why the list may be short.
  */
 import type { IncomingHttpHeaders } from "node:http";
 import { Readable, Transform } from "node:stream";
 import { type Digest, digestOf, isDigest, parseDigest } from "../oci/digest.ts";
 import { MAX_MANIFEST_BYTES } from "../oci/manifest.ts";
 import { baseMediaType, MANIFEST_MEDIA_TYPES } from "../oci/media-types.ts";
+import type { Logger } from "../util/logger.ts";
 import { RegistryClientError } from "./errors.ts";
 import { type RateLimit, rateLimitFrom } from "./retry.ts";
-import { drain, header, readLimited, Transport, type TransportOptions } from "./transport.ts";
+import {
+  contentLength,
+  drain,
+  header,
+  readLimited,
+  type SendOptions,
+  Transport,
+  type TransportOptions,
+} from "./transport.ts";
 
-export type RegistryClientOptions = TransportOptions;
+export interface RegistryClientOptions extends TransportOptions {
+  /** Where warnings go (a listing cut short by a Link to another origin). */
+  logger?: Logger;
+  /** Most bytes of one catalog, tag-list or referrers page (default BODY_LIMITS.page). */
+  maxPageBytes?: number;
+}
+
+/** The most bytes of one response the client holds in memory, by what it is. */
+export const BODY_LIMITS = {
+  /** A page of `/v2/_catalog`, `tags/list` or `referrers` (JSON). */
+  page: 64 * 1024 * 1024,
+  /** A manifest: what registries are asked to accept at least, and Reestr's own limit. */
+  manifest: MAX_MANIFEST_BYTES,
+  /** Any path read by probe(). */
+  probe: 1024 * 1024,
+};
+
+/** A descriptor in a referrers index (what points at a manifest: signatures, SBOMs, …). */
+export interface ReferrerDescriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  artifactType?: string;
+  annotations?: Record<string, string>;
+}
+
+type Scope = NonNullable<SendOptions["scope"]>;
 
 export interface ManifestResponse {
   bytes: Buffer;
@@ -75,13 +117,6 @@ export function nextLink(link: string | undefined): string | undefined {
   return undefined;
 }
 
-function contentLength(headers: IncomingHttpHeaders): number | undefined {
-  const value = header(headers, "content-length");
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
-}
-
 /** Counts bytes passing through, for progress reporting. */
 function counter(onProgress: ((bytes: number) => void) | undefined, start = 0): Transform {
   let bytes = start;
@@ -96,9 +131,13 @@ function counter(onProgress: ((bytes: number) => void) | undefined, start = 0): 
 
 export class RegistryClient {
   readonly transport: Transport;
+  private readonly logger: Logger | undefined;
+  private readonly maxPageBytes: number;
 
   constructor(options: RegistryClientOptions) {
     this.transport = new Transport(options);
+    this.logger = options.logger;
+    this.maxPageBytes = options.maxPageBytes ?? BODY_LIMITS.page;
   }
 
   get baseUrl(): string {
@@ -134,12 +173,14 @@ export class RegistryClient {
     return repositories;
   }
 
-  async *catalogPages(options: { pageSize?: number } = {}): AsyncGenerator<string[]> {
-    let path: string | undefined = `/v2/_catalog${options.pageSize ? `?n=${options.pageSize}` : ""}`;
-    while (path) {
-      const { json, link } = await this.getJson<{ repositories?: string[] | null }>(path, { catalog: true });
+  async *catalogPages(options: { pageSize?: number; signal?: AbortSignal } = {}): AsyncGenerator<string[]> {
+    const first = `/v2/_catalog${options.pageSize ? `?n=${options.pageSize}` : ""}`;
+    for await (const json of this.pages<{ repositories?: string[] | null }>(
+      first,
+      { catalog: true },
+      options,
+    )) {
       yield json.repositories ?? [];
-      path = nextLink(link);
     }
   }
 
@@ -148,39 +189,89 @@ export class RegistryClient {
     repository: string,
     options: { pageSize?: number; signal?: AbortSignal } = {},
   ): Promise<string[]> {
+    const first = `/v2/${encodeRepository(repository)}/tags/list${options.pageSize ? `?n=${options.pageSize}` : ""}`;
+    const scope = { repository, actions: ["pull"] };
     const tags: string[] = [];
-    let path: string | undefined =
-      `/v2/${encodeRepository(repository)}/tags/list${options.pageSize ? `?n=${options.pageSize}` : ""}`;
-    while (path) {
-      const { json, link } = await this.getJson<{ tags?: string[] | null }>(
-        path,
-        { repository, actions: ["pull"] },
-        "NAME_UNKNOWN",
-        options.signal,
-      );
+    for await (const json of this.pages<{ tags?: string[] | null }>(first, scope, {
+      ...options,
+      fallbackCode: "NAME_UNKNOWN",
+    })) {
       tags.push(...(json.tags ?? []));
-      path = nextLink(link);
     }
     return tags;
   }
 
-  private async getJson<T>(
-    path: string,
-    scope: { repository: string; actions: string[] } | { catalog: true },
-    fallbackCode?: string,
-    signal?: AbortSignal,
-  ): Promise<{ json: T; link: string | undefined }> {
-    const response = await this.transport.send({
-      method: "GET",
-      path,
-      scope,
-      expect: [200],
-      fallbackCode,
-      headers: { accept: "application/json" },
-      signal,
+  /**
+   * The referrers of a manifest (OCI 1.1 referrers API), following `Link` pages. A registry
+   * without the API answers 404 (or 400/405/501), raised as RegistryClientError; an answer that
+   * is not an image index raises UNSUPPORTED.
+   */
+  async listReferrers(
+    repository: string,
+    digest: Digest | string,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<ReferrerDescriptor[]> {
+    const first = `/v2/${encodeRepository(repository)}/referrers/${digest}`;
+    const scope = { repository, actions: ["pull"] };
+    const referrers: ReferrerDescriptor[] = [];
+    for await (const json of this.pages<{ manifests?: unknown }>(first, scope, {
+      ...options,
+      accept: "application/vnd.oci.image.index.v1+json",
+    })) {
+      if (!Array.isArray(json.manifests)) {
+        throw new RegistryClientError({
+          status: 200,
+          code: "UNSUPPORTED",
+          message: "the answer is not an image index",
+          method: "GET",
+          url: this.url(first),
+        });
+      }
+      referrers.push(...(json.manifests as ReferrerDescriptor[]));
+    }
+    return referrers;
+  }
+
+  /** The JSON pages of a listing, from `first` along same-origin `Link: rel="next"` headers. */
+  private async *pages<T>(
+    first: string,
+    scope: Scope,
+    options: { fallbackCode?: string; signal?: AbortSignal; accept?: string },
+  ): AsyncGenerator<T> {
+    const seen = new Set<string>();
+    let path: string | undefined = first;
+    while (path) {
+      seen.add(path);
+      const url = this.url(path);
+      const response = await this.transport.send({
+        method: "GET",
+        path,
+        scope,
+        expect: [200],
+        fallbackCode: options.fallbackCode,
+        headers: { accept: options.accept ?? "application/json" },
+        signal: options.signal,
+      });
+      const body = await readLimited(response, this.maxPageBytes, { method: "GET", url });
+      yield JSON.parse(body.toString("utf8")) as T;
+      path = this.nextPage(header(response.headers, "link"), url);
+      // A registry naming the same page again would keep us listing forever.
+      if (path && seen.has(path)) path = undefined;
+    }
+  }
+
+  /** The next page of a Link header when it stays on the registry's origin; else none (warned). */
+  private nextPage(link: string | undefined, current: string): string | undefined {
+    const next = nextLink(link);
+    if (!next) return undefined;
+    const target = this.transport.url(next);
+    if (target.origin === this.transport.base.origin) return next;
+    this.logger?.warn("registry listing stopped: the next page is on another origin", {
+      registry: this.transport.base.origin,
+      page: current,
+      nextOrigin: target.origin,
     });
-    const body = await readLimited(response, 64 * 1024 * 1024);
-    return { json: JSON.parse(body.toString("utf8")) as T, link: header(response.headers, "link") };
+    return undefined;
   }
 
   /**
@@ -189,7 +280,7 @@ export class RegistryClient {
    */
   async probe(path: string): Promise<{ status: number; headers: IncomingHttpHeaders; json: unknown }> {
     const response = await this.transport.send({ method: "GET", path, expect: ANY_STATUS });
-    const body = await readLimited(response, 1024 * 1024);
+    const body = await readLimited(response, BODY_LIMITS.probe, { method: "GET", url: this.url(path) });
     let json: unknown;
     try {
       json = JSON.parse(body.toString("utf8"));
@@ -210,16 +301,17 @@ export class RegistryClient {
     reference: string,
     options: { accept?: readonly string[]; signal?: AbortSignal } = {},
   ): Promise<ManifestResponse> {
+    const path = `/v2/${encodeRepository(repository)}/manifests/${encodeURIComponent(reference)}`;
     const response = await this.transport.send({
       method: "GET",
-      path: `/v2/${encodeRepository(repository)}/manifests/${encodeURIComponent(reference)}`,
+      path,
       headers: { accept: (options.accept ?? MANIFEST_MEDIA_TYPES).join(", ") },
       scope: { repository, actions: ["pull"] },
       expect: [200],
       fallbackCode: "MANIFEST_UNKNOWN",
       signal: options.signal,
     });
-    const bytes = await readLimited(response, MAX_MANIFEST_BYTES);
+    const bytes = await readLimited(response, BODY_LIMITS.manifest, { method: "GET", url: this.url(path) });
     const claimed = header(response.headers, "docker-content-digest");
     const expected = isDigest(reference) ? reference : claimed && isDigest(claimed) ? claimed : undefined;
     const algorithm = expected ? parseDigest(expected).algorithm : "sha256";
@@ -357,6 +449,37 @@ export class RegistryClient {
       length: contentLength(response.headers),
       contentRange: header(response.headers, "content-range"),
     };
+  }
+
+  /**
+   * A small blob (an image config, a README) read whole and checked against its digest; more
+   * than `maxBytes` is refused (SIZE_INVALID) without reading it when the size is announced.
+   */
+  async getBlobBytes(
+    repository: string,
+    digest: Digest | string,
+    options: { maxBytes: number; signal?: AbortSignal },
+  ): Promise<Buffer> {
+    const path = `/v2/${encodeRepository(repository)}/blobs/${digest}`;
+    const response = await this.transport.send({
+      method: "GET",
+      path,
+      scope: { repository, actions: ["pull"] },
+      expect: [200],
+      fallbackCode: "BLOB_UNKNOWN",
+      signal: options.signal,
+    });
+    const bytes = await readLimited(response, options.maxBytes, { method: "GET", url: this.url(path) });
+    if (isDigest(digest) && digestOf(bytes, parseDigest(digest).algorithm) !== digest) {
+      throw new RegistryClientError({
+        status: 200,
+        code: "DIGEST_INVALID",
+        message: `blob content does not hash to ${digest}`,
+        method: "GET",
+        url: this.url(path),
+      });
+    }
+    return bytes;
   }
 
   async deleteBlob(repository: string, digest: Digest | string): Promise<void> {
@@ -580,6 +703,10 @@ export class RegistryClient {
     const counting = counter(onProgress);
     source.on("error", (error) => counting.destroy(error));
     return source.pipe(counting);
+  }
+
+  private url(path: string): string {
+    return this.transport.url(path).toString();
   }
 
   private location(headers: IncomingHttpHeaders, fallback?: string): string {

@@ -439,22 +439,41 @@ export class Transport {
   }
 }
 
-/** Reads a response body, refusing (with an error) more than `limit` bytes. */
-export async function readLimited(response: IncomingMessage, limit: number): Promise<Buffer> {
+/** The Content-Length of a response, when it is a sane number. */
+export function contentLength(headers: IncomingHttpHeaders): number | undefined {
+  const value = header(headers, "content-length");
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
+/**
+ * Reads a response body whole, refusing (SIZE_INVALID) more than `limit` bytes: at once when the
+ * Content-Length says so, else as soon as the bytes read pass it. `request` is named in the
+ * error.
+ */
+export async function readLimited(
+  response: IncomingMessage,
+  limit: number,
+  request: { method: string; url: string } = { method: "GET", url: "" },
+): Promise<Buffer> {
+  const tooLarge = () => {
+    response.destroy();
+    return new RegistryClientError({
+      status: response.statusCode ?? 0,
+      code: "SIZE_INVALID",
+      message: `response body is larger than ${limit} bytes`,
+      method: request.method,
+      url: request.url,
+    });
+  };
+  const declared = contentLength(response.headers);
+  if (declared !== undefined && declared > limit) throw tooLarge();
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of response) {
     total += (chunk as Buffer).length;
-    if (total > limit) {
-      response.destroy();
-      throw new RegistryClientError({
-        status: response.statusCode ?? 0,
-        code: "SIZE_INVALID",
-        message: `response body exceeds ${limit} bytes`,
-        method: "GET",
-        url: "",
-      });
-    }
+    if (total > limit) throw tooLarge();
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);

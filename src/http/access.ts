@@ -84,7 +84,9 @@ export interface AccessController {
 export type Realm = "registry" | "token" | "web";
 
 /** What a route needs of its caller beyond being authenticated as someone or no one. */
-export type AccessNeeds = { readonly kind: "authenticated" } | { readonly kind: "records"; readonly records: readonly AccessRecord[] };
+export type AccessNeeds =
+  | { readonly kind: "authenticated" }
+  | { readonly kind: "records"; readonly records: readonly AccessRecord[] };
 
 /** Authentication and authorization as the pipeline runs them on every request. */
 export interface Gate {

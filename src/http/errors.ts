@@ -48,7 +48,10 @@ export function badRequest(message: string, details?: unknown): HttpError {
   return new HttpError(400, "BAD_REQUEST", message, { details });
 }
 
-export function unauthorized(message = "authentication required", headers?: Record<string, string>): HttpError {
+export function unauthorized(
+  message = "authentication required",
+  headers?: Record<string, string>,
+): HttpError {
   return new HttpError(401, "UNAUTHORIZED", message, { headers });
 }
 
@@ -61,9 +64,14 @@ export function notFound(message: string): HttpError {
 }
 
 export function methodNotAllowed(method: string, allowed: readonly string[]): HttpError {
-  return new HttpError(405, "METHOD_NOT_ALLOWED", `method ${method} not allowed here; use ${allowed.join(" or ")}`, {
-    headers: { Allow: allowed.join(", ") },
-  });
+  return new HttpError(
+    405,
+    "METHOD_NOT_ALLOWED",
+    `method ${method} not allowed here; use ${allowed.join(" or ")}`,
+    {
+      headers: { Allow: allowed.join(", ") },
+    },
+  );
 }
 
 export function payloadTooLarge(message: string): HttpError {

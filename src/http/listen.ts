@@ -61,7 +61,10 @@ export async function listen(options: ListenOptions): Promise<Listening> {
   const { pipeline, tls } = options;
   let server: Server;
   if (tls) {
-    const secure = createHttpsServer({ ...httpOptions, ...tls.secureContextOptions, minVersion: "TLSv1.2" }, pipeline.handle);
+    const secure = createHttpsServer(
+      { ...httpOptions, ...tls.secureContextOptions, minVersion: "TLSv1.2" },
+      pipeline.handle,
+    );
     tls.attach(secure); // renewals and reloads swap the certificate in, no restart
     server = secure;
   } else {
@@ -104,7 +107,10 @@ function describeListenError(error: NodeJS.ErrnoException, options: ListenOption
     );
   }
   if (error.code === "EACCES") {
-    return new ListenError(`not allowed to listen on ${where}: ports below 1024 need root; use --port 5000`, error.code);
+    return new ListenError(
+      `not allowed to listen on ${where}: ports below 1024 need root; use --port 5000`,
+      error.code,
+    );
   }
   if (error.code === "EADDRNOTAVAIL") {
     return new ListenError(`${options.host} is not an address of this machine: check --host`, error.code);

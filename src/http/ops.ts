@@ -54,7 +54,10 @@ export function createOpsModule(options: OpsOptions): Module {
         access: "public",
         async handle(ctx) {
           const body = await metrics.render();
-          ctx.res.writeHead(200, { "Content-Type": metrics.contentType, "Content-Length": Buffer.byteLength(body) });
+          ctx.res.writeHead(200, {
+            "Content-Type": metrics.contentType,
+            "Content-Length": Buffer.byteLength(body),
+          });
           ctx.res.end(ctx.req.method === "HEAD" ? undefined : body);
         },
       },

@@ -16,11 +16,11 @@ import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "../util/logger.ts";
 import type { Histogram, MetricsRegistry } from "../util/prometheus.ts";
-import { ADMIN_ACCESS, type AccessNeeds, type Gate, OPEN_GATE } from "./access.ts";
+import { type AccessNeeds, ADMIN_ACCESS, type Gate, OPEN_GATE } from "./access.ts";
 import { createContext, type RequestContext } from "./context.ts";
 import {
   errorBody,
-  HttpError,
+  type HttpError,
   internalError,
   isHttpError,
   methodNotAllowed,
@@ -150,8 +150,14 @@ export class HttpPipeline {
     const { res, req } = ctx;
     if (!isHttpError(error)) {
       const aborted = (error as NodeJS.ErrnoException)?.code === "ECONNRESET" || req.destroyed;
-      if (aborted) this.#options.logger.debug("client went away", { requestId: ctx.requestId, route: ctx.route });
-      else this.#options.logger.error("request failed", { requestId: ctx.requestId, route: ctx.route, err: error });
+      if (aborted)
+        this.#options.logger.debug("client went away", { requestId: ctx.requestId, route: ctx.route });
+      else
+        this.#options.logger.error("request failed", {
+          requestId: ctx.requestId,
+          route: ctx.route,
+          err: error,
+        });
     }
     if (res.headersSent || res.destroyed) {
       res.destroy();

@@ -29,7 +29,11 @@ export type Method = (typeof METHODS)[number];
  * - a function: the access records this request needs (repository actions from the path).
  * Lists are filtered by the handler with `AccessController.pullFilter`.
  */
-export type RouteAccess = "public" | "authenticated" | "admin" | ((ctx: RequestContext) => readonly AccessRecord[]);
+export type RouteAccess =
+  | "public"
+  | "authenticated"
+  | "admin"
+  | ((ctx: RequestContext) => readonly AccessRecord[]);
 
 export interface Route {
   method: Method | "*";
@@ -84,7 +88,8 @@ function compile(route: Route): CompiledRoute {
     } else source += param[2] === "+" ? "/(.+?)" : "/([^/]+)";
   });
   // JSON APIs forgive a trailing slash; the registry API matches paths exactly, as the spec's do.
-  const trailing = route.format !== "oci" && !route.path.endsWith("/") && !route.path.endsWith("*}") ? "/?" : "";
+  const trailing =
+    route.format !== "oci" && !route.path.endsWith("/") && !route.path.endsWith("*}") ? "/?" : "";
   return { route, pattern: new RegExp(`^${source || "/"}${trailing}$`), params };
 }
 

@@ -61,7 +61,10 @@ export class RegistryError extends HttpError {
     /** Overrides the code's usual status, e.g. 413 for an oversized manifest, 404 for an unknown route. */
     status?: number,
   ) {
-    super(status ?? ERROR_STATUS[code], code, message ?? DEFAULT_MESSAGES[code], { details: detail, headers });
+    super(status ?? ERROR_STATUS[code], code, message ?? DEFAULT_MESSAGES[code], {
+      details: detail,
+      headers,
+    });
     this.name = "RegistryError";
   }
 

@@ -50,7 +50,11 @@ export function createWatchApiModule(options: WatchApiOptions): Module {
     if (!watcher || !entry) throw notFound(`no watched registry named "${ctx.params.name!.slice(0, 200)}"`);
     return entry;
   };
-  const route = (method: Route["method"], path: string, rest: Omit<Route, "method" | "path" | "name">): Route => ({
+  const route = (
+    method: Route["method"],
+    path: string,
+    rest: Omit<Route, "method" | "path" | "name">,
+  ): Route => ({
     method,
     path: `${PREFIX}${path}`,
     name: `${PREFIX}${path}`,
@@ -66,7 +70,9 @@ export function createWatchApiModule(options: WatchApiOptions): Module {
         access: "public",
         async handle(ctx) {
           const entries = (watcher?.entries ?? []).filter((entry) => mayRead(ctx.caller, entry));
-          const saved = new Map((watcher ? await watcher.store.entries() : []).map((record) => [record.name, record]));
+          const saved = new Map(
+            (watcher ? await watcher.store.entries() : []).map((record) => [record.name, record]),
+          );
           sendJson(ctx, 200, {
             registries: entries.map(({ name, spec }) => {
               const record = saved.get(name);
@@ -126,7 +132,12 @@ export function createWatchApiModule(options: WatchApiOptions): Module {
           sendJson(ctx, 200, {
             name: entry.name,
             repository: entry.spec.repository,
-            changes: changes.map(({ tag: changed, from, to, at }) => ({ tag: changed, from: from ?? null, to: to ?? null, at })),
+            changes: changes.map(({ tag: changed, from, to, at }) => ({
+              tag: changed,
+              from: from ?? null,
+              to: to ?? null,
+              at,
+            })),
           });
         },
       }),

@@ -1,5 +1,11 @@
 /** The watcher's Prometheus metrics (reestr_watch_*), fed by the scheduler's scan events. */
-import { type Counter, type Gauge, type Histogram, type MetricsRegistry, SCAN_DURATION_BUCKETS } from "../util/prometheus.ts";
+import {
+  type Counter,
+  type Gauge,
+  type Histogram,
+  type MetricsRegistry,
+  SCAN_DURATION_BUCKETS,
+} from "../util/prometheus.ts";
 import type { ScanEvent } from "./scheduler.ts";
 
 export class WatchMetrics {
@@ -14,8 +20,14 @@ export class WatchMetrics {
       "Duration of the watcher's scan passes by registry entry and status (Success, Failed).",
       SCAN_DURATION_BUCKETS,
     );
-    this.#tags = r.labelledGauge("reestr_watch_tags", "Tags (images) in the last successful scan by registry entry.");
-    this.#failures = r.counter("reestr_watch_scan_failures_total", "Scan passes that ended Failed, by registry entry.");
+    this.#tags = r.labelledGauge(
+      "reestr_watch_tags",
+      "Tags (images) in the last successful scan by registry entry.",
+    );
+    this.#failures = r.counter(
+      "reestr_watch_scan_failures_total",
+      "Scan passes that ended Failed, by registry entry.",
+    );
     this.#vulnerabilities = r.labelledGauge(
       "reestr_watch_vulnerabilities",
       "Vulnerabilities in the images of the last successful scan, by registry entry and severity.",
@@ -41,8 +53,10 @@ export class WatchMetrics {
     for (const image of event.result.images) {
       const found = image.vulnerabilities;
       if (!found) continue;
-      for (const severity of Object.keys(totals) as (keyof typeof totals)[]) totals[severity] += found[severity];
+      for (const severity of Object.keys(totals) as (keyof typeof totals)[])
+        totals[severity] += found[severity];
     }
-    for (const [severity, value] of Object.entries(totals)) this.#vulnerabilities.set(value, { registry, severity });
+    for (const [severity, value] of Object.entries(totals))
+      this.#vulnerabilities.set(value, { registry, severity });
   }
 }

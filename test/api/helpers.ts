@@ -10,8 +10,12 @@ import { mkdir, mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { type IncomingHttpHeaders, request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type RunningServer, type ServerOverrides, startServer as startReestr } from "../../src/app/server.ts";
-import { type AuthSettings, AuthConfigSchema } from "../../src/auth/auth-config.ts";
+import {
+  type RunningServer,
+  type ServerOverrides,
+  startServer as startReestr,
+} from "../../src/app/server.ts";
+import { AuthConfigSchema, type AuthSettings } from "../../src/auth/auth-config.ts";
 import type { Authenticator } from "../../src/auth/authenticator.ts";
 import type { CatalogSection } from "../../src/catalog/registries-config.ts";
 import { ConfigSchema, type ReestrConfig } from "../../src/config/config.ts";
@@ -78,8 +82,11 @@ export function testServerConfig(options: TestServerOptions, dataDir: string, po
   if (options.auth) {
     const { authenticator, ...settings } = options.auth;
     // An authenticator stands in for the user file the schema asks for in basic mode.
-    const needsUsers = (settings.mode ?? "basic") === "basic" && !settings.htpasswd && !settings.embeddedUsers;
-    config.auth = AuthConfigSchema.parse(authenticator && needsUsers ? { ...settings, htpasswd: "-" } : settings);
+    const needsUsers =
+      (settings.mode ?? "basic") === "basic" && !settings.htpasswd && !settings.embeddedUsers;
+    config.auth = AuthConfigSchema.parse(
+      authenticator && needsUsers ? { ...settings, htpasswd: "-" } : settings,
+    );
   }
   return {
     ...config,

@@ -221,7 +221,9 @@ describe("graceful shutdown", () => {
       const data = randomBytes(64 * 1024);
       const location = await startUpload(target, "ops/shutdown");
       const url = new URL(target.url);
-      const started = new Promise<void>((resolve) => target.running.listening.server.once("request", () => resolve()));
+      const started = new Promise<void>((resolve) =>
+        target.running.listening.server.once("request", () => resolve()),
+      );
       const response = new Promise<{ status: number; range: string | undefined }>((resolve, reject) => {
         const req = request(
           {

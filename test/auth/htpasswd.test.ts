@@ -5,7 +5,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import bcrypt from "bcryptjs";
-import { parseBasicAuth } from "../../src/http/credentials.ts";
 import {
   HtpasswdError,
   HtpasswdFile,
@@ -14,6 +13,7 @@ import {
   readHtpasswd,
   writeHtpasswd,
 } from "../../src/auth/htpasswd.ts";
+import { parseBasicAuth } from "../../src/http/credentials.ts";
 
 const HTPASSWD = process.env["HTPASSWD_BIN"] ?? "/usr/bin/htpasswd";
 

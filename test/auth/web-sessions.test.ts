@@ -21,8 +21,8 @@ import {
 } from "../../src/auth/web-sessions.ts";
 import { parseBasicAuth } from "../../src/http/credentials.ts";
 import { unauthorized } from "../../src/http/errors.ts";
-import { type Listening, listen } from "../../src/http/listen.ts";
 import { LoginGuard } from "../../src/http/limits.ts";
+import { type Listening, listen } from "../../src/http/listen.ts";
 import { HttpPipeline } from "../../src/http/pipeline.ts";
 import { Router } from "../../src/http/router.ts";
 import { JsonLogger } from "../../src/util/logger.ts";

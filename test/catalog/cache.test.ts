@@ -1,30 +1,15 @@
+/**
+ * MemoryCache's own rules and CachedLoader (stale-while-revalidate, shared loads, a failing
+ * cache). The Cache contract both backends honour runs in test/contract/cache.test.ts.
+ */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { type Cache, CachedLoader, MemoryCache } from "../../src/catalog/cache.ts";
 import { RedisCache } from "../../src/catalog/redis-cache.ts";
-import { cacheContract, eventually } from "./cache.contract.ts";
-import { type RedisProcess, startRedis } from "./redis.ts";
-
-cacheContract("MemoryCache", async () => {
-  const cache = new MemoryCache({ maxEntries: 100_000 });
-  return { cache, cleanup: () => cache.close() };
-});
-
-let redis: RedisProcess;
-before(async () => {
-  redis = await startRedis();
-});
-after(async () => {
-  await redis?.stop();
-});
-
-cacheContract("RedisCache (redis-server)", async () => {
-  // A fresh key prefix per test: tests share one server but never each other's keys.
-  const cache = new RedisCache({ url: redis.url, keyPrefix: `test:${randomUUID()}:` });
-  await cache.ready();
-  return { cache, cleanup: () => cache.close() };
-});
+import { eventually } from "../contract/cache.contract.ts";
+import { recordingLogger } from "../helpers/recording-logger.ts";
+import { startRedis } from "./redis.ts";
 
 const options = { ttlMs: 60_000, staleMs: 60_000 };
 
@@ -135,12 +120,13 @@ describe("CachedLoader", () => {
   });
 
   test("a failing cache degrades to direct reads and logs a warning (rate-limited), never an error", async () => {
-    const warnings: string[] = [];
-    const loader = new CachedLoader(new BrokenCache(), { logger: { warn: (msg) => warnings.push(msg) } });
+    const log = recordingLogger();
+    const loader = new CachedLoader(new BrokenCache(), { logger: log.logger });
     let calls = 0;
     for (let i = 0; i < 5; i++) assert.equal(await loader.load("k", options, async () => ++calls), i + 1);
     assert.equal(await loader.peek("k"), undefined);
     await loader.invalidate("k");
+    const warnings = log.lines.map((line) => String(line.msg));
     assert.equal(warnings.length, 1, `one warning, not one per request: ${warnings.join(", ")}`);
     assert.match(warnings[0]!, /cache read failed/);
     assert.ok(loader.stats.errors >= 10);
@@ -151,8 +137,8 @@ describe("CachedLoader", () => {
     const cache = new RedisCache({ url: own.url, keyPrefix: `die:${randomUUID()}:`, commandTimeoutMs: 300 });
     try {
       await cache.ready();
-      const warnings: string[] = [];
-      const loader = new CachedLoader(cache, { logger: { warn: (msg) => warnings.push(msg) } });
+      const log = recordingLogger();
+      const loader = new CachedLoader(cache, { logger: log.logger });
       let calls = 0;
       const load = async () => ++calls;
       assert.equal(await loader.load("k", options, load), 1);
@@ -164,7 +150,7 @@ describe("CachedLoader", () => {
         assert.equal(typeof value, "number");
       }
       assert.ok(calls >= 2, "the loader was called directly");
-      assert.ok(warnings.length >= 1, "a warning was logged");
+      assert.ok(log.lines.filter((line) => line.level === "warn").length >= 1, "a warning was logged");
       assert.ok(loader.stats.errors >= 1);
     } finally {
       await cache.close();

@@ -13,6 +13,7 @@ import { setupCatalog } from "../../src/catalog/setup.ts";
 import { SqliteWatchStore } from "../../src/watcher/store.ts";
 import { parseWatchSection } from "../../src/watcher/watch-config.ts";
 import { pushImage, startServer, type TestServer } from "../api/helpers.ts";
+import { recordingLogger } from "../helpers/recording-logger.ts";
 import { freePort } from "../helpers/reestr-process.ts";
 
 describe("missingOperations", () => {
@@ -223,11 +224,18 @@ describe("no SSRF through a registry's answers", () => {
     await new Promise<void>((resolve) => registry.listen(0, "127.0.0.1", resolve));
     const port = (registry.address() as { port: number }).port;
     const [definition] = parseRegistries([{ id: "r", baseUrl: `http://127.0.0.1:${port}` }]);
-    const source = new RemoteRegistrySource({ definition: definition! });
+    const log = recordingLogger();
+    const source = new RemoteRegistrySource({ definition: definition!, logger: log.logger });
     try {
       assert.deepEqual(await source.listRepositories(), [{ name: "a/b" }]);
       assert.deepEqual(await source.listTags("a/b"), [{ tag: "v1" }]);
       assert.equal(elsewhere, 0, "no request went to the other host");
+      // Each listing cut short says so in the log, naming the other origin.
+      const warnings = log.lines.filter((line) => line.level === "warn");
+      assert.deepEqual(
+        warnings.map((line) => line.nextOrigin),
+        [`http://127.0.0.1:${otherPort}`, `http://127.0.0.1:${otherPort}`],
+      );
     } finally {
       await source.close();
       registry.close();

@@ -9,15 +9,17 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { startServer } from "../../src/app/server.ts";
 import { JsonLogger } from "../../src/util/logger.ts";
-import { testServerConfig } from "../api/helpers.ts";
 import { parseWatchSection } from "../../src/watcher/watch-config.ts";
+import { testServerConfig } from "../api/helpers.ts";
 import { freePort } from "../helpers/reestr-process.ts";
 
 test("the server watching itself shows one registry, local", async () => {
   const dataDir = await mkdtemp(join(tmpdir(), "reestr-self-watch-"));
   const port = await freePort();
   const watch = parseWatchSection({
-    registries: [{ name: "self", url: `http://127.0.0.1:${port}`, repository: "team/app", scanInterval: 3600 }],
+    registries: [
+      { name: "self", url: `http://127.0.0.1:${port}`, repository: "team/app", scanInterval: 3600 },
+    ],
   });
   const server = await startServer(testServerConfig({ watch }, dataDir, port), {
     logger: new JsonLogger({ level: "error" }),

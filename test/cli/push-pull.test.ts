@@ -9,9 +9,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
+import { startServer } from "../../src/app/server.ts";
 import { OciLayout } from "../../src/image/oci-layout.ts";
 import type { Digest } from "../../src/oci/digest.ts";
-import { startServer } from "../../src/app/server.ts";
 import { JsonLogger } from "../../src/util/logger.ts";
 import { testServerConfig } from "../api/helpers.ts";
 import { makeMultiArchImage, makeOciImage } from "../helpers/fixtures.ts";
@@ -24,12 +24,8 @@ let server: Awaited<ReturnType<typeof startServer>>;
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), "reestr-cli-"));
-  server = await startRegistryServer({
-    host: "127.0.0.1",
-    port: 0,
-    dataDir: join(dir, "data"),
-    accessLog: false,
-    logLevel: "error",
+  server = await startServer(testServerConfig({}, join(dir, "data")), {
+    logger: new JsonLogger({ level: "error" }),
   });
 });
 after(async () => {

@@ -8,11 +8,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
+import { startServer } from "../../src/app/server.ts";
 import { isRegistryClientError, type RegistryClientError } from "../../src/client/errors.ts";
 import { RegistryClient } from "../../src/client/registry-client.ts";
 import { digestOf } from "../../src/oci/digest.ts";
 import { MediaType } from "../../src/oci/media-types.ts";
-import { startServer } from "../../src/app/server.ts";
 import { JsonLogger } from "../../src/util/logger.ts";
 import { testServerConfig } from "../api/helpers.ts";
 

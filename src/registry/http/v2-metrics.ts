@@ -15,7 +15,10 @@ export class V2Metrics {
       "registry_storage_blob_upload_total",
       "Blobs committed to storage (uploads finished, monolithic or chunked).",
     );
-    this.blobUploadBytes = r.counter("registry_storage_blob_upload_bytes_total", "Bytes of blob data received (pushed).");
+    this.blobUploadBytes = r.counter(
+      "registry_storage_blob_upload_bytes_total",
+      "Bytes of blob data received (pushed).",
+    );
     this.blobDownloadBytes = r.counter(
       "registry_storage_blob_download_bytes_total",
       "Bytes of blob data served (pulled).",

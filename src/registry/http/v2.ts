@@ -18,7 +18,14 @@ import {
   CATALOG_ACCESS,
   repositoryAccess,
 } from "../../http/access.ts";
-import { countedBody, hasBody, type RequestContext, readBody, sendEmpty, sendJson } from "../../http/context.ts";
+import {
+  countedBody,
+  hasBody,
+  type RequestContext,
+  readBody,
+  sendEmpty,
+  sendJson,
+} from "../../http/context.ts";
 import type { Module } from "../../http/module.ts";
 import type { Method, Route } from "../../http/router.ts";
 import { RegistryError } from "../../oci/errors.ts";
@@ -57,7 +64,17 @@ export function createV2Module(options: V2ModuleOptions): Module {
     access: Route["access"],
     handle: Route["handle"],
     extra: Partial<Route> = {},
-  ): Route => ({ method, path: `/v2${path}`, name, access, realm: "registry", format: "oci", headers: API_VERSION, handle, ...extra });
+  ): Route => ({
+    method,
+    path: `/v2${path}`,
+    name,
+    access,
+    realm: "registry",
+    format: "oci",
+    headers: API_VERSION,
+    handle,
+    ...extra,
+  });
   /** Any other method on a known endpoint: refused, but only to callers who may write there. */
   const unsupported = (ctx: RequestContext) => {
     throw new RegistryError("UNSUPPORTED", `${ctx.req.method} is not supported on this endpoint`);
@@ -66,20 +83,57 @@ export function createV2Module(options: V2ModuleOptions): Module {
   const routes: Route[] = [
     route("GET", "/", "ping", "authenticated", (ctx) => sendJson(ctx, 200, {})),
     route("*", "/", "ping", "authenticated", unsupported),
-    route("GET", "/_catalog", "catalog", () => [CATALOG_ACCESS], (ctx) => api.catalog(ctx)),
+    route(
+      "GET",
+      "/_catalog",
+      "catalog",
+      () => [CATALOG_ACCESS],
+      (ctx) => api.catalog(ctx),
+    ),
     route("*", "/_catalog", "catalog", () => [CATALOG_ACCESS], unsupported),
     route("GET", "/{name+}/tags/list", "tags", repository("pull"), (ctx) => api.tags(ctx)),
     route("*", "/{name+}/tags/list", "tags", repository("push"), unsupported),
-    route("GET", "/{name+}/manifests/{reference}", "manifest", repository("pull"), (ctx) => api.getManifest(ctx)),
-    route("PUT", "/{name+}/manifests/{reference}", "manifest", repository("push"), (ctx) => api.putManifest(ctx)),
-    route("DELETE", "/{name+}/manifests/{reference}", "manifest", repository("delete"), (ctx) => api.deleteManifest(ctx)),
+    route("GET", "/{name+}/manifests/{reference}", "manifest", repository("pull"), (ctx) =>
+      api.getManifest(ctx),
+    ),
+    route("PUT", "/{name+}/manifests/{reference}", "manifest", repository("push"), (ctx) =>
+      api.putManifest(ctx),
+    ),
+    route("DELETE", "/{name+}/manifests/{reference}", "manifest", repository("delete"), (ctx) =>
+      api.deleteManifest(ctx),
+    ),
     route("*", "/{name+}/manifests/{reference}", "manifest", repository("push"), unsupported),
-    route("POST", "/{name+}/blobs/uploads/", "blob_upload", repository("push"), (ctx) => api.startUpload(ctx), stream),
+    route(
+      "POST",
+      "/{name+}/blobs/uploads/",
+      "blob_upload",
+      repository("push"),
+      (ctx) => api.startUpload(ctx),
+      stream,
+    ),
     route("*", "/{name+}/blobs/uploads/", "blob_upload", repository("push"), unsupported),
-    route("GET", "/{name+}/blobs/uploads/{id}", "blob_upload", repository("push"), (ctx) => api.uploadStatus(ctx)),
-    route("PATCH", "/{name+}/blobs/uploads/{id}", "blob_upload", repository("push"), (ctx) => api.patchUpload(ctx), stream),
-    route("PUT", "/{name+}/blobs/uploads/{id}", "blob_upload", repository("push"), (ctx) => api.completeUpload(ctx), stream),
-    route("DELETE", "/{name+}/blobs/uploads/{id}", "blob_upload", repository("push"), (ctx) => api.cancelUpload(ctx)),
+    route("GET", "/{name+}/blobs/uploads/{id}", "blob_upload", repository("push"), (ctx) =>
+      api.uploadStatus(ctx),
+    ),
+    route(
+      "PATCH",
+      "/{name+}/blobs/uploads/{id}",
+      "blob_upload",
+      repository("push"),
+      (ctx) => api.patchUpload(ctx),
+      stream,
+    ),
+    route(
+      "PUT",
+      "/{name+}/blobs/uploads/{id}",
+      "blob_upload",
+      repository("push"),
+      (ctx) => api.completeUpload(ctx),
+      stream,
+    ),
+    route("DELETE", "/{name+}/blobs/uploads/{id}", "blob_upload", repository("push"), (ctx) =>
+      api.cancelUpload(ctx),
+    ),
     route("*", "/{name+}/blobs/uploads/{id}", "blob_upload", repository("push"), unsupported),
     route("GET", "/{name+}/blobs/{digest}", "blob", repository("pull"), (ctx) => api.getBlob(ctx)),
     route("DELETE", "/{name+}/blobs/{digest}", "blob", repository("delete"), (ctx) => api.deleteBlob(ctx)),
@@ -88,7 +142,13 @@ export function createV2Module(options: V2ModuleOptions): Module {
     route("*", "/{name+}/referrers/{digest}", "referrers", repository("push"), unsupported),
     // Any caller who is someone may learn that an endpoint does not exist.
     route("*", "/{rest*}", "v2_unknown", "authenticated", (ctx) => {
-      throw new RegistryError("UNSUPPORTED", `no such endpoint: ${ctx.path.slice(0, 200)}`, undefined, {}, 404);
+      throw new RegistryError(
+        "UNSUPPORTED",
+        `no such endpoint: ${ctx.path.slice(0, 200)}`,
+        undefined,
+        {},
+        404,
+      );
     }),
   ];
   return {

@@ -1,0 +1,161 @@
+/**
+ * Repositories as the API lists and shows them: server-side search, filters, sorting and pages
+ * over a registry's (cached) repository list, and one repository's detail with its README.
+ */
+import { forEachLimit } from "../../client/concurrency.ts";
+import type { RepositoryDetail, RepositoryPage, RepositoryQuery, RepositorySummary } from "../api-schemas.ts";
+import { isReadmeArtifact, pullCommands, readManifest } from "../manifest-view.ts";
+import type { CatalogSource, RepositoryInfo, StorageReport } from "../source.ts";
+import { compareNullable, compareText, iso, namespaceOf, pageOf } from "./listing.ts";
+import type { RegistryDirectory } from "./registry-directory.ts";
+import type { RegistryReads } from "./registry-reads.ts";
+
+const README_MAX_BYTES = 512 * 1024;
+
+export interface RepositoryQueriesOptions {
+  directory: RegistryDirectory;
+  reads: RegistryReads;
+  now: () => number;
+}
+
+function repositorySummary(repo: RepositoryInfo): RepositorySummary {
+  return {
+    name: repo.name,
+    namespace: namespaceOf(repo.name),
+    tagCount: repo.tagCount ?? null,
+    sizeBytes: repo.sizeBytes ?? null,
+    updatedAt: iso(repo.updatedAt),
+    signed: repo.signed ?? null,
+  };
+}
+
+export class RepositoryQueries {
+  readonly #directory: RegistryDirectory;
+  readonly #reads: RegistryReads;
+  readonly #now: () => number;
+
+  constructor(options: RepositoryQueriesOptions) {
+    this.#directory = options.directory;
+    this.#reads = options.reads;
+    this.#now = options.now;
+  }
+
+  /**
+   * A page of repositories; `visible`, when given, hides the ones the caller may not pull (before
+   * counting and paging, so totals and pages only ever speak of what the caller may see).
+   */
+  async listRepositories(
+    id: string,
+    query: RepositoryQuery,
+    visible?: (repository: string) => boolean,
+  ): Promise<RepositoryPage> {
+    const { source } = this.#directory.usable(id);
+    let repos = await this.#reads.repositories(id);
+    if (visible) repos = repos.filter((repo) => visible(repo.name));
+    if (!source.local) repos = await this.#withStorageFigures(id, repos);
+    const needle = query.q?.toLowerCase();
+    const namespace = query.namespace?.replace(/\/+$/, "");
+    const since = query.updatedWithin !== undefined ? this.#now() - query.updatedWithin : undefined;
+    const signed = query.signed === undefined ? undefined : query.signed === "true";
+    const filtered = repos.filter(
+      (repo) =>
+        (needle === undefined || repo.name.toLowerCase().includes(needle)) &&
+        (namespace === undefined || namespace === "" || repo.name.startsWith(`${namespace}/`)) &&
+        (since === undefined || (repo.updatedAt !== undefined && repo.updatedAt >= since)) &&
+        (signed === undefined || repo.signed === signed),
+    );
+    const desc = query.order === "desc";
+    if (query.sort === "name") {
+      if (desc) filtered.reverse(); // the source lists by name already
+    } else {
+      const key =
+        query.sort === "size" ? (r: RepositoryInfo) => r.sizeBytes : (r: RepositoryInfo) => r.updatedAt;
+      filtered.sort((a, b) => compareNullable(key(a), key(b), desc) || compareText(a.name, b.name));
+    }
+    const pageItems = pageOf(filtered, query);
+    if (!source.local) await this.#fillTagCounts(id, pageItems);
+    return {
+      items: pageItems.map(repositorySummary),
+      total: filtered.length,
+      page: query.page,
+      pageSize: query.pageSize,
+    };
+  }
+
+  async getRepository(id: string, name: string): Promise<RepositoryDetail> {
+    const { source } = this.#directory.usable(id);
+    const tags = await this.#reads.tags(id, name);
+    const info = source.local
+      ? (await this.#reads.repositories(id)).find((repo) => repo.name === name)
+      : undefined;
+    const storageFigures = source.local
+      ? undefined
+      : (await this.#reads.peek<StorageReport>(id, "storage"))?.repositories.find((r) => r.name === name);
+    const chosen =
+      tags.find((t) => t.tag === "latest") ??
+      [...tags].sort((a, b) => (b.updatedAt ?? 0) - (a.updatedAt ?? 0) || compareText(a.tag, b.tag))[0];
+    const readme = chosen
+      ? await this.#reads
+          .load(id, `readme:${name}:${chosen.tag}`, () => readReadme(source, name, chosen.tag))
+          .catch(() => null)
+      : null;
+    const reference = chosen?.tag ?? "latest";
+    return {
+      registryId: id,
+      name,
+      namespace: namespaceOf(name),
+      tagCount: tags.length,
+      sizeBytes: info?.sizeBytes ?? storageFigures?.bytes ?? null,
+      updatedAt: iso(
+        info?.updatedAt ?? (tags.reduce((latest, t) => Math.max(latest, t.updatedAt ?? 0), 0) || undefined),
+      ),
+      readme,
+      pullReference: `${source.pullHost}/${name}`,
+      pullCommands: pullCommands(source.pullHost, name, reference, source.plainHttp),
+    };
+  }
+
+  /** Remote: sizes and tag counts from a storage computation already cached, if any; by name. */
+  async #withStorageFigures(id: string, repos: RepositoryInfo[]): Promise<RepositoryInfo[]> {
+    const storage = await this.#reads.peek<StorageReport>(id, "storage");
+    const byName = new Map(storage?.repositories.map((r) => [r.name, r]));
+    return repos
+      .map((repo) => {
+        const figures = byName.get(repo.name);
+        return figures ? { ...repo, sizeBytes: figures.bytes, tagCount: figures.tagCount } : repo;
+      })
+      .sort((a, b) => compareText(a.name, b.name));
+  }
+
+  /** Remote: tag counts of one page's repositories (one tags/list each, cached). */
+  async #fillTagCounts(id: string, page: RepositoryInfo[]): Promise<void> {
+    await forEachLimit(page, 6, async (repo, index) => {
+      if (repo.tagCount !== undefined) return;
+      try {
+        const tags = await this.#reads.tags(id, repo.name);
+        page[index] = { ...repo, tagCount: tags.length };
+      } catch {
+        // Unknown stays null: one unreadable repository must not fail the page.
+      }
+    });
+  }
+}
+
+/** A README: a README artifact among the referrers, else the description annotation. */
+async function readReadme(source: CatalogSource, repository: string, tag: string): Promise<string | null> {
+  const manifest = await source.getManifest(repository, tag);
+  const parsed = readManifest(manifest.bytes, manifest.mediaType);
+  const referrers = await source.listReferrers(repository, manifest.digest).catch(() => []);
+  const artifact = referrers.find((r) => isReadmeArtifact(r.artifactType));
+  if (artifact) {
+    try {
+      const readme = await source.getManifest(repository, artifact.digest);
+      const layer = readManifest(readme.bytes, readme.mediaType).layers[0];
+      if (layer) return (await source.getBlob(repository, layer.digest, README_MAX_BYTES)).toString("utf8");
+    } catch {
+      // Fall back to the annotation.
+    }
+  }
+  const annotations = parsed.annotations;
+  return annotations["io.reestr.readme"] ?? annotations["org.opencontainers.image.description"] ?? null;
+}
