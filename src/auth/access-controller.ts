@@ -50,11 +50,10 @@ export class PolicyAccessController implements AccessController {
   pullFilter(caller: Caller): ((repository: string) => boolean) | undefined {
     const { token, limit, user } = caller;
     if (limit && !limit.has("pull")) return () => false;
-    // External issuers' tokens that may list the catalog see all of it, as on Distribution.
+    // External issuers' tokens that may list the catalog see all of it, as on Distribution; the
+    // catalog of Reestr's own tokens is filtered by the policy for their subject (a token for the
+    // catalog scope does not list each repository).
     if (token && !token.own) return undefined;
-    if (token)
-      return (repository) =>
-        this.authorize(caller, [{ type: "repository", name: repository, actions: ["pull"] }]).allowed;
     if (this.policy.pullsEverything(user)) return undefined;
     return (repository) => this.policy.can(user, repository, "pull");
   }

@@ -7,6 +7,7 @@
  * coerce strings (a query string holds only text) and carry their defaults.
  */
 import { z } from "zod";
+import { HTTP_ERROR_CODES } from "../http/errors.ts";
 import { PositiveDuration } from "../util/duration.ts";
 
 /** Named schemas: each becomes `#/components/schemas/<id>` in the OpenAPI document. */
@@ -25,15 +26,8 @@ const stringMap = z.record(z.string(), z.string());
 
 // ---- errors -------------------------------------------------------------------------------
 
-export const ERROR_CODES = [
-  "NOT_FOUND",
-  "BAD_REQUEST",
-  "UNAUTHORIZED",
-  "FORBIDDEN",
-  "UPSTREAM_AUTH_FAILED",
-  "UPSTREAM_UNREACHABLE",
-  "INTERNAL",
-] as const;
+/** The pipeline's codes (src/http/errors.ts) and the catalogue's own, about the registries it reads. */
+export const ERROR_CODES = [...HTTP_ERROR_CODES, "UPSTREAM_AUTH_FAILED", "UPSTREAM_UNREACHABLE"] as const;
 export type ApiErrorCode = (typeof ERROR_CODES)[number];
 
 export const ApiErrorSchema = named(
@@ -41,6 +35,7 @@ export const ApiErrorSchema = named(
     error: z.object({
       code: z.enum(ERROR_CODES),
       message: z.string(),
+      details: z.unknown().optional(),
     }),
   }),
   "Error",
@@ -371,7 +366,7 @@ const pageNumber = z.coerce.number().int().min(1).default(1);
 export const RepositoryQuerySchema = z.object({
   q: z.string().max(256).optional().describe("substring of the repository name, case-insensitive"),
   namespace: z.string().max(256).optional().describe("only names under this namespace (prefix before /)"),
-  updatedWithin: PositiveDuration.optional().describe("only repositories updated within this long, e.g. 7d"),
+  updatedWithin: z.string().pipe(PositiveDuration).optional().describe("only repositories updated within this long, e.g. 7d"),
   signed: z
     .enum(["true", "false"])
     .optional()

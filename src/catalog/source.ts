@@ -99,7 +99,7 @@ export interface CatalogSource {
   close(): Promise<void>;
 }
 
-const STATUS_OF: Record<ApiErrorCode, number> = {
+const STATUS_OF = {
   BAD_REQUEST: 400,
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
@@ -107,13 +107,16 @@ const STATUS_OF: Record<ApiErrorCode, number> = {
   INTERNAL: 500,
   UPSTREAM_AUTH_FAILED: 502,
   UPSTREAM_UNREACHABLE: 504,
-};
+} as const satisfies Partial<Record<ApiErrorCode, number>>;
+
+/** The codes the catalogue answers with itself (the pipeline has a few more, src/http/errors.ts). */
+export type CatalogErrorCode = keyof typeof STATUS_OF;
 
 /** An API failure of the catalogue: an HttpError whose status follows from the code. */
 export class CatalogError extends HttpError {
-  declare readonly code: ApiErrorCode;
+  declare readonly code: CatalogErrorCode;
 
-  constructor(code: ApiErrorCode, message: string, headers: Record<string, string> = {}) {
+  constructor(code: CatalogErrorCode, message: string, headers: Record<string, string> = {}) {
     super(STATUS_OF[code], code, message, { headers });
     this.name = "CatalogError";
   }

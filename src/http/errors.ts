@@ -15,6 +15,21 @@
 
 export type ErrorFormat = "oci" | "json";
 
+/** The codes of the JSON APIs' error shape that the pipeline and the shared constructors use. */
+export const HTTP_ERROR_CODES = [
+  "BAD_REQUEST",
+  "UNAUTHORIZED",
+  "FORBIDDEN",
+  "NOT_FOUND",
+  "METHOD_NOT_ALLOWED",
+  "LENGTH_REQUIRED",
+  "PAYLOAD_TOO_LARGE",
+  "UNSUPPORTED_MEDIA_TYPE",
+  "TOOMANYREQUESTS",
+  "INTERNAL",
+  "UNAVAILABLE",
+] as const;
+
 export interface HttpErrorOptions {
   /** Structured context for the client (which field, which limit). */
   details?: unknown;
@@ -76,6 +91,10 @@ export function methodNotAllowed(method: string, allowed: readonly string[]): Ht
 
 export function payloadTooLarge(message: string): HttpError {
   return new HttpError(413, "PAYLOAD_TOO_LARGE", message);
+}
+
+export function lengthRequired(message: string): HttpError {
+  return new HttpError(411, "LENGTH_REQUIRED", message);
 }
 
 export function unsupportedMediaType(message: string): HttpError {

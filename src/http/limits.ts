@@ -21,7 +21,7 @@ import type { Counter, MetricsRegistry } from "../util/prometheus.ts";
 import type { Caller } from "./access.ts";
 import type { RequestContext } from "./context.ts";
 import { parseBasicAuth } from "./credentials.ts";
-import { HttpError, tooManyRequests } from "./errors.ts";
+import { HttpError, lengthRequired, payloadTooLarge, tooManyRequests } from "./errors.ts";
 import type { Route } from "./router.ts";
 
 const bucketSetting = z
@@ -274,10 +274,10 @@ export class RequestLimits {
     if (length !== undefined) {
       // node enforces the framing: a body never runs past its Content-Length.
       if (Number(length) > this.maxBodyBytes) {
-        throw new HttpError(413, "SIZE_INVALID", `request body larger than ${this.maxBodyBytes} bytes`);
+        throw payloadTooLarge(`request body larger than ${this.maxBodyBytes} bytes`);
       }
     } else if (ctx.req.headers["transfer-encoding"] !== undefined) {
-      throw new HttpError(411, "SIZE_INVALID", "a request body here needs a Content-Length");
+      throw lengthRequired("a request body here needs a Content-Length");
     }
   }
 

@@ -126,7 +126,7 @@ export class Router {
     const first = slash === -1 ? path.slice(1) : path.slice(1, slash);
     const candidates = this.#buckets.get(first);
     let other: CompiledRoute | undefined;
-    let allowed: CompiledRoute[] | undefined;
+    const allowed: CompiledRoute[] = [];
     for (const list of candidates ? [candidates, this.#wildcard] : [this.#wildcard]) {
       for (const compiled of list) {
         if (!compiled.pattern.test(path)) continue;
@@ -135,17 +135,20 @@ export class Router {
           return { kind: "route", route: compiled.route, params: decodeParams(compiled, path) };
         }
         if (routeMethod === "*") other ??= compiled;
-        else (allowed ??= []).push(compiled);
+        else allowed.push(compiled);
       }
       // A route of the request's own prefix hides the catch-alls of the wildcard bucket.
-      if (other || allowed) break;
+      if (other || allowed.length > 0) break;
     }
     // A `*` route answers the other methods of its own path; a catch-all of a wider path does not
     // hide that the path exists with other methods (405).
-    if (other && (!allowed || allowed.some((compiled) => compiled.route.path === other.route.path))) {
+    if (
+      other &&
+      (allowed.length === 0 || allowed.some((compiled) => compiled.route.path === other.route.path))
+    ) {
       return { kind: "route", route: other.route, params: decodeParams(other, path) };
     }
-    if (allowed) {
+    if (allowed.length > 0) {
       const methods = new Set(allowed.map((compiled) => compiled.route.method as Method));
       if (methods.has("GET")) methods.add("HEAD");
       return { kind: "method-not-allowed", allowed: [...methods], route: allowed[0]!.route };

@@ -267,7 +267,7 @@ describe("the auth config section", () => {
     assert.deepEqual(config.rules, [
       { subjects: ["group:dev"], repositories: ["team/**"], actions: ["push"] },
     ]);
-    assert.equal(config.token?.expiry, "5m");
+    assert.equal(config.token?.expiry, 300_000);
     assert.equal(config.token?.issuer, "reestr");
     const problems: [unknown, RegExp][] = [
       [

@@ -189,8 +189,8 @@ describe("/api/auth over HTTP", () => {
       },
     };
     const passwords = new PersonalTokenAuthenticator(store, users);
-    const loginGuard = new CountingGuard({ maxFailures: 1, windowMs: 60_000, lockoutMs: 30_000 });
-    loginGuard.recordFailure("127.0.0.1", "locked");
+    const loginGuard = new CountingGuard({ maxFailures: 3, windowMs: 60_000, lockoutMs: 30_000 });
+    for (let i = 0; i < 3; i++) loginGuard.recordFailure("127.0.0.1", "locked");
     const module = createWebAuthModule({
       store,
       verifyPassword: (user, password) => passwords.verifyPassword(user, password),

@@ -703,7 +703,7 @@ describe("catalogue API", () => {
   test("unknown paths and methods get the catalogue's error body", async () => {
     assertApiError(await api(base, "/api/registries/local/whatever"), 404, "NOT_FOUND");
     const wrong = await api(base, "/api/registries", "POST");
-    assertApiError(wrong, 405, "BAD_REQUEST");
+    assertApiError(wrong, 405, "METHOD_NOT_ALLOWED");
     assert.equal(wrong.headers.allow, "GET");
     const openapi = await api<{ openapi: string }>(base, "/api/openapi.json");
     assert.equal(openapi.status, 200);

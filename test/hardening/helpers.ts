@@ -78,9 +78,11 @@ export function fixedUsers(users: Record<string, string>): Authenticator {
 }
 
 /** The single OCI error of a body. */
+/** The error code of an answer: the OCI envelope on /v2, `{error: {code}}` on every other API. */
 export function errorCode(answer: Answer): string | undefined {
   try {
-    return answer.json<{ errors: { code: string }[] }>().errors[0]?.code;
+    const body = answer.json<{ errors?: { code: string }[]; error?: { code: string } }>();
+    return body.errors ? body.errors[0]?.code : body.error?.code;
   } catch {
     return undefined;
   }

@@ -104,7 +104,7 @@ test("runs against a kubeconfig: health, readiness, metrics, a scan, a graceful 
     const url = started.url!;
     const health = await fetch(`${url}/healthz`);
     assert.equal(health.status, 200);
-    assert.equal(await health.text(), "ok\n");
+    assert.equal(((await health.json()) as { status: string }).status, "healthy");
     await waitFor("/readyz 200", async () => (await fetch(`${url}/readyz`)).status === 200);
     await waitFor("leadership", () => started.isLeader);
     const held = fake.get(RESOURCES.leases, "cli", "reestr-operator")?.spec as { holderIdentity?: string };

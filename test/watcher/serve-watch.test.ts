@@ -189,9 +189,13 @@ describe("reestr serve with a watch section", () => {
     const all = await getJson<{ changes: Change[] }>(watching, "/api/watch/registries/app/history?tag=1.0");
     assert.equal(all.body.changes.length, 2);
 
-    const bad = await getJson<{ error: string }>(watching, "/api/watch/registries/app/history?limit=zero");
+    const bad = await getJson<{ error: { code: string; message: string } }>(
+      watching,
+      "/api/watch/registries/app/history?limit=zero",
+    );
     assert.equal(bad.status, 400);
-    assert.match(bad.body.error, /^limit: /);
+    assert.equal(bad.body.error.code, "BAD_REQUEST");
+    assert.match(bad.body.error.message, /^limit: /);
   });
 
   test("unknown names are 404 JSON", async () => {
@@ -200,9 +204,10 @@ describe("reestr serve with a watch section", () => {
       "/api/watch/registries/nope/history",
       "/api/watch/registries/app/other",
     ]) {
-      const res = await getJson<{ error: string }>(watching, path);
+      const res = await getJson<{ error: { code: string; message: string } }>(watching, path);
       assert.equal(res.status, 404, path);
-      assert.equal(typeof res.body.error, "string");
+      assert.equal(res.body.error.code, "NOT_FOUND");
+      assert.equal(typeof res.body.error.message, "string");
     }
     const post = await http(watching, "POST", "/api/watch/registries");
     assert.equal(post.status, 405);

@@ -284,8 +284,9 @@ export interface components {
   schemas: {
     "Error": {
       error: {
-        code: "NOT_FOUND" | "BAD_REQUEST" | "UNAUTHORIZED" | "FORBIDDEN" | "UPSTREAM_AUTH_FAILED" | "UPSTREAM_UNREACHABLE" | "INTERNAL";
+        code: "BAD_REQUEST" | "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "LENGTH_REQUIRED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "TOOMANYREQUESTS" | "INTERNAL" | "UNAVAILABLE" | "UPSTREAM_AUTH_FAILED" | "UPSTREAM_UNREACHABLE";
         message: string;
+        details?: unknown;
       };
     };
     "RegistryCapabilities": {
@@ -684,7 +685,7 @@ export interface operations {
         /** @description only names under this namespace (prefix before /) */
         namespace?: string;
         /** @description only repositories updated within this long, e.g. 7d */
-        updatedWithin?: number | string;
+        updatedWithin?: string;
         /** @description only signed (true) or unsigned (false) repositories */
         signed?: "true" | "false";
         sort?: "name" | "size" | "updated";
