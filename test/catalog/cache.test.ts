@@ -3,7 +3,8 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { type Cache, CachedLoader, MemoryCache } from "../../src/catalog/cache.ts";
 import { RedisCache } from "../../src/catalog/redis-cache.ts";
-import { cacheContract, eventually } from "./cache.contract.ts";
+import { waitFor } from "../helpers/wait.ts";
+import { cacheContract } from "./cache.contract.ts";
 import { type RedisProcess, startRedis } from "./redis.ts";
 
 cacheContract("MemoryCache", async () => {
@@ -91,7 +92,7 @@ describe("CachedLoader", () => {
     version = 2;
     now += 500; // past the ttl, inside the stale window
     assert.equal(await loader.load("k", { ttlMs: 100, staleMs: 10_000 }, load), "v1", "stale answer first");
-    await eventually(async () => (await cache.get("k"))?.value === "v2");
+    await waitFor(async () => (await cache.get("k"))?.value === "v2", { what: "the background refresh" });
     assert.equal(await loader.load("k", { ttlMs: 100, staleMs: 10_000 }, load), "v2");
     assert.equal(loader.stats.staleHits, 1);
     now += 60_000; // past ttl + stale: a blocking load
