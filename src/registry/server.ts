@@ -61,6 +61,8 @@ export interface ServerOptions {
   tls?: TlsConfig;
   /** Rate limits, login lockout, size limits and timeouts (the config's `limits` section). */
   limits?: LimitsConfig;
+  /** The clock of rate limits and login lockouts (default Date.now; tests pass a fake one). */
+  limitsNow?: () => number;
   /** The audit log of pushes, pulls and deletes (the config's `audit` section). */
   audit?: AuditConfig;
   /** The web catalogue's remote registries and cache (the config's `catalog` section). */
@@ -141,7 +143,11 @@ export async function startRegistryServer(options: ServerOptions): Promise<Runni
       onScan: (event) => metrics.recordScan(event),
     });
   }
-  const limits = new RequestLimits({ config: limitsConfig, metrics: metrics.registry });
+  const limits = new RequestLimits({
+    config: limitsConfig,
+    metrics: metrics.registry,
+    now: options.limitsNow,
+  });
   // Web login and personal access tokens over the same users (when auth is configured).
   const webAuth = auth?.accounts
     ? new WebAuthApi({
