@@ -506,6 +506,7 @@ export function metadataStoreContract(name: string, makeStore: () => Promise<Met
 
       test("repositorySummaries: tags, linked bytes (each blob once), shared bytes, last change, signed", () =>
         withStore(async (store) => {
+          const start = Date.now();
           assert.deepEqual(await store.repositorySummaries(), []);
           await store.linkBlob("a", blob("x"), 100);
           await store.linkBlob("b", blob("x"), 100);
@@ -536,9 +537,7 @@ export function metadataStoreContract(name: string, makeStore: () => Promise<Met
             ],
           );
           for (const summary of summaries.slice(0, 3)) {
-            assert.ok(
-              summary.updatedAt && summary.updatedAt <= before && summary.updatedAt > before - 60_000,
-            );
+            assert.ok(summary.updatedAt && summary.updatedAt >= start && summary.updatedAt <= before);
           }
           assert.equal(summaries[3]!.updatedAt, undefined, "no manifest and no tag: no update time");
         }));
