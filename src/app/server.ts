@@ -62,6 +62,8 @@ export interface ServerOverrides {
   watchInitialDelay?: (entry: WatchEntry, intervalMs: number) => number;
   /** The built web app (default dist/web of this checkout). */
   webRoot?: string;
+  /** The clock of rate limits and the failed-login lockout (tests move it by hand). */
+  limitsNow?: () => number;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -94,7 +96,7 @@ export async function startServer(
   const metrics = new MetricsRegistry();
   metrics.register(new ProcessMetrics());
   const limitsConfig = config.limits ?? LimitsSchema.parse({});
-  const limits = new RequestLimits({ config: limitsConfig, metrics });
+  const limits = new RequestLimits({ config: limitsConfig, metrics, now: overrides.limitsNow });
   const opened: { close(): unknown }[] = [];
   const closeOpened = async () => {
     for (const resource of opened.splice(0).reverse()) await resource.close();

@@ -8,7 +8,7 @@
  */
 import { z } from "zod";
 import { HTTP_ERROR_CODES } from "../http/errors.ts";
-import { PositiveDuration } from "../util/duration.ts";
+import { DurationText } from "../util/duration.ts";
 
 /** Named schemas: each becomes `#/components/schemas/<id>` in the OpenAPI document. */
 export const catalogSchemas = z.registry<{ id: string; description?: string }>();
@@ -366,7 +366,7 @@ const pageNumber = z.coerce.number().int().min(1).default(1);
 export const RepositoryQuerySchema = z.object({
   q: z.string().max(256).optional().describe("substring of the repository name, case-insensitive"),
   namespace: z.string().max(256).optional().describe("only names under this namespace (prefix before /)"),
-  updatedWithin: z.string().pipe(PositiveDuration).optional().describe("only repositories updated within this long, e.g. 7d"),
+  updatedWithin: DurationText.optional().describe("only repositories updated within this long, e.g. 7d"),
   signed: z
     .enum(["true", "false"])
     .optional()

@@ -45,3 +45,11 @@ export const Duration = z.codec(durationInput, z.number().nonnegative(), {
 
 /** A duration that must be longer than zero. */
 export const PositiveDuration = Duration.refine((ms) => ms > 0, "must be longer than 0");
+
+/** A duration in a query string or any other text-only place: the text form only. */
+export const DurationText = z
+  .codec(z.string().regex(DURATION_TEXT, EXPECTED), z.number().nonnegative(), {
+    decode: (value) => parseDuration(value),
+    encode: (ms) => formatDuration(ms),
+  })
+  .refine((ms) => ms > 0, "must be longer than 0");

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { request } from "node:http";
 import { after, before, describe, test } from "node:test";
+import { waitFor } from "../helpers/wait.ts";
 import {
   digestOf,
   http,
@@ -41,16 +42,15 @@ async function metric(name: string, labels: Record<string, string> = {}): Promis
 
 /**
  * The download counter is bumped when the server sees its response finish, which can be just
- * after the client has read the last byte: scrape until it reaches `expected` (or give up and
- * return what it is, for the assertion to report).
+ * after the client has read the last byte: scrape until it reaches `expected` (a timeout reports
+ * the last value seen).
  */
 async function settledMetric(name: string, expected: number): Promise<number> {
-  let value = await metric(name);
-  for (let i = 0; i < 100 && value !== expected; i++) {
-    await sleep(10);
-    value = await metric(name);
-  }
-  return value;
+  return waitFor(async () => {
+    const value = await metric(name);
+    assert.equal(value, expected, name);
+    return value;
+  });
 }
 
 describe("health", () => {
@@ -197,16 +197,16 @@ describe("access log", () => {
     });
     assert.equal(res.status, 200);
     assert.equal(res.header("x-request-id"), requestId);
-    let line: Record<string, unknown> | undefined;
     // The line is written when the response finishes and flushed on a later turn: wait for it.
-    for (let i = 0; i < 200 && !line; i++) {
-      server.running.logger.flush();
-      line = server.logs
-        .map((l) => JSON.parse(l) as Record<string, unknown>)
-        .find((l) => l.requestId === requestId);
-      if (!line) await sleep(10);
-    }
-    assert.ok(line, "an access log line with our request id");
+    const line = await waitFor(
+      () => {
+        server.running.logger.flush();
+        return server.logs
+          .map((l) => JSON.parse(l) as Record<string, unknown>)
+          .find((l) => l.requestId === requestId);
+      },
+      { what: "an access log line with our request id" },
+    );
     assert.equal(line.method, "GET");
     assert.equal(line.route, "manifest");
     assert.equal(line.status, 200);

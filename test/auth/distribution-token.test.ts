@@ -21,6 +21,7 @@ import { DEFAULT_KEY_FILE } from "../../src/auth/token-keys.ts";
 import { assertDistributionInstalled, DISTRIBUTION_BIN } from "../helpers/distribution.ts";
 import { makeOciImage } from "../helpers/fixtures.ts";
 import { freePort, type ServerProcess, spawnServer, startReestr } from "../helpers/reestr-process.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
@@ -146,14 +147,10 @@ describe("Distribution trusts Reestr's tokens", { timeout: 300_000 }, () => {
     });
     registry = { ...server, url: `http://127.0.0.1:${port}`, hostPort: `127.0.0.1:${port}`, port };
     // The registry's own listener may come up a moment after the debug one.
-    for (let i = 0; i < 100; i++) {
-      const status = await fetch(`${registry.url}/v2/`).then(
-        (r) => r.status,
-        () => 0,
-      );
-      if (status === 401) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const v2 = `${registry.url}/v2/`;
+    await waitFor(async () => (await fetch(v2)).status === 401, {
+      what: `docker-registry to answer 401 on ${v2}`,
+    });
     image = join(work, "image");
     await makeOciImage(image, { tag: "v1", layers: 1, layerSize: 8 * 1024, seed: "dist-token" });
     writeFileSync(authFile(), "{}");

@@ -7,8 +7,8 @@ import { randomUUID } from "node:crypto";
 import { describe, test } from "node:test";
 import { type Cache, CachedLoader, MemoryCache } from "../../src/catalog/cache.ts";
 import { RedisCache } from "../../src/catalog/redis-cache.ts";
-import { eventually } from "../contract/cache.contract.ts";
 import { recordingLogger } from "../helpers/recording-logger.ts";
+import { waitFor } from "../helpers/wait.ts";
 import { startRedis } from "./redis.ts";
 
 const options = { ttlMs: 60_000, staleMs: 60_000 };
@@ -76,7 +76,7 @@ describe("CachedLoader", () => {
     version = 2;
     now += 500; // past the ttl, inside the stale window
     assert.equal(await loader.load("k", { ttlMs: 100, staleMs: 10_000 }, load), "v1", "stale answer first");
-    await eventually(async () => (await cache.get("k"))?.value === "v2");
+    await waitFor(async () => (await cache.get("k"))?.value === "v2", { what: "the background refresh" });
     assert.equal(await loader.load("k", { ttlMs: 100, staleMs: 10_000 }, load), "v2");
     assert.equal(loader.stats.staleHits, 1);
     now += 60_000; // past ttl + stale: a blocking load

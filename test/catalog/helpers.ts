@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { RegistryClient } from "../../src/client/registry-client.ts";
 import { digestOf } from "../../src/oci/digest.ts";
-import { http, OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, sleep } from "../api/helpers.ts";
+import { http, OCI_CONFIG, OCI_LAYER, OCI_MANIFEST } from "../api/helpers.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 export interface Pushed {
   digest: string;
@@ -107,13 +108,18 @@ export function assertApiError(res: JsonResponse<unknown>, status: number, code:
   return body.error!.message as string;
 }
 
-/** Waits until no registry is still "not probed yet" (bounded). */
-export async function waitForProbes(base: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const res = await api<{ registries: { status: { lastSync: string | null } }[] }>(base, "/api/registries");
-    if (res.status === 200 && res.body.registries.every((r) => r.status.lastSync !== null)) return;
-    if (Date.now() > deadline) assert.fail(`registries not probed in time: ${res.text}`);
-    await sleep(25);
-  }
+/** Waits until no registry is still "not probed yet". */
+export async function waitForProbes(base: string): Promise<void> {
+  let last = "";
+  await waitFor(
+    async () => {
+      const res = await api<{ registries: { status: { lastSync: string | null } }[] }>(
+        base,
+        "/api/registries",
+      );
+      last = res.text;
+      return res.status === 200 && res.body.registries.every((r) => r.status.lastSync !== null);
+    },
+    { what: () => `every registry to be probed; last answer: ${last}` },
+  );
 }

@@ -6,6 +6,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { connect } from "node:net";
 import { freePort } from "../helpers/reestr-process.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 export const REDIS_BIN = process.env.REDIS_SERVER_BIN ?? "/usr/bin/redis-server";
 
@@ -52,15 +53,14 @@ export async function startRedis(): Promise<RedisProcess> {
   const killOnExit = () => child.kill("SIGKILL");
   process.once("exit", killOnExit);
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  for (let attempt = 0; attempt < 200; attempt++) {
-    if (child.exitCode !== null) throw new Error(`redis-server exited: ${stderr}`);
-    if (await ping(port)) break;
-    if (attempt === 199) {
-      child.kill("SIGKILL");
-      throw new Error(`redis-server did not answer on port ${port}: ${stderr}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+  const outcome = await waitFor(
+    async () => (child.exitCode !== null ? "exited" : (await ping(port)) && "answering"),
+    { what: () => `redis-server to answer on port ${port}: ${stderr}` },
+  ).catch((error: unknown) => {
+    child.kill("SIGKILL");
+    throw error;
+  });
+  if (outcome === "exited") throw new Error(`redis-server exited: ${stderr}`);
   return {
     url: `redis://127.0.0.1:${port}`,
     port,

@@ -15,6 +15,7 @@ import { parseWatchSection } from "../../src/watcher/watch-config.ts";
 import { pushImage, startServer, type TestServer } from "../api/helpers.ts";
 import { recordingLogger } from "../helpers/recording-logger.ts";
 import { freePort } from "../helpers/reestr-process.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 describe("missingOperations", () => {
   test("finds the catalogue's operations by path or operationId, GET only", () => {
@@ -192,11 +193,9 @@ describe("re-probing", () => {
       await catalog.start();
       assert.equal((await catalog.getRegistry("later")).status.state, "unreachable");
       await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
-      const deadline = Date.now() + 10_000;
-      while ((await catalog.getRegistry("later")).status.state !== "ok") {
-        assert.ok(Date.now() < deadline, "not re-probed in time");
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
+      await waitFor(async () => (await catalog.getRegistry("later")).status.state === "ok", {
+        what: "a re-probe to find the registry up",
+      });
     } finally {
       await catalog.close();
       server.close();

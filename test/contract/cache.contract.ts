@@ -5,19 +5,11 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { Cache } from "../../src/catalog/cache.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 export interface CacheFixture {
   cache: Cache;
   cleanup(): Promise<void>;
-}
-
-/** Waits until `check` holds, polling; fails after `timeoutMs` (a bound, not a timing assertion). */
-export async function eventually(check: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail("condition not reached in time");
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 export function cacheContract(name: string, makeCache: () => Promise<CacheFixture>): void {
@@ -56,10 +48,12 @@ export function cacheContract(name: string, makeCache: () => Promise<CacheFixtur
     test("a value past its ttl is still returned as stale until ttl + stale has passed, then gone", () =>
       withCache(async (cache) => {
         await cache.set("short", "v", { ttlMs: 1, staleMs: 60_000 });
-        await eventually(async () => ((await cache.get("short"))?.freshUntil ?? Infinity) <= Date.now());
+        await waitFor(async () => ((await cache.get("short"))?.freshUntil ?? Infinity) <= Date.now(), {
+          what: "the ttl to pass",
+        });
         assert.equal((await cache.get("short"))?.value, "v", "stale but kept");
         await cache.set("gone", "v", { ttlMs: 1, staleMs: 1 });
-        await eventually(async () => (await cache.get("gone")) === undefined);
+        await waitFor(async () => (await cache.get("gone")) === undefined, { what: "ttl + stale to pass" });
       }));
 
     test("deletePrefix removes exactly the keys starting with the prefix (glob characters are literal)", () =>

@@ -19,6 +19,7 @@ import {
 import { assertDistributionInstalled, DISTRIBUTION_BIN, htpasswdEntry } from "../helpers/distribution.ts";
 import { makeOciImage } from "../helpers/fixtures.ts";
 import { freePort, type ServerProcess, spawnServer } from "../helpers/reestr-process.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 const SKOPEO = process.env["SKOPEO_BIN"] ?? "/usr/bin/skopeo";
 
@@ -131,14 +132,9 @@ async function serveRendered(
     logFile: join(root, "registry.log"),
   });
   // The debug listener may come up a moment before the registry's own.
-  for (let i = 0; i < 100; i++) {
-    const status = await fetch(`http://127.0.0.1:${port}/v2/`).then(
-      (r) => r.status,
-      () => 0,
-    );
-    if (status === 200 || status === 401) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitFor(async () => [200, 401].includes((await fetch(`http://127.0.0.1:${port}/v2/`)).status), {
+    what: `docker-registry to answer on port ${port}`,
+  });
   return { server, hostPort: `127.0.0.1:${port}` };
 }
 

@@ -12,6 +12,7 @@ import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, type ServerProcess, spawnServer } from "./reestr-process.ts";
+import { waitFor } from "./wait.ts";
 
 export const DISTRIBUTION_BIN = process.env["DISTRIBUTION_BIN"] ?? "/usr/bin/docker-registry";
 
@@ -128,14 +129,9 @@ export async function startDistribution(options: StartDistributionOptions = {}):
         });
         const url = `http://127.0.0.1:${port}`;
         // The debug listener may come up a moment before the registry's own.
-        for (let i = 0; i < 100; i++) {
-          const status = await fetch(`${url}/v2/`).then(
-            (r) => r.status,
-            () => 0,
-          );
-          if (status === 401) break;
-          await new Promise((r) => setTimeout(r, 50));
-        }
+        await waitFor(async () => (await fetch(`${url}/v2/`)).status === 401, {
+          what: `docker-registry to answer 401 on ${url}/v2/`,
+        });
         return { ...server, url, hostPort: `127.0.0.1:${port}`, port };
       }
       return await spawnServer({

@@ -15,6 +15,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { waitFor } from "./wait.ts";
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -195,14 +196,16 @@ export async function spawnServer(options: SpawnServerOptions): Promise<ServerPr
   };
 
   const readyUrl = url + (options.readyPath ?? "/v2/");
-  const deadline = Date.now() + (options.readyTimeoutMs ?? 20_000);
   let lastStatus: number | undefined;
-  while (Date.now() < deadline) {
-    if (!running) break;
-    lastStatus = await probe(readyUrl, 1000);
-    if (lastStatus === 200) return server;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const outcome = await waitFor(
+    async () => {
+      if (!running) return "exited";
+      lastStatus = await probe(readyUrl, 1000);
+      return lastStatus === 200 && "ready";
+    },
+    { timeoutMs: options.readyTimeoutMs ?? 20_000, intervalMs: 50 },
+  ).catch(() => "timed out"); // the error below says why, with the server's output
+  if (outcome === "ready") return server;
   const exitInfo = running ? undefined : await exited;
   await server.cleanup().catch(() => {});
   const why = spawnError

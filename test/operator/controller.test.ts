@@ -9,6 +9,7 @@ import { Event } from "kubernetes-models/events.k8s.io/v1/Event";
 import { FINALIZER } from "../../src/operator/crd.ts";
 import { TrivyScanner } from "../../src/watcher/scanners/trivy.ts";
 import { metricValue, type PushedImage, pushImage, startServer, type TestServer } from "../api/helpers.ts";
+import { waitFor } from "../helpers/wait.ts";
 import { FakeKubeApi, RESOURCES } from "./fake-kube-api.ts";
 import {
   eventsFor,
@@ -17,7 +18,6 @@ import {
   registry,
   startOperator,
   statusOf,
-  waitFor,
   waitForStatus,
 } from "./harness.ts";
 
@@ -67,17 +67,23 @@ describe("reconcile", () => {
     assert.match(status.message!, /3 tags scanned/);
     // Requeued for the next scan after scanInterval (300 s by default); the reconcile returns
     // after the status write and the Event, so wait for it rather than race it.
-    const scanned = await waitFor("the reconcile's result", () =>
-      op.reconciles.find((r) => r.key === "default/app" && r.result.action === "scanned"),
+    const scanned = await waitFor(
+      () => op.reconciles.find((r) => r.key === "default/app" && r.result.action === "scanned"),
+      { what: "the reconcile's result" },
     );
     assert.equal((scanned.result as { requeueAfterMs?: number }).requeueAfterMs, 300_000);
-    await waitFor("a timer holding the next scan", () => op.operator.controller!.queue.delayed >= 1);
+    await waitFor(() => op.operator.controller!.queue.delayed >= 1, {
+      what: "a timer holding the next scan",
+    });
     // Defaults applied by the API server from the generated CRD schema.
     assert.equal((object.spec as { scanInterval: number }).scanInterval, 300);
-    const events = await waitFor("a ScanSucceeded event", () => {
-      const found = eventsFor(fake, "app").filter((e) => e.reason === "ScanSucceeded");
-      return found.length > 0 ? found : undefined;
-    });
+    const events = await waitFor(
+      () => {
+        const found = eventsFor(fake, "app").filter((e) => e.reason === "ScanSucceeded");
+        return found.length > 0 ? found : undefined;
+      },
+      { what: "a ScanSucceeded event" },
+    );
     assert.equal(events[0]!.type, "Normal");
     assert.equal(events[0]!.reportingController, "registry.kubecontroller.io/reestr-operator");
     assert.equal((events[0]!.regarding as { uid: string }).uid, object.metadata.uid);
@@ -94,10 +100,9 @@ describe("reconcile", () => {
     assert.equal(before, 1);
     // Watch events for the status and the finalizer have been seen; give the queue a bookmark round trip.
     const rv = fake.resourceVersion;
-    await waitFor(
-      "the informer to catch up",
-      () => Number(op.operator.controller!.informer.resourceVersion) >= rv,
-    );
+    await waitFor(() => Number(op.operator.controller!.informer.resourceVersion) >= rv, {
+      what: "the informer to catch up",
+    });
     const again = metricValue(await op.operator.metrics.registry.render(), "reestr_operator_scans_total", {
       registry: "default/app",
       status: "Success",
@@ -157,12 +162,13 @@ describe("reconcile", () => {
   test("delete → finalizer removed, object gone", async () => {
     const deleting = fake.delete(RESOURCES.registries, "default", "app")!;
     assert.ok(deleting.metadata.deletionTimestamp, "DELETE only marks it while our finalizer is on");
-    await waitFor(
-      "the object to disappear",
-      () => fake.get(RESOURCES.registries, "default", "app") === undefined,
-    );
+    await waitFor(() => fake.get(RESOURCES.registries, "default", "app") === undefined, {
+      what: "the object to disappear",
+    });
     // The operator logs after the API server answered: wait for the line, do not race it.
-    await waitFor("the finalizer log line", () => op.logs.some((line) => line.includes("finalizer removed")));
+    await waitFor(() => op.logs.some((line) => line.includes("finalizer removed")), {
+      what: "the finalizer log line",
+    });
   });
 
   test("unreachable registry → Failed with a message, requeued with a growing backoff", async () => {
@@ -181,19 +187,24 @@ describe("reconcile", () => {
     const ready = status.conditions!.find((c) => c.type === "Ready")!;
     assert.equal(ready.status, "False");
     assert.equal(ready.reason, "ScanFailed");
-    const scans = await waitFor("three failed scans", () => {
-      const failed = op.reconciles.filter(
-        (r) => r.key === "default/down" && r.result.action === "scanned" && r.result.status === "Failed",
-      );
-      return failed.length >= 3 ? failed : undefined;
-    });
+    const scans = await waitFor(
+      () => {
+        const failed = op.reconciles.filter(
+          (r) => r.key === "default/down" && r.result.action === "scanned" && r.result.status === "Failed",
+        );
+        return failed.length >= 3 ? failed : undefined;
+      },
+      { what: "three failed scans" },
+    );
     const delays = scans.slice(0, 3).map((r) => (r.result as { requeueAfterMs: number }).requeueAfterMs);
     assert.deepEqual(delays, [100, 200, 400], "exponential backoff from failureBackoffMs");
     const warnings = eventsFor(fake, "down").filter((e) => e.reason === "ScanFailed");
     assert.ok(warnings.length >= 1);
     assert.equal(warnings[0]!.type, "Warning");
     fake.delete(RESOURCES.registries, "default", "down");
-    await waitFor("down to be gone", () => fake.get(RESOURCES.registries, "default", "down") === undefined);
+    await waitFor(() => fake.get(RESOURCES.registries, "default", "down") === undefined, {
+      what: "down to be gone",
+    });
   });
 
   test("missing Secret → a clear status message; the Secret appearing → Success", async () => {
@@ -252,12 +263,14 @@ describe("watch", () => {
     // A write elsewhere (a Secret) moves the cluster's resourceVersion; only a bookmark tells us.
     fake.create(RESOURCES.secrets, "default", { metadata: { name: "unrelated" }, stringData: { a: "b" } });
     const target = fake.resourceVersion;
-    await waitFor("a bookmark", () => Number(op.operator.controller!.informer.resourceVersion) >= target);
+    await waitFor(() => Number(op.operator.controller!.informer.resourceVersion) >= target, {
+      what: "a bookmark",
+    });
     const watchesBefore = fake.requests.filter((r) => r.method === "WATCH").length;
     fake.closeWatches();
     const rewatch = await waitFor(
-      "a new watch",
       () => fake.requests.filter((r) => r.method === "WATCH").slice(watchesBefore)[0],
+      { what: "a new watch" },
     );
     const rv = Number(new URL(rewatch.path, fake.url).searchParams.get("resourceVersion"));
     assert.ok(rv >= target, `re-watch from ${rv}, bookmark was ${target}`);
@@ -284,7 +297,7 @@ describe("watch", () => {
     };
     try {
       fake.closeWatches();
-      await waitFor("a re-list", () => informer.lists > lists);
+      await waitFor(() => informer.lists > lists, { what: "a re-list" });
     } finally {
       fake.beforeRequest = undefined;
     }

@@ -8,8 +8,9 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { CustomObjectsApi, Watch } from "@kubernetes/client-node";
+import { waitFor } from "../helpers/wait.ts";
 import { FakeKubeApi, RESOURCES } from "./fake-kube-api.ts";
-import { registry, waitFor } from "./harness.ts";
+import { registry } from "./harness.ts";
 
 let fake: FakeKubeApi;
 let api: CustomObjectsApi;
@@ -157,10 +158,9 @@ test("watch: resume from a resourceVersion, bookmarks, and 410 after compaction"
       done = error;
     },
   );
-  await waitFor(
-    "the replayed ADDED and a BOOKMARK",
-    () => seen.includes("ADDED:b") && seen.some((s) => s.startsWith("BOOKMARK")),
-  );
+  await waitFor(() => seen.includes("ADDED:b") && seen.some((s) => s.startsWith("BOOKMARK")), {
+    what: "the replayed ADDED and a BOOKMARK",
+  });
   assert.equal(seen[0], "ADDED:b", "events after the list's version are replayed");
   controller.abort();
 
@@ -172,7 +172,7 @@ test("watch: resume from a resourceVersion, bookmarks, and 410 after compaction"
     (type, object: { code?: number }) => expired.push({ type, code: object.code }),
     () => {},
   );
-  await waitFor("the 410 ERROR event", () => expired.length > 0);
+  await waitFor(() => expired.length > 0, { what: "the 410 ERROR event" });
   assert.deepEqual(expired, [{ type: "ERROR", code: 410 }]);
   assert.notEqual(done, "open");
 });

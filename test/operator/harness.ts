@@ -1,37 +1,16 @@
 /**
  * What the operator tests share: the Kubernetes API stand-in (fake-kube-api.ts), a real Reestr
- * registry in-process to scan, operators wired to both with short timings, and bounded waits.
+ * registry in-process to scan, operators wired to both with short timings, and waits on their status.
  */
 import { fileURLToPath } from "node:url";
 import { Operator, type OperatorOptions } from "../../src/operator/operator.ts";
 import type { ReconcileResult } from "../../src/operator/reconciler.ts";
 import { JsonLogger } from "../../src/util/logger.ts";
 import { TrivyScanner } from "../../src/watcher/scanners/trivy.ts";
+import { waitFor } from "../helpers/wait.ts";
 import { type FakeKubeApi, type KubeObject, RESOURCES } from "./fake-kube-api.ts";
 
 export const FAKE_TRIVY = fileURLToPath(new URL("../fixtures/fake-trivy/trivy", import.meta.url));
-
-/** Polls `check` every 20 ms until it returns a value other than undefined/false; fails after `timeoutMs`. */
-export async function waitFor<T>(
-  what: string,
-  check: () => T | undefined | false | Promise<T | undefined | false>,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 export interface RunningOperator {
   operator: Operator;
@@ -125,12 +104,11 @@ export function waitForStatus(
   timeoutMs?: number,
 ): Promise<RegistryStatusView> {
   return waitFor(
-    `${namespace}/${name}: ${what}`,
     () => {
       const status = statusOf(fake, name, namespace);
       return status !== undefined && check(status) ? status : undefined;
     },
-    timeoutMs,
+    { what: `${namespace}/${name}: ${what}`, timeoutMs },
   );
 }
 

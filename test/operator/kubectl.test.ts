@@ -13,8 +13,9 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { promisify } from "node:util";
 import { pushImage, startServer, type TestServer } from "../api/helpers.ts";
+import { waitFor } from "../helpers/wait.ts";
 import { FakeKubeApi, humanDuration, RESOURCES } from "./fake-kube-api.ts";
-import { type RunningOperator, startOperator, waitFor } from "./harness.ts";
+import { type RunningOperator, startOperator } from "./harness.ts";
 
 const KUBECTL = process.env.KUBECTL ?? "/usr/bin/kubectl";
 const run = promisify(execFile);
@@ -94,7 +95,9 @@ test("kubectl create, get (printer columns), wait, delete", async () => {
 
   const deleted = await kubectl("delete", "registry", "web", "--wait=true", "--timeout=60s");
   assert.match(deleted.stdout, /registry\.registry\.kubecontroller\.io "web" deleted/);
-  await waitFor("web to be gone", () => fake.get(RESOURCES.registries, "default", "web") === undefined);
+  await waitFor(() => fake.get(RESOURCES.registries, "default", "web") === undefined, {
+    what: "web to be gone",
+  });
 });
 
 test("ages print as the API server prints them", () => {

@@ -8,8 +8,9 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { Lease } from "kubernetes-models/coordination.k8s.io/v1/Lease";
 import { metricValue, pushImage, startServer, type TestServer } from "../api/helpers.ts";
+import { waitFor } from "../helpers/wait.ts";
 import { FakeKubeApi, RESOURCES } from "./fake-kube-api.ts";
-import { type RunningOperator, registry, startOperator, waitFor, waitForStatus } from "./harness.ts";
+import { type RunningOperator, registry, startOperator, waitForStatus } from "./harness.ts";
 
 let fake: FakeKubeApi;
 let server: TestServer;
@@ -47,10 +48,13 @@ test("two replicas → one leader scans; stop → the other takes over; lost lea
       await startOperator(fake, { leaderElection: true, identity, leaseNamespace: "reestr-system" }),
     );
   }
-  const leader = await waitFor("a leader", () => {
-    const leading = replicas.filter((r) => r.operator.isLeader);
-    return leading.length === 1 ? leading[0] : undefined;
-  });
+  const leader = await waitFor(
+    () => {
+      const leading = replicas.filter((r) => r.operator.isLeader);
+      return leading.length === 1 ? leading[0] : undefined;
+    },
+    { what: "a leader" },
+  );
   const standby = replicas.find((r) => r !== leader)!;
   assert.equal(lease()?.holderIdentity, leader.operator.identity);
   assert.doesNotThrow(() =>
@@ -64,8 +68,8 @@ test("two replicas → one leader scans; stop → the other takes over; lost lea
   // A few renew periods pass: still one leader, and the standby never scanned.
   const renewals = fake.requests.filter((r) => r.resource === "leases" && r.method === "PUT").length;
   await waitFor(
-    "more renewals",
     () => fake.requests.filter((r) => r.resource === "leases" && r.method === "PUT").length > renewals + 3,
+    { what: "more renewals" },
   );
   assert.equal(replicas.filter((r) => r.operator.isLeader).length, 1);
   assert.equal(await scans(leader), 1);
@@ -75,12 +79,12 @@ test("two replicas → one leader scans; stop → the other takes over; lost lea
   // Graceful stop: the Lease is released, the standby takes it without waiting for expiry.
   await leader.stop();
   replicas.splice(replicas.indexOf(leader), 1);
-  await waitFor("the standby to lead", () => standby.operator.isLeader);
+  await waitFor(() => standby.operator.isLeader, { what: "the standby to lead" });
   assert.equal(lease()?.holderIdentity, standby.operator.identity);
   assert.equal(lease()?.leaseTransitions, 1);
-  await waitFor("the new leader's first reconcile", () =>
-    standby.reconciles.some((r) => r.key === "default/app"),
-  );
+  await waitFor(() => standby.reconciles.some((r) => r.key === "default/app"), {
+    what: "the new leader's first reconcile",
+  });
   const first = standby.reconciles.find((r) => r.key === "default/app")!;
   assert.equal(first.result.action, "waiting", "a fresh status is not scanned again by the new leader");
   assert.equal(await scans(standby), 0);
@@ -95,12 +99,14 @@ test("two replicas → one leader scans; stop → the other takes over; lost lea
       renewTime: new Date().toISOString().replace("Z", "000Z"),
     },
   });
-  await waitFor("the leader to step down", () => !standby.operator.isLeader);
+  await waitFor(() => !standby.operator.isLeader, { what: "the leader to step down" });
   assert.equal(standby.operator.controller, undefined, "the controller is stopped");
-  await waitFor("the Registry watch to close", () => fake.watchCount(RESOURCES.registries) === 0);
+  await waitFor(() => fake.watchCount(RESOURCES.registries) === 0, { what: "the Registry watch to close" });
   const text = await standby.operator.metrics.registry.render();
   assert.equal(metricValue(text, "reestr_operator_leader"), 0);
-  await waitFor("the log line", () => standby.logs.some((line) => line.includes("leadership lost")));
+  await waitFor(() => standby.logs.some((line) => line.includes("leadership lost")), {
+    what: "the log line",
+  });
 });
 
 test("a leader that cannot renew within the renew deadline stops reconciling, then leads again", async () => {
@@ -111,19 +117,19 @@ test("a leader that cannot renew within the renew deadline stops reconciling, th
     namespace: "renew",
   });
   replicas.push(replica);
-  await waitFor("leadership", () => replica.operator.isLeader);
+  await waitFor(() => replica.operator.isLeader, { what: "leadership" });
   let failing = true;
   fake.beforeRequest = (_method, route) => {
     if (failing && route.resource.plural === "leases") throw new Error("etcd is unhappy");
   };
   try {
-    await waitFor("the leader to step down", () => !replica.operator.isLeader);
-    await waitFor("the log line", () =>
-      replica.logs.some((l) => l.includes("not renewed within the renew deadline")),
-    );
+    await waitFor(() => !replica.operator.isLeader, { what: "the leader to step down" });
+    await waitFor(() => replica.logs.some((l) => l.includes("not renewed within the renew deadline")), {
+      what: "the log line",
+    });
     assert.ok(fake.requests.some((r) => r.resource === "leases" && r.status === 500));
     failing = false;
-    await waitFor("leadership again", () => replica.operator.isLeader);
+    await waitFor(() => replica.operator.isLeader, { what: "leadership again" });
   } finally {
     fake.beforeRequest = undefined;
   }

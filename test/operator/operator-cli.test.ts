@@ -14,8 +14,9 @@ import type { Operator } from "../../src/operator/operator.ts";
 import { TrivyScanner } from "../../src/watcher/scanners/trivy.ts";
 import { metricValue, pushImage, startServer, type TestServer } from "../api/helpers.ts";
 import { REPO_ROOT } from "../helpers/reestr-process.ts";
+import { waitFor } from "../helpers/wait.ts";
 import { FakeKubeApi, RESOURCES } from "./fake-kube-api.ts";
-import { FAKE_TRIVY, registry, waitFor, waitForStatus } from "./harness.ts";
+import { FAKE_TRIVY, registry, waitForStatus } from "./harness.ts";
 
 let fake: FakeKubeApi;
 let server: TestServer;
@@ -100,13 +101,13 @@ test("runs against a kubeconfig: health, readiness, metrics, a scan, a graceful 
     },
   );
   try {
-    const started = await waitFor("the operator to start", () => operator);
+    const started = await waitFor(() => operator, { what: "the operator to start" });
     const url = started.url!;
     const health = await fetch(`${url}/healthz`);
     assert.equal(health.status, 200);
     assert.equal(((await health.json()) as { status: string }).status, "healthy");
-    await waitFor("/readyz 200", async () => (await fetch(`${url}/readyz`)).status === 200);
-    await waitFor("leadership", () => started.isLeader);
+    await waitFor(async () => (await fetch(`${url}/readyz`)).status === 200, { what: "/readyz 200" });
+    await waitFor(() => started.isLeader, { what: "leadership" });
     const held = fake.get(RESOURCES.leases, "cli", "reestr-operator")?.spec as { holderIdentity?: string };
     assert.equal(held?.holderIdentity, "cli-replica");
     fake.create(
@@ -128,18 +129,13 @@ test("runs against a kubeconfig: health, readiness, metrics, a scan, a graceful 
     assert.equal((await fetch(`${url}/nope`)).status, 404);
     // A deleted Registry's gauges go away once the operator has let it go.
     fake.delete(RESOURCES.registries, "cli", "app");
-    let remaining: number | undefined = 1;
-    for (let i = 0; i < 200 && remaining !== undefined; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 25));
-      remaining = metricValue(
-        await (await fetch(`${url}/metrics`)).text(),
-        "reestr_operator_registry_images",
-        {
+    await waitFor(
+      async () =>
+        metricValue(await (await fetch(`${url}/metrics`)).text(), "reestr_operator_registry_images", {
           registry: "cli/app",
-        },
-      );
-    }
-    assert.equal(remaining, undefined, "the images gauge of the deleted Registry is gone");
+        }) === undefined,
+      { what: "the images gauge of the deleted Registry to go away" },
+    );
     const running = out.lines
       .map((line) => JSON.parse(line) as Record<string, unknown>)
       .find((l) => l.msg === "operator running");
@@ -184,12 +180,15 @@ test("SIGTERM stops the real process gracefully and releases the Lease", async (
   });
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
   try {
-    await waitFor("the child to lead", () => {
-      const spec = fake.get(RESOURCES.leases, "proc", "reestr-operator")?.spec as
-        | { holderIdentity?: string }
-        | undefined;
-      return spec?.holderIdentity === "proc-replica";
-    });
+    await waitFor(
+      () => {
+        const spec = fake.get(RESOURCES.leases, "proc", "reestr-operator")?.spec as
+          | { holderIdentity?: string }
+          | undefined;
+        return spec?.holderIdentity === "proc-replica";
+      },
+      { what: "the child to lead" },
+    );
     assert.match(output, /"msg":"operator running"/, "JSON lines when stdout is not a terminal");
     child.kill("SIGTERM");
     assert.equal(await exited, 0, output);

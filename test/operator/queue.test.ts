@@ -37,14 +37,21 @@ test("a waiting worker gets a key added later", async () => {
   queue.shutdown();
 });
 
-test("addAfter: the earliest pending add wins", async () => {
+test("addAfter: the earliest pending add wins", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout", "Date"] });
   const queue = new WorkQueue();
   queue.addAfter("a/x", 60_000);
   queue.addAfter("a/x", 10);
   queue.addAfter("a/x", 30_000);
   assert.equal(queue.delayed, 1);
+  t.mock.timers.tick(9);
+  assert.equal(queue.length, 0, "not before its delay");
+  t.mock.timers.tick(1);
   assert.equal(await queue.get(), "a/x");
   assert.equal(queue.delayed, 0);
+  queue.done("a/x");
+  t.mock.timers.tick(60_000);
+  assert.equal(queue.length, 0, "the later adds were dropped");
   queue.shutdown();
 });
 

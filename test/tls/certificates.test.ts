@@ -27,6 +27,7 @@ import { TlsSchema } from "../../src/tls/config.ts";
 import { tlsPaths } from "../../src/tls/files.ts";
 import { TlsManager } from "../../src/tls/manager.ts";
 import { JsonLogger, type Logger } from "../../src/util/logger.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 const DAY = 86_400_000;
 const dirs: string[] = [];
@@ -183,11 +184,14 @@ describe("TlsManager, automatic mode", () => {
     );
   });
 
-  test("renews on its timer and hands the new certificate to attached servers", async () => {
+  test("renews on its timer and hands the new certificate to attached servers", async (t) => {
+    // Mocked timers and Date: 60 days pass at once, through timers clamped to setTimeout's ~24.8 days.
+    t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: Date.now() });
+    const start = Date.now();
     const dataDir = await tempDir();
     const lines: string[] = [];
     const manager = await TlsManager.start({
-      config: config({ certValidity: "3s", renewBefore: "2s" }),
+      config: config({ certValidity: "90d", renewBefore: "30d" }),
       dataDir,
       logger: quietLogger(lines),
     });
@@ -196,10 +200,15 @@ describe("TlsManager, automatic mode", () => {
     const firstSerial = manager.certificate.serialNumber;
     const ca = await readFile(tlsPaths(dataDir).caCert, "utf8");
     try {
-      for (let i = 0; i < 100 && applied.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
-      assert.ok(applied.length > 0, "no renewal within 10s");
+      t.mock.timers.tick(59 * DAY);
+      t.mock.timers.tick(DAY);
+      await waitFor(() => applied.length > 0, { what: "the renewed certificate" });
+      assert.equal(applied.length, 1);
       const info = describeCertificate(applied[0]!);
       assert.notEqual(info.serialNumber, firstSerial);
+      // Issued when due (day 60, 30 days before the first one's end), not when a clamped timer fired.
+      const issuedAt = info.notAfter.getTime() - 90 * DAY;
+      assert.ok(Math.abs(issuedAt - (start + 60 * DAY)) < 60_000, info.notAfter.toISOString());
       assert.ok(issuedBy(applied[0]!, ca));
       assert.equal(await readFile(tlsPaths(dataDir).caCert, "utf8"), ca);
       assert.ok(lines.some((line) => /"reason":"due for renewal"/.test(line)));
@@ -232,15 +241,13 @@ describe("TlsManager, user certificate", () => {
       assert.deepEqual(manager.certificate.names, ["one.example"]);
       // Only the certificate changes: its key no longer matches, so nothing is applied.
       await writeFile(certFile, two.cert);
-      const waitFor = async (what: () => boolean, message: string) => {
-        for (let i = 0; i < 100 && !what(); i++) await new Promise((r) => setTimeout(r, 100));
-        assert.ok(what(), message);
-      };
-      await waitFor(() => lines.some((line) => /could not be reloaded/.test(line)), "mismatch not reported");
+      await waitFor(() => lines.some((line) => /could not be reloaded/.test(line)), {
+        what: "the mismatch to be reported",
+      });
       assert.equal(applied.length, 0);
       assert.deepEqual(manager.certificate.names, ["one.example"]);
       await writeFile(keyFile, two.key);
-      await waitFor(() => applied.length > 0, "matching pair not applied");
+      await waitFor(() => applied.length > 0, { what: "the matching pair to be applied" });
       assert.deepEqual(manager.certificate.names, ["two.example"]);
       assert.equal(applied[0], two.cert);
     } finally {

@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { connect, type TLSSocket } from "node:tls";
 import { type ServerProcess, startReestr } from "../helpers/reestr-process.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 const work = mkdtempSync(join(tmpdir(), "reestr-tls-rotation-"));
 
@@ -113,11 +114,13 @@ describe("rotation of the automatic certificate while serving", { timeout: 120_0
     });
 
     async function waitForNewSerial(): Promise<void> {
-      for (let i = 0; i < 300 && renewed === initial; i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        renewed = await peerSerial(server!.port, ca);
-      }
-      if (renewed === initial) throw new Error("no new certificate within 30s");
+      await waitFor(
+        async () => {
+          renewed = await peerSerial(server!.port, ca);
+          return renewed !== initial;
+        },
+        { what: "a new connection to see a new certificate", intervalMs: 100 },
+      );
     }
 
     const patch = await patched;

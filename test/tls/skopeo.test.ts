@@ -23,6 +23,7 @@ import { after, before, describe, test } from "node:test";
 import { connect } from "node:tls";
 import { makeOciImage } from "../helpers/fixtures.ts";
 import { type ServerProcess, startReestr } from "../helpers/reestr-process.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 const SKOPEO = process.env["SKOPEO_BIN"] ?? "/usr/bin/skopeo";
 const work = mkdtempSync(join(tmpdir(), "reestr-tls-skopeo-"));
@@ -178,12 +179,10 @@ describe("a user's certificate (--tls-cert/--tls-key)", { timeout: 300_000 }, ()
     const second = readFileSync(`${certFile}.new`, "utf8");
     renameSync(`${keyFile}.new`, keyFile);
     renameSync(`${certFile}.new`, certFile);
-    let serial = first;
-    for (let i = 0; i < 100 && serial === first; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      serial = await peerSerial(server!.port, second).catch(() => first);
-    }
-    assert.notEqual(serial, first, "the new certificate was not served within 10s");
+    await waitFor(async () => (await peerSerial(server!.port, second)) !== first, {
+      what: "the new certificate to be served",
+      intervalMs: 100,
+    });
     assert.ok(server!.isRunning());
     assert.match(server!.output(), /reloaded the configured certificate/);
   });

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { type ServerProcess, startReestr } from "../helpers/reestr-process.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 let dir: string;
 let file: string;
@@ -28,11 +29,7 @@ async function watched(): Promise<string[]> {
 }
 
 async function until(what: string, check: () => Promise<boolean> | boolean): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  assert.fail(`${what}; server output:\n${server.output(4000)}`);
+  await waitFor(check, { what: () => `${what}; server output:\n${server.output(4000)}`, intervalMs: 50 });
 }
 
 before(async () => {

@@ -15,10 +15,10 @@ import {
   metricValue,
   type PushedImage,
   pushImage,
-  sleep,
   startServer,
   type TestServer,
 } from "../api/helpers.ts";
+import { waitFor } from "../helpers/wait.ts";
 import { finding, InMemoryScanner } from "./in-memory-scanner.ts";
 
 interface ListedRegistry {
@@ -57,22 +57,21 @@ async function getJson<T>(server: TestServer, path: string): Promise<{ status: n
   return { status: res.status, body: res.json<T>() };
 }
 
-/** Polls the list until `name` has a status matching `done`, for at most `ms`. */
+/** Polls the list until `name` has a status matching `done`. */
 async function waitForScan(
   server: TestServer,
   name: string,
   done: (entry: ListedRegistry) => boolean,
-  ms = 15_000,
 ): Promise<ListedRegistry> {
-  const deadline = Date.now() + ms;
   let last: ListedRegistry | undefined;
-  while (Date.now() < deadline) {
-    const { body } = await getJson<{ registries: ListedRegistry[] }>(server, "/api/watch/registries");
-    last = body.registries.find((entry) => entry.name === name);
-    if (last && done(last)) return last;
-    await sleep(50);
-  }
-  assert.fail(`entry ${name} not scanned in ${ms} ms; last: ${JSON.stringify(last)}`);
+  return waitFor(
+    async () => {
+      const { body } = await getJson<{ registries: ListedRegistry[] }>(server, "/api/watch/registries");
+      last = body.registries.find((entry) => entry.name === name);
+      return last && done(last) ? last : undefined;
+    },
+    { what: () => `entry ${name} to be scanned; last: ${JSON.stringify(last)}`, intervalMs: 50 },
+  );
 }
 
 describe("reestr serve with a watch section", () => {

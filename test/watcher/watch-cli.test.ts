@@ -9,6 +9,7 @@ import { ConfigError } from "../../src/config/config.ts";
 import { SqliteWatchStore } from "../../src/watcher/store.ts";
 import { loadWatchConfig, parseWatchSection } from "../../src/watcher/watch-config.ts";
 import { type PushedImage, pushImage, startServer, type TestServer } from "../api/helpers.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 function sink() {
   const out = { text: "", write: (chunk: string) => (out.text += chunk) };
@@ -258,10 +259,8 @@ describe("reestr watch", () => {
         .filter(Boolean)
         .map((line) => JSON.parse(line) as Record<string, unknown>)
         .some(predicate);
-    const until = async (what: string, predicate: (line: Record<string, unknown>) => boolean) => {
-      for (let i = 0; i < 300 && !logged(predicate); i++) await new Promise((r) => setTimeout(r, 20));
-      assert.ok(logged(predicate), `${what}; log:\n${stdout.text}`);
-    };
+    const until = (what: string, predicate: (line: Record<string, unknown>) => boolean) =>
+      waitFor(() => logged(predicate), { what: () => `${what}; log:\n${stdout.text}` });
     const running = runWatch(["-c", file, "--data", dataDir], {
       stdout,
       stderr: sink(),

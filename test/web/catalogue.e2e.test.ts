@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Page } from "playwright-core";
 import { makeOciImage } from "../helpers/fixtures.ts";
+import { waitFor } from "../helpers/wait.ts";
 import {
   type Browser,
   type Catalogue,
@@ -73,13 +74,15 @@ before(async () => {
   seeded = await seedImages(catalogue.server, catalogue.dir, { bigTags: BIG_TAGS, padRepos: PAD_REPOS });
   // The catalogue probed at start; counts and lists are cached: start from fresh data.
   await api("/api/registries/local/resync", { method: "POST" });
-  // Wait (bounded) until the probes of the broken registries have given their verdicts.
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const { body } = await api<RegistryList>("/api/registries");
-    const state = (id: string) => body.registries.find((r) => r.id === id)?.status.state;
-    if (state(catalogue.offline.id) === "unreachable" && state(catalogue.locked.id) === "auth_failed") break;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+  // Wait until the probes of the broken registries have given their verdicts.
+  await waitFor(
+    async () => {
+      const { body } = await api<RegistryList>("/api/registries");
+      const state = (id: string) => body.registries.find((r) => r.id === id)?.status.state;
+      return state(catalogue.offline.id) === "unreachable" && state(catalogue.locked.id) === "auth_failed";
+    },
+    { what: "the verdicts on the offline and locked registries", intervalMs: 200 },
+  );
   browser = await launchBrowser();
   page = browser.page;
   page.on("pageerror", (error) => pageErrors.push(error.message));

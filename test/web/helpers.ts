@@ -13,6 +13,7 @@ import { promisify } from "node:util";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { makeMultiArchImage, makeOciImage } from "../helpers/fixtures.ts";
 import { freePort, REPO_ROOT, type ServerProcess, startReestr } from "../helpers/reestr-process.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 const exec = promisify(execFile);
 
@@ -425,16 +426,12 @@ export async function runAxe(page: Page): Promise<AxeViolation[]> {
 }
 
 /**
- * Waits until a JavaScript expression is true in the page (bounded by `timeoutMs`). Polls with
- * page.evaluate: Playwright's waitForFunction evaluates strings with eval inside the page, which
- * the app's CSP (no 'unsafe-eval') rightly forbids.
+ * Waits until a JavaScript expression is true in the page. Polls with page.evaluate: Playwright's
+ * waitForFunction evaluates strings with eval inside the page, which the app's CSP (no
+ * 'unsafe-eval') rightly forbids.
  */
-export async function waitForExpression(page: Page, expression: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await page.evaluate<boolean>(expression))) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${expression}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+export async function waitForExpression(page: Page, expression: string): Promise<void> {
+  await waitFor(() => page.evaluate<boolean>(expression), { what: expression, intervalMs: 50 });
 }
 
 /** What has the keyboard focus in the page. */
