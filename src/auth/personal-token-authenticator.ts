@@ -28,8 +28,10 @@ export class PersonalTokenAuthenticator implements Authenticator {
       return token.actions ? { user: token.user, actions: token.actions, via } : { user: token.user, via };
     }
     if (!this.#users) {
-      if (credentials) throw new RegistryError("UNAUTHORIZED", "invalid username or password");
-      return undefined;
+      // No user stores (token mode with personal tokens only): no credentials, or skopeo's empty
+      // `Basic Og==`, is anonymous; anything else is wrong.
+      if (credentials === undefined || (credentials?.user === "" && credentials.password === "")) return undefined;
+      throw new RegistryError("UNAUTHORIZED", "invalid username or password");
     }
     return this.#users.authenticate(req);
   }

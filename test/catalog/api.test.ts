@@ -704,7 +704,7 @@ describe("catalogue API", () => {
     assertApiError(await api(base, "/api/registries/local/whatever"), 404, "NOT_FOUND");
     const wrong = await api(base, "/api/registries", "POST");
     assertApiError(wrong, 405, "METHOD_NOT_ALLOWED");
-    assert.equal(wrong.headers.allow, "GET");
+    assert.equal(wrong.headers.allow, "GET, HEAD");
     const openapi = await api<{ openapi: string }>(base, "/api/openapi.json");
     assert.equal(openapi.status, 200);
     assert.equal(openapi.body.openapi, "3.1.0");
