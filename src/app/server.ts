@@ -17,7 +17,7 @@ import { createOpenSessionModule } from "../auth/web-auth.ts";
 import { createCatalogModule } from "../catalog/api.ts";
 import { createServerCatalog } from "../catalog/server-catalog.ts";
 import type { ReestrConfig } from "../config/config.ts";
-import { type Gate, OPEN_GATE } from "../http/access.ts";
+import { type Gate, OPEN_GATE } from "../http/gate.ts";
 import { LimitsSchema, RequestLimits } from "../http/limits.ts";
 import { type Listening, listen } from "../http/listen.ts";
 import type { HealthCheck, Module } from "../http/module.ts";

@@ -1,5 +1,5 @@
 /**
- * Authentication and authorization for every route (src/http/access.ts's Gate), as the pipeline
+ * Authentication and authorization for every route (src/http/gate.ts's Gate), as the pipeline
  * runs them: who is calling, in the route's realm, and whether the access controller lets the
  * caller do what the route needs. The answers, by realm:
  *
@@ -27,18 +27,11 @@
  */
 import type { IncomingMessage } from "node:http";
 import type { TLSSocket } from "node:tls";
-import {
-  type AccessDecision,
-  type AccessNeeds,
-  type AccessRecord,
-  ANONYMOUS,
-  type Caller,
-  type Gate,
-  type Realm,
-} from "../http/access.ts";
+import { type AccessDecision, type AccessRecord, ANONYMOUS, type Caller } from "../http/access.ts";
 import { header, type RequestContext } from "../http/context.ts";
 import { parseBasicAuth, parseBearer } from "../http/credentials.ts";
 import { forbidden, type HttpError, isHttpError, unauthorized } from "../http/errors.ts";
+import type { AccessNeeds, Gate, Realm } from "../http/gate.ts";
 import { RegistryError } from "../oci/errors.ts";
 import type { PolicyAccessController } from "./access-controller.ts";
 import { expandActions } from "./access-policy.ts";

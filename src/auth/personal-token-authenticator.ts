@@ -30,7 +30,8 @@ export class PersonalTokenAuthenticator implements Authenticator {
     if (!this.#users) {
       // No user stores (token mode with personal tokens only): no credentials, or skopeo's empty
       // `Basic Og==`, is anonymous; anything else is wrong.
-      if (credentials === undefined || (credentials?.user === "" && credentials.password === "")) return undefined;
+      if (credentials === undefined || (credentials?.user === "" && credentials.password === ""))
+        return undefined;
       throw new RegistryError("UNAUTHORIZED", "invalid username or password");
     }
     return this.#users.authenticate(req);

@@ -16,7 +16,7 @@ import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "../util/logger.ts";
 import type { Histogram, MetricsRegistry } from "../util/prometheus.ts";
-import { type AccessNeeds, ADMIN_ACCESS, type Gate, OPEN_GATE } from "./access.ts";
+import { ADMIN_ACCESS } from "./access.ts";
 import { createContext, type RequestContext } from "./context.ts";
 import {
   errorBody,
@@ -27,6 +27,7 @@ import {
   notFound,
   unavailable,
 } from "./errors.ts";
+import { type AccessNeeds, type Gate, OPEN_GATE } from "./gate.ts";
 import type { RequestLimits } from "./limits.ts";
 import type { Module } from "./module.ts";
 import type { Route, Router } from "./router.ts";

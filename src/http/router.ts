@@ -14,9 +14,10 @@
  * methods no other route of the same path takes (the registry's UNSUPPORTED answers); a path
  * whose routes do not take the method gets 405 with `Allow`.
  */
-import type { AccessRecord, Realm } from "./access.ts";
+import type { AccessRecord } from "./access.ts";
 import type { RequestContext } from "./context.ts";
 import { badRequest, type ErrorFormat } from "./errors.ts";
+import type { Realm } from "./gate.ts";
 
 export const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
 export type Method = (typeof METHODS)[number];
