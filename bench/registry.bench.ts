@@ -5,6 +5,11 @@
  * `--json <file>` writes every figure and the machine's description to a file.
  *
  *   node bench/registry.bench.ts [--json bench.json] [--only reestr|distribution] [--workloads a,b]
+ *                                [--baseline <checkout>]
+ *
+ * `--baseline <dir>` also runs an earlier Reestr — the checkout of another commit, for example
+ * `git worktree add /tmp/before <commit>` — as a third side, and prints its figures and the
+ * ratio to them: a change measured against the code before it, in the same run.
  *
  * Sizes: BENCH_SCALE=0.1 scales every count and size for a quick run; BENCH_PUSHES,
  * BENCH_SEQUENTIAL, BENCH_BLOB_MIB, BENCH_CHUNK_MIB, BENCH_PULL_REPEATS, BENCH_MANIFEST_REQUESTS,
@@ -15,7 +20,7 @@ import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, release, totalmem } from "node:os";
-import { dirname } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { Digest } from "../src/oci/digest.ts";
 import { digestOf } from "../src/oci/digest.ts";
@@ -43,8 +48,8 @@ import {
   withTarget,
 } from "./workloads.ts";
 
-type Side = "reestr" | "distribution";
-const SIDES: Side[] = ["reestr", "distribution"];
+type Side = "reestr" | "baseline" | "distribution";
+const SIDES: Side[] = ["reestr", "baseline", "distribution"];
 const WORKLOADS = ["catalog", "tags", "manifest", "concurrent", "sequential", "blob"] as const;
 type Workload = (typeof WORKLOADS)[number];
 
@@ -70,6 +75,7 @@ const { values: args } = parseArgs({
     json: { type: "string" },
     only: { type: "string" },
     workloads: { type: "string" },
+    baseline: { type: "string" },
     help: { type: "boolean", short: "h" },
   },
 });
@@ -81,7 +87,9 @@ if (args.help) {
   );
   process.exit(0);
 }
-const sides = args.only ? SIDES.filter((s) => s === args.only) : SIDES;
+const sides = (args.only ? SIDES.filter((s) => s === args.only) : SIDES).filter(
+  (side) => side !== "baseline" || args.baseline !== undefined,
+);
 if (sides.length === 0) throw new Error(`--only must be one of ${SIDES.join(", ")}`);
 const selected = new Set<Workload>(
   args.workloads ? (args.workloads.split(",").map((w) => w.trim()) as Workload[]) : WORKLOADS,
@@ -207,8 +215,23 @@ function verdict(m: Metric): { ratio?: number; target: string; ok?: boolean } {
   return { ratio, target: "" };
 }
 
+function ratioText(a: number | undefined, b: number | undefined): string {
+  return a !== undefined && b !== undefined && b > 0 ? `${(a / b).toFixed(2)}×` : "—";
+}
+
 function table(): string {
-  const header = ["workload", "unit", "better", "Reestr", "Distribution", "ratio R/D", "target", "ok"];
+  const withBaseline = sides.includes("baseline");
+  const header = [
+    "workload",
+    "unit",
+    "better",
+    "Reestr",
+    ...(withBaseline ? ["baseline", "R/B"] : []),
+    "Distribution",
+    "ratio R/D",
+    "target",
+    "ok",
+  ];
   const rows = metrics.map((m) => {
     const v = verdict(m);
     return [
@@ -216,6 +239,9 @@ function table(): string {
       m.unit,
       m.better,
       fmt(m.values.reestr, m.unit),
+      ...(withBaseline
+        ? [fmt(m.values.baseline, m.unit), ratioText(m.values.reestr, m.values.baseline)]
+        : []),
       fmt(m.values.distribution, m.unit),
       v.ratio === undefined ? "—" : `${v.ratio.toFixed(2)}×`,
       v.target,
@@ -233,7 +259,12 @@ const started = now();
 try {
   for (const side of sides) {
     log(`starting ${side}`);
-    servers[side] = side === "reestr" ? await startReestr() : await startDistribution();
+    servers[side] =
+      side === "reestr"
+        ? await startReestr()
+        : side === "baseline"
+          ? await startReestr({ bin: join(resolve(args.baseline!), "bin", "reestr.js") })
+          : await startDistribution();
     log(`${side} listening on ${servers[side].url} (pid ${servers[side].pid})`);
   }
   const url = (side: Side) => servers[side]!.url;
@@ -368,7 +399,7 @@ try {
       return digestOf(data);
     };
     const order = (round: number) => (round % 2 === 0 ? sides : [...sides].reverse());
-    const samples = (): Record<Side, number[]> => ({ reestr: [], distribution: [] });
+    const samples = (): Record<Side, number[]> => ({ reestr: [], baseline: [], distribution: [] });
     const monoSamples = samples();
     const chunkedSamples = samples();
     let pulled: { repo: string; digest: Digest } | undefined;

@@ -12,14 +12,8 @@ import { createHash, randomBytes } from "node:crypto";
 import { open, readFile, rename, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import bcrypt from "bcryptjs";
+import { ConfigError } from "../util/config-error.ts";
 import { LruCache } from "../util/lru-cache.ts";
-
-export class HtpasswdError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "HtpasswdError";
-  }
-}
 
 const BCRYPT_HASH = /^\$2[aby]\$(0[4-9]|[12]\d|3[01])\$[./A-Za-z0-9]{53}$/;
 /** Names as htpasswd accepts them: no colon, no control characters, at most 255 bytes. */
@@ -32,7 +26,7 @@ export type HtpasswdEntries = Map<string, string>;
 
 export function validateUserName(name: string): void {
   if (!USER_NAME.test(name) || Buffer.byteLength(name) > 255) {
-    throw new HtpasswdError(
+    throw new ConfigError(
       `invalid user name "${name.slice(0, 64)}": 1 to 255 characters, no colon, space or control characters`,
     );
   }
@@ -47,21 +41,21 @@ export function parseHtpasswd(text: string, source = "htpasswd"): HtpasswdEntrie
     if (line === "" || line.startsWith("#")) continue;
     const where = `${source}:${i + 1}`;
     const colon = line.indexOf(":");
-    if (colon <= 0) throw new HtpasswdError(`${where}: expected "user:hash"`);
+    if (colon <= 0) throw new ConfigError(`${where}: expected "user:hash"`);
     const user = line.slice(0, colon);
     const hash = line.slice(colon + 1);
     try {
       validateUserName(user);
     } catch (error) {
-      throw new HtpasswdError(`${where}: ${(error as Error).message}`);
+      throw new ConfigError(`${where}: ${(error as Error).message}`);
     }
     if (!BCRYPT_HASH.test(hash)) {
-      throw new HtpasswdError(
+      throw new ConfigError(
         `${where}: user "${user}" has a ${hashKind(hash)} hash; only bcrypt ($2y$, $2a$, $2b$) is accepted — ` +
           `reset it with \`reestr user passwd ${user}\` or \`htpasswd -B\``,
       );
     }
-    if (entries.has(user)) throw new HtpasswdError(`${where}: user "${user}" appears twice`);
+    if (entries.has(user)) throw new ConfigError(`${where}: user "${user}" appears twice`);
     entries.set(user, hash);
   }
   return entries;
@@ -92,9 +86,9 @@ export async function readHtpasswd(path: string, { missingOk = false } = {}): Pr
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") {
       if (missingOk) return new Map();
-      throw new HtpasswdError(`htpasswd file ${path} does not exist (create users with \`reestr user add\`)`);
+      throw new ConfigError(`htpasswd file ${path} does not exist (create users with \`reestr user add\`)`);
     }
-    throw new HtpasswdError(`cannot read htpasswd file ${path}: ${(error as Error).message}`);
+    throw new ConfigError(`cannot read htpasswd file ${path}: ${(error as Error).message}`);
   }
   return parseHtpasswd(text, path);
 }
@@ -170,7 +164,7 @@ export class HtpasswdFile {
     this.#cache = new LruCache(options.cacheSize ?? 1000);
   }
 
-  /** Loads the file; throws HtpasswdError when it is missing or invalid (use at startup). */
+  /** Loads the file; throws ConfigError when it is missing or invalid (use at startup). */
   async load(): Promise<this> {
     const info = await stat(this.path).catch(() => undefined);
     this.#entries = await readHtpasswd(this.path);

@@ -13,10 +13,11 @@ import { join } from "node:path";
 import bcrypt from "bcryptjs";
 import { parseBasicAuth } from "../http/credentials.ts";
 import { RegistryError } from "../oci/errors.ts";
+import { ConfigError } from "../util/config-error.ts";
 import { LruCache } from "../util/lru-cache.ts";
 import { SqliteFile } from "../util/sqlite.ts";
 import type { Authenticator, AuthResult } from "./authenticator.ts";
-import { type CompareFn, HtpasswdError, validateUserName } from "./htpasswd.ts";
+import { type CompareFn, validateUserName } from "./htpasswd.ts";
 
 export type CheckResult = "ok" | "wrong" | "unknown";
 
@@ -84,26 +85,26 @@ export class EmbeddedUserStore implements UserStore {
     return this.has(user);
   }
 
-  /** Adds a user with a bcrypt hash; throws HtpasswdError when the name is taken or invalid. */
+  /** Adds a user with a bcrypt hash; throws ConfigError when the name is taken or invalid. */
   add(user: string, hash: string): void {
     validateUserName(user);
     checkHash(hash);
     const now = new Date(this.#now()).toISOString();
     this.#file.transaction(() => {
-      if (this.#hashOf(user) !== undefined) throw new HtpasswdError(`user "${user}" already exists`);
+      if (this.#hashOf(user) !== undefined) throw new ConfigError(`user "${user}" already exists`);
       this.#file
         .sql("INSERT INTO users (name, hash, created_at, updated_at) VALUES (?, ?, ?, ?)")
         .run(user, hash, now, now);
     });
   }
 
-  /** Replaces a user's hash; throws HtpasswdError for an unknown user. */
+  /** Replaces a user's hash; throws ConfigError for an unknown user. */
   setHash(user: string, hash: string): void {
     checkHash(hash);
     const changed = this.#file
       .sql("UPDATE users SET hash = ?, updated_at = ? WHERE name = ?")
       .run(hash, new Date(this.#now()).toISOString(), user).changes;
-    if (Number(changed) === 0) throw new HtpasswdError(`no user "${user}"`);
+    if (Number(changed) === 0) throw new ConfigError(`no user "${user}"`);
   }
 
   /** True when the user existed. */
@@ -137,7 +138,7 @@ export class EmbeddedUserStore implements UserStore {
 }
 
 function checkHash(hash: string): void {
-  if (!BCRYPT_HASH.test(hash)) throw new HtpasswdError("only bcrypt hashes are stored");
+  if (!BCRYPT_HASH.test(hash)) throw new ConfigError("only bcrypt hashes are stored");
 }
 
 /** A hash no password matches, compared for unknown users so they take as long as known ones. */

@@ -18,6 +18,7 @@ import { badRequest, forbidden, notFound, tooManyRequests, unauthorized } from "
 import { clientIp, type LoginGuard } from "../http/limits.ts";
 import type { Module } from "../http/module.ts";
 import type { Route } from "../http/router.ts";
+import { ConfigError } from "../util/config-error.ts";
 import {
   type AuthStore,
   clearedSessionCookie,
@@ -25,7 +26,6 @@ import {
   SESSION_COOKIE,
   sessionCookie,
   type TokenAction,
-  TokenInputError,
 } from "./web-sessions.ts";
 
 export const WEB_AUTH_PREFIX = "/api/auth/";
@@ -144,7 +144,7 @@ export function createWebAuthModule(options: WebAuthOptions): Module {
           });
           sendJson(ctx, 201, created, NO_CACHE);
         } catch (error) {
-          if (error instanceof TokenInputError) throw badRequest(error.message);
+          if (error instanceof ConfigError) throw badRequest(error.message);
           throw error;
         }
       }),

@@ -20,6 +20,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { join } from "node:path";
+import { ConfigError } from "../util/config-error.ts";
 import { SqliteFile } from "../util/sqlite.ts";
 
 export const SESSION_COOKIE = "reestr_session";
@@ -180,22 +181,22 @@ export class AuthStore {
     options: { actions?: TokenAction[]; expiresInDays?: number } = {},
   ): { token: PersonalToken; secret: string } {
     if (!NAME.test(name)) {
-      throw new TokenInputError(
+      throw new ConfigError(
         "name: 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit",
       );
     }
     const actions = options.actions === undefined ? undefined : [...new Set(options.actions)];
     if (actions?.some((action) => !TOKEN_ACTIONS.includes(action)) || actions?.length === 0) {
-      throw new TokenInputError(`actions: a non-empty list of ${TOKEN_ACTIONS.join(", ")}`);
+      throw new ConfigError(`actions: a non-empty list of ${TOKEN_ACTIONS.join(", ")}`);
     }
     const days = options.expiresInDays;
     if (days !== undefined && (!Number.isInteger(days) || days < 1 || days > 3650)) {
-      throw new TokenInputError("expiresInDays: a whole number of days from 1 to 3650");
+      throw new ConfigError("expiresInDays: a whole number of days from 1 to 3650");
     }
     const exists = this.#file
       .sql("SELECT 1 FROM personal_tokens WHERE user = ? AND name = ?")
       .get(user, name);
-    if (exists) throw new TokenInputError(`name: ${user} already has a token named "${name}"`);
+    if (exists) throw new ConfigError(`name: ${user} already has a token named "${name}"`);
     const id = randomToken(9);
     const secret = `${PERSONAL_TOKEN_PREFIX}${randomToken()}`;
     const now = this.#now().getTime();
@@ -275,14 +276,6 @@ export class AuthStore {
       token.lastUsedAt = new Date(Number(row.last_used_ms)).toISOString();
     }
     return token;
-  }
-}
-
-/** Bad input for a token (the message names the field); the HTTP layer answers 400 with it. */
-export class TokenInputError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "TokenInputError";
   }
 }
 

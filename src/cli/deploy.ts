@@ -34,6 +34,7 @@ import {
   type SeedImagePullSecretConfig,
 } from "../deploy/pull-secret.ts";
 import { validateRegistryConfig } from "../deploy/validate.ts";
+import { ConfigError } from "../util/config-error.ts";
 import type { Command } from "./command.ts";
 
 const usage = `Usage: reestr deploy render <config.yaml|.json|.ts> [-o dir] [--only types] [--json]
@@ -104,14 +105,6 @@ const processIo: DeployIo = {
   stderr: (text) => process.stderr.write(text),
 };
 
-/** Bad input: printed as is, exit code 2. */
-export class DeployInputError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "DeployInputError";
-  }
-}
-
 /** One entry of a deploy config, after loading. */
 export type DeployEntry =
   | { kind: ConfigKind; name: string; config: Record<string, unknown>; path: string }
@@ -141,13 +134,13 @@ export async function loadDeployFile(file: string, cwd = process.cwd()): Promise
     } catch (error) {
       const code = (error as { code?: string }).code;
       if (code === "ERR_MODULE_NOT_FOUND" && String((error as Error).message).includes(path)) {
-        throw new DeployInputError(`${file}: no such file`);
+        throw new ConfigError(`${file}: no such file`);
       }
-      throw new DeployInputError(`${file}: cannot import: ${(error as Error).message}`);
+      throw new ConfigError(`${file}: cannot import: ${(error as Error).message}`);
     }
     let value = module.default;
     if (typeof value === "function") value = await (value as () => unknown)();
-    if (value === undefined) throw new DeployInputError(`${file}: the module has no default export`);
+    if (value === undefined) throw new ConfigError(`${file}: the module has no default export`);
     return Array.isArray(value) ? value : [value];
   }
   let text: string;
@@ -155,7 +148,7 @@ export async function loadDeployFile(file: string, cwd = process.cwd()): Promise
     text = await readFile(path, "utf8");
   } catch (error) {
     const code = (error as { code?: string }).code;
-    throw new DeployInputError(
+    throw new ConfigError(
       code === "ENOENT" ? `${file}: no such file` : `${file}: cannot read: ${(error as Error).message}`,
     );
   }
@@ -164,39 +157,39 @@ export async function loadDeployFile(file: string, cwd = process.cwd()): Promise
     try {
       values = [JSON.parse(text)];
     } catch (error) {
-      throw new DeployInputError(`${file}: invalid JSON: ${(error as Error).message}`);
+      throw new ConfigError(`${file}: invalid JSON: ${(error as Error).message}`);
     }
   } else if (ext === ".yaml" || ext === ".yml") {
     const docs = parseAllDocuments(text);
-    if (!Array.isArray(docs)) throw new DeployInputError(`${file}: invalid YAML`);
+    if (!Array.isArray(docs)) throw new ConfigError(`${file}: invalid YAML`);
     values = [];
     for (const doc of docs) {
       if (doc.errors.length > 0) {
-        throw new DeployInputError(`${file}: invalid YAML: ${doc.errors[0]!.message.split("\n")[0]}`);
+        throw new ConfigError(`${file}: invalid YAML: ${doc.errors[0]!.message.split("\n")[0]}`);
       }
       const value = doc.toJS();
       if (value !== null && value !== undefined) values.push(value);
     }
   } else {
-    throw new DeployInputError(
+    throw new ConfigError(
       `${file}: unsupported file type "${ext || "(none)"}" (expected .yaml, .yml, .json, .ts)`,
     );
   }
   const entries = values.flatMap((v) => (Array.isArray(v) ? v : [v]));
-  if (entries.length === 0) throw new DeployInputError(`${file}: no entries`);
+  if (entries.length === 0) throw new ConfigError(`${file}: no entries`);
   return entries;
 }
 
-/** Checks the structure of raw entries; throws DeployInputError naming the field. */
+/** Checks the structure of raw entries; throws ConfigError naming the field. */
 export function parseEntries(raw: unknown[]): DeployEntry[] {
   const single = raw.length === 1;
   return raw.map((entry, i): DeployEntry => {
     const path = single ? "" : `[${i}]`;
     const at = (field: string) => (path ? `${path}.${field}` : field);
-    if (!isObject(entry)) throw new DeployInputError(`${path || "(root)"}: expected an object with a "kind"`);
+    if (!isObject(entry)) throw new ConfigError(`${path || "(root)"}: expected an object with a "kind"`);
     const rawKind = entry.kind;
     if (typeof rawKind !== "string" || rawKind === "") {
-      throw new DeployInputError(`${at("kind")}: missing (expected one of ${KIND_LIST.join(", ")})`);
+      throw new ConfigError(`${at("kind")}: missing (expected one of ${KIND_LIST.join(", ")})`);
     }
     // Objects built in a .ts config: a builder's result, or any Kubernetes object.
     if (isBuiltConfig(entry) && entry.apiVersion !== "v1") {
@@ -205,31 +198,31 @@ export function parseEntries(raw: unknown[]): DeployEntry[] {
     if (typeof entry.apiVersion === "string" && entry.apiVersion !== DEPLOY_API_VERSION) {
       const metadata = entry.metadata;
       if (!isObject(metadata) || typeof metadata.name !== "string" || metadata.name === "") {
-        throw new DeployInputError(`${at("metadata.name")}: missing (a Kubernetes object needs a name)`);
+        throw new ConfigError(`${at("metadata.name")}: missing (a Kubernetes object needs a name)`);
       }
       return { kind: "Object", object: entry as unknown as K8sObject, path };
     }
     const kind = kindOf(rawKind);
     if (!kind) {
       const aliases = Object.keys(KIND_ALIASES).join(", ");
-      throw new DeployInputError(
+      throw new ConfigError(
         `${at("kind")}: unknown kind "${rawKind}" (expected one of ${KIND_LIST.join(", ")}, or ${aliases}, pull-secret)`,
       );
     }
     const name = entry.name;
     if (typeof name !== "string" || name === "")
-      throw new DeployInputError(`${at("name")}: missing or not a string`);
+      throw new ConfigError(`${at("name")}: missing or not a string`);
     if (kind === "ImagePullSecret") {
       const { kind: _kind, name: _name, config: nested, ...rest } = entry;
       const config = nested === undefined ? rest : nested;
-      if (!isObject(config)) throw new DeployInputError(`${at("config")}: expected an object`);
+      if (!isObject(config)) throw new ConfigError(`${at("config")}: expected an object`);
       return { kind, name, config, path };
     }
     const config = entry.config ?? {};
-    if (!isObject(config)) throw new DeployInputError(`${at("config")}: expected an object`);
+    if (!isObject(config)) throw new ConfigError(`${at("config")}: expected an object`);
     for (const key of Object.keys(entry)) {
       if (!["kind", "name", "config"].includes(key)) {
-        throw new DeployInputError(`${at(key)}: unknown field (${kind} options go under "config")`);
+        throw new ConfigError(`${at(key)}: unknown field (${kind} options go under "config")`);
       }
     }
     return { kind, name, config, path };
@@ -381,7 +374,7 @@ function parseOnly(value: string): DocumentType[] {
     const name = part.trim();
     const type = (DOCUMENT_TYPES as string[]).includes(name) ? (name as DocumentType) : TYPE_ALIASES[name];
     if (!type) {
-      throw new DeployInputError(
+      throw new ConfigError(
         `--only: unknown document type "${name}" (expected ${DOCUMENT_TYPES.join(", ")})`,
       );
     }
@@ -446,7 +439,7 @@ export async function runDeploy(argv: string[], io: DeployIo = processIo): Promi
     only = values.only === undefined ? undefined : parseOnly(values.only);
     entries = parseEntries(await loadDeployFile(file, cwd));
   } catch (error) {
-    if (error instanceof DeployInputError) {
+    if (error instanceof ConfigError) {
       io.stderr(`reestr deploy ${sub}: ${error.message}\n`);
       return 2;
     }

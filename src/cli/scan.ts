@@ -9,6 +9,7 @@
 import { parseArgs } from "node:util";
 import type { RegistryClient } from "../client/registry-client.ts";
 import { formatPlatform } from "../oci/platform.ts";
+import { ConfigError } from "../util/config-error.ts";
 import type { ResolvedCredentials } from "../watcher/credentials.ts";
 import { defaultClient, ScanEngine, tagsToInspect } from "../watcher/engine.ts";
 import { TrivyScanner } from "../watcher/scanners/trivy.ts";
@@ -16,7 +17,6 @@ import {
   type ImageInfo,
   parseRegistrySpec,
   type RegistrySpec,
-  RegistrySpecError,
   type RegistrySpecInput,
   type RegistryStatus,
   TAG_SORTS,
@@ -192,7 +192,7 @@ export function parseScanArgs(
   try {
     spec = parseRegistrySpec(input);
   } catch (error) {
-    if (error instanceof RegistrySpecError) {
+    if (error instanceof ConfigError) {
       throw new UsageError(error.problems.map((p) => `${flagOf(p.path)}: ${p.message}`).join("; "));
     }
     throw error;

@@ -4,13 +4,13 @@ import type { Readable, Writable } from "node:stream";
 import { parseArgs } from "node:util";
 import {
   DEFAULT_BCRYPT_COST,
-  HtpasswdError,
   hashPassword,
   readHtpasswd,
   validateUserName,
   writeHtpasswd,
 } from "../auth/htpasswd.ts";
 import { EMBEDDED_USERS_FILE, EmbeddedUserStore } from "../auth/user-store.ts";
+import { ConfigError } from "../util/config-error.ts";
 import { type Command, UsageError } from "./command.ts";
 
 const usage = `Usage: reestr user <add|remove|passwd|list> [name] [options]
@@ -117,7 +117,7 @@ export async function runUser(argv: string[], io: UserIo): Promise<number> {
     out(`${verb} user ${name}\n`, { file, user: name, action: action === "add" ? "added" : "updated" });
     return 0;
   } catch (error) {
-    if (error instanceof HtpasswdError) return fail(io, error.message);
+    if (error instanceof ConfigError) return fail(io, error.message);
     throw error;
   } finally {
     users.close();
@@ -192,7 +192,7 @@ async function promptTwice(io: UserIo, name: string): Promise<string> {
   }
   const first = await promptHidden(io, `New password for ${name}: `);
   const second = await promptHidden(io, "Retype password: ");
-  if (first !== second) throw new HtpasswdError("passwords do not match");
+  if (first !== second) throw new ConfigError("passwords do not match");
   return first;
 }
 
@@ -213,7 +213,7 @@ function promptHidden(io: UserIo, question: string): Promise<string> {
     const onData = (chunk: Buffer | string) => {
       for (const char of chunk.toString("utf8")) {
         if (char === "\r" || char === "\n" || char === "\u0004") return done();
-        if (char === "\u0003") return done(new HtpasswdError("aborted"));
+        if (char === "\u0003") return done(new ConfigError("aborted"));
         if (char === "\u007f" || char === "\b") value = value.slice(0, -1);
         else value += char;
       }

@@ -130,11 +130,14 @@ export class Router {
     const allowed: CompiledRoute[] = [];
     for (const list of candidates ? [candidates, this.#wildcard] : [this.#wildcard]) {
       for (const compiled of list) {
-        if (!compiled.pattern.test(path)) continue;
         const routeMethod = compiled.route.method;
-        if (routeMethod === method || (routeMethod === "GET" && method === "HEAD")) {
-          return { kind: "route", route: compiled.route, params: decodeParams(compiled, path) };
+        const takesMethod = routeMethod === method || (routeMethod === "GET" && method === "HEAD");
+        if (takesMethod) {
+          const found = compiled.pattern.exec(path);
+          if (found) return { kind: "route", route: compiled.route, params: decodeParams(compiled, found) };
+          continue;
         }
+        if (!compiled.pattern.test(path)) continue;
         if (routeMethod === "*") other ??= compiled;
         else allowed.push(compiled);
       }
@@ -147,7 +150,7 @@ export class Router {
       other &&
       (allowed.length === 0 || allowed.some((compiled) => compiled.route.path === other.route.path))
     ) {
-      return { kind: "route", route: other.route, params: decodeParams(other, path) };
+      return { kind: "route", route: other.route, params: decodeParams(other, other.pattern.exec(path)!) };
     }
     if (allowed.length > 0) {
       const methods = new Set(allowed.map((compiled) => compiled.route.method as Method));
@@ -158,11 +161,14 @@ export class Router {
   }
 }
 
-function decodeParams(compiled: CompiledRoute, path: string): Record<string, string> {
-  const found = compiled.pattern.exec(path)!;
+function decodeParams(compiled: CompiledRoute, found: RegExpExecArray): Record<string, string> {
   const params: Record<string, string> = {};
   compiled.params.forEach((name, index) => {
     const raw = found[index + 1] ?? "";
+    if (!raw.includes("%")) {
+      params[name] = raw;
+      return;
+    }
     try {
       params[name] = decodeURIComponent(raw);
     } catch {

@@ -21,6 +21,8 @@
  * registry's refusal; Trivy missing → Success with a warning, vulnerability scan skipped; Trivy
  * timeout → that image skipped, the others scanned; status conflict → retried once.
  */
+
+import { ConfigError } from "../util/config-error.ts";
 import type { Logger } from "../util/logger.ts";
 import { ScanEngine } from "../watcher/engine.ts";
 import type { VulnerabilityScanner } from "../watcher/scanners/scanner.ts";
@@ -28,7 +30,6 @@ import {
   parseRegistrySpec,
   parseRegistryStatus,
   type RegistrySpec,
-  RegistrySpecError,
   type RegistryStatus,
 } from "../watcher/spec.ts";
 import type { Condition, OperatorStatus } from "./crd.ts";
@@ -175,7 +176,7 @@ export class Reconciler {
       delete input.credentials;
       spec = parseRegistrySpec(input);
     } catch (error) {
-      if (!(error instanceof RegistrySpecError)) throw error;
+      if (!(error instanceof ConfigError)) throw error;
       return this.#invalidSpec(key, object, generation, error);
     }
 
@@ -308,7 +309,7 @@ export class Reconciler {
     key: string,
     object: RegistryObject,
     generation: number,
-    error: RegistrySpecError,
+    error: ConfigError,
   ): Promise<ReconcileResult> {
     const message = `invalid spec: ${error.problems.map((p) => `${p.path}: ${p.message}`).join("; ")}`;
     const memory = this.#memory.get(key);

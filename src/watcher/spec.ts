@@ -9,6 +9,7 @@
 import { z } from "zod";
 import { DIGEST_GRAMMAR as DIGEST } from "../oci/digest.ts";
 import { MAX_REPOSITORY_NAME_LENGTH, REPOSITORY_NAME } from "../oci/reference.ts";
+import { ConfigError, type ConfigProblem } from "../util/config-error.ts";
 
 /** Kubernetes object names (DNS-1123 subdomain) and namespaces (DNS-1123 label). */
 const DNS1123_SUBDOMAIN = /^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*$/;
@@ -218,19 +219,15 @@ export type PlatformInfo = z.output<typeof PlatformInfoSchema>;
 export type VulnerabilitySummary = z.output<typeof VulnerabilitySummarySchema>;
 export type ScanStatus = (typeof SCAN_STATUSES)[number];
 
-export interface SpecProblem {
-  /** e.g. `tagFilter.include[1]`; `(root)` for the object itself. */
-  path: string;
-  message: string;
-}
+/** One problem of a spec: its path (e.g. `tagFilter.include[1]`, `(root)` for the object itself). */
+export type SpecProblem = ConfigProblem;
 
-export class RegistrySpecError extends Error {
-  readonly problems: SpecProblem[];
-  constructor(what: string, problems: SpecProblem[]) {
-    super(`invalid ${what}:\n  ${problems.map((p) => `${p.path}: ${p.message}`).join("\n  ")}`);
-    this.name = "RegistrySpecError";
-    this.problems = problems;
-  }
+/** A ConfigError listing every problem of a spec, e.g. `invalid registry spec:\n  url: …`. */
+export function invalidSpec(what: string, problems: SpecProblem[]): ConfigError {
+  return new ConfigError(
+    `invalid ${what}:\n  ${problems.map((p) => `${p.path}: ${p.message}`).join("\n  ")}`,
+    problems,
+  );
 }
 
 /** `["tagFilter", "include", 1]` → `tagFilter.include[1]`. */
@@ -259,11 +256,11 @@ function problemsOf(error: z.ZodError): SpecProblem[] {
 
 function parseWith<T extends z.ZodType>(schema: T, what: string, input: unknown): z.output<T> {
   const result = schema.safeParse(input);
-  if (!result.success) throw new RegistrySpecError(what, problemsOf(result.error));
+  if (!result.success) throw invalidSpec(what, problemsOf(result.error));
   return result.data;
 }
 
-/** Parses a `Registry` spec, applying defaults; throws a RegistrySpecError listing every problem. */
+/** Parses a `Registry` spec, applying defaults; throws a ConfigError listing every problem. */
 export function parseRegistrySpec(input: unknown): RegistrySpec {
   return parseWith(RegistrySpecSchema, "Registry spec", input);
 }

@@ -15,7 +15,7 @@
 import { readFile } from "node:fs/promises";
 import { ConfigError } from "../util/config-error.ts";
 import type { WatchEntry } from "./scheduler.ts";
-import { parseRegistrySpec, RegistrySpecError, type SpecProblem } from "./spec.ts";
+import { parseRegistrySpec, type SpecProblem } from "./spec.ts";
 
 export interface WatchConfig {
   /** As written (relative paths are the caller's to resolve). */
@@ -100,7 +100,7 @@ export function parseWatchSection(input: unknown, where = "watch config"): Watch
         const spec = parseRegistrySpec(specInput);
         if (validName !== undefined) config.registries.push({ name: validName, spec });
       } catch (error) {
-        if (!(error instanceof RegistrySpecError)) throw error;
+        if (!(error instanceof ConfigError)) throw error;
         for (const problem of error.problems) {
           problems.push({
             path: problem.path === "(root)" ? at : `${at}.${problem.path}`,

@@ -6,7 +6,6 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import bcrypt from "bcryptjs";
 import {
-  HtpasswdError,
   HtpasswdFile,
   hashPassword,
   parseHtpasswd,
@@ -14,6 +13,7 @@ import {
   writeHtpasswd,
 } from "../../src/auth/htpasswd.ts";
 import { parseBasicAuth } from "../../src/http/credentials.ts";
+import { ConfigError } from "../../src/util/config-error.ts";
 
 const HTPASSWD = process.env["HTPASSWD_BIN"] ?? "/usr/bin/htpasswd";
 
@@ -62,7 +62,7 @@ describe("htpasswd file format", () => {
       assert.throws(
         () => parseHtpasswd(`${good}\n${line}\n`, "users"),
         (error: Error) => {
-          assert.ok(error instanceof HtpasswdError);
+          assert.ok(error instanceof ConfigError);
           assert.match(error.message, pattern);
           assert.doesNotMatch(error.message, /W6ph5Mm5|plaintext|0123456789abc/);
           return true;

@@ -112,15 +112,15 @@ describe("AuthStore personal tokens", () => {
     assert.ok(store.verifyToken(secret, "alice"));
     now = new Date("2026-01-02T00:00:01Z");
     assert.equal(store.verifyToken(secret, "alice"), undefined);
-    assert.throws(() => store.createToken("alice", "short"), /^TokenInputError: name: alice already has/);
-    assert.throws(() => store.createToken("alice", "bad name!"), /^TokenInputError: name:/);
+    assert.throws(() => store.createToken("alice", "short"), /^ConfigError: name: alice already has/);
+    assert.throws(() => store.createToken("alice", "bad name!"), /^ConfigError: name:/);
     assert.throws(
       () => store.createToken("alice", "x", { actions: ["admin" as "pull"] }),
-      /^TokenInputError: actions:/,
+      /^ConfigError: actions:/,
     );
     assert.throws(
       () => store.createToken("alice", "y", { expiresInDays: 0 }),
-      /^TokenInputError: expiresInDays:/,
+      /^ConfigError: expiresInDays:/,
     );
     store.forgetUser("alice");
     assert.deepEqual(store.tokens("alice"), []);

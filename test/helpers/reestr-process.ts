@@ -217,6 +217,8 @@ export async function spawnServer(options: SpawnServerOptions): Promise<ServerPr
 }
 
 export interface StartReestrOptions {
+  /** Another checkout's entry point (the benchmark's baseline); default this one's bin/reestr.js. */
+  bin?: string;
   /** Reuse a data directory (e.g. to restart after a crash); it is not removed by cleanup(). */
   dataDir?: string;
   /** Default: a free random port. */
@@ -239,7 +241,8 @@ export const REESTR_BIN = join(REPO_ROOT, "bin", "reestr.js");
  * runs this process (Node 24), and waits until `/v2/` answers.
  */
 export async function startReestr(options: StartReestrOptions = {}): Promise<ServerProcess> {
-  if (!existsSync(REESTR_BIN)) throw new Error(`reestr entry point missing: ${REESTR_BIN}`);
+  const bin = options.bin ?? REESTR_BIN;
+  if (!existsSync(bin)) throw new Error(`reestr entry point missing: ${bin}`);
   const attempts = options.port === undefined ? 3 : 1;
   let lastError: unknown;
   for (let attempt = 0; attempt < attempts; attempt++) {
@@ -252,7 +255,7 @@ export async function startReestr(options: StartReestrOptions = {}): Promise<Ser
         name: "reestr",
         command: process.execPath,
         args: [
-          REESTR_BIN,
+          bin,
           "serve",
           "--host",
           "127.0.0.1",

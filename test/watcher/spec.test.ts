@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { z } from "zod";
+import { ConfigError } from "../../src/util/config-error.ts";
 import {
   formatPath,
   parseRegistrySpec,
   parseRegistryStatus,
-  RegistrySpecError,
   RegistrySpecSchema,
   RegistryStatusSchema,
 } from "../../src/watcher/spec.ts";
@@ -17,7 +17,7 @@ function problems(input: unknown): { path: string; message: string }[] {
   try {
     parseRegistrySpec(input);
   } catch (error) {
-    assert.ok(error instanceof RegistrySpecError, `expected RegistrySpecError, got ${error}`);
+    assert.ok(error instanceof ConfigError, `expected ConfigError, got ${error}`);
     for (const p of error.problems) assert.ok(error.message.includes(`${p.path}: ${p.message}`));
     return error.problems;
   }
@@ -167,7 +167,7 @@ describe("parseRegistrySpec: every problem names its field", () => {
     assert.throws(
       () => parseRegistrySpec({ url: 1, tagFilter: { include: ["("] } }),
       (error: unknown) => {
-        assert.ok(error instanceof RegistrySpecError);
+        assert.ok(error instanceof ConfigError);
         assert.match(error.message, /^invalid Registry spec:\n/);
         assert.match(error.message, /\n {2}url: /);
         assert.match(error.message, /\n {2}repository: /);
@@ -264,7 +264,7 @@ describe("status", () => {
           ],
         }),
       (error: unknown) => {
-        assert.ok(error instanceof RegistrySpecError);
+        assert.ok(error instanceof ConfigError);
         assert.deepEqual(error.problems.map((p) => p.path).sort(), [
           "images[0].digest",
           "images[0].platforms[0].architecture",

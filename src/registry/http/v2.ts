@@ -81,18 +81,7 @@ export function createV2Module(options: V2ModuleOptions): Module {
   };
   const stream = { streamsBody: true };
   const routes: Route[] = [
-    route("GET", "/", "ping", "authenticated", (ctx) => sendJson(ctx, 200, {})),
-    route("*", "/", "ping", "authenticated", unsupported),
-    route(
-      "GET",
-      "/_catalog",
-      "catalog",
-      () => [CATALOG_ACCESS],
-      (ctx) => api.catalog(ctx),
-    ),
-    route("*", "/_catalog", "catalog", () => [CATALOG_ACCESS], unsupported),
-    route("GET", "/{name+}/tags/list", "tags", repository("pull"), (ctx) => api.tags(ctx)),
-    route("*", "/{name+}/tags/list", "tags", repository("push"), unsupported),
+    // Tried in this order: the hottest paths (manifests, then blobs) first.
     route("GET", "/{name+}/manifests/{reference}", "manifest", repository("pull"), (ctx) =>
       api.getManifest(ctx),
     ),
@@ -103,6 +92,9 @@ export function createV2Module(options: V2ModuleOptions): Module {
       api.deleteManifest(ctx),
     ),
     route("*", "/{name+}/manifests/{reference}", "manifest", repository("push"), unsupported),
+    route("GET", "/{name+}/blobs/{digest}", "blob", repository("pull"), (ctx) => api.getBlob(ctx)),
+    route("DELETE", "/{name+}/blobs/{digest}", "blob", repository("delete"), (ctx) => api.deleteBlob(ctx)),
+    route("*", "/{name+}/blobs/{digest}", "blob", repository("push"), unsupported),
     route(
       "POST",
       "/{name+}/blobs/uploads/",
@@ -135,11 +127,20 @@ export function createV2Module(options: V2ModuleOptions): Module {
       api.cancelUpload(ctx),
     ),
     route("*", "/{name+}/blobs/uploads/{id}", "blob_upload", repository("push"), unsupported),
-    route("GET", "/{name+}/blobs/{digest}", "blob", repository("pull"), (ctx) => api.getBlob(ctx)),
-    route("DELETE", "/{name+}/blobs/{digest}", "blob", repository("delete"), (ctx) => api.deleteBlob(ctx)),
-    route("*", "/{name+}/blobs/{digest}", "blob", repository("push"), unsupported),
+    route("GET", "/{name+}/tags/list", "tags", repository("pull"), (ctx) => api.tags(ctx)),
+    route("*", "/{name+}/tags/list", "tags", repository("push"), unsupported),
     route("GET", "/{name+}/referrers/{digest}", "referrers", repository("pull"), (ctx) => api.referrers(ctx)),
     route("*", "/{name+}/referrers/{digest}", "referrers", repository("push"), unsupported),
+    route("GET", "/", "ping", "authenticated", (ctx) => sendJson(ctx, 200, {})),
+    route("*", "/", "ping", "authenticated", unsupported),
+    route(
+      "GET",
+      "/_catalog",
+      "catalog",
+      () => [CATALOG_ACCESS],
+      (ctx) => api.catalog(ctx),
+    ),
+    route("*", "/_catalog", "catalog", () => [CATALOG_ACCESS], unsupported),
     // Any caller who is someone may learn that an endpoint does not exist.
     route("*", "/{rest*}", "v2_unknown", "authenticated", (ctx) => {
       throw new RegistryError(
