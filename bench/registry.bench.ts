@@ -26,6 +26,7 @@ import type { Digest } from "../src/oci/digest.ts";
 import { digestOf } from "../src/oci/digest.ts";
 import { distributionVersion, startDistribution } from "../test/helpers/distribution.ts";
 import { type ServerProcess, startReestr } from "../test/helpers/reestr-process.ts";
+import { pushImage } from "./oci.ts";
 import { median, now } from "./stats.ts";
 import {
   blobPullOnce,
@@ -269,6 +270,18 @@ try {
   }
   const url = (side: Side) => servers[side]!.url;
   sampleRss("start");
+  // A warm-up of the push and pull paths on every side before anything is measured: otherwise
+  // whichever server goes first pays for JIT compilation and cold caches in its figures.
+  for (const side of sides) {
+    log(`${side}: warm-up`);
+    await withTarget(url(side), async (target) => {
+      // One repository more than the workloads' own (the hot manifest's is needed anyway).
+      const images = makeImages("warmup", 50, sizes.smallLayerBytes);
+      for (const [i, image] of images.entries()) await pushImage(target, "warmup/push", `w${i}`, image);
+      await preloadHotManifest(target, sizes.smallLayerBytes);
+      await manifestLoad(target, "GET", 2000, sizes.concurrency);
+    });
+  }
 
   if (selected.has("catalog")) {
     const m = metric("catalog", `catalog of ${sizes.repos} repositories, all pages`, "ms", "lower", {

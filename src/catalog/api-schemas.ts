@@ -8,6 +8,7 @@
  */
 import { z } from "zod";
 import { HTTP_ERROR_CODES } from "../http/errors.ts";
+import type { Platform } from "../oci/platform.ts";
 import { DurationText } from "../util/duration.ts";
 
 /** Named schemas: each becomes `#/components/schemas/<id>` in the OpenAPI document. */
@@ -161,10 +162,17 @@ export const VulnerabilityFindingSchema = named(
   "One vulnerability of one package, at or above the watch entry's severity threshold.",
 );
 
-export const TagPlatformSchema = named(
-  z.object({ os: z.string(), architecture: z.string(), variant: z.string().nullable() }),
-  "TagPlatform",
-);
+/**
+ * The API's view of an OCI platform (the one `Platform` type is src/oci/platform.ts; its field
+ * names are checked here): JSON null for no variant, and no Windows fields.
+ */
+const platformFields = {
+  os: z.string(),
+  architecture: z.string(),
+  variant: z.string().nullable(),
+} satisfies Record<keyof Pick<Platform, "os" | "architecture" | "variant">, z.ZodType>;
+
+export const TagPlatformSchema = named(z.object(platformFields), "TagPlatform");
 
 export const TagSummarySchema = named(
   z.object({
@@ -220,13 +228,7 @@ export const ReferrerSchema = named(
 );
 
 export const ManifestPlatformSchema = named(
-  z.object({
-    os: z.string(),
-    architecture: z.string(),
-    variant: z.string().nullable(),
-    digest: z.string(),
-    sizeBytes: bytes.nullable(),
-  }),
+  z.object({ ...platformFields, digest: z.string(), sizeBytes: bytes.nullable() }),
   "ManifestPlatform",
 );
 

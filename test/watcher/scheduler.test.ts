@@ -10,7 +10,7 @@ import {
 } from "../../src/watcher/scheduler.ts";
 import { parseRegistrySpec, type RegistrySpec, type RegistryStatus } from "../../src/watcher/spec.ts";
 import { SqliteWatchStore } from "../../src/watcher/store.ts";
-import { captureLogger } from "../helpers/logger.ts";
+import { recordingLogger } from "../helpers/recording-logger.ts";
 
 /** A clock whose timers fire only when the test says so, in time order. */
 class FakeClock implements SchedulerClock {
@@ -108,7 +108,8 @@ function setup(
   const engine = new FakeEngine(clock);
   const store = new SqliteWatchStore(":memory:");
   const events: ScanEvent[] = [];
-  const { logger, lines: logs } = captureLogger();
+  const recording = recordingLogger();
+  const { logger } = recording;
   const scheduler = new WatchScheduler({
     entries,
     engine,
@@ -128,7 +129,16 @@ function setup(
       await scheduler.idle();
     }
   };
-  return { clock, engine, store, events, logs, scheduler, runUntil };
+  return {
+    clock,
+    engine,
+    store,
+    events,
+    /** The lines logged so far (flushed first). */
+    logs: () => recording.lines,
+    scheduler,
+    runUntil,
+  };
 }
 
 /** Lets pending promise callbacks run (the pass reads the store before it calls the engine). */
@@ -172,7 +182,7 @@ describe("WatchScheduler", () => {
     assert.equal(aCalls[0]!.previous, undefined);
     assert.deepEqual(aCalls[1]!.previous, events.find((e) => e.entry === "a")!.result);
     // One JSON-able log line and one event per pass, with the digest change counted.
-    const scanLogs = logs.filter((l) => l.msg === "registry scan");
+    const scanLogs = logs().filter((l) => l.msg === "registry scan");
     assert.equal(scanLogs.length, 9);
     const { level: _level, msg: _msg, ...fields } = scanLogs[0]!;
     assert.deepEqual(Object.keys(fields).sort(), [
@@ -259,7 +269,7 @@ describe("WatchScheduler", () => {
         ["Success", 0, 10000],
       ],
     );
-    assert.equal(logs.filter((l) => l.level === "warn" && l.msg === "registry scan").length, 5);
+    assert.equal(logs().filter((l) => l.level === "warn" && l.msg === "registry scan").length, 5);
     await scheduler.stop();
   });
 
@@ -282,7 +292,7 @@ describe("WatchScheduler", () => {
         ["Success", undefined],
       ],
     );
-    assert.ok(logs.some((l) => l.level === "error" && l.msg === "watch pass failed"));
+    assert.ok(logs().some((l) => l.level === "error" && l.msg === "watch pass failed"));
     await scheduler.stop();
   });
 
