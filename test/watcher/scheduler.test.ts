@@ -184,7 +184,7 @@ describe("WatchScheduler", () => {
     // One JSON-able log line and one event per pass, with the digest change counted.
     const scanLogs = logs().filter((l) => l.msg === "registry scan");
     assert.equal(scanLogs.length, 9);
-    const { level: _level, msg: _msg, ...fields } = scanLogs[0]!;
+    const { level: _level, msg: _msg, time: _time, ...fields } = scanLogs[0]!;
     assert.deepEqual(Object.keys(fields).sort(), [
       "changed",
       "durationMs",
