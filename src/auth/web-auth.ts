@@ -13,7 +13,7 @@
  * CSRF header of changes made with a cookie. Without users (an open registry) only the session
  * route is served, answering that nobody needs to sign in.
  */
-import { readJsonObject, sendEmpty, sendJson } from "../http/context.ts";
+import { pathParam, readJsonObject, sendEmpty, sendJson } from "../http/context.ts";
 import { badRequest, forbidden, notFound, tooManyRequests, unauthorized } from "../http/errors.ts";
 import { clientIp, type LoginGuard } from "../http/limits.ts";
 import type { Module } from "../http/module.ts";
@@ -150,8 +150,9 @@ export function createWebAuthModule(options: WebAuthOptions): Module {
       }),
       route("DELETE", "tokens/{id}", "authenticated", (ctx) => {
         const user = ctx.caller.user!;
-        if (!store.revokeToken(user, ctx.params.id!)) {
-          throw notFound(`no token ${ctx.params.id!.slice(0, 40)} of ${user}`);
+        const id = pathParam(ctx, "id");
+        if (!store.revokeToken(user, id)) {
+          throw notFound(`no token ${id.slice(0, 40)} of ${user}`);
         }
         sendEmpty(ctx, 204);
       }),

@@ -16,7 +16,7 @@ import {
   type Caller,
   repositoryAccess,
 } from "../http/access.ts";
-import { type RequestContext, sendEmpty, sendJson } from "../http/context.ts";
+import { pathParam, type RequestContext, sendEmpty, sendJson } from "../http/context.ts";
 import { badRequest } from "../http/errors.ts";
 import type { Module } from "../http/module.ts";
 import type { Route, RouteAccess } from "../http/router.ts";
@@ -79,8 +79,8 @@ export function createCatalogModule({ catalog, access }: CatalogModuleOptions): 
   const onRepository =
     (action: Action) =>
     (ctx: RequestContext): AccessRecord[] => {
-      const name = requireRepository(ctx.params.name!);
-      return isLocal(ctx.params.id!) ? [repositoryAccess(name, action)] : [];
+      const name = requireRepository(pathParam(ctx, "name"));
+      return isLocal(pathParam(ctx, "id")) ? [repositoryAccess(name, action)] : [];
     };
   /** For lists of the local registry: the repositories the caller may pull (undefined: all). */
   const visible = (caller: Caller, id: string) => (isLocal(id) ? access.pullFilter(caller) : undefined);

@@ -131,6 +131,16 @@ export async function readJsonObject(ctx: RequestContext, limit: number): Promis
   return parsed as Record<string, unknown>;
 }
 
+/**
+ * A path parameter of the matched route. The route's pattern guarantees it is there; asking for
+ * one the pattern does not have is a programming error, said loudly.
+ */
+export function pathParam(ctx: RequestContext, name: string): string {
+  const value = ctx.params[name];
+  if (value === undefined) throw new Error(`route ${ctx.route} has no path parameter {${name}}`);
+  return value;
+}
+
 /** One request header's value (the first, when a client sent it twice). */
 export function header(ctx: RequestContext, name: string): string | undefined {
   const value = ctx.req.headers[name];

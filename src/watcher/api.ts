@@ -20,7 +20,7 @@ import {
   type Caller,
   repositoryAccess,
 } from "../http/access.ts";
-import { type RequestContext, sendJson } from "../http/context.ts";
+import { pathParam, type RequestContext, sendJson } from "../http/context.ts";
 import { badRequest, notFound } from "../http/errors.ts";
 import type { Module } from "../http/module.ts";
 import type { Route } from "../http/router.ts";
@@ -46,8 +46,9 @@ export function createWatchApiModule(options: WatchApiOptions): Module {
     entry && isLocal(entry) ? [repositoryAccess(entry.spec.repository, "pull")] : [ADMIN_ACCESS];
   const mayRead = (caller: Caller, entry: WatchEntry) => access.authorize(caller, readAccess(entry)).allowed;
   const known = (ctx: RequestContext): WatchEntry => {
-    const entry = entryNamed(ctx.params.name!);
-    if (!watcher || !entry) throw notFound(`no watched registry named "${ctx.params.name!.slice(0, 200)}"`);
+    const name = pathParam(ctx, "name");
+    const entry = entryNamed(name);
+    if (!watcher || !entry) throw notFound(`no watched registry named "${name.slice(0, 200)}"`);
     return entry;
   };
   const route = (
@@ -60,7 +61,7 @@ export function createWatchApiModule(options: WatchApiOptions): Module {
     name: `${PREFIX}${path}`,
     ...rest,
   });
-  const read = (ctx: RequestContext) => readAccess(entryNamed(ctx.params.name!));
+  const read = (ctx: RequestContext) => readAccess(entryNamed(pathParam(ctx, "name")));
 
   return {
     name: "watch",

@@ -21,6 +21,7 @@ import {
 import {
   countedBody,
   hasBody,
+  pathParam,
   type RequestContext,
   readBody,
   sendEmpty,
@@ -56,7 +57,7 @@ export function createV2Module(options: V2ModuleOptions): Module {
   const api = new V2Api(options.registry, new V2Metrics(options.metrics, options.registry), options.access);
   const repository =
     (action: Action) =>
-    (ctx: RequestContext): AccessRecord[] => [repositoryAccess(ctx.params.name!, action)];
+    (ctx: RequestContext): AccessRecord[] => [repositoryAccess(pathParam(ctx, "name"), action)];
   const route = (
     method: Method | "*",
     path: string,
@@ -198,14 +199,15 @@ class V2Api {
   }
 
   async tags(ctx: RequestContext): Promise<void> {
-    const name = ctx.params.name!;
+    const name = pathParam(ctx, "name");
     const page = pageOf(ctx, MAX_PAGE_SIZE);
     const tags = await this.#registry.listTags(name, { ...page, limit: page.limit + 1 });
     sendPaged(ctx, `/v2/${name}/tags/list`, { name, tags: tags.slice(0, page.limit) }, tags, page);
   }
 
   async getManifest(ctx: RequestContext): Promise<void> {
-    const { name, reference } = ctx.params as { name: string; reference: string };
+    const name = pathParam(ctx, "name");
+    const reference = pathParam(ctx, "reference");
     const manifest = await this.#registry.getManifest(name, reference);
     const accepted = parseAccept(ctx.req.headers.accept);
     if (accepted !== "any" && !accepted.has(manifest.mediaType)) {
@@ -238,7 +240,8 @@ class V2Api {
   }
 
   async putManifest(ctx: RequestContext): Promise<void> {
-    const { name, reference } = ctx.params as { name: string; reference: string };
+    const name = pathParam(ctx, "name");
+    const reference = pathParam(ctx, "reference");
     const body = await readBody(ctx, MAX_MANIFEST_BYTES, manifestTooLarge);
     const result = await this.#registry.putManifest(name, reference, body, ctx.req.headers["content-type"]);
     this.#metrics.manifestPushes.inc();
@@ -251,13 +254,15 @@ class V2Api {
   }
 
   async deleteManifest(ctx: RequestContext): Promise<void> {
-    const { name, reference } = ctx.params as { name: string; reference: string };
+    const name = pathParam(ctx, "name");
+    const reference = pathParam(ctx, "reference");
     await this.#registry.deleteManifest(name, reference);
     sendEmpty(ctx, 202);
   }
 
   async getBlob(ctx: RequestContext): Promise<void> {
-    const { name, digest } = ctx.params as { name: string; digest: string };
+    const name = pathParam(ctx, "name");
+    const digest = pathParam(ctx, "digest");
     const blob = await this.#registry.getBlob(name, digest);
     const headers: Record<string, string | number> = {
       "Content-Type": blob.manifest?.mediaType ?? "application/octet-stream",
@@ -292,13 +297,14 @@ class V2Api {
   }
 
   async deleteBlob(ctx: RequestContext): Promise<void> {
-    const { name, digest } = ctx.params as { name: string; digest: string };
+    const name = pathParam(ctx, "name");
+    const digest = pathParam(ctx, "digest");
     await this.#registry.deleteBlob(name, digest);
     sendEmpty(ctx, 202, { "Docker-Content-Digest": digest });
   }
 
   async startUpload(ctx: RequestContext): Promise<void> {
-    const name = ctx.params.name!;
+    const name = pathParam(ctx, "name");
     const mount = ctx.query.get("mount");
     const from = ctx.query.get("from");
     // Pull on the source is needed for the mount, not for the request (push on `name` is).
@@ -321,13 +327,15 @@ class V2Api {
   }
 
   async uploadStatus(ctx: RequestContext): Promise<void> {
-    const { name, id } = ctx.params as { name: string; id: string };
+    const name = pathParam(ctx, "name");
+    const id = pathParam(ctx, "id");
     const size = await this.#registry.uploadStatus(name, id);
     sendEmpty(ctx, 204, uploadRangeHeaders(name, id, size));
   }
 
   async patchUpload(ctx: RequestContext): Promise<void> {
-    const { name, id } = ctx.params as { name: string; id: string };
+    const name = pathParam(ctx, "name");
+    const id = pathParam(ctx, "id");
     const range = parseContentRange(ctx.req.headers["content-range"]);
     const lengthHeader = ctx.req.headers["content-length"];
     const size = await this.#registry.appendChunk(
@@ -342,7 +350,8 @@ class V2Api {
   }
 
   async completeUpload(ctx: RequestContext): Promise<void> {
-    const { name, id } = ctx.params as { name: string; id: string };
+    const name = pathParam(ctx, "name");
+    const id = pathParam(ctx, "id");
     const body = hasBody(ctx) ? countedBody(ctx) : undefined;
     const blob = await this.#registry.completeUpload(name, id, ctx.query.get("digest") ?? undefined, body);
     this.#blobCommitted(ctx);
@@ -350,13 +359,15 @@ class V2Api {
   }
 
   async cancelUpload(ctx: RequestContext): Promise<void> {
-    const { name, id } = ctx.params as { name: string; id: string };
+    const name = pathParam(ctx, "name");
+    const id = pathParam(ctx, "id");
     await this.#registry.cancelUpload(name, id);
     sendEmpty(ctx, 204);
   }
 
   async referrers(ctx: RequestContext): Promise<void> {
-    const { name, digest } = ctx.params as { name: string; digest: string };
+    const name = pathParam(ctx, "name");
+    const digest = pathParam(ctx, "digest");
     const artifactType = ctx.query.get("artifactType") ?? undefined;
     const { index, filtered } = await this.#registry.listReferrers(name, digest, artifactType);
     sendJson(ctx, 200, index, {
