@@ -31,8 +31,10 @@ import {
 import {
   type ImagePullSecretConfig,
   imagePullSecret,
+  pullSecretProblems,
   type SeedImagePullSecretConfig,
 } from "../deploy/pull-secret.ts";
+import { dnsLabel } from "../deploy/schema.ts";
 import { validateRegistryConfig } from "../deploy/validate.ts";
 import { ConfigError } from "../util/config-error.ts";
 import type { Command } from "./command.ts";
@@ -234,49 +236,6 @@ function prefixed(path: string, sub: string, errors: ValidationError[]): Validat
   return errors.map((e) => ({ path: e.path === "(root)" ? base : `${base}.${e.path}`, message: e.message }));
 }
 
-function validatePullSecret(path: string, input: Record<string, unknown>): ValidationError[] {
-  const errors: ValidationError[] = [];
-  const at = (field: string) => (path ? `${path}.${field}` : field);
-  // The seed's shape nests the credentials under registry: { server, username, password, email }.
-  const seed = isObject(input.registry);
-  const credentials = seed ? (input.registry as Record<string, unknown>) : input;
-  const credentialPath = (field: string) => at(seed ? `registry.${field}` : field);
-  const required = seed ? ["username", "password"] : ["registry", "username", "password"];
-  for (const field of required) {
-    const value = credentials[field];
-    if (typeof value !== "string" || value === "")
-      errors.push({ path: credentialPath(field), message: "required (a non-empty string)" });
-  }
-  for (const field of seed ? ["server", "email"] : ["email"]) {
-    const value = credentials[field];
-    if (value !== undefined && typeof value !== "string")
-      errors.push({ path: credentialPath(field), message: "must be a string" });
-  }
-  for (const field of ["namespace", "secretName", "name"]) {
-    const value = input[field];
-    if (value !== undefined && typeof value !== "string")
-      errors.push({ path: at(field), message: "must be a string" });
-  }
-  for (const field of ["namespace", "secretName"]) {
-    const value = input[field];
-    if (typeof value === "string" && !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(value)) {
-      errors.push({ path: at(field), message: "must be a DNS-1123 name (lowercase, digits, '-', '.')" });
-    }
-  }
-  const allowed = ["registry", "username", "password", "email", "namespace", "labels", "secretName", "name"];
-  for (const key of Object.keys(input)) {
-    if (!allowed.includes(key)) errors.push({ path: at(key), message: "unknown field" });
-  }
-  if (seed) {
-    for (const key of Object.keys(credentials)) {
-      if (!["server", "username", "password", "email"].includes(key)) {
-        errors.push({ path: at(`registry.${key}`), message: "unknown field" });
-      }
-    }
-  }
-  return errors;
-}
-
 /** Every problem of the entries, each with its path (`[1].config.storage.s3.bucket`), and the warnings. */
 export function validateEntries(entries: DeployEntry[]): {
   errors: ValidationError[];
@@ -287,7 +246,8 @@ export function validateEntries(entries: DeployEntry[]): {
   for (const entry of entries) {
     if (entry.kind === "Object") continue;
     if (entry.kind === "ImagePullSecret") {
-      errors.push(...validatePullSecret(entry.path, entry.config));
+      const at = (e: ValidationError) => (entry.path ? `${entry.path}.${e.path}` : e.path);
+      errors.push(...pullSecretProblems(entry.config).map((e) => ({ ...e, path: at(e) })));
     } else if (entry.kind === "Built") {
       const result = validateRegistryConfig(entry.object);
       const at = (list: ValidationError[]) =>
@@ -295,6 +255,13 @@ export function validateEntries(entries: DeployEntry[]): {
       errors.push(...at(result.errors));
       warnings.push(...at(result.warnings));
     } else {
+      // The builders refuse a name that is not a DNS-1123 label; say so here too, not only at render.
+      if (entry.name !== undefined && !dnsLabel.safeParse(entry.name).success) {
+        errors.push({
+          path: entry.path ? `${entry.path}.name` : "name",
+          message: "must be a DNS-1123 label (lowercase letters, digits, '-', at most 63)",
+        });
+      }
       const result = validateRegistryConfig(entry.config, entry.kind);
       errors.push(...prefixed(entry.path, "config", result.errors));
       warnings.push(...prefixed(entry.path, "config", result.warnings));

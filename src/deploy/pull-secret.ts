@@ -11,12 +11,19 @@
  * });
  */
 import { z } from "zod";
-import { isPlainObject, type K8sObject, MANAGED_BY } from "./common.ts";
-import { parseOrThrow } from "./schema.ts";
+import { isPlainObject, type K8sObject, MANAGED_BY, type ValidationError } from "./common.ts";
+import { issueErrors, parseOrThrow } from "./schema.ts";
+
+const REQUIRED = "required (a non-empty string)";
+const required = z.string({ error: REQUIRED }).min(1, REQUIRED);
+/** A DNS-1123 subdomain, what Kubernetes allows as a namespace or Secret name. */
+const dnsName = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "must be a DNS-1123 name (lowercase, digits, '-', '.')");
 
 const credentialFields = {
-  username: z.string(),
-  password: z.string(),
+  username: required,
+  password: required,
   email: z.string().optional(),
 };
 
@@ -24,9 +31,9 @@ const credentialFields = {
 const placementFields = {
   name: z.string().optional(),
   /** Target namespace (seed default "default"). */
-  namespace: z.string().default("default"),
+  namespace: dnsName.default("default"),
   /** The Secret's name; default: the name passed to imagePullSecret. */
-  secretName: z.string().optional(),
+  secretName: dnsName.optional(),
   labels: z.record(z.string(), z.string()).optional(),
 };
 
@@ -53,6 +60,13 @@ export type ImagePullSecretConfig = z.input<typeof flatSchema>;
 export type SeedImagePullSecretConfig = z.input<typeof seedSchema>;
 /** Either shape, normalized to the flat one with the defaults filled in. */
 export type NormalizedPullSecretConfig = z.output<typeof flatSchema>;
+
+/** The problems of a pull-secret config in either shape, each with its path (none when valid). */
+export function pullSecretProblems(config: unknown): ValidationError[] {
+  const seed = isPlainObject(config) && isPlainObject(config.registry);
+  const result = (seed ? seedSchema : flatSchema).safeParse(config);
+  return result.success ? [] : issueErrors(result.error);
+}
 
 /**
  * Either shape normalized to the flat one (defaults: namespace "default", the seed's server

@@ -170,6 +170,14 @@ describe("reestr deploy validate", () => {
     assert.ok(json.errors.every((e: { path: string; message: string }) => e.path && e.message));
   });
 
+  test("validate refuses a name render would refuse (not a DNS-1123 label)", async () => {
+    await writeFile(join(dir, "bad-name.yaml"), "- kind: HarborRegistry\n  name: Production\n");
+    const { code, stdout } = await deploy(["validate", "bad-name.yaml"]);
+    assert.equal(code, 1);
+    assert.match(stdout, /^name: must be a DNS-1123 label/m, "a single entry: no index in the path");
+    assert.equal((await deploy(["render", "bad-name.yaml"])).code, 1, "and render agrees");
+  });
+
   test("single-entry paths have no index", async () => {
     await writeFile(
       join(dir, "single-bad.json"),
