@@ -164,8 +164,9 @@ export async function startServer(
     opened.push(catalog);
 
     let port = 0;
+    const router = new Router();
     const modules: Module[] = [
-      createStatusModule({ registry, version: VERSION }),
+      createStatusModule({ registry, version: VERSION, routes: () => router.routes }),
       createV2Module({ registry, access: gate.access, metrics, audit: audit?.enabled ? audit : undefined }),
       ...(auth ? auth.modules : [createOpenSessionModule()]),
       createWatchApiModule({
@@ -178,7 +179,6 @@ export async function startServer(
     ];
     const checks = async (): Promise<HealthCheck[]> =>
       (await Promise.all(modules.map((module) => module.health?.() ?? []))).flat();
-    const router = new Router();
     let pipeline: HttpPipeline | undefined;
     const ops = createOpsModule({
       version: VERSION,

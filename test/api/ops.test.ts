@@ -85,6 +85,21 @@ describe("health", () => {
     assert.ok((body.blobs as number) >= 2);
     assert.ok((body.storageBytes as number) > 0);
   });
+
+  test("/api lists the endpoints the server mounts, from its route table", async () => {
+    const res = await http(server, "GET", "/api");
+    assert.equal(res.status, 200);
+    const { endpoints } = res.json<{ endpoints: { path: string; methods: string[] }[] }>();
+    const manifests = endpoints.find((e) => e.path === "/v2/{name+}/manifests/{reference}");
+    assert.deepEqual(manifests?.methods.sort(), ["DELETE", "GET", "PUT"]);
+    for (const path of ["/healthz", "/api/registries", "/api/watch/registries", "/api/auth/session"]) {
+      assert.ok(
+        endpoints.some((e) => e.path === path),
+        path,
+      );
+    }
+    assert.ok(!endpoints.some((e) => e.path.includes("*}")), "catch-alls are not endpoints");
+  });
 });
 
 describe("metrics", () => {
