@@ -24,27 +24,31 @@ import {
   catalogSourceContract,
 } from "./catalog-source.contract.ts";
 
-catalogSourceContract("LocalRegistrySource (in-process Registry)", { referrers: true }, async () => {
-  const dir = await mkdtemp(join(tmpdir(), "reestr-source-contract-"));
-  const metadata = new SqliteMetadataStore(":memory:");
-  const registry = new Registry({ blobs: await new FsBlobStore(dir).init(), metadata, index: metadata });
-  const writer: ContentWriter = {
-    async putBlob(repository, bytes) {
-      await registry.putBlob(repository, digestOf(bytes), Readable.from([bytes]));
-    },
-    async putManifest(repository, reference, bytes, mediaType) {
-      await registry.putManifest(repository, reference, bytes, mediaType);
-    },
-  };
-  return {
-    source: new LocalRegistrySource({ registry }),
-    writer,
-    async cleanup() {
-      await metadata.close();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-});
+catalogSourceContract(
+  "LocalRegistrySource (in-process Registry)",
+  { referrers: true, local: true },
+  async () => {
+    const dir = await mkdtemp(join(tmpdir(), "reestr-source-contract-"));
+    const metadata = new SqliteMetadataStore(":memory:");
+    const registry = new Registry({ blobs: await new FsBlobStore(dir).init(), metadata, index: metadata });
+    const writer: ContentWriter = {
+      async putBlob(repository, bytes) {
+        await registry.putBlob(repository, digestOf(bytes), Readable.from([bytes]));
+      },
+      async putManifest(repository, reference, bytes, mediaType) {
+        await registry.putManifest(repository, reference, bytes, mediaType);
+      },
+    };
+    return {
+      source: new LocalRegistrySource({ registry }),
+      writer,
+      async cleanup() {
+        await metadata.close();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  },
+);
 
 /** A RemoteRegistrySource at `baseUrl`, written to through the project's RegistryClient. */
 function remoteFixture(id: string, baseUrl: string, stop: () => Promise<void>): CatalogSourceFixture {
@@ -69,14 +73,18 @@ function remoteFixture(id: string, baseUrl: string, stop: () => Promise<void>): 
   };
 }
 
-catalogSourceContract("RemoteRegistrySource (Reestr over HTTP)", { referrers: true }, async () => {
-  const server = await startServer();
-  return remoteFixture("reestr", server.url, () => server.cleanup());
-});
+catalogSourceContract(
+  "RemoteRegistrySource (Reestr over HTTP)",
+  { referrers: true, local: false },
+  async () => {
+    const server = await startServer();
+    return remoteFixture("reestr", server.url, () => server.cleanup());
+  },
+);
 
 catalogSourceContract(
   "RemoteRegistrySource (CNCF Distribution over HTTP)",
-  { referrers: false },
+  { referrers: false, local: false },
   async () => {
     const distribution = await startDistribution({ logLevel: "error", disableAccessLog: true });
     return remoteFixture("distribution", distribution.url, () => distribution.cleanup());
