@@ -41,51 +41,22 @@ import {
 import { htpasswdEntry, startDistribution } from "../helpers/distribution.ts";
 import { freePort, type ServerProcess } from "../helpers/reestr-process.ts";
 import { waitFor } from "../helpers/wait.ts";
+import { finding, InMemoryScanner } from "../watcher/in-memory-scanner.ts";
 import { api, assertApiError, pushRemoteImage, waitForProbes } from "./helpers.ts";
 
-class StandInScanner implements VulnerabilityScanner {
-  readonly name = "stand-in";
-  async availability() {
-    return { ok: true as const, version: "stand-in 1.0" };
-  }
-  async scan(_image: ImageToScan): Promise<ScanReport> {
-    return {
-      critical: 1,
-      high: 2,
-      medium: 3,
-      low: 0,
-      unknown: 0,
-      scanner: "stand-in 1.0",
-      scannedAt: new Date().toISOString(),
-      // Out of order on purpose: the API sorts by severity, then id.
-      findings: [
-        standInFinding("CVE-2024-0003", "MEDIUM", "zlib"),
-        standInFinding("CVE-2024-0002", "HIGH", "openssl"),
-        standInFinding("CVE-2024-0001", "CRITICAL", "musl"),
-        standInFinding("CVE-2024-0001", "HIGH", "busybox"),
-        standInFinding("GHSA-xxxx-yyyy-zzzz", "MEDIUM", "busybox", { fixed: null, url: null }),
-        standInFinding("CVE-2023-9999", "MEDIUM", "zlib"),
-      ],
-    };
-  }
-}
-
-function standInFinding(
-  id: string,
-  severity: VulnerabilityFinding["severity"],
-  pkg: string,
-  extra: Partial<VulnerabilityFinding> = {},
-): VulnerabilityFinding {
-  return {
-    id,
-    severity,
-    package: pkg,
-    installed: "1.0.0",
-    fixed: "1.0.1",
-    title: `${pkg}: ${id}`,
-    url: `https://avd.aquasec.com/nvd/${id.toLowerCase()}`,
-    ...extra,
-  };
+/** Every image scanned has the same findings, listed out of order on purpose (the API sorts by severity, then id). */
+function standInScanner(): InMemoryScanner {
+  return new InMemoryScanner({
+    name: "stand-in",
+    vulnerabilities: () => [
+      finding("CVE-2024-0003", "MEDIUM", "zlib"),
+      finding("CVE-2024-0002", "HIGH", "openssl"),
+      finding("CVE-2024-0001", "CRITICAL", "musl"),
+      finding("CVE-2024-0001", "HIGH", "busybox"),
+      finding("GHSA-xxxx-yyyy-zzzz", "MEDIUM", "busybox", { fixed: null, url: null }),
+      finding("CVE-2023-9999", "MEDIUM", "zlib"),
+    ],
+  });
 }
 
 const LOCKED_PASSWORD = `wrong-${randomBytes(6).toString("hex")}`;
@@ -146,7 +117,7 @@ describe("catalogue API", () => {
           },
         ],
       }),
-      watchScanner: new StandInScanner(),
+      watchScanner: standInScanner(),
       watchInitialDelay: () => 0,
     });
     base = server.url;
@@ -570,7 +541,7 @@ describe("catalogue API", () => {
       package: "musl",
       installed: "1.0.0",
       fixed: "1.0.1",
-      title: "musl: CVE-2024-0001",
+      title: "CVE-2024-0001 in musl",
       url: "https://avd.aquasec.com/nvd/cve-2024-0001",
     });
     assert.deepEqual(
