@@ -35,9 +35,13 @@ CREATE TABLE IF NOT EXISTS users (
   name TEXT PRIMARY KEY,
   hash TEXT NOT NULL,
   created_at TEXT NOT NULL,
-  updated_at TEXT NOT NULL
+  updated_at TEXT NOT NULL,
+  -- set while the user is disabled: it cannot log in, and what it holds stops working
+  disabled_at TEXT
 ) STRICT;
 `;
+/** Version 1 had no disabled state. */
+const MIGRATIONS = ["ALTER TABLE users ADD COLUMN disabled_at TEXT;"];
 
 const BCRYPT_HASH = /^\$2[aby]\$(0[4-9]|[12]\d|3[01])\$[./A-Za-z0-9]{53}$/;
 
@@ -62,7 +66,8 @@ export class EmbeddedUserStore implements UserStore {
     this.#file = new SqliteFile(this.path, {
       name: "users",
       schema: SCHEMA,
-      schemaVersion: 1,
+      schemaVersion: 2,
+      migrations: MIGRATIONS,
       synchronous: "full",
     });
     this.#ttlMs = options.cacheTtlMs ?? 60_000;
@@ -81,8 +86,41 @@ export class EmbeddedUserStore implements UserStore {
     return this.#hashOf(user) !== undefined;
   }
 
+  /** Known and not disabled: a disabled user's sessions and tokens stop working. */
   async exists(user: string): Promise<boolean> {
-    return this.has(user);
+    return this.has(user) && !this.isDisabled(user);
+  }
+
+  /** The disabled users, by name. */
+  disabled(): string[] {
+    return (
+      this.#file.sql("SELECT name FROM users WHERE disabled_at IS NOT NULL ORDER BY name").all() as {
+        name: string;
+      }[]
+    ).map((r) => r.name);
+  }
+
+  isDisabled(user: string): boolean {
+    const row = this.#file.sql("SELECT disabled_at FROM users WHERE name = ?").get(user) as
+      | { disabled_at: string | null }
+      | undefined;
+    return row?.disabled_at !== undefined && row.disabled_at !== null;
+  }
+
+  /**
+   * Disables (true) or enables (false) a user, keeping its password: a disabled user cannot log in
+   * and is refused with whatever it holds (sessions, personal tokens, bearer tokens). Throws
+   * ConfigError for an unknown user.
+   */
+  setDisabled(user: string, disabled: boolean): void {
+    const changed = this.#file
+      .sql("UPDATE users SET disabled_at = ?, updated_at = ? WHERE name = ?")
+      .run(
+        disabled ? new Date(this.#now()).toISOString() : null,
+        new Date(this.#now()).toISOString(),
+        user,
+      ).changes;
+    if (Number(changed) === 0) throw new ConfigError(`no user "${user}"`);
   }
 
   /** Adds a user with a bcrypt hash; throws ConfigError when the name is taken or invalid. */
@@ -115,6 +153,11 @@ export class EmbeddedUserStore implements UserStore {
   async check(user: string, password: string): Promise<CheckResult> {
     const hash = this.#hashOf(user);
     if (hash === undefined) return "unknown";
+    if (this.isDisabled(user)) {
+      // As a wrong password, at the same cost, so a disabled name is not told apart from a bad guess.
+      await this.#compare(password, hash);
+      return "wrong";
+    }
     const key = `${user}\0${createHash("sha256").update(password).digest("hex")}`;
     const cached = this.#cache.get(key);
     const now = this.#now();

@@ -13,7 +13,7 @@ import { EMBEDDED_USERS_FILE, EmbeddedUserStore } from "../auth/user-store.ts";
 import { ConfigError } from "../util/config-error.ts";
 import { type Command, UsageError } from "./command.ts";
 
-const usage = `Usage: reestr user <add|remove|passwd|list> [name] [options]
+const usage = `Usage: reestr user <add|remove|passwd|disable|enable|list> [name] [options]
 
 Manages the registry's users: an htpasswd file with bcrypt hashes (cost ${DEFAULT_BCRYPT_COST}), the
 same format as \`htpasswd -B\`. A running \`reestr serve --htpasswd <file>\` picks changes up
@@ -24,7 +24,10 @@ token endpoint (/auth/token) in token mode; what each may do is set by the confi
   reestr user add <name> [--password-stdin]      create a user (fails if it exists)
   reestr user passwd <name> [--password-stdin]   change a user's password
   reestr user remove <name>                      delete a user
-  reestr user list [--json]                      list user names
+  reestr user disable <name> --embedded          keep the user but refuse it: it cannot log in,
+                                                 and its sessions and tokens stop working at once
+  reestr user enable <name> --embedded           let a disabled user in again
+  reestr user list [--json]                      list user names (disabled ones marked)
 
 Options:
   --htpasswd <file>     the file (REESTR_HTPASSWD; default <data>/htpasswd)
@@ -66,7 +69,7 @@ export async function runUser(argv: string[], io: UserIo): Promise<number> {
     allowPositionals: true,
   });
   const [action, name, ...extra] = positionals;
-  if (!action) throw new UsageError("expected an action: add, remove, passwd or list");
+  if (!action) throw new UsageError("expected an action: add, remove, passwd, disable, enable or list");
   if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
   const dataDir = values.data ?? (io.env["REESTR_DATA"] || "./data");
   const embedded = values.embedded ?? false;
@@ -86,14 +89,33 @@ export async function runUser(argv: string[], io: UserIo): Promise<number> {
     if (action === "list") {
       if (name) throw new UsageError(`unexpected argument "${name}"`);
       const names = await users.list();
-      out(names.map((user) => `${user}\n`).join(""), { file, users: names });
+      const disabled = new Set(await users.disabled());
+      out(names.map((user) => `${user}${disabled.has(user) ? " (disabled)" : ""}\n`).join(""), {
+        file,
+        users: names,
+        // Only stores with a disabled state say who is.
+        ...(users.setDisabled ? { disabled: [...disabled] } : {}),
+      });
       return 0;
     }
-    if (action !== "add" && action !== "remove" && action !== "passwd") {
-      throw new UsageError(`unknown action "${action}": expected add, remove, passwd or list`);
+    if (!["add", "remove", "passwd", "disable", "enable"].includes(action)) {
+      throw new UsageError(
+        `unknown action "${action}": expected add, remove, passwd, disable, enable or list`,
+      );
     }
     if (!name) throw new UsageError(`${action}: expected a user name`);
     validateUserName(name);
+    if (action === "disable" || action === "enable") {
+      if (!users.setDisabled) {
+        return fail(
+          io,
+          `the htpasswd format has no disabled state: remove the user (reestr user remove ${name}), or keep users in the embedded store (--embedded)`,
+        );
+      }
+      await users.setDisabled(name, action === "disable");
+      out(`${action}d user ${name}\n`, { file, user: name, action: `${action}d` });
+      return 0;
+    }
     if (action === "remove") {
       if (!(await users.remove(name))) return fail(io, `no user "${name}" in ${where}`);
       out(`removed user ${name}\n`, { file, user: name, action: "removed" });
@@ -131,6 +153,9 @@ interface Users {
   has(name: string): Promise<boolean>;
   set(name: string, hash: string, isNew: boolean): Promise<void>;
   remove(name: string): Promise<boolean>;
+  disabled(): Promise<string[]>;
+  /** Absent where the store has no disabled state (htpasswd files). */
+  setDisabled?(name: string, disabled: boolean): Promise<void>;
   close(): void;
 }
 
@@ -152,6 +177,7 @@ function htpasswdUsers(file: string): Users {
       await writeHtpasswd(file, entries);
       return true;
     },
+    disabled: async () => [],
     close: () => {},
   };
 }
@@ -168,6 +194,8 @@ function embeddedUsers(dataDir: string): Users {
     has: async (name) => open().has(name),
     set: async (name, hash, isNew) => (isNew ? open().add(name, hash) : open().setHash(name, hash)),
     remove: async (name) => open().remove(name),
+    disabled: async () => open().disabled(),
+    setDisabled: async (name, disabled) => open().setDisabled(name, disabled),
     close: () => store?.close(),
   };
 }

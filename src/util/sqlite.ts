@@ -5,8 +5,14 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
 export interface SqliteFileOptions {
   /** What the file holds, for error messages ("metadata", "watch"). */
   name: string;
+  /** The latest schema, applied to a new file (statements that are safe to run again). */
   schema: string;
   schemaVersion: number;
+  /**
+   * How an older file reaches `schemaVersion`: `migrations[v]` takes a file of version v + 1 to
+   * v + 2 (so `migrations[0]` upgrades version 1). Run in the same transaction as the schema.
+   */
+  migrations?: readonly string[];
   /** `full` fsyncs every commit (survives power loss); `normal` survives a process crash only. */
   synchronous: "full" | "normal";
 }
@@ -37,6 +43,18 @@ export class SqliteFile {
       );
     }
     this.transaction(() => {
+      // A file of an older version first gets the changes since; a new one (0) the latest schema.
+      if (version > 0) {
+        for (let from = version; from < options.schemaVersion; from++) {
+          const migration = options.migrations?.[from - 1];
+          if (migration === undefined) {
+            throw new Error(
+              `${options.name} database schema ${version} cannot be upgraded to ${options.schemaVersion}`,
+            );
+          }
+          this.db.exec(migration);
+        }
+      }
       this.db.exec(options.schema);
       this.db.exec(`PRAGMA user_version = ${options.schemaVersion}`);
     });

@@ -8,13 +8,14 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { Readable, Writable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import { hashPassword, writeHtpasswd } from "../../src/auth/htpasswd.ts";
 import { EmbeddedUserStore, UserStoresAuthenticator } from "../../src/auth/user-store.ts";
 import { runUser } from "../../src/cli/user.ts";
 import { assertError, http, startServer, type TestServer } from "../api/helpers.ts";
-import { accessOf, basic, fetchToken } from "./helpers.ts";
+import { accessOf, basic, bearer, fetchToken } from "./helpers.ts";
 
 async function user(args: string[], stdin = ""): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = "";
@@ -58,7 +59,11 @@ describe("embedded users", () => {
     assert.equal(again.code, 1);
     assert.match(again.stderr, /already exists in .*users\.sqlite/);
     const list = await user(["list", "--json", ...d]);
-    assert.deepEqual(JSON.parse(list.stdout), { file: join(data, "users.sqlite"), users: ["alice", "bob"] });
+    assert.deepEqual(JSON.parse(list.stdout), {
+      file: join(data, "users.sqlite"),
+      users: ["alice", "bob"],
+      disabled: [],
+    });
     assert.ok((await stat(join(data, "users.sqlite"))).isFile());
     assert.equal((await user(["passwd", "alice", "--password-stdin", ...d], "second")).code, 0);
     assert.equal((await user(["passwd", "nobody", "--password-stdin", ...d], "x")).code, 1);
@@ -130,9 +135,59 @@ describe("embedded users", () => {
         headers: basic("erin", "nope"),
       });
       assertError(wrong, 401, "UNAUTHORIZED");
+
+      // Disabled: the token issued before stops working at once, and no new one is issued.
+      const pull = await fetchToken(server, ["repository:x/y:pull"], basic("erin", "erin-pass"));
+      const tags = () => http(server, "GET", "/v2/x/y/tags/list", { headers: bearer(pull) });
+      assert.equal((await tags()).status, 404, "allowed (the repository does not exist yet)");
+      assert.equal((await user(["disable", "erin", ...d])).code, 0);
+      assert.equal((await user(["list", ...d])).stdout, "erin (disabled)\n");
+      assertError(await tags(), 401, "UNAUTHORIZED");
+      const refused = await http(server, "GET", "/auth/token?service=reestr&scope=repository:x/y:pull", {
+        headers: basic("erin", "erin-pass"),
+      });
+      assertError(refused, 401, "UNAUTHORIZED");
+      assert.equal((await user(["enable", "erin", ...d])).code, 0);
+      assert.equal((await tags()).status, 404, "enabled again: the same token works");
+      assert.equal((await user(["disable", "nobody", ...d])).code, 1);
     } finally {
       await server.cleanup();
     }
+  });
+
+  test("a users.sqlite of schema 1 (before the disabled state) is upgraded in place, users kept", async () => {
+    const file = join(dir, "v1-users.sqlite");
+    const old = new DatabaseSync(file);
+    old.exec(
+      "CREATE TABLE users (name TEXT PRIMARY KEY, hash TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL) STRICT;",
+    );
+    old
+      .prepare("INSERT INTO users VALUES (?, ?, ?, ?)")
+      .run("grace", await hashPassword("g-pass", 4), "t", "t");
+    old.exec("PRAGMA user_version = 1");
+    old.close();
+    const store = new EmbeddedUserStore(file);
+    try {
+      assert.equal(await store.check("grace", "g-pass"), "ok");
+      store.setDisabled("grace", true);
+      assert.equal(
+        await store.check("grace", "g-pass"),
+        "wrong",
+        "a disabled user looks like a wrong password",
+      );
+      assert.equal(await store.exists("grace"), false);
+      assert.deepEqual(store.disabled(), ["grace"]);
+    } finally {
+      store.close();
+    }
+  });
+
+  test("htpasswd users cannot be disabled, only removed: the command says so", async () => {
+    const file = join(dir, "plain.htpasswd");
+    await writeHtpasswd(file, new Map([["frank", await hashPassword("x", 4)]]));
+    const result = await user(["disable", "frank", "--htpasswd", file]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /htpasswd format has no disabled state.*reestr user remove frank/);
   });
 
   test("unknown users cost a bcrypt comparison too", async () => {
