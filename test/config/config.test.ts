@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { type AddressInfo, createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -289,6 +290,19 @@ describe("reestr CLI (child process)", () => {
     assert.equal(result.signal, null, "the server must not start");
     assert.match(result.stderr, /--port/);
     assert.equal(result.code, 2, `exit code (stderr: ${result.stderr})`);
+  });
+
+  test("serve on a port already in use exits 2 and says to choose another with --port", async () => {
+    const taken = createNetServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    try {
+      const port = String((taken.address() as AddressInfo).port);
+      const result = await reestr(["serve", "--port", port, "--data", join(dir, "cli-data-taken")]);
+      assert.equal(result.code, 2, `exit code (stderr: ${result.stderr})`);
+      assert.match(result.stderr, new RegExp(`127\\.0\\.0\\.1:${port} is already in use.*--port`));
+    } finally {
+      taken.close();
+    }
   });
 
   test("serve --port 70000 exits 2 and names port", async () => {
