@@ -9,8 +9,9 @@ export interface SqliteFileOptions {
   schema: string;
   schemaVersion: number;
   /**
-   * How an older file reaches `schemaVersion`: `migrations[v]` takes a file of version v + 1 to
-   * v + 2 (so `migrations[0]` upgrades version 1). Run in the same transaction as the schema.
+   * Changes to existing tables an older file needs: `migrations[v]` takes a file of version v + 1
+   * to v + 2 (so `migrations[0]` upgrades version 1); versions that only added tables need none.
+   * Run in the same transaction as the schema.
    */
   migrations?: readonly string[];
   /** `full` fsyncs every commit (survives power loss); `normal` survives a process crash only. */
