@@ -44,16 +44,12 @@ export class SqliteFile {
       );
     }
     this.transaction(() => {
-      // A file of an older version first gets the changes since; a new one (0) the latest schema.
+      // A file of an older version first gets the changes since (where adding tables is not
+      // enough: the schema's CREATE … IF NOT EXISTS adds those); a new file (0) the latest schema.
       if (version > 0) {
         for (let from = version; from < options.schemaVersion; from++) {
           const migration = options.migrations?.[from - 1];
-          if (migration === undefined) {
-            throw new Error(
-              `${options.name} database schema ${version} cannot be upgraded to ${options.schemaVersion}`,
-            );
-          }
-          this.db.exec(migration);
+          if (migration) this.db.exec(migration);
         }
       }
       this.db.exec(options.schema);
