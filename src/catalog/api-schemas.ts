@@ -303,7 +303,7 @@ export const StorageOverviewSchema = named(
   "StorageOverview",
 );
 
-// ---- existing server endpoints (src/server/app.ts), documented here as well --------------
+// ---- endpoints of other modules (status, watch), documented here as well --------------
 
 export const ServerStatusSchema = named(
   z.object({

@@ -41,7 +41,7 @@ export interface RouteDefinition {
   success: { status: number; schema?: z.ZodType; description: string };
   /** Error statuses this route may answer besides 500. */
   errors: number[];
-  /** Served by the server core (src/server/app.ts), not by the catalogue handler. */
+  /** Served by another module (status, watch), not by the catalogue module. */
   external?: boolean;
 }
 

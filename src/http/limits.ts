@@ -11,8 +11,9 @@
  * - Failed logins (wrong Basic credentials) are counted per client IP and user name; after
  *   `maxFailures` within `window` that pair is locked out for `lockout`: 429 with Retry-After,
  *   even for the right password, so guessing stops paying. Other IPs and users are unaffected.
- *   A success clears the count. The auth code calls `recordFailedLogin`/`checkLockout` (the
- *   token endpoint does the same through `RequestLimits.loginGuard`).
+ *   A success clears the count. The pipeline runs every authentication through
+ *   `RequestLimits.authenticate`; the web login, whose credentials come in a JSON body, asks
+ *   `RequestLimits.loginGuard` itself.
  */
 import type { IncomingMessage } from "node:http";
 import { z } from "zod";
@@ -338,21 +339,4 @@ function basicUser(req: IncomingMessage): string | undefined {
   const credentials = parseBasicAuth(req.headers.authorization);
   if (!credentials || (credentials.user === "" && credentials.password === "")) return undefined;
   return credentials.user;
-}
-
-// For auth code that has no RequestLimits at hand (e.g. a token endpoint): the same calls on a guard.
-
-/** Seconds the IP+user pair is locked out (0: may try). */
-export function checkLockout(guard: LoginGuard | undefined, ip: string, user: string): number {
-  return guard?.lockedOutFor(ip, user) ?? 0;
-}
-
-/** Counts a failed login for the IP+user pair. */
-export function recordFailedLogin(guard: LoginGuard | undefined, ip: string, user: string): void {
-  guard?.recordFailure(ip, user);
-}
-
-/** Clears the pair's failures after a successful login. */
-export function recordSuccessfulLogin(guard: LoginGuard | undefined, ip: string, user: string): void {
-  guard?.recordSuccess(ip, user);
 }

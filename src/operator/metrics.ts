@@ -1,4 +1,4 @@
-/** The operator's Prometheus metrics on /metrics (src/server/prometheus.ts's registry). */
+/** The operator's Prometheus metrics on /metrics (src/util/prometheus.ts's registry). */
 import {
   type Counter,
   type Gauge,

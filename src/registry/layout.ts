@@ -33,7 +33,7 @@
  *		-> htpasswd                       written by `reestr user` when neither --htpasswd nor
  *		                                  REESTR_HTPASSWD names a file (src/cli/user.ts)
  *		-> <audit.file>                   the audit log, only when audit.file is set; a relative path
- *		                                  resolves here (src/server/audit.ts)
+ *		                                  resolves here (src/registry/http/audit.ts)
  *
  * Beside each *.sqlite file SQLite keeps its `-wal` and `-shm` files (WAL mode). Writes that
  * must be atomic go through a temporary name in the same directory and a rename: uploads/<uuid>

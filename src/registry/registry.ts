@@ -1,5 +1,6 @@
 import type { Hash } from "node:crypto";
 import { randomUUID } from "node:crypto";
+import { type HealthCheck, runCheck } from "../http/module.ts";
 import {
   createDigester,
   type Digest,
@@ -57,16 +58,6 @@ export interface PutManifestResult {
 export interface ReferrersResult {
   index: { schemaVersion: 2; mediaType: string; manifests: ReferrerDescriptor[] };
   filtered: boolean;
-}
-
-/** One store's probe, as /readyz shows it. */
-export interface HealthCheck {
-  name: "storage" | "metadata";
-  status: "healthy" | "unhealthy";
-  /** How long the probe took, to the microsecond. */
-  durationMs: number;
-  /** The probe's error, when unhealthy. */
-  message?: string;
 }
 
 /** A running hash of an upload, kept in memory so chunks are never read back. */
@@ -510,8 +501,8 @@ export class Registry {
   /** Probes each store (what /readyz reports): never throws, an unreachable store is unhealthy. */
   async health(): Promise<HealthCheck[]> {
     return Promise.all([
-      probe("storage", () => this.#blobs.check()),
-      probe("metadata", () => this.#metadata.check()),
+      runCheck("storage", () => this.#blobs.check()),
+      runCheck("metadata", () => this.#metadata.check()),
     ]);
   }
 
@@ -559,17 +550,6 @@ function digestMismatch(what: "upload" | "manifest", actual: Digest, expected: D
     expected,
     actual,
   });
-}
-
-async function probe(name: HealthCheck["name"], check: () => Promise<void>): Promise<HealthCheck> {
-  const started = performance.now();
-  const durationMs = () => Math.round((performance.now() - started) * 1000) / 1000;
-  try {
-    await check();
-    return { name, status: "healthy", durationMs: durationMs() };
-  } catch (error) {
-    return { name, status: "unhealthy", durationMs: durationMs(), message: (error as Error).message };
-  }
 }
 
 /** Index of the first name sorting after `last` in a sorted list (binary search). */

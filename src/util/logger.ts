@@ -91,7 +91,7 @@ export class JsonLogger implements Logger {
   }
 }
 
-/** Errors and bigints made loggable, then secrets masked (src/server/redact.ts). */
+/** Errors and bigints made loggable, then secrets masked (./redact.ts). */
 function logReplacer(key: string, value: unknown): unknown {
   return redactValue(key, errorReplacer(key, value));
 }

@@ -1,6 +1,6 @@
 /**
  * Serves the built web catalogue (Vite output in dist/web) to browsers: every GET/HEAD that is
- * not an API path lands here (see src/server/app.ts).
+ * not an API path lands here (see src/web/module.ts).
  *
  * - Files under /assets/ carry a content hash in their name, so they are cached for a year as
  *   immutable; everything else (index.html above all) is `no-cache`, revalidated with an ETag.

@@ -17,12 +17,6 @@ import type {
   TagPage,
 } from "../../src/catalog/api-schemas.ts";
 import { CatalogSectionSchema } from "../../src/catalog/registries-config.ts";
-import type {
-  ImageToScan,
-  ScanReport,
-  VulnerabilityFinding,
-  VulnerabilityScanner,
-} from "../../src/watcher/scanners/scanner.ts";
 import { parseWatchSection } from "../../src/watcher/watch-config.ts";
 import {
   digestOf,

@@ -1,5 +1,5 @@
 /**
- * The audit log (src/server/audit.ts): one JSON line per push (manifest PUT), pull (manifest GET),
+ * The audit log (src/registry/http/audit.ts): one JSON line per push (manifest PUT), pull (manifest GET),
  * delete (manifest, tag or blob DELETE) with user, repository, reference, digest, client address
  * and time, appended to <data>/<audit.file> and, with audit.log, the main log; HEAD, blob reads,
  * failures and 401s make no line. The file survives a restart and is appended to, not replaced.

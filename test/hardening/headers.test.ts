@@ -1,5 +1,5 @@
 /**
- * Security headers (src/server/security-headers.ts): every response outside /v2 — probes, /api,
+ * Security headers (src/http/security-headers.ts): every response outside /v2 — probes, /api,
  * the web app, 404s, errors — carries the CSP, nosniff, frame and referrer rules; /v2 (registry
  * clients, not browsers) does not; Strict-Transport-Security only over HTTPS.
  */

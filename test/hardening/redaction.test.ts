@@ -1,5 +1,5 @@
 /**
- * Secrets never reach the logs (src/server/redact.ts through src/server/logger.ts): secret-named
+ * Secrets never reach the logs (src/util/redact.ts through src/util/logger.ts): secret-named
  * fields at any depth, passwords in URLs, secret query parameters, Basic/Bearer credentials in
  * messages, error messages and stacks — while the rest of each line stays as it was. Then the
  * real server's log after requests that carry credentials and a token in the query.
