@@ -26,8 +26,10 @@ import { HttpPipeline } from "../http/pipeline.ts";
 import { Router } from "../http/router.ts";
 import { securityHeaders } from "../http/security-headers.ts";
 import { AuditLog } from "../registry/http/audit.ts";
+import { createGcApiModule } from "../registry/http/gc-api.ts";
 import { createV2Module } from "../registry/http/v2.ts";
 import { metadataPath } from "../registry/layout.ts";
+import { GcService } from "../registry/lifecycle/gc-service.ts";
 import type { MetadataStore } from "../registry/metadata/metadata-store.ts";
 import type { RegistryIndex } from "../registry/metadata/registry-index.ts";
 import { SqliteMetadataStore } from "../registry/metadata/sqlite-metadata-store.ts";
@@ -84,8 +86,13 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** How often expired uploads are swept. */
-const UPLOAD_SWEEP_INTERVAL_MS = 60 * 60 * 1000;
+/**
+ * How often expired uploads are swept: a few times per expiry period, so an upload goes within
+ * about a quarter of the setting after it expired, at most hourly and at least a minute apart.
+ */
+export function uploadSweepInterval(uploadExpiryMs: number): number {
+  return Math.min(60 * 60 * 1000, Math.max(60 * 1000, Math.round(uploadExpiryMs / 4)));
+}
 
 export async function startServer(
   config: ReestrConfig,
@@ -136,6 +143,13 @@ export async function startServer(
       uploadTtlMs: config.storage.uploadExpiry,
     });
 
+    const gc = new GcService({
+      registry,
+      config: config.gc,
+      logger: logger.child({ component: "gc" }),
+      metrics,
+    });
+
     let watcher: Watcher | undefined;
     const watchEntries = config.watch?.registries ?? [];
     if (watchEntries.length > 0) {
@@ -174,6 +188,7 @@ export async function startServer(
         access: gate.access,
         isLocal: (entry) => isThisServer(entry.spec.url, port),
       }),
+      createGcApiModule({ gc }),
       createCatalogModule({ catalog: catalog.catalog, access: gate.access }),
       createWebAppModule({ root: overrides.webRoot }),
     ];
@@ -208,7 +223,7 @@ export async function startServer(
       }
     };
     await sweep();
-    const sweeper = setInterval(sweep, UPLOAD_SWEEP_INTERVAL_MS);
+    const sweeper = setInterval(sweep, uploadSweepInterval(config.storage.uploadExpiry));
     sweeper.unref();
     opened.push({ close: () => clearInterval(sweeper) });
 

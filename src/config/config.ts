@@ -5,6 +5,7 @@ import { AUTH_ENVIRONMENT_VARIABLES, AuthConfigSchema } from "../auth/auth-confi
 import { CatalogSectionSchema } from "../catalog/registries-config.ts";
 import { LimitsSchema } from "../http/limits.ts";
 import { AuditSchema } from "../registry/http/audit.ts";
+import { GcConfigSchema } from "../registry/lifecycle/gc-service.ts";
 import { TlsSchema } from "../tls/config.ts";
 import { ConfigError } from "../util/config-error.ts";
 import { Duration } from "../util/duration.ts";
@@ -51,6 +52,8 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /** Garbage collection: what it removes, its grace period and schedule (src/registry/lifecycle/gc.ts). */
+    gc: GcConfigSchema.prefault({}),
     /** How long SIGTERM waits for in-flight requests before closing connections. */
     shutdownTimeout: Duration.prefault("30s"),
     /** Users, tokens and access rules on /v2 (src/auth/auth-config.ts); absent: the registry is open. */
@@ -88,6 +91,9 @@ export const ENVIRONMENT_VARIABLES: Record<string, { path: string; type: Variabl
   REESTR_UPLOAD_EXPIRY: { path: "storage.uploadExpiry", type: "duration" },
   REESTR_STORAGE_SYNC: { path: "storage.sync", type: "string" },
   REESTR_SHUTDOWN_TIMEOUT: { path: "shutdownTimeout", type: "duration" },
+  REESTR_GC_UNTAGGED: { path: "gc.untagged", type: "boolean" },
+  REESTR_GC_GRACE_PERIOD: { path: "gc.gracePeriod", type: "duration" },
+  REESTR_GC_SCHEDULE: { path: "gc.schedule", type: "string" },
   ...AUTH_ENVIRONMENT_VARIABLES,
   REESTR_TLS: { path: "tls.enabled", type: "boolean" },
   REESTR_TLS_CERT: { path: "tls.cert", type: "string" },

@@ -132,6 +132,18 @@ export async function readJsonObject(ctx: RequestContext, limit: number): Promis
 }
 
 /**
+ * A boolean query parameter (`?dryRun=true`): true/1/yes or false/0/no, `fallback` when absent;
+ * anything else is a 400 naming the parameter, so a typo never silently means "no".
+ */
+export function queryFlag(ctx: RequestContext, name: string, fallback: boolean): boolean {
+  const raw = ctx.query.get(name);
+  if (raw === null) return fallback;
+  if (/^(true|1|yes)$/i.test(raw)) return true;
+  if (/^(false|0|no)$/i.test(raw)) return false;
+  throw badRequest(`${name}: expected true or false, got "${raw.slice(0, 50)}"`);
+}
+
+/**
  * A path parameter of the matched route. The route's pattern guarantees it is there; asking for
  * one the pattern does not have is a programming error, said loudly.
  */

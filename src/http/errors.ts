@@ -22,6 +22,7 @@ export const HTTP_ERROR_CODES = [
   "FORBIDDEN",
   "NOT_FOUND",
   "METHOD_NOT_ALLOWED",
+  "CONFLICT",
   "LENGTH_REQUIRED",
   "PAYLOAD_TOO_LARGE",
   "UNSUPPORTED_MEDIA_TYPE",
@@ -87,6 +88,11 @@ export function methodNotAllowed(method: string, allowed: readonly string[]): Ht
       headers: { Allow: allowed.join(", ") },
     },
   );
+}
+
+/** 409: the request clashes with work in progress (a second garbage-collection run). */
+export function conflict(message: string, details?: unknown): HttpError {
+  return new HttpError(409, "CONFLICT", message, { details });
 }
 
 export function payloadTooLarge(message: string): HttpError {

@@ -96,19 +96,33 @@ export function metadataPath(dataDir: string): string {
 }
 
 /** Bumped with every change to METADATA_SCHEMA; SqliteFile refuses a database from a newer one. */
-export const METADATA_SCHEMA_VERSION = 1;
+export const METADATA_SCHEMA_VERSION = 2;
+
+/**
+ * Changes to existing tables, by the version they upgrade from (see SqliteFile's `migrations`):
+ * version 2 records when each blob link was last made, which garbage collection's grace period
+ * needs (links that existed before the upgrade count as made at the upgrade: the safe side).
+ */
+export const METADATA_MIGRATIONS: readonly string[] = [
+  `ALTER TABLE repository_blobs ADD COLUMN linked_at INTEGER NOT NULL DEFAULT 0;
+   UPDATE repository_blobs SET linked_at = CAST(unixepoch('subsec') * 1000 AS INTEGER);`,
+];
 
 /**
  * The schema of metadata.sqlite (applied on every open; `IF NOT EXISTS` makes that a no-op on
  * an existing file). Times are epoch milliseconds; digests are `<algorithm>:<hex>` text.
  *
- *	repositories        every repository that was ever pushed to (a blob link or a manifest)
- *	blobs               each distinct committed blob, once, with its size
- *	repository_blobs    which repository may read which blob (the link a pull or mount checks);
- *	                    a blob no repository links any more is orphaned and its bytes deleted
+ *	repositories        every repository pushed to (a blob link or a manifest) and not yet
+ *	                    emptied by garbage collection; listed (/v2/_catalog, the catalogue)
+ *	                    only while it holds a manifest
+ *	blobs               each distinct committed blob, once, with its size and commit time
+ *	repository_blobs    which repository may read which blob (the link a pull or mount checks),
+ *	                    and when it was last linked; a DELETE of the blob removes only the link,
+ *	                    garbage collection (lifecycle/gc.ts) removes unreferenced links, rows and bytes
  *	manifests           each manifest per repository, with its exact bytes; `subject`,
  *	                    `artifact_type` and `annotations` (JSON) serve the referrers API
- *	manifest_references the blobs and child manifests a manifest names, per repository
+ *	manifest_references the blobs and child manifests a manifest names, per repository (what
+ *	                    garbage collection marks from)
  *	tags                tag → manifest digest per repository, with the time it was last set
  *	uploads             upload sessions: which repository an upload id belongs to, since when
  *	                    (the bytes are in uploads/<id>)
@@ -126,6 +140,7 @@ CREATE TABLE IF NOT EXISTS blobs (
 CREATE TABLE IF NOT EXISTS repository_blobs (
   repository TEXT NOT NULL,
   digest TEXT NOT NULL,
+  linked_at INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (repository, digest)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS repository_blobs_by_digest ON repository_blobs (digest);
@@ -150,6 +165,7 @@ CREATE TABLE IF NOT EXISTS manifest_references (
   kind TEXT NOT NULL CHECK (kind IN ('blob', 'manifest')),
   PRIMARY KEY (repository, manifest, digest)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS manifest_references_by_digest ON manifest_references (digest, repository);
 CREATE TABLE IF NOT EXISTS tags (
   repository TEXT NOT NULL,
   tag TEXT NOT NULL,

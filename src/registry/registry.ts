@@ -15,7 +15,15 @@ import { assertRepositoryName, isValidRepositoryName, parseManifestReference } f
 import { chunksOf } from "../util/chunks.ts";
 import { KeyedMutex } from "../util/keyed-mutex.ts";
 import { LruCache } from "../util/lru-cache.ts";
-import type { MetadataStore, Page, ReferrerDescriptor, StoredManifest } from "./metadata/metadata-store.ts";
+import { collectGarbage, type GcOptions, type GcResult } from "./lifecycle/gc.ts";
+import type {
+  MetadataStore,
+  Page,
+  ReferenceProblem,
+  ReferrerDescriptor,
+  RequiredReferences,
+  StoredManifest,
+} from "./metadata/metadata-store.ts";
 import type {
   RegistryIndex,
   RepositorySummaryRecord,
@@ -100,6 +108,8 @@ export class Registry {
    */
   readonly #tagLists = new LruCache<string, string[]>(1_000_000, (tags) => tags.length + 1);
   #tagGeneration = 0;
+  /** Bumped when garbage collection removes manifests: a read begun before must not be cached. */
+  #manifestGeneration = 0;
 
   constructor(options: RegistryOptions) {
     this.#manifests = new LruCache(
@@ -132,19 +142,24 @@ export class Registry {
     throw await this.#unknown(repository, new RegistryError("BLOB_UNKNOWN", undefined, { digest }));
   }
 
+  /**
+   * Unlinks a blob from the repository (a pull of it there is then BLOB_UNKNOWN). The bytes
+   * stay: garbage collection removes them once no repository links and no manifest references
+   * them, so deleting a layer of a tagged image never destroys what another repository (or a
+   * re-push of the layer) needs.
+   */
   async deleteBlob(repository: string, digestText: string): Promise<void> {
     assertRepositoryName(repository);
     this.#assertDeleteEnabled();
     const digest = parseDigest(digestText).digest;
-    await this.#locks.run(`blob:${digest}`, async () => {
-      const { unlinked, orphaned } = await this.#metadata.unlinkBlob(repository, digest);
-      if (!unlinked)
-        throw await this.#unknown(repository, new RegistryError("BLOB_UNKNOWN", undefined, { digest }));
-      if (orphaned) await this.#blobs.delete(digest);
-    });
+    const unlinked = await this.#locks.run(`blob:${digest}`, () =>
+      this.#metadata.unlinkBlob(repository, digest),
+    );
+    if (!unlinked)
+      throw await this.#unknown(repository, new RegistryError("BLOB_UNKNOWN", undefined, { digest }));
   }
 
-  /** Links a blob of another repository into this one; false when `from` cannot provide it. */
+  /** Links a blob of another repository into this one; undefined when `from` cannot provide it. */
   async mountBlob(
     repository: string,
     from: string,
@@ -153,10 +168,12 @@ export class Registry {
     assertRepositoryName(repository);
     const digest = parseDigest(digestText).digest;
     if (!isValidRepositoryName(from)) return undefined;
-    const size = await this.#metadata.linkedBlobSize(from, digest);
-    if (size === undefined) return undefined;
-    await this.#locks.run(`blob:${digest}`, () => this.#metadata.linkBlob(repository, digest, size));
-    return { digest, size };
+    // Checked and linked in one transaction under the blob's lock: a sweep cannot remove the
+    // blob between the check and the link (see lifecycle/gc.ts).
+    const size = await this.#locks.run(`blob:${digest}`, () =>
+      this.#metadata.mountBlob(repository, from, digest),
+    );
+    return size === undefined ? undefined : { digest, size };
   }
 
   // ---- uploads -----------------------------------------------------------------------
@@ -262,8 +279,8 @@ export class Registry {
     await this.#inUpload(repository, id, () => this.#discardUpload(id));
   }
 
-  /** Removes uploads untouched for longer than the TTL; returns how many went. */
-  async expireUploads(now = Date.now()): Promise<number> {
+  /** Removes uploads untouched for longer than the TTL (with `dryRun`, only counts them); how many. */
+  async expireUploads(now = Date.now(), dryRun = false): Promise<number> {
     const cutoff = now - this.#uploadTtlMs;
     let removed = 0;
     const stored = new Map((await this.#blobs.listUploads()).map((u) => [u.id, u]));
@@ -272,14 +289,14 @@ export class Registry {
       stored.delete(session.id);
       const lastActivity = upload ? upload.modifiedAt.getTime() : session.createdAt;
       if (lastActivity < cutoff) {
-        await this.#locks.run(`upload:${session.id}`, () => this.#discardUpload(session.id));
+        if (!dryRun) await this.#locks.run(`upload:${session.id}`, () => this.#discardUpload(session.id));
         removed++;
       }
     }
     // Bytes without a session (a crash between the two creates) are never reachable.
     for (const upload of stored.values()) {
       if (upload.modifiedAt.getTime() < cutoff) {
-        await this.#blobs.deleteUpload(upload.id);
+        if (!dryRun) await this.#blobs.deleteUpload(upload.id);
         removed++;
       }
     }
@@ -362,9 +379,10 @@ export class Registry {
       const key = `${repository}@${digest}`;
       const cached = this.#manifests.get(key);
       if (cached) return cached;
+      const generation = this.#manifestGeneration;
       const manifest = await this.#metadata.getManifestByDigest(repository, digest);
       if (manifest) {
-        this.#manifests.set(key, manifest);
+        if (generation === this.#manifestGeneration) this.#manifests.set(key, manifest);
         return manifest;
       }
     }
@@ -383,8 +401,7 @@ export class Registry {
     const digest = digestFromHash(algorithm, createDigester(algorithm).update(body));
     if (ref.digest && ref.digest !== digest) throw digestMismatch("manifest", digest, ref.digest);
     const parsed = parseManifest(body, contentType);
-    await this.#assertReferencesExist(repository, parsed);
-    await this.#metadata.putManifest(
+    const problem = await this.#metadata.putManifest(
       repository,
       {
         digest,
@@ -397,22 +414,11 @@ export class Registry {
         annotations: parsed.annotations,
       },
       ref.tag,
+      requiredReferences(parsed),
     );
+    if (problem) throw referenceError(repository, problem);
     if (ref.tag !== undefined) this.#tagsChanged(repository);
     return { digest, subject: parsed.subject?.digest };
-  }
-
-  async #assertReferencesExist(repository: string, parsed: ParsedManifest): Promise<void> {
-    const notHere = (kind: "blob" | "manifest", digest: Digest) =>
-      new RegistryError("MANIFEST_BLOB_UNKNOWN", `${kind} ${digest} is not in repository ${repository}`, {
-        digest,
-      });
-    const blobs = parsed.blobs.filter((b) => !isNonDistributable(b)).map((b) => b.digest);
-    const [missingBlob] = await this.#metadata.missingBlobs(repository, blobs);
-    if (missingBlob !== undefined) throw notHere("blob", missingBlob);
-    const children = parsed.children.map((c) => c.digest);
-    const [missingChild] = await this.#metadata.missingManifests(repository, children);
-    if (missingChild !== undefined) throw notHere("manifest", missingChild);
   }
 
   /** DELETE by digest removes the manifest (and its tags); DELETE by tag removes only the tag. */
@@ -496,6 +502,26 @@ export class Registry {
     };
   }
 
+  // ---- garbage collection --------------------------------------------------------------
+
+  /** One garbage-collection run over this registry's stores (the protocol is in lifecycle/gc.ts). */
+  async collectGarbage(options: GcOptions): Promise<GcResult> {
+    return collectGarbage(
+      {
+        blobs: this.#blobs,
+        metadata: this.#metadata,
+        locks: this.#locks,
+        expireUploads: (dryRun) => this.expireUploads(Date.now(), dryRun),
+        forget: (manifests, repositories) => {
+          this.#manifestGeneration++;
+          for (const { repository, digest } of manifests) this.#manifests.delete(`${repository}@${digest}`);
+          for (const repository of repositories) this.#tagsChanged(repository);
+        },
+      },
+      options,
+    );
+  }
+
   // ---- health and the catalogue's reads ----------------------------------------------
 
   /** Probes each store (what /readyz reports): never throws, an unreachable store is unhealthy. */
@@ -542,6 +568,36 @@ export class Registry {
       ? error
       : new RegistryError("NAME_UNKNOWN", undefined, { name: repository });
   }
+}
+
+/**
+ * What a manifest needs in its repository: its blobs (except non-distributable layers, which
+ * live elsewhere) and an index's children, each of the size its descriptor states.
+ */
+function requiredReferences(parsed: ParsedManifest): RequiredReferences {
+  return {
+    blobs: parsed.blobs.filter((b) => !isNonDistributable(b)).map(({ digest, size }) => ({ digest, size })),
+    manifests: parsed.children.map(({ digest, size }) => ({ digest, size })),
+  };
+}
+
+/** MANIFEST_BLOB_UNKNOWN for a reference not in the repository; MANIFEST_INVALID for a wrong size. */
+function referenceError(repository: string, problem: ReferenceProblem): RegistryError {
+  const { kind, digest } = problem;
+  if (problem.problem === "missing") {
+    return new RegistryError(
+      "MANIFEST_BLOB_UNKNOWN",
+      `${kind} ${digest} is not in repository ${repository}`,
+      {
+        digest,
+      },
+    );
+  }
+  return new RegistryError(
+    "MANIFEST_INVALID",
+    `the descriptor of ${kind} ${digest} states ${problem.stated} bytes but the stored ${kind} has ${problem.stored}`,
+    { digest, size: problem.stated, stored: problem.stored },
+  );
 }
 
 /** DIGEST_INVALID for content whose digest is not the one the client named. */

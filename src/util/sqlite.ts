@@ -79,6 +79,16 @@ export class SqliteFile {
     }
   }
 
+  /** Runs `work` in a transaction that is always rolled back: a dry run of real writes. */
+  rolledBack<T>(work: () => T): T {
+    this.db.exec("BEGIN IMMEDIATE");
+    try {
+      return work();
+    } finally {
+      this.db.exec("ROLLBACK");
+    }
+  }
+
   close(): void {
     if (this.db.isOpen) this.db.close();
   }

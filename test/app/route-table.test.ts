@@ -84,6 +84,8 @@ const EXPECTED: Record<string, Decision> = {
   "DELETE /api/registries/{id}/repositories/{name}/manifests/{digest}": "delete",
   "GET /api/registries/{id}/storage": "public", // filtered to what the caller may pull
   "GET /api/storage": "public", // aggregate storage figures
+  "GET /api/admin/gc": "admin", // garbage-collection runs: what was deleted where
+  "POST /api/admin/gc": "admin", // deletes data
   "GET /api/openapi.json": "public", // the API's description
   "* /api/{rest*}": "public", // answers 404 for unknown API paths
   "GET /{path*}": "public", // the web app's files; its data comes from the API

@@ -64,7 +64,7 @@ export function metadataStoreContract(name: string, makeStore: () => Promise<Met
           const names = ["b", "a/b", "ab", "a", "a-b", "a_b", "a.b", "z/y/x", "0"];
           for (const [i, repository] of names.entries()) {
             if (i % 2 === 0) await store.linkBlob(repository, blob(repository), 1);
-            else await store.putManifest(repository, manifest(repository));
+            await store.putManifest(repository, manifest(repository));
           }
           const sorted = [...names].sort();
           assert.deepEqual(sorted, ["0", "a", "a-b", "a.b", "a/b", "a_b", "ab", "b", "z/y/x"]);
@@ -91,6 +91,20 @@ export function metadataStoreContract(name: string, makeStore: () => Promise<Met
           for (const repository of names) assert.equal(await store.repositoryExists(repository), true);
           assert.equal(await store.repositoryExists("a/b/c"), false);
           assert.equal(await store.repositoryExists("A"), false);
+        }));
+
+      test("only repositories holding a manifest are listed", () =>
+        withStore(async (store) => {
+          await store.linkBlob("blobs-only", blob("b"), 1);
+          const m = manifest("m");
+          await store.putManifest("emptied", m, "v1");
+          await store.putManifest("kept", manifest("k"));
+          assert.deepEqual(await store.listRepositories({ limit: 10 }), ["emptied", "kept"]);
+          await store.deleteManifest("emptied", m.digest);
+          assert.deepEqual(await store.listRepositories({ limit: 10 }), ["kept"]);
+          // Still known to the API (NAME_UNKNOWN versus BLOB_UNKNOWN) until garbage collection.
+          assert.equal(await store.repositoryExists("emptied"), true);
+          assert.equal(await store.repositoryExists("blobs-only"), true);
         }));
     });
 
@@ -121,65 +135,95 @@ export function metadataStoreContract(name: string, makeStore: () => Promise<Met
           assert.equal(await store.blobSize(blob("big")), size);
         }));
 
-      test("unlinkBlob reports orphaned only when no repository links the blob any more", () =>
+      test("unlinkBlob removes one repository's link and keeps the blob's row", () =>
         withStore(async (store) => {
           const digest = blob("shared");
           await store.linkBlob("a", digest, 10);
           await store.linkBlob("b", digest, 10);
 
-          assert.deepEqual(await store.unlinkBlob("a", digest), { unlinked: true, orphaned: false });
+          assert.equal(await store.unlinkBlob("a", digest), true);
           assert.equal(await store.linkedBlobSize("a", digest), undefined);
           assert.equal(await store.linkedBlobSize("b", digest), 10);
-          assert.equal(await store.blobSize(digest), 10);
-
-          assert.deepEqual(await store.unlinkBlob("a", digest), { unlinked: false, orphaned: false });
-          assert.deepEqual(await store.unlinkBlob("c", digest), { unlinked: false, orphaned: false });
-
-          assert.deepEqual(await store.unlinkBlob("b", digest), { unlinked: true, orphaned: true });
+          assert.equal(await store.unlinkBlob("a", digest), false);
+          assert.equal(await store.unlinkBlob("c", digest), false);
+          assert.equal(await store.unlinkBlob("b", digest), true);
           assert.equal(await store.linkedBlobSize("b", digest), undefined);
-          assert.equal(await store.blobSize(digest), undefined);
+          // Only garbage collection removes a blob.
+          assert.equal(await store.blobSize(digest), 10);
+          assert.equal(await store.unlinkBlob("a", blob("never")), false);
 
-          assert.deepEqual(await store.unlinkBlob("b", digest), { unlinked: false, orphaned: false });
-          assert.deepEqual(await store.unlinkBlob("a", blob("never")), { unlinked: false, orphaned: false });
-
-          // A blob can be linked again after it was orphaned.
           await store.linkBlob("a", digest, 10);
           assert.equal(await store.linkedBlobSize("a", digest), 10);
         }));
 
-      test("missingBlobs lists each digest not linked into the repository once", () =>
+      test("mountBlob links what the source repository links, and nothing else", () =>
         withStore(async (store) => {
-          const [x, y, z, w] = [blob("x"), blob("y"), blob("z"), blob("w")];
-          await store.linkBlob("repo", x, 1);
-          await store.linkBlob("repo", y, 2);
-          await store.linkBlob("other", z, 3);
-          assert.deepEqual(await store.missingBlobs("repo", []), []);
-          assert.deepEqual(await store.missingBlobs("repo", [x, y]), []);
-          assert.deepEqual(
-            await store.missingBlobs("repo", [x, z]),
-            [z],
-            "linked elsewhere is still missing here",
-          );
-          assert.deepEqual((await store.missingBlobs("repo", [w, x, z, w, y, z])).sort(), [w, z].sort());
-          assert.deepEqual((await store.missingBlobs("nowhere", [x, y])).sort(), [x, y].sort());
+          const digest = blob("mounted");
+          await store.linkBlob("from", digest, 42);
+          assert.equal(await store.mountBlob("to", "from", digest), 42);
+          assert.equal(await store.linkedBlobSize("to", digest), 42);
+          assert.equal(await store.repositoryExists("to"), true);
+          assert.equal(await store.mountBlob("third", "nowhere", digest), undefined);
+          assert.equal(await store.mountBlob("third", "from", blob("other")), undefined);
+          assert.equal(await store.repositoryExists("third"), false);
         }));
 
-      test("missingManifests lists each manifest not in the repository once", () =>
+      test("putManifest refuses, writing nothing, when a required reference is missing or of another size", () =>
         withStore(async (store) => {
-          const m1 = manifest("m1");
-          const m2 = manifest("m2");
-          const m3 = manifest("m3");
-          await store.putManifest("repo", m1);
-          await store.putManifest("repo", m2, "v2");
-          await store.putManifest("other", m3);
-          assert.deepEqual(await store.missingManifests("repo", []), []);
-          assert.deepEqual(await store.missingManifests("repo", [m1.digest, m2.digest]), []);
+          const [x, y] = [blob("x"), blob("y")];
+          await store.linkBlob("repo", x, 1);
+          await store.linkBlob("other", y, 2);
+          const child = manifest("child");
+          await store.putManifest("repo", child);
+          const childSize = child.content.byteLength;
+          const required = (blobs: [Digest, number][], manifests: [Digest, number][] = []) => ({
+            blobs: blobs.map(([digest, size]) => ({ digest, size })),
+            manifests: manifests.map(([digest, size]) => ({ digest, size })),
+          });
+
+          const linkedElsewhere = manifest("needs-y", { blobs: [x, y] });
           assert.deepEqual(
-            (await store.missingManifests("repo", [m3.digest, m1.digest, m3.digest, blob("q")])).sort(),
-            [m3.digest, blob("q")].sort(),
+            await store.putManifest(
+              "repo",
+              linkedElsewhere,
+              "v1",
+              required([
+                [x, 1],
+                [y, 2],
+              ]),
+            ),
+            { kind: "blob", digest: y, problem: "missing" },
+            "linked elsewhere is still missing here",
           );
-          await store.deleteManifest("repo", m1.digest);
-          assert.deepEqual(await store.missingManifests("repo", [m1.digest, m2.digest]), [m1.digest]);
+          const wrongSize = manifest("wrong-size", { blobs: [x] });
+          assert.deepEqual(await store.putManifest("repo", wrongSize, "v1", required([[x, 5]])), {
+            kind: "blob",
+            digest: x,
+            problem: "size",
+            stated: 5,
+            stored: 1,
+          });
+          const missingChild = manifest("index", { children: [manifest("absent").digest] });
+          assert.deepEqual(
+            await store.putManifest(
+              "repo",
+              missingChild,
+              "v1",
+              required([], [[manifest("absent").digest, 9]]),
+            ),
+            { kind: "manifest", digest: manifest("absent").digest, problem: "missing" },
+          );
+          for (const refused of [linkedElsewhere, wrongSize, missingChild]) {
+            assert.equal(await store.getManifestByDigest("repo", refused.digest), undefined);
+          }
+          assert.equal(await store.resolveTag("repo", "v1"), undefined);
+
+          const good = manifest("good", { blobs: [x], children: [child.digest] });
+          assert.equal(
+            await store.putManifest("repo", good, "v1", required([[x, 1]], [[child.digest, childSize]])),
+            undefined,
+          );
+          assert.equal(await store.resolveTag("repo", "v1"), good.digest);
         }));
     });
 
@@ -461,6 +505,171 @@ export function metadataStoreContract(name: string, makeStore: () => Promise<Met
           await store.createUpload(session);
           await assert.rejects(store.createUpload({ ...session, repository: "second" }));
           assert.deepEqual(await store.getUpload(session.id), session);
+        }));
+    });
+
+    describe("garbage collection sweep", () => {
+      // `before` in the future: everything already written is past the grace period.
+      const now = () => Date.now() + 1000;
+      const sweepAll = (store: MetadataStore, untagged = false, dryRun = false) =>
+        store.sweep({ before: now(), untagged, dryRun });
+      const digests = (list: { digest: Digest }[]) => list.map((item) => item.digest).sort();
+
+      test("removes unreferenced links and then blobs nothing links or references", () =>
+        withStore(async (store) => {
+          const [layer, orphan, sharedElsewhere] = [blob("layer"), blob("orphan"), blob("shared")];
+          await store.linkBlob("app", layer, 10);
+          await store.linkBlob("app", orphan, 20);
+          await store.linkBlob("app", sharedElsewhere, 30);
+          await store.linkBlob("other", sharedElsewhere, 30);
+          await store.putManifest("app", manifest("image", { blobs: [layer] }), "v1");
+          await store.putManifest("other", manifest("uses-shared", { blobs: [sharedElsewhere] }), "v1");
+
+          const result = await sweepAll(store);
+          assert.equal(result.links, 2, "app's links to orphan and shared go");
+          assert.deepEqual(result.blobs, [{ digest: orphan, size: 20 }]);
+          assert.deepEqual(result.manifests, []);
+          assert.equal(await store.blobSize(orphan), undefined);
+          assert.equal(await store.linkedBlobSize("app", layer), 10);
+          assert.equal(await store.linkedBlobSize("app", sharedElsewhere), undefined);
+          assert.equal(await store.linkedBlobSize("other", sharedElsewhere), 30);
+          assert.deepEqual(await sweepAll(store), { manifests: [], links: 0, blobs: [], repositories: [] });
+        }));
+
+      test("keeps a blob a manifest references even after its link was deleted", () =>
+        withStore(async (store) => {
+          const layer = blob("layer");
+          await store.linkBlob("app", layer, 10);
+          await store.putManifest("app", manifest("image", { blobs: [layer] }), "v1");
+          assert.equal(await store.unlinkBlob("app", layer), true);
+          const result = await sweepAll(store);
+          assert.deepEqual(result.blobs, []);
+          assert.equal(await store.blobSize(layer), 10);
+        }));
+
+      test("touches nothing written within the grace period", () =>
+        withStore(async (store) => {
+          await store.linkBlob("fresh", blob("fresh"), 1);
+          await store.putManifest("fresh", manifest("untagged"));
+          const result = await store.sweep({ before: Date.now() - 60_000, untagged: true, dryRun: false });
+          assert.deepEqual(result, { manifests: [], links: 0, blobs: [], repositories: [] });
+          assert.equal(await store.blobSize(blob("fresh")), 1);
+        }));
+
+      test("a link made again is dated anew", () =>
+        withStore(async (store) => {
+          await store.linkBlob("app", blob("relinked"), 1);
+          const between = Date.now() + 1;
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          await store.linkBlob("app", blob("relinked"), 1);
+          const result = await store.sweep({ before: between, untagged: false, dryRun: false });
+          assert.equal(result.links, 0);
+          assert.equal(await store.linkedBlobSize("app", blob("relinked")), 1);
+        }));
+
+      test("with untagged, removes manifests no tag, index or live subject holds, and what they held", () =>
+        withStore(async (store) => {
+          const [l1, l2, l3] = [blob("l1"), blob("l2"), blob("l3")];
+          for (const [digest, size] of [
+            [l1, 1],
+            [l2, 2],
+            [l3, 3],
+          ] as const)
+            await store.linkBlob("app", digest, size);
+          const tagged = manifest("tagged", { blobs: [l1] });
+          const child = manifest("child", { blobs: [l2] });
+          const index = manifest("index", { children: [child.digest] });
+          const loose = manifest("loose", { blobs: [l3] });
+          const signatureOfTagged = manifest("sig-tagged", { subject: tagged.digest, artifactType: "sig" });
+          const signatureOfLoose = manifest("sig-loose", { subject: loose.digest, artifactType: "sig" });
+          const oldIndex = manifest("old-index", { children: [loose.digest] });
+          await store.putManifest("app", tagged, "v1");
+          await store.putManifest("app", child);
+          await store.putManifest("app", index, "multi");
+          await store.putManifest("app", loose);
+          await store.putManifest("app", oldIndex);
+          await store.putManifest("app", signatureOfTagged);
+          await store.putManifest("app", signatureOfLoose);
+
+          assert.deepEqual((await sweepAll(store, false)).manifests, [], "without untagged no manifest goes");
+          const result = await sweepAll(store, true);
+          assert.deepEqual(
+            digests(result.manifests),
+            [loose, oldIndex, signatureOfLoose].map((m) => m.digest).sort(),
+          );
+          for (const m of result.manifests) {
+            assert.equal(m.repository, "app");
+            assert.ok(m.size > 0);
+          }
+          assert.deepEqual(result.blobs, [{ digest: l3, size: 3 }]);
+          for (const kept of [tagged, child, index, signatureOfTagged]) {
+            assert.ok(await store.getManifestByDigest("app", kept.digest), `${kept.digest} is kept`);
+          }
+          assert.equal(await store.getManifestByDigest("app", loose.digest), undefined);
+          assert.deepEqual(
+            (await store.listReferrers("app", tagged.digest)).map((r) => r.digest),
+            [signatureOfTagged.digest],
+          );
+
+          // Untagging the index frees its child and the child's layer.
+          await store.deleteTag("app", "multi");
+          const second = await sweepAll(store, true);
+          assert.deepEqual(digests(second.manifests), [child.digest, index.digest].sort());
+          assert.deepEqual(second.blobs, [{ digest: l2, size: 2 }]);
+        }));
+
+      test("removes repositories left with nothing, keeps those with an upload", () =>
+        withStore(async (store) => {
+          const m = manifest("m", { blobs: [blob("b")] });
+          await store.linkBlob("emptied", blob("b"), 1);
+          await store.putManifest("emptied", m, "v1");
+          await store.deleteManifest("emptied", m.digest);
+          await store.linkBlob("uploading", blob("u"), 1);
+          await store.unlinkBlob("uploading", blob("u"));
+          await store.createUpload({ id: randomUUID(), repository: "uploading", createdAt: 1 });
+          const result = await sweepAll(store);
+          assert.deepEqual(result.repositories, ["emptied"]);
+          assert.equal(await store.repositoryExists("emptied"), false);
+          assert.equal(await store.repositoryExists("uploading"), true);
+          assert.deepEqual(digests(result.blobs), [blob("b"), blob("u")].sort());
+        }));
+
+      test("a dry run reports exactly what the real run then removes, and changes nothing", () =>
+        withStore(async (store) => {
+          for (let i = 0; i < 30; i++) {
+            await store.linkBlob(`repo${i % 3}`, blob(`b${i}`), i + 1);
+            if (i % 2 === 0)
+              await store.putManifest(
+                `repo${i % 3}`,
+                manifest(`m${i}`, { blobs: [blob(`b${i}`)] }),
+                i % 4 === 0 ? `t${i}` : undefined,
+              );
+          }
+          const before = now();
+          const dry = await store.sweep({ before, untagged: true, dryRun: true });
+          assert.ok(dry.blobs.length > 0 && dry.manifests.length > 0);
+          assert.deepEqual(
+            await store.sweep({ before, untagged: true, dryRun: true }),
+            dry,
+            "the dry run changed something",
+          );
+          const real = await store.sweep({ before, untagged: true, dryRun: false });
+          assert.deepEqual(digests(real.blobs), digests(dry.blobs));
+          assert.deepEqual(digests(real.manifests), digests(dry.manifests));
+          assert.equal(real.links, dry.links);
+          assert.deepEqual(real.repositories, dry.repositories);
+        }));
+
+      test("a manifest PUT after a sweep removed its blob's link is refused", () =>
+        withStore(async (store) => {
+          const layer = blob("raced");
+          await store.linkBlob("app", layer, 10);
+          await sweepAll(store);
+          const problem = await store.putManifest("app", manifest("late", { blobs: [layer] }), "v1", {
+            blobs: [{ digest: layer, size: 10 }],
+            manifests: [],
+          });
+          assert.deepEqual(problem, { kind: "blob", digest: layer, problem: "missing" });
         }));
     });
 

@@ -63,15 +63,23 @@ export function registryIndexContract(name: string, makeStores: () => Promise<Re
           assert.equal((await index.stats()).blobBytes, size);
         }));
 
-      test("a blob no repository links any more no longer counts", () =>
+      test("a blob no repository links any more counts until garbage collection removes it", () =>
         withStores(async ({ metadata, index }) => {
           const digest = blob("shared");
           await metadata.linkBlob("a", digest, 10);
           await metadata.linkBlob("b", digest, 10);
           await metadata.unlinkBlob("a", digest);
-          assert.equal((await index.stats()).blobs, 1);
           await metadata.unlinkBlob("b", digest);
-          assert.equal((await index.stats()).blobs, 0);
+          // Its bytes are still stored: the figures say so until a sweep removes it.
+          assert.equal((await index.stats()).blobs, 1);
+          await metadata.sweep({ before: Date.now() + 1000, untagged: false, dryRun: false });
+          assert.deepEqual(await index.stats(), {
+            repositories: 0,
+            manifests: 0,
+            tags: 0,
+            blobs: 0,
+            blobBytes: 0,
+          });
         }));
 
       test("a tag moved to another manifest counts once, and both manifests count", () =>
@@ -116,17 +124,17 @@ export function registryIndexContract(name: string, makeStores: () => Promise<Re
           await metadata.putManifest("a", manifest("m2"), "t2");
           await metadata.putManifest("b", manifest("m1"), "t1");
           await metadata.putManifest("d", manifest("m3"));
+          // Repositories holding a manifest (c has only a blob: it is not listed either).
           assert.deepEqual(await index.stats(), {
-            repositories: 4,
+            repositories: 3,
             manifests: 4,
             tags: 3,
             blobs: 2,
             blobBytes: 150,
           });
+          // Unlinked, y is still stored (and counted) until garbage collection.
           await metadata.unlinkBlob("a", blob("y"));
-          const stats = await index.stats();
-          assert.equal(stats.blobs, 1);
-          assert.equal(stats.blobBytes, 100);
+          assert.equal((await index.stats()).blobBytes, 150);
         }));
 
       test("repositorySummaries: tags, linked bytes (each blob once), shared bytes, last change, signed", () =>
@@ -157,15 +165,14 @@ export function registryIndexContract(name: string, makeStores: () => Promise<Re
               { name: "a", tags: 2, bytes: 150, sharedBytes: 100, signed: false },
               { name: "b", tags: 1, bytes: 100, sharedBytes: 100, signed: true },
               { name: "c", tags: 1, bytes: 0, sharedBytes: 0, signed: true },
-              { name: "d", tags: 0, bytes: 7, sharedBytes: 0, signed: false },
             ],
+            "d holds no manifest: it is not listed",
           );
-          for (const summary of summaries.slice(0, 3)) {
+          for (const summary of summaries) {
             assert.ok(
               summary.updatedAt && summary.updatedAt <= before && summary.updatedAt > before - 60_000,
             );
           }
-          assert.equal(summaries[3]!.updatedAt, undefined, "no manifest and no tag: no update time");
         }));
 
       test("listTagRecords: every tag with digest, media type and time, by tag; undefined when unknown", () =>

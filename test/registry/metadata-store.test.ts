@@ -159,6 +159,7 @@ describe("SqliteMetadataStore specifics", () => {
       for (let i = 0; i < 3; i++) {
         const store = new SqliteMetadataStore(path);
         await store.linkBlob(`repo${i}`, digestOf(`b${i}`), i + 1);
+        await store.putManifest(`repo${i}`, manifest(`m${i}`));
         await store.close();
       }
       const store = new SqliteMetadataStore(path);

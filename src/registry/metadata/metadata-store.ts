@@ -31,6 +31,40 @@ export interface Page {
   limit: number;
 }
 
+/** What a manifest PUT requires to exist in the repository, checked in the write's transaction. */
+export interface RequiredReferences {
+  /** Blobs (config, layers, …) with the size the manifest's descriptor states. */
+  blobs: { digest: Digest; size: number }[];
+  /** Child manifests of an index, with the size the descriptor states. */
+  manifests: { digest: Digest; size: number }[];
+}
+
+/** Why a manifest PUT was refused: a required reference is absent, or not of the stated size. */
+export type ReferenceProblem =
+  | { kind: "blob" | "manifest"; digest: Digest; problem: "missing" }
+  | { kind: "blob" | "manifest"; digest: Digest; problem: "size"; stated: number; stored: number };
+
+/** What garbage collection may remove (see MetadataStore.sweep). */
+export interface SweepOptions {
+  /** Epoch ms: nothing committed, linked or pushed at or after this is touched (the grace period). */
+  before: number;
+  /** Also remove manifests no tag, no index and no live subject holds. */
+  untagged: boolean;
+  /** Report what would go, change nothing. */
+  dryRun: boolean;
+}
+
+/** What a sweep removed (or, in a dry run, would remove). */
+export interface SweepResult {
+  manifests: { repository: string; digest: Digest; size: number }[];
+  /** Blob links removed from repositories (no manifest of theirs references the blob). */
+  links: number;
+  /** Blob rows removed: no repository links them and no manifest references them. Their bytes may go. */
+  blobs: { digest: Digest; size: number }[];
+  /** Repositories removed: no manifest, no blob link, no upload left. */
+  repositories: string[];
+}
+
 export interface UploadSession {
   id: string;
   repository: string;
@@ -52,27 +86,37 @@ export interface MetadataStore {
   repositoryExists(repository: string): Promise<boolean>;
 
   /**
-   * Records a committed blob and links it into a repository; when `finishedUpload` is given,
-   * that upload session is removed in the same transaction.
+   * Records a committed blob and links it into a repository (a link made again is dated anew);
+   * when `finishedUpload` is given, that upload session is removed in the same transaction.
    */
   linkBlob(repository: string, digest: Digest, size: number, finishedUpload?: string): Promise<void>;
+  /**
+   * Links a blob that `from` links into `repository`, in one transaction; the blob's size, or
+   * undefined (and nothing changed) when `from` does not link it.
+   */
+  mountBlob(repository: string, from: string, digest: Digest): Promise<number | undefined>;
   /** Size of a blob linked into the repository, or undefined. */
   linkedBlobSize(repository: string, digest: Digest): Promise<number | undefined>;
   /** Size of a blob known anywhere in the registry, or undefined. */
   blobSize(digest: Digest): Promise<number | undefined>;
   /**
-   * Removes a repository's link to a blob. Returns whether it was linked, and whether the blob
-   * is now referenced by no repository at all (the caller may then delete its bytes).
+   * Removes a repository's link to a blob; whether it was linked. The blob's row stays: only
+   * garbage collection (sweep) removes blobs, once nothing links or references them.
    */
-  unlinkBlob(repository: string, digest: Digest): Promise<{ unlinked: boolean; orphaned: boolean }>;
+  unlinkBlob(repository: string, digest: Digest): Promise<boolean>;
 
-  /** Which of these blobs are not linked into the repository. */
-  missingBlobs(repository: string, digests: Digest[]): Promise<Digest[]>;
-  /** Which of these manifests are not in the repository. */
-  missingManifests(repository: string, digests: Digest[]): Promise<Digest[]>;
-
-  /** Stores a manifest (and points `tag` at it) in one transaction. */
-  putManifest(repository: string, manifest: ManifestRecord, tag?: string): Promise<void>;
+  /**
+   * Stores a manifest (and points `tag` at it) in one transaction, after checking in that same
+   * transaction that every `required` reference is in the repository with the stated size; the
+   * first problem found is returned and nothing is written. Checking inside the write is what
+   * makes a PUT safe against a concurrent sweep (see src/registry/lifecycle/gc.ts).
+   */
+  putManifest(
+    repository: string,
+    manifest: ManifestRecord,
+    tag?: string,
+    required?: RequiredReferences,
+  ): Promise<ReferenceProblem | undefined>;
   getManifestByTag(repository: string, tag: string): Promise<StoredManifest | undefined>;
   /** The digest a tag points at, without reading the manifest. */
   resolveTag(repository: string, tag: string): Promise<Digest | undefined>;
@@ -83,6 +127,17 @@ export interface MetadataStore {
   /** Tags in lexical order; undefined when the repository does not exist. */
   listTags(repository: string, page: Page): Promise<string[] | undefined>;
   listReferrers(repository: string, subject: Digest): Promise<ReferrerDescriptor[]>;
+
+  /**
+   * Garbage collection's sweep of the metadata: removes, in this order, untagged manifests (with
+   * `untagged`; repeatedly, as removing an index or a subject frees its children and referrers),
+   * blob links no manifest of their repository references, blob rows nothing links or references,
+   * and repositories left empty — each only when older than `before`. Every removal re-checks its
+   * condition in the transaction that makes it, so a concurrent push either lands first and is
+   * seen, or finds its reference gone and is refused. A dry run makes the same decisions on a
+   * snapshot and discards them.
+   */
+  sweep(options: SweepOptions): Promise<SweepResult>;
 
   createUpload(session: UploadSession): Promise<void>;
   getUpload(id: string): Promise<UploadSession | undefined>;

@@ -1,12 +1,16 @@
 import type { Digest } from "../../oci/digest.ts";
 import { SqliteFile } from "../../util/sqlite.ts";
-import { METADATA_SCHEMA, METADATA_SCHEMA_VERSION } from "../layout.ts";
+import { METADATA_MIGRATIONS, METADATA_SCHEMA, METADATA_SCHEMA_VERSION } from "../layout.ts";
 import type {
   ManifestRecord,
   MetadataStore,
   Page,
+  ReferenceProblem,
   ReferrerDescriptor,
+  RequiredReferences,
   StoredManifest,
+  SweepOptions,
+  SweepResult,
   UploadSession,
 } from "./metadata-store.ts";
 import type { RegistryIndex, RepositorySummaryRecord, StorageStats, TagRecord } from "./registry-index.ts";
@@ -33,6 +37,7 @@ export class SqliteMetadataStore implements MetadataStore, RegistryIndex {
       name: "metadata",
       schema: METADATA_SCHEMA,
       schemaVersion: METADATA_SCHEMA_VERSION,
+      migrations: METADATA_MIGRATIONS,
       synchronous: options.synchronous ?? "full",
     });
   }
@@ -56,12 +61,6 @@ export class SqliteMetadataStore implements MetadataStore, RegistryIndex {
     return this.#jsonArray<string>(sql, ...params).sort();
   }
 
-  /** Which of `digests` the query (`repository`, `digest` parameters) finds no row for, each once. */
-  #missing(sql: string, repository: string, digests: Digest[]): Digest[] {
-    const statement = this.#file.sql(sql);
-    return [...new Set(digests)].filter((digest) => statement.get(repository, digest) === undefined);
-  }
-
   #ensureRepository(repository: string, now: number): void {
     this.#file
       .sql("INSERT OR IGNORE INTO repositories (name, created_at) VALUES (?, ?)")
@@ -69,8 +68,11 @@ export class SqliteMetadataStore implements MetadataStore, RegistryIndex {
   }
 
   async listRepositories(page: Page): Promise<string[]> {
+    // Only repositories holding a manifest: one whose manifests were all deleted is gone from the
+    // listing at once, before garbage collection removes its row.
     return this.#jsonList(
-      "SELECT json_group_array(name) AS list FROM (SELECT name FROM repositories WHERE name > ? ORDER BY name LIMIT ?)",
+      `SELECT json_group_array(name) AS list FROM (SELECT name FROM repositories r WHERE name > ?
+         AND EXISTS (SELECT 1 FROM manifests m WHERE m.repository = r.name) ORDER BY name LIMIT ?)`,
       page.last ?? "",
       page.limit,
     );
@@ -89,13 +91,35 @@ export class SqliteMetadataStore implements MetadataStore, RegistryIndex {
       this.#file
         .sql("INSERT OR IGNORE INTO blobs (digest, size, created_at) VALUES (?, ?, ?)")
         .run(digest, size, now);
-      this.#file
-        .sql("INSERT OR IGNORE INTO repository_blobs (repository, digest) VALUES (?, ?)")
-        .run(repository, digest);
+      this.#link(repository, digest, now);
+    });
+  }
+
+  #link(repository: string, digest: Digest, now: number): void {
+    this.#file
+      .sql(
+        `INSERT INTO repository_blobs (repository, digest, linked_at) VALUES (?, ?, ?)
+         ON CONFLICT (repository, digest) DO UPDATE SET linked_at = excluded.linked_at`,
+      )
+      .run(repository, digest, now);
+  }
+
+  async mountBlob(repository: string, from: string, digest: Digest): Promise<number | undefined> {
+    const now = Date.now();
+    return this.#file.transaction(() => {
+      const size = this.#linkedSize(from, digest);
+      if (size === undefined) return undefined;
+      this.#ensureRepository(repository, now);
+      this.#link(repository, digest, now);
+      return size;
     });
   }
 
   async linkedBlobSize(repository: string, digest: Digest): Promise<number | undefined> {
+    return this.#linkedSize(repository, digest);
+  }
+
+  #linkedSize(repository: string, digest: Digest): number | undefined {
     const row = this.#file
       .sql(
         "SELECT b.size FROM repository_blobs r JOIN blobs b ON b.digest = r.digest WHERE r.repository = ? AND r.digest = ?",
@@ -109,36 +133,50 @@ export class SqliteMetadataStore implements MetadataStore, RegistryIndex {
     return row === undefined ? undefined : Number(row.size);
   }
 
-  async unlinkBlob(repository: string, digest: Digest): Promise<{ unlinked: boolean; orphaned: boolean }> {
-    return this.#file.transaction(() => {
-      const result = this.#file
-        .sql("DELETE FROM repository_blobs WHERE repository = ? AND digest = ?")
-        .run(repository, digest);
-      const unlinked = Number(result.changes) > 0;
-      const stillLinked = this.#file
-        .sql("SELECT 1 FROM repository_blobs WHERE digest = ? LIMIT 1")
-        .get(digest);
-      if (stillLinked) return { unlinked, orphaned: false };
-      const removed = this.#file.sql("DELETE FROM blobs WHERE digest = ?").run(digest);
-      return { unlinked, orphaned: Number(removed.changes) > 0 };
-    });
+  async unlinkBlob(repository: string, digest: Digest): Promise<boolean> {
+    const result = this.#file
+      .sql("DELETE FROM repository_blobs WHERE repository = ? AND digest = ?")
+      .run(repository, digest);
+    return Number(result.changes) > 0;
   }
 
-  async missingBlobs(repository: string, digests: Digest[]): Promise<Digest[]> {
-    return this.#missing(
-      "SELECT 1 FROM repository_blobs WHERE repository = ? AND digest = ?",
-      repository,
-      digests,
-    );
+  /** The first required reference that is not in the repository with its stated size. */
+  #referenceProblem(repository: string, required: RequiredReferences): ReferenceProblem | undefined {
+    const checks = [
+      { kind: "blob" as const, list: required.blobs, stored: (d: Digest) => this.#linkedSize(repository, d) },
+      {
+        kind: "manifest" as const,
+        list: required.manifests,
+        stored: (d: Digest) => this.#manifestSize(repository, d),
+      },
+    ];
+    for (const { kind, list, stored } of checks) {
+      for (const { digest, size } of list) {
+        const actual = stored(digest);
+        if (actual === undefined) return { kind, digest, problem: "missing" };
+        if (actual !== size) return { kind, digest, problem: "size", stated: size, stored: actual };
+      }
+    }
+    return undefined;
   }
 
-  async missingManifests(repository: string, digests: Digest[]): Promise<Digest[]> {
-    return this.#missing("SELECT 1 FROM manifests WHERE repository = ? AND digest = ?", repository, digests);
+  #manifestSize(repository: string, digest: Digest): number | undefined {
+    const row = this.#file
+      .sql("SELECT size FROM manifests WHERE repository = ? AND digest = ?")
+      .get(repository, digest);
+    return row === undefined ? undefined : Number(row.size);
   }
 
-  async putManifest(repository: string, manifest: ManifestRecord, tag?: string): Promise<void> {
+  async putManifest(
+    repository: string,
+    manifest: ManifestRecord,
+    tag?: string,
+    required?: RequiredReferences,
+  ): Promise<ReferenceProblem | undefined> {
     const now = Date.now();
-    this.#file.transaction(() => {
+    return this.#file.transaction(() => {
+      const problem = required && this.#referenceProblem(repository, required);
+      if (problem) return problem;
       this.#ensureRepository(repository, now);
       this.#file
         .sql(
@@ -170,6 +208,7 @@ export class SqliteMetadataStore implements MetadataStore, RegistryIndex {
           )
           .run(repository, tag, manifest.digest, now);
       }
+      return undefined;
     });
   }
 
@@ -246,6 +285,100 @@ export class SqliteMetadataStore implements MetadataStore, RegistryIndex {
     });
   }
 
+  // ---- garbage collection's sweep (the protocol is described in ../lifecycle/gc.ts) ------
+
+  async sweep(options: SweepOptions): Promise<SweepResult> {
+    const result: SweepResult = { manifests: [], links: 0, blobs: [], repositories: [] };
+    const names = (this.#file.sql("SELECT name FROM repositories ORDER BY name").all() as Row[]).map(
+      (row) => row.name as string,
+    );
+    if (options.dryRun) {
+      // One snapshot, rolled back: the decisions are those a real run would make right now.
+      this.#file.rolledBack(() => {
+        for (const name of names) this.#sweepRepository(name, options, result);
+        for (let after: string | undefined = ""; after !== undefined; )
+          after = this.#sweepBlobPage(after, options, result);
+      });
+      return result;
+    }
+    // One short transaction per repository and per page of blobs, yielding between them: requests
+    // keep being served while a large registry is swept.
+    for (const name of names) {
+      this.#file.transaction(() => this.#sweepRepository(name, options, result));
+      await yieldToEventLoop();
+    }
+    for (let after: string | undefined = ""; after !== undefined; ) {
+      const from: string = after;
+      after = this.#file.transaction(() => this.#sweepBlobPage(from, options, result));
+      await yieldToEventLoop();
+    }
+    return result;
+  }
+
+  #sweepRepository(repository: string, { before, untagged }: SweepOptions, result: SweepResult): void {
+    if (untagged) {
+      // Each pass removes what the previous one freed (an index's children, a subject's
+      // referrers); manifests form no cycles, so the depth of nesting bounds the passes.
+      const removeManifests = this.#file.sql(
+        `DELETE FROM manifests WHERE repository = ?1 AND created_at < ?2
+           AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.repository = ?1 AND t.digest = manifests.digest)
+           AND NOT EXISTS (SELECT 1 FROM manifest_references r
+                           WHERE r.digest = manifests.digest AND r.repository = ?1 AND r.kind = 'manifest')
+           AND (subject IS NULL OR NOT EXISTS (SELECT 1 FROM manifests s WHERE s.repository = ?1 AND s.digest = manifests.subject))
+         RETURNING digest, size`,
+      );
+      const removeReferences = this.#file.sql(
+        "DELETE FROM manifest_references WHERE repository = ? AND manifest = ?",
+      );
+      for (let pass = 0; pass < 1000; pass++) {
+        const removed = removeManifests.all(repository, before) as Row[];
+        if (removed.length === 0) break;
+        for (const row of removed) {
+          removeReferences.run(repository, row.digest as string);
+          result.manifests.push({ repository, digest: row.digest as Digest, size: Number(row.size) });
+        }
+      }
+    }
+    const links = this.#file
+      .sql(
+        `DELETE FROM repository_blobs WHERE repository = ?1 AND linked_at < ?2
+           AND NOT EXISTS (SELECT 1 FROM manifest_references r
+                           WHERE r.digest = repository_blobs.digest AND r.repository = ?1 AND r.kind = 'blob')`,
+      )
+      .run(repository, before);
+    result.links += Number(links.changes);
+    const emptied = this.#file
+      .sql(
+        `DELETE FROM repositories WHERE name = ?1 AND created_at < ?2
+           AND NOT EXISTS (SELECT 1 FROM manifests WHERE repository = ?1)
+           AND NOT EXISTS (SELECT 1 FROM repository_blobs WHERE repository = ?1)
+           AND NOT EXISTS (SELECT 1 FROM uploads WHERE repository = ?1)`,
+      )
+      .run(repository, before);
+    if (Number(emptied.changes) > 0) result.repositories.push(repository);
+  }
+
+  /** Sweeps the next page of blob rows after `after`; the page's last digest, or undefined at the end. */
+  #sweepBlobPage(after: string, { before }: SweepOptions, result: SweepResult): string | undefined {
+    const page = this.#file
+      .sql(
+        "SELECT MAX(digest) AS last FROM (SELECT digest FROM blobs WHERE digest > ? ORDER BY digest LIMIT ?)",
+      )
+      .get(after, SWEEP_PAGE);
+    const last = page?.last as string | null | undefined;
+    if (!last) return undefined;
+    const removed = this.#file
+      .sql(
+        `DELETE FROM blobs WHERE digest > ?1 AND digest <= ?2 AND created_at < ?3
+           AND NOT EXISTS (SELECT 1 FROM repository_blobs l WHERE l.digest = blobs.digest)
+           AND NOT EXISTS (SELECT 1 FROM manifest_references r WHERE r.digest = blobs.digest)
+         RETURNING digest, size`,
+      )
+      .all(after, last, before) as Row[];
+    for (const row of removed) result.blobs.push({ digest: row.digest as Digest, size: Number(row.size) });
+    return last;
+  }
+
   async createUpload(session: UploadSession): Promise<void> {
     this.#file
       .sql("INSERT INTO uploads (id, repository, created_at) VALUES (?, ?, ?)")
@@ -281,7 +414,7 @@ export class SqliteMetadataStore implements MetadataStore, RegistryIndex {
   async stats(): Promise<StorageStats> {
     const count = (sql: string) => Number(Object.values(this.#file.sql(sql).get() ?? { n: 0 })[0] ?? 0);
     return {
-      repositories: count("SELECT COUNT(*) FROM repositories"),
+      repositories: count("SELECT COUNT(DISTINCT repository) FROM manifests"),
       manifests: count("SELECT COUNT(*) FROM manifests"),
       tags: count("SELECT COUNT(*) FROM tags"),
       blobs: count("SELECT COUNT(*) FROM blobs"),
@@ -306,7 +439,8 @@ export class SqliteMetadataStore implements MetadataStore, RegistryIndex {
                      AND (m.artifact_type LIKE '%signature%' OR m.artifact_type LIKE '%cosign%sig%'))
             OR EXISTS (SELECT 1 FROM tags t WHERE t.repository = r.name AND t.tag >= 'sha256-' AND t.tag < 'sha256.'
                      AND t.tag LIKE 'sha256-%.sig')) AS signed
-         FROM repositories r ORDER BY r.name`,
+         FROM repositories r WHERE EXISTS (SELECT 1 FROM manifests m WHERE m.repository = r.name)
+         ORDER BY r.name`,
       )
       .all();
     return rows.map((row) => {
@@ -343,6 +477,13 @@ export class SqliteMetadataStore implements MetadataStore, RegistryIndex {
     // Aggregate order is not guaranteed (see #jsonList); sorting sorted input is a linear pass.
     return records.sort((a, b) => (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));
   }
+}
+
+/** Blob rows examined per transaction of a sweep. */
+const SWEEP_PAGE = 2000;
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function toUploadSession(row: Row): UploadSession {
