@@ -275,12 +275,16 @@ export class RegistryClient {
   }
 
   /**
-   * GET any path on the registry's host (`/readyz`, `/api/status`) and parse JSON if it is JSON.
-   * Never throws for an HTTP status: tools use it to probe optional endpoints.
+   * Any path on the registry's host (`/readyz`, `/api/status`, a POST to Reestr's admin API),
+   * with the credentials learnt from /v2/, parsing JSON if it is JSON. Never throws for an HTTP
+   * status: tools use it to probe optional endpoints and read their errors.
    */
-  async probe(path: string): Promise<{ status: number; headers: IncomingHttpHeaders; json: unknown }> {
-    const response = await this.transport.send({ method: "GET", path, expect: ANY_STATUS });
-    const body = await readLimited(response, BODY_LIMITS.probe, { method: "GET", url: this.url(path) });
+  async probe(
+    path: string,
+    method: "GET" | "POST" | "DELETE" = "GET",
+  ): Promise<{ status: number; headers: IncomingHttpHeaders; json: unknown }> {
+    const response = await this.transport.send({ method, path, expect: ANY_STATUS });
+    const body = await readLimited(response, BODY_LIMITS.probe, { method, url: this.url(path) });
     let json: unknown;
     try {
       json = JSON.parse(body.toString("utf8"));
