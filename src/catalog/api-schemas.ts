@@ -21,6 +21,11 @@ function named<T extends z.ZodType>(schema: T, id: string, description?: string)
 
 const count = z.int().min(0);
 const bytes = z.int().min(0);
+/** One definition of "size" for repositories, tags and manifests (see blobsOf in manifest-view.ts). */
+const REPOSITORY_SIZE =
+  "bytes of the distinct blobs stored in the repository (layers, configs, attached artifacts), each counted once however many tags share it";
+const MANIFEST_SIZE =
+  "bytes of the distinct blobs (layers and configs) the manifest references, each counted once; for an index, across all its manifests. Manifests themselves are not counted";
 const timestamp = z.string().describe("ISO-8601 time");
 const nullableTime = timestamp.nullable();
 const stringMap = z.record(z.string(), z.string());
@@ -103,7 +108,7 @@ export const RepositorySummarySchema = named(
     name: z.string(),
     namespace: z.string().nullable().describe("the name up to its last slash; null for a top-level name"),
     tagCount: count.nullable(),
-    sizeBytes: bytes.nullable(),
+    sizeBytes: bytes.nullable().describe(REPOSITORY_SIZE),
     updatedAt: nullableTime,
     signed: z.boolean().nullable().describe("a signature among the referrers of a tag; null when unknown"),
   }),
@@ -130,9 +135,15 @@ export const RepositoryDetailSchema = named(
     name: z.string(),
     namespace: z.string().nullable(),
     tagCount: count.nullable(),
-    sizeBytes: bytes.nullable(),
+    sizeBytes: bytes.nullable().describe(REPOSITORY_SIZE),
     updatedAt: nullableTime,
     readme: z.string().nullable().describe("from an OCI annotation or a README artifact among the referrers"),
+    description: z
+      .string()
+      .nullable()
+      .describe(
+        "when there is no README: the org.opencontainers.image.description label of the image config (of the tag the README is looked for on; for an index, its first platform), to be shown as plain text",
+      ),
     pullReference: z.string().describe("host/name"),
     pullCommands: PullCommandsSchema,
   }),
@@ -179,7 +190,7 @@ export const TagSummarySchema = named(
     tag: z.string(),
     digest: z.string(),
     mediaType: z.string(),
-    sizeBytes: bytes.nullable(),
+    sizeBytes: bytes.nullable().describe(`${MANIFEST_SIZE}; null when a manifest could not be read`),
     platforms: z.array(TagPlatformSchema),
     created: nullableTime,
     vulnerabilities: SeverityCountsSchema.nullable(),
@@ -228,7 +239,11 @@ export const ReferrerSchema = named(
 );
 
 export const ManifestPlatformSchema = named(
-  z.object({ ...platformFields, digest: z.string(), sizeBytes: bytes.nullable() }),
+  z.object({
+    ...platformFields,
+    digest: z.string(),
+    sizeBytes: bytes.nullable().describe("the platform image's distinct layers and config"),
+  }),
   "ManifestPlatform",
 );
 
@@ -245,7 +260,7 @@ export const ManifestDetailSchema = named(
     reference: z.string(),
     digest: z.string(),
     mediaType: z.string(),
-    sizeBytes: bytes.describe("the manifest plus its config and layers (for an index: plus its platforms)"),
+    sizeBytes: bytes.describe(MANIFEST_SIZE),
     annotations: stringMap,
     config: ImageConfigSchema.nullable(),
     layers: z.array(DescriptorSchema),

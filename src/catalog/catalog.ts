@@ -94,7 +94,7 @@ export class Catalog {
     this.#directory = directory;
     this.#reads = reads;
     this.#summaries = new DigestSummaries({ directory, reads, manifests, logger });
-    this.#repositories = new RepositoryQueries({ directory, reads, now });
+    this.#repositories = new RepositoryQueries({ directory, reads, manifests, now });
     this.#tags = new TagQueries({ directory, reads, summaries: this.#summaries, overlay });
     this.#manifests = new ManifestInspector({ directory, reads, manifests, overlay, logger });
     this.#storage = new StorageReporter({

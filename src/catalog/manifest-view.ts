@@ -97,11 +97,26 @@ export function readManifest(bytes: Buffer, mediaType: string): LooseManifest {
   return result;
 }
 
-/** What a manifest adds up to: itself, its config and its layers (an index's children not included). */
-export function manifestContentSize(bytes: Buffer, manifest: LooseManifest): number {
-  return (
-    bytes.byteLength + (manifest.config?.size ?? 0) + manifest.layers.reduce((sum, l) => sum + l.size, 0)
-  );
+/**
+ * The blobs a manifest references (its config and layers; an index's children not included), by
+ * digest: a layer listed twice is one blob. Sizes in the catalogue are sums of such sets, the
+ * definition the repository's size uses (distinct blobs, each counted once; the manifests
+ * themselves are metadata, not counted), so a tag holding a repository's only image shows the
+ * repository's size.
+ */
+export function blobsOf(manifest: LooseManifest): Map<string, number> {
+  const blobs = new Map<string, number>();
+  for (const blob of [...(manifest.config ? [manifest.config] : []), ...manifest.layers]) {
+    blobs.set(blob.digest, blob.size);
+  }
+  return blobs;
+}
+
+/** The bytes of a set of blobs (from blobsOf, or several merged), each counted once. */
+export function totalBytes(blobs: Map<string, number>): number {
+  let sum = 0;
+  for (const size of blobs.values()) sum += size;
+  return sum;
 }
 
 /** An index entry that names a platform and is not an attestation manifest. */

@@ -406,12 +406,13 @@ describe("catalogue API", () => {
     const multi = res.body.items.find((t) => t.tag === "multi")!;
     assert.equal(multi.mediaType, "application/vnd.oci.image.index.v1+json");
     assert.deepEqual(multi.platforms, [{ os: "linux", architecture: "amd64", variant: null }]);
-    assert.ok(multi.sizeBytes! > v1.sizeBytes!);
+    // The index holds v1 alone: the same blobs, the same size.
+    assert.equal(multi.sizeBytes, v1.sizeBytes);
     const bySize = await api<TagPage>(
       base,
       "/api/registries/local/repositories/team%2Fapp/tags?sort=size&order=desc",
     );
-    assert.deepEqual(bySize.body.items.map((t) => t.tag).slice(0, 2), ["multi", "v1"]);
+    assert.deepEqual(bySize.body.items.map((t) => t.tag).slice(0, 2), ["multi", "v1"], "ties by name");
     const search = await api<TagPage>(
       base,
       "/api/registries/local/repositories/team%2Fapp/tags?q=V&pageSize=1",
@@ -430,6 +431,82 @@ describe("catalogue API", () => {
       ["latest"],
     );
     assertApiError(await api(base, "/api/registries/local/repositories/no%2Fsuch/tags"), 404, "NOT_FOUND");
+  });
+
+  test("one definition of size: an index's distinct blobs, as the repository counts them", async () => {
+    // Two platforms sharing one layer, each with a layer of its own and a config.
+    const sharedLayer = randomBytes(700);
+    const amd64 = await pushImage(server, "sized/app", undefined, {
+      layers: [sharedLayer, randomBytes(300)],
+    });
+    const arm64 = await pushImage(server, "sized/app", undefined, {
+      layers: [sharedLayer, randomBytes(200)],
+    });
+    await pushIndex(server, "sized/app", "1.0", [
+      { ...amd64.descriptor, platform: { os: "linux", architecture: "amd64" } },
+      { ...arm64.descriptor, platform: { os: "linux", architecture: "arm64" } },
+    ]);
+    const blobs = new Map<string, number>();
+    for (const image of [amd64, arm64])
+      for (const blob of [image.config, ...image.layers]) blobs.set(blob.digest, blob.size);
+    const distinct = [...blobs.values()].reduce((a, b) => a + b, 0);
+    assert.equal(blobs.size, 5, "two configs, the shared layer once, two own layers");
+
+    const repo = await api<RepositoryDetail>(base, "/api/registries/local/repositories/sized%2Fapp");
+    const tags = await api<TagPage>(base, "/api/registries/local/repositories/sized%2Fapp/tags");
+    const detail = await api<ManifestDetail>(
+      base,
+      "/api/registries/local/repositories/sized%2Fapp/manifests/1.0",
+    );
+    assert.equal(repo.body.sizeBytes, distinct);
+    assert.equal(tags.body.items[0]!.sizeBytes, distinct, "the tag row counts what the repository counts");
+    assert.equal(detail.body.sizeBytes, distinct);
+    const own = (image: typeof amd64) => image.config.size + image.layers.reduce((sum, l) => sum + l.size, 0);
+    assert.deepEqual(
+      detail.body.platforms.map((p) => p.sizeBytes),
+      [own(amd64), own(arm64)],
+    );
+    const single = await api<ManifestDetail>(
+      base,
+      `/api/registries/local/repositories/sized%2Fapp/manifests/${amd64.digest}`,
+    );
+    assert.equal(single.body.sizeBytes, own(amd64), "an image: its config and layers, not the manifest");
+  });
+
+  test("repository without a README: the image config's description label, for an image and an index", async () => {
+    const label = "A tool that does one thing.\nSee <https://example.com>.";
+    const config = (architecture: string, labels: Record<string, string>) =>
+      Buffer.from(
+        JSON.stringify({
+          architecture,
+          os: "linux",
+          rootfs: { type: "layers", diff_ids: [] },
+          config: { Labels: labels },
+        }),
+      );
+    await pushImage(server, "labelled/tool", "latest", {
+      config: config("amd64", { "org.opencontainers.image.description": label }),
+    });
+    const image = await api<RepositoryDetail>(base, "/api/registries/local/repositories/labelled%2Ftool");
+    assert.equal(image.status, 200, image.text);
+    assert.equal(image.body.readme, null);
+    assert.equal(image.body.description, label);
+
+    const amd64 = await pushImage(server, "labelled/multi", undefined, {
+      config: config("amd64", { "org.opencontainers.image.description": "multi-arch tool" }),
+    });
+    await pushIndex(server, "labelled/multi", "2.0", [
+      { ...amd64.descriptor, platform: { os: "linux", architecture: "amd64" } },
+    ]);
+    const index = await api<RepositoryDetail>(base, "/api/registries/local/repositories/labelled%2Fmulti");
+    assert.equal(index.body.description, "multi-arch tool");
+    // A README wins: the label is not read then.
+    const withReadme = await api<RepositoryDetail>(base, "/api/registries/local/repositories/team%2Fapp");
+    assert.equal(withReadme.body.readme, "# team/app\nThe app.");
+    assert.equal(withReadme.body.description, null);
+    // No README and no label.
+    const bare = await api<RepositoryDetail>(base, "/api/registries/local/repositories/ns%2Fr1");
+    assert.deepEqual([bare.body.readme, bare.body.description], [null, null]);
   });
 
   test("remote tags with created time, platform with variant, and the watcher's vulnerabilities", async () => {

@@ -26,6 +26,7 @@ describe("web routes", () => {
     });
     assert.deepEqual(parseRoute("/storage"), { view: "storage", registryId: null });
     assert.deepEqual(parseRoute("/storage/local"), { view: "storage", registryId: "local" });
+    assert.deepEqual(parseRoute(href.tokens()), { view: "tokens" });
   });
 
   it("accepts a repository name given as one encoded segment", () => {
@@ -44,6 +45,8 @@ describe("web routes", () => {
       "/r/local/app/-/tag",
       "/r/local/app/-/blob/x",
       "/storage/a/b",
+      "/account",
+      "/account/tokens/x",
       "/r/%E0%A4%A",
     ]) {
       assert.equal(parseRoute(path).view, "not_found", path);

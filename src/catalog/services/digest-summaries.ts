@@ -8,13 +8,14 @@ import type { Logger } from "../../util/logger.ts";
 import { LruCache } from "../../util/lru-cache.ts";
 import type { TagPlatform } from "../api-schemas.ts";
 import {
+  blobsOf,
   IMAGE_CONFIG_TYPES,
   isoTime,
   isRealPlatform,
-  manifestContentSize,
   platformOf,
   readImageConfig,
   readManifest,
+  totalBytes,
   variantOf,
 } from "../manifest-view.ts";
 import type { TagInfo } from "../source.ts";
@@ -113,18 +114,17 @@ export class DigestSummaries {
     const parsed = readManifest(manifest.bytes, manifest.mediaType);
     const created = isoTime(parsed.annotations["org.opencontainers.image.created"]);
     if (parsed.kind === "index") {
-      const children = await this.#manifests.childSizes(id, repository, parsed.manifests);
-      const complete = children.every((size) => size !== null);
+      // Every blob of every child (platforms and attestations alike: all are stored), each once.
+      const children = await this.#manifests.childBlobs(id, repository, parsed.manifests);
+      const complete = children.every((blobs) => blobs !== null);
       return {
         mediaType: manifest.mediaType,
-        sizeBytes: complete
-          ? children.reduce<number>((sum, size) => sum + size!, manifest.bytes.byteLength)
-          : null,
+        sizeBytes: complete ? totalBytes(new Map(children.flatMap((blobs) => [...blobs!]))) : null,
         platforms: parsed.manifests.filter(isRealPlatform).map(platformOf),
         created,
       };
     }
-    const size = manifestContentSize(manifest.bytes, parsed);
+    const size = totalBytes(blobsOf(parsed));
     if (parsed.kind === "image" && parsed.config && IMAGE_CONFIG_TYPES.has(parsed.config.mediaType)) {
       try {
         const configBytes = await this.#manifests.config(id, repository, parsed.config.digest);

@@ -5,13 +5,14 @@
 import type { Logger } from "../../util/logger.ts";
 import type { ImageConfig, ManifestDetail, ManifestPlatform, Referrer } from "../api-schemas.ts";
 import {
+  blobsOf,
   IMAGE_CONFIG_TYPES,
-  manifestContentSize,
   platformOf,
   pullCommands,
   readImageConfig,
   readManifest,
   referrerKind,
+  totalBytes,
 } from "../manifest-view.ts";
 import type { ManifestReader } from "./manifest-reader.ts";
 import type { RegistryDirectory } from "./registry-directory.ts";
@@ -57,8 +58,9 @@ export class ManifestInspector {
     const { source } = this.#directory.get(id);
     const manifest = await source.getManifest(repository, reference);
     const parsed = readManifest(manifest.bytes, manifest.mediaType);
-    let sizeBytes =
-      parsed.kind === "image" ? manifestContentSize(manifest.bytes, parsed) : manifest.bytes.byteLength;
+    // The same definition as the tag lists' sizes (see blobsOf); what is not a manifest counts
+    // as its own bytes.
+    let sizeBytes = parsed.kind === "other" ? manifest.bytes.byteLength : totalBytes(blobsOf(parsed));
     let config: ImageConfig | null = null;
     if (parsed.kind === "image" && parsed.config && IMAGE_CONFIG_TYPES.has(parsed.config.mediaType)) {
       try {
@@ -77,13 +79,13 @@ export class ManifestInspector {
     }
     let platforms: ManifestPlatform[] = [];
     if (parsed.kind === "index") {
-      const sizes = await this.#manifests.childSizes(id, repository, parsed.manifests);
-      platforms = parsed.manifests.map((child, index) => ({
-        ...platformOf(child),
-        digest: child.digest,
-        sizeBytes: sizes[index] ?? null,
-      }));
-      sizeBytes += sizes.reduce<number>((sum, size) => sum + (size ?? 0), 0);
+      const children = await this.#manifests.childBlobs(id, repository, parsed.manifests);
+      platforms = parsed.manifests.map((child, index) => {
+        const blobs = children[index];
+        return { ...platformOf(child), digest: child.digest, sizeBytes: blobs ? totalBytes(blobs) : null };
+      });
+      // A layer shared by two platforms is stored once: counted once.
+      sizeBytes = totalBytes(new Map(children.flatMap((blobs) => (blobs ? [...blobs] : []))));
     }
     const referrers: Referrer[] = (
       await source.listReferrers(repository, manifest.digest).catch(() => [])

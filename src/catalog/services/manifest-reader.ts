@@ -5,7 +5,7 @@
  */
 import { forEachLimit } from "../../client/concurrency.ts";
 import { LruCache } from "../../util/lru-cache.ts";
-import { type LooseDescriptor, manifestContentSize, readManifest } from "../manifest-view.ts";
+import { blobsOf, type LooseDescriptor, readManifest } from "../manifest-view.ts";
 import type { ManifestContent } from "../source.ts";
 import type { RegistryDirectory } from "./registry-directory.ts";
 
@@ -55,18 +55,22 @@ export class ManifestReader {
     return reading;
   }
 
-  /** The size of each child of an index (its manifest, config and layers); null for one unreadable. */
-  async childSizes(id: string, repository: string, children: LooseDescriptor[]): Promise<(number | null)[]> {
+  /** The blobs of each child of an index (see blobsOf); null for a child the registry lacks. */
+  async childBlobs(
+    id: string,
+    repository: string,
+    children: LooseDescriptor[],
+  ): Promise<(Map<string, number> | null)[]> {
     const { source } = this.#directory.get(id);
-    const sizes: (number | null)[] = children.map(() => null);
+    const blobs: (Map<string, number> | null)[] = children.map(() => null);
     await forEachLimit(children, 4, async (child, index) => {
       try {
         const content = await source.getManifest(repository, child.digest);
-        sizes[index] = manifestContentSize(content.bytes, readManifest(content.bytes, content.mediaType));
+        blobs[index] = blobsOf(readManifest(content.bytes, content.mediaType));
       } catch {
         // A child the registry lacks: size unknown.
       }
     });
-    return sizes;
+    return blobs;
   }
 }

@@ -4,9 +4,18 @@
  */
 import { forEachLimit } from "../../client/concurrency.ts";
 import type { RepositoryDetail, RepositoryPage, RepositoryQuery, RepositorySummary } from "../api-schemas.ts";
-import { isReadmeArtifact, pullCommands, readManifest } from "../manifest-view.ts";
+import {
+  IMAGE_CONFIG_TYPES,
+  isReadmeArtifact,
+  isRealPlatform,
+  type LooseManifest,
+  pullCommands,
+  readImageConfig,
+  readManifest,
+} from "../manifest-view.ts";
 import type { CatalogSource, RepositoryInfo, StorageReport } from "../source.ts";
 import { compareNullable, compareText, iso, namespaceOf, pageOf } from "./listing.ts";
+import type { ManifestReader } from "./manifest-reader.ts";
 import type { RegistryDirectory } from "./registry-directory.ts";
 import type { RegistryReads } from "./registry-reads.ts";
 
@@ -15,6 +24,7 @@ const README_MAX_BYTES = 512 * 1024;
 export interface RepositoryQueriesOptions {
   directory: RegistryDirectory;
   reads: RegistryReads;
+  manifests: ManifestReader;
   now: () => number;
 }
 
@@ -32,11 +42,13 @@ function repositorySummary(repo: RepositoryInfo): RepositorySummary {
 export class RepositoryQueries {
   readonly #directory: RegistryDirectory;
   readonly #reads: RegistryReads;
+  readonly #manifests: ManifestReader;
   readonly #now: () => number;
 
   constructor(options: RepositoryQueriesOptions) {
     this.#directory = options.directory;
     this.#reads = options.reads;
+    this.#manifests = options.manifests;
     this.#now = options.now;
   }
 
@@ -94,11 +106,11 @@ export class RepositoryQueries {
     const chosen =
       tags.find((t) => t.tag === "latest") ??
       [...tags].sort((a, b) => (b.updatedAt ?? 0) - (a.updatedAt ?? 0) || compareText(a.tag, b.tag))[0];
-    const readme = chosen
+    const about: RepositoryText = chosen
       ? await this.#reads
-          .load(id, `readme:${name}:${chosen.tag}`, () => readReadme(source, name, chosen.tag))
-          .catch(() => null)
-      : null;
+          .load(id, `about:${name}:${chosen.tag}`, () => this.#readText(id, name, chosen.tag))
+          .catch(() => NO_TEXT)
+      : NO_TEXT;
     const reference = chosen?.tag ?? "latest";
     return {
       registryId: id,
@@ -109,10 +121,15 @@ export class RepositoryQueries {
       updatedAt: iso(
         info?.updatedAt ?? (tags.reduce((latest, t) => Math.max(latest, t.updatedAt ?? 0), 0) || undefined),
       ),
-      readme,
+      readme: about.readme,
+      description: about.description,
       pullReference: `${source.pullHost}/${name}`,
       pullCommands: pullCommands(source.pullHost, name, reference, source.plainHttp),
     };
+  }
+
+  #readText(id: string, name: string, tag: string): Promise<RepositoryText> {
+    return readRepositoryText(this.#directory.get(id).source, this.#manifests, id, name, tag);
   }
 
   /** Remote: sizes and tag counts from a storage computation already cached, if any; by name. */
@@ -141,8 +158,27 @@ export class RepositoryQueries {
   }
 }
 
-/** A README: a README artifact among the referrers, else the description annotation. */
-async function readReadme(source: CatalogSource, repository: string, tag: string): Promise<string | null> {
+interface RepositoryText {
+  readme: string | null;
+  description: string | null;
+}
+
+const NO_TEXT: RepositoryText = { readme: null, description: null };
+const DESCRIPTION_LABEL = "org.opencontainers.image.description";
+
+/**
+ * What describes a repository, read on one tag: the README (a README artifact among the
+ * referrers, else the manifest's README or description annotation), and when there is none, the
+ * description label of the image config (what `LABEL org.opencontainers.image.description=…`
+ * in a Dockerfile sets; buildx puts it there, not in an annotation).
+ */
+async function readRepositoryText(
+  source: CatalogSource,
+  manifests: ManifestReader,
+  id: string,
+  repository: string,
+  tag: string,
+): Promise<RepositoryText> {
   const manifest = await source.getManifest(repository, tag);
   const parsed = readManifest(manifest.bytes, manifest.mediaType);
   const referrers = await source.listReferrers(repository, manifest.digest).catch(() => []);
@@ -151,11 +187,40 @@ async function readReadme(source: CatalogSource, repository: string, tag: string
     try {
       const readme = await source.getManifest(repository, artifact.digest);
       const layer = readManifest(readme.bytes, readme.mediaType).layers[0];
-      if (layer) return (await source.getBlob(repository, layer.digest, README_MAX_BYTES)).toString("utf8");
+      if (layer) {
+        const text = (await source.getBlob(repository, layer.digest, README_MAX_BYTES)).toString("utf8");
+        return { readme: text, description: null };
+      }
     } catch {
       // Fall back to the annotation.
     }
   }
   const annotations = parsed.annotations;
-  return annotations["io.reestr.readme"] ?? annotations["org.opencontainers.image.description"] ?? null;
+  const readme = annotations["io.reestr.readme"] ?? annotations[DESCRIPTION_LABEL] ?? null;
+  if (readme !== null) return { readme, description: null };
+  return {
+    readme: null,
+    description: await readDescriptionLabel(manifests, id, repository, parsed).catch(() => null),
+  };
+}
+
+/** The description label of an image's config; of an index, its first platform image's. */
+async function readDescriptionLabel(
+  manifests: ManifestReader,
+  id: string,
+  repository: string,
+  manifest: LooseManifest,
+): Promise<string | null> {
+  let image = manifest;
+  if (manifest.kind === "index") {
+    const child = manifest.manifests.find(isRealPlatform);
+    if (!child) return null;
+    const content = await manifests.byDigest(id, repository, child.digest);
+    image = readManifest(content.bytes, content.mediaType);
+  }
+  const config = image.config;
+  if (image.kind !== "image" || !config || !IMAGE_CONFIG_TYPES.has(config.mediaType)) return null;
+  const bytes = await manifests.config(id, repository, config.digest);
+  const label = readImageConfig(bytes, config).labels[DESCRIPTION_LABEL]?.trim();
+  return label ? label : null;
 }

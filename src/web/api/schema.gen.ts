@@ -335,6 +335,7 @@ export interface components {
       /** @description the name up to its last slash; null for a top-level name */
       namespace: string | null;
       tagCount: number | null;
+      /** @description bytes of the distinct blobs stored in the repository (layers, configs, attached artifacts), each counted once however many tags share it */
       sizeBytes: number | null;
       updatedAt: string | null;
       /** @description a signature among the referrers of a tag; null when unknown */
@@ -356,10 +357,13 @@ export interface components {
       name: string;
       namespace: string | null;
       tagCount: number | null;
+      /** @description bytes of the distinct blobs stored in the repository (layers, configs, attached artifacts), each counted once however many tags share it */
       sizeBytes: number | null;
       updatedAt: string | null;
       /** @description from an OCI annotation or a README artifact among the referrers */
       readme: string | null;
+      /** @description when there is no README: the org.opencontainers.image.description label of the image config (of the tag the README is looked for on; for an index, its first platform), to be shown as plain text */
+      description: string | null;
       /** @description host/name */
       pullReference: string;
       pullCommands: components["schemas"]["PullCommands"];
@@ -393,6 +397,7 @@ export interface components {
       tag: string;
       digest: string;
       mediaType: string;
+      /** @description bytes of the distinct blobs (layers and configs) the manifest references, each counted once; for an index, across all its manifests. Manifests themselves are not counted; null when a manifest could not be read */
       sizeBytes: number | null;
       platforms: components["schemas"]["TagPlatform"][];
       created: string | null;
@@ -443,6 +448,7 @@ export interface components {
       architecture: string;
       variant: string | null;
       digest: string;
+      /** @description the platform image's distinct layers and config */
       sizeBytes: number | null;
     };
     "TagHistoryEntry": {
@@ -458,7 +464,7 @@ export interface components {
       reference: string;
       digest: string;
       mediaType: string;
-      /** @description the manifest plus its config and layers (for an index: plus its platforms) */
+      /** @description bytes of the distinct blobs (layers and configs) the manifest references, each counted once; for an index, across all its manifests. Manifests themselves are not counted */
       sizeBytes: number;
       annotations: {
         [key: string]: string;

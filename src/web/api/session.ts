@@ -1,5 +1,5 @@
 /**
- * Web login (src/auth/web-auth-api.ts): who the caller is, sign in, sign out. These endpoints
+ * Web login (src/auth/web-auth.ts): who the caller is, sign in, sign out. These endpoints
  * belong to the server's auth layer, not to the catalogue's OpenAPI document, so they are called
  * with plain fetch here. The session's CSRF token is kept in memory and sent by the catalogue
  * client on every change (DELETE, POST): the session cookie alone never authorizes one.
@@ -26,10 +26,17 @@ api.use({
   },
 });
 
-async function send(path: string, init: RequestInit = {}): Promise<Response> {
+/**
+ * A request to the auth endpoints, errors as ApiError; changes carry the session's CSRF token.
+ * (Used by tokens.ts too.)
+ */
+export async function send(path: string, init: RequestInit = {}): Promise<Response> {
   let response: Response;
+  const method = init.method ?? "GET";
+  const headers = new Headers(init.headers);
+  if (csrfToken && method !== "GET" && method !== "HEAD") headers.set(CSRF_HEADER, csrfToken);
   try {
-    response = await fetch(path, { credentials: "same-origin", ...init });
+    response = await fetch(path, { credentials: "same-origin", ...init, headers });
   } catch {
     throw new ApiError(
       0,
@@ -72,6 +79,6 @@ export async function login(username: string, password: string): Promise<void> {
 }
 
 export async function logout(): Promise<void> {
-  await send("/api/auth/logout", { method: "POST", headers: csrfToken ? { [CSRF_HEADER]: csrfToken } : {} });
+  await send("/api/auth/logout", { method: "POST" });
   csrfToken = null;
 }

@@ -1,6 +1,6 @@
 /**
  * The header's account control: nothing when the server has no users; otherwise "Sign in" (a
- * modal form) or the signed-in user with "Sign out". Deleting on Reestr's own registry needs a
+ * modal form) or the signed-in user with a link to their access tokens and "Sign out". Deleting on Reestr's own registry needs a
  * signed-in user when the server has users.
  */
 import { type QueryClient, useQuery, useQueryClient } from "@tanstack/react-query";
@@ -8,6 +8,7 @@ import { useId, useState } from "react";
 import { ApiError } from "../api/client.ts";
 import { fetchSession, login, logout } from "../api/session.ts";
 import { useModalDialog, useToast } from "./components.tsx";
+import { href, Link } from "./router.tsx";
 
 export const sessionQuery = { queryKey: ["session"], queryFn: fetchSession, staleTime: 60_000 } as const;
 
@@ -22,7 +23,8 @@ export async function ensureSignedIn(client: QueryClient): Promise<void> {
   }
 }
 
-export function Account() {
+/** `current`: the tokens page is shown (its link is marked as the current page). */
+export function Account({ current = false }: { current?: boolean }) {
   const session = useQuery(sessionQuery);
   const client = useQueryClient();
   const toast = useToast();
@@ -35,6 +37,9 @@ export function Account() {
         <span className="account-user">
           Signed in as <strong>{user}</strong>
         </span>
+        <Link href={href.tokens()} className="account-link" aria-current={current ? "page" : undefined}>
+          Access tokens
+        </Link>
         <button
           type="button"
           className="button button-small"

@@ -12,6 +12,7 @@ import { RepositoriesView } from "./views/repositories.tsx";
 import { RepositoryView } from "./views/repository.tsx";
 import { StorageView } from "./views/storage.tsx";
 import { TagView } from "./views/tag.tsx";
+import { TokensView } from "./views/tokens.tsx";
 
 function View({ route }: { route: Route }) {
   switch (route.view) {
@@ -29,6 +30,8 @@ function View({ route }: { route: Route }) {
       );
     case "storage":
       return <StorageView registryId={route.registryId} />;
+    case "tokens":
+      return <TokensView />;
     default:
       return <NotFoundView path={route.path} />;
   }
@@ -76,7 +79,8 @@ export function App() {
   const location = useLocation();
   const mainRef = useRef<HTMLElement>(null);
   const firstRender = useRef(true);
-  const section = location.route.view === "storage" ? "storage" : "registries";
+  const view = location.route.view;
+  const section = view === "storage" ? "storage" : view === "tokens" ? "account" : "registries";
 
   // Only a change of view moves focus; changing filters (query string) keeps it in the control.
   // biome-ignore lint/correctness/useExhaustiveDependencies: runs on pathname changes only
@@ -116,7 +120,7 @@ export function App() {
             </li>
           </ul>
         </nav>
-        <Account />
+        <Account current={section === "account"} />
       </header>
       <main id="main" ref={mainRef} tabIndex={-1}>
         <ViewErrorBoundary resetKey={location.pathname}>

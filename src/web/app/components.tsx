@@ -152,6 +152,8 @@ export interface ConfirmRequest {
   title: string;
   body: ReactNode;
   confirmLabel: string;
+  /** Shown on the confirm button while onConfirm runs (default "Deleting…"). */
+  busyLabel?: string;
   onConfirm: () => Promise<void>;
 }
 
@@ -250,12 +252,75 @@ export function ConfirmDialog({ request, onClose }: { request: ConfirmRequest | 
               Cancel
             </button>
             <button type="submit" className="button button-danger" disabled={busy}>
-              {busy ? "Deleting…" : request.confirmLabel}
+              {busy ? (request.busyLabel ?? "Deleting…") : request.confirmLabel}
             </button>
           </div>
         </form>
       )}
     </dialog>
+  );
+}
+
+// ---- help tips ---------------------------------------------------------------------------------
+
+/**
+ * A "?" button explaining a figure: the text shows while the button is hovered or focused (and
+ * on a tap), Escape hides it (WCAG 1.4.13), and it is the button's description for screen
+ * readers. Fixed positioning keeps it whole inside table headers and scroll boxes that clip.
+ */
+export function HelpTip({ label, children }: { label: string; children: ReactNode }) {
+  const id = useId();
+  const buttonRef = useRef<HTMLButtonElement>(null);
+  const [at, setAt] = useState<{ left: number; top: number } | null>(null);
+  const show = useCallback(() => {
+    const rect = buttonRef.current?.getBoundingClientRect();
+    if (!rect) return;
+    // Kept inside the viewport: 18rem wide at most, below the button.
+    const width = Math.min(288, window.innerWidth - 16);
+    setAt({ left: Math.max(8, Math.min(rect.left, window.innerWidth - width - 8)), top: rect.bottom + 6 });
+  }, []);
+  const hide = useCallback(() => setAt(null), []);
+  const shown = at !== null;
+  useEffect(() => {
+    if (!shown) return;
+    const onKey = (event: globalThis.KeyboardEvent) => {
+      if (event.key === "Escape") hide();
+    };
+    // Fixed positioning: the tip follows its button when anything scrolls.
+    window.addEventListener("keydown", onKey);
+    window.addEventListener("scroll", show, true);
+    window.addEventListener("resize", show);
+    return () => {
+      window.removeEventListener("keydown", onKey);
+      window.removeEventListener("scroll", show, true);
+      window.removeEventListener("resize", show);
+    };
+  }, [shown, show, hide]);
+  return (
+    // biome-ignore lint/a11y/noStaticElementInteractions: hovering the button or the tip keeps it shown; the button is the keyboard's way in
+    <span className="help-tip" onMouseEnter={show} onMouseLeave={hide}>
+      <button
+        ref={buttonRef}
+        type="button"
+        className="help-tip-button"
+        aria-label={`About ${label}`}
+        aria-describedby={id}
+        onFocus={show}
+        onBlur={hide}
+        onClick={() => (at ? hide() : show())}
+      >
+        ?
+      </button>
+      <span
+        id={id}
+        role="tooltip"
+        className="help-tip-text"
+        hidden={!at}
+        style={at ? { left: at.left, top: at.top } : undefined}
+      >
+        {children}
+      </span>
+    </span>
   );
 }
 

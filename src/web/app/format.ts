@@ -88,3 +88,11 @@ export function isIndex(mediaType: string): boolean {
     mediaType === "application/vnd.docker.distribution.manifest.list.v2+json"
   );
 }
+
+/** What "size" means, said where sizes are shown (the API's definition, api-schemas.ts). */
+export const SIZE_HELP = {
+  repository:
+    "The distinct blobs stored in this repository (layers, configs and attached artifacts), each counted once: a layer shared by several tags counts once.",
+  manifest:
+    "The distinct layers and configs this image references, each counted once; for an index, across all its platforms. Manifests themselves are not counted, so an index that is a repository's only content shows the repository's size.",
+} as const;

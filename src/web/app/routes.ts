@@ -8,6 +8,7 @@
  *   /r/<id>/<name…>/-/tag/<tag>         tag
  *   /r/<id>/<name…>/-/manifest/<digest> manifest by digest
  *   /storage, /storage/<id>             storage                      (?page)
+ *   /account/tokens                     the signed-in user's personal access tokens
  */
 
 export type Route =
@@ -17,6 +18,7 @@ export type Route =
   | { view: "tag"; registryId: string; name: string; tag: string }
   | { view: "manifest"; registryId: string; name: string; digest: string }
   | { view: "storage"; registryId: string | null }
+  | { view: "tokens" }
   | { view: "not_found"; path: string };
 
 function decode(segment: string): string | undefined {
@@ -36,6 +38,8 @@ export function parseRoute(pathname: string): Route {
   if (segments[0] === "storage" && segments.length <= 2) {
     return { view: "storage", registryId: segments[1] ?? null };
   }
+  if (segments.length === 2 && segments[0] === "account" && segments[1] === "tokens")
+    return { view: "tokens" };
   if (segments[0] === "r" && segments.length >= 2) {
     const registryId = segments[1]!;
     if (segments.length === 2) return { view: "repositories", registryId };
@@ -69,6 +73,7 @@ export const href = {
   manifest: (registryId: string, name: string, digest: string) =>
     `/r/${enc(registryId)}/${encName(name)}/-/manifest/${enc(digest)}`,
   storage: (registryId?: string) => (registryId ? `/storage/${enc(registryId)}` : "/storage"),
+  tokens: () => "/account/tokens",
 };
 
 export function queryString(query?: Record<string, string | undefined>): string {

@@ -6,7 +6,16 @@
  */
 import { useQueries, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useVirtualizer } from "@tanstack/react-virtual";
-import { type KeyboardEvent, useEffect, useMemo, useRef, useState } from "react";
+import {
+  type CSSProperties,
+  type KeyboardEvent,
+  type RefObject,
+  useEffect,
+  useLayoutEffect,
+  useMemo,
+  useRef,
+  useState,
+} from "react";
 import { api, call, type TagQuery, type TagSummary } from "../../api/client.ts";
 import { ensureSignedIn } from "../account.tsx";
 import {
@@ -14,13 +23,14 @@ import {
   ConfirmDialog,
   type ConfirmRequest,
   Empty,
+  HelpTip,
   Loading,
   SectionError,
   TimeText,
   useToast,
   VulnerabilityBadges,
 } from "../components.tsx";
-import { formatBytes, formatCount, platformLabel, shortDigest } from "../format.ts";
+import { formatBytes, formatCount, platformLabel, SIZE_HELP, shortDigest } from "../format.ts";
 import { useScrollRestore, useTitle } from "../hooks.ts";
 import { Markdown } from "../markdown.tsx";
 import { invalidateRegistry, repositoryQuery, tagsQuery } from "../queries.ts";
@@ -73,7 +83,9 @@ export function RepositoryView({ registryId, name }: { registryId: string; name:
                 <dd>{formatCount(detail.data.tagCount)}</dd>
               </div>
               <div>
-                <dt>Size</dt>
+                <dt>
+                  Size <HelpTip label="the repository size">{SIZE_HELP.repository}</HelpTip>
+                </dt>
                 <dd>{formatBytes(detail.data.sizeBytes)}</dd>
               </div>
               <div>
@@ -101,11 +113,19 @@ export function RepositoryView({ registryId, name }: { registryId: string; name:
         {detail.data &&
           (detail.data.readme ? (
             <Markdown source={detail.data.readme} baseLevel={2} />
+          ) : detail.data.description ? (
+            // A label is a line of text, not Markdown: shown as written (line breaks kept).
+            <>
+              <p className="plain-description">{detail.data.description}</p>
+              <p className="muted small">
+                From the image's <code>org.opencontainers.image.description</code> label.
+              </p>
+            </>
           ) : (
             <Empty>
               <p>
                 No README. Reestr shows one from the <code>org.opencontainers.image.description</code>{" "}
-                annotation or a README artifact attached to the image.
+                annotation or a README artifact attached to the image, else the image's description label.
               </p>
             </Empty>
           ))}
@@ -145,6 +165,48 @@ export function RepositoryView({ registryId, name }: { registryId: string; name:
   );
 }
 
+/** Tag deletes in flight at once for "Delete selected". */
+const DELETE_CONCURRENCY = 4;
+/** Tags named in the bulk-delete confirmation; the rest are counted. */
+const CONFIRM_LIST = 10;
+
+/**
+ * The widest content of the cells marked `data-fit` (their first child, plus the cell's padding),
+ * by column. Columns whose content varies (digests, platform lists, relative times, severity
+ * badges) are sized to it, so they never clip while the tag column has room; widths only grow,
+ * so scrolling never makes the columns jump back and forth.
+ */
+function useFittedColumns(table: RefObject<HTMLTableElement | null>) {
+  const [widths, setWidths] = useState<Record<string, number>>({});
+  useLayoutEffect(() => {
+    const cells = table.current?.querySelectorAll<HTMLElement>("[data-fit]");
+    if (!cells) return;
+    const needed: Record<string, number> = {};
+    for (const cell of cells) {
+      const content = cell.firstElementChild;
+      if (!content) continue;
+      const style = getComputedStyle(cell);
+      const width =
+        content.getBoundingClientRect().width +
+        Number.parseFloat(style.paddingLeft) +
+        Number.parseFloat(style.paddingRight) +
+        2;
+      const key = cell.dataset.fit!;
+      needed[key] = Math.max(needed[key] ?? 0, Math.ceil(width));
+    }
+    if (Object.entries(needed).some(([key, width]) => width > (widths[key] ?? 0))) {
+      setWidths((old) => {
+        const next = { ...old };
+        for (const [key, width] of Object.entries(needed)) next[key] = Math.max(old[key] ?? 0, width);
+        return next;
+      });
+    }
+  });
+  const style: Record<string, string> = {};
+  for (const [key, width] of Object.entries(widths)) style[`--fit-${key}`] = `${width}px`;
+  return style as CSSProperties;
+}
+
 function TagsTable({
   registryId,
   name,
@@ -159,9 +221,17 @@ function TagsTable({
   const client = useQueryClient();
   const toast = useToast();
   const scrollRef = useRef<HTMLDivElement>(null);
+  const tableRef = useRef<HTMLTableElement>(null);
+  const fitted = useFittedColumns(tableRef);
   const [confirm, setConfirm] = useState<ConfirmRequest | null>(null);
+  const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
   const first = useQuery(tagsQuery(registryId, name, { ...query, page: 1, pageSize: TAG_PAGE }));
   const total = first.data?.total ?? 0;
+
+  // Another filter or order shows other rows: a selection of rows out of sight is a trap.
+  const queryKey = JSON.stringify(query);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: a new query (its key) is the trigger
+  useEffect(() => setSelected(new Set()), [queryKey]);
 
   const virtualizer = useVirtualizer({
     count: total,
@@ -228,6 +298,13 @@ function TagsTable({
     return data?.items[index % TAG_PAGE];
   };
 
+  const deleteTag = (tag: string) =>
+    call(
+      api.DELETE("/api/registries/{id}/repositories/{name}/tags/{tag}", {
+        params: { path: { id: registryId, name, tag } },
+      }),
+    );
+
   const askDelete = (tag: TagSummary) =>
     setConfirm({
       title: `Delete tag ${tag.tag}?`,
@@ -244,15 +321,72 @@ function TagsTable({
       confirmLabel: "Delete tag",
       onConfirm: async () => {
         await ensureSignedIn(client);
-        await call(
-          api.DELETE("/api/registries/{id}/repositories/{name}/tags/{tag}", {
-            params: { path: { id: registryId, name, tag: tag.tag } },
-          }),
-        );
+        await deleteTag(tag.tag);
         toast.show("success", `Deleted tag ${name}:${tag.tag}`);
+        setSelected((old) => without(old, [tag.tag]));
         await invalidateRegistry(client, registryId);
       },
     });
+
+  const askDeleteSelected = () => {
+    const tags = [...selected].sort();
+    const count = `${tags.length} ${tags.length === 1 ? "tag" : "tags"}`;
+    setConfirm({
+      title: `Delete ${count}?`,
+      body: (
+        <>
+          <p>
+            These tags of <strong>{name}</strong> are removed from Reestr's registry; their manifests stay
+            until they are deleted or garbage-collected:
+          </p>
+          <ul className="plain-list mono small">
+            {tags.slice(0, CONFIRM_LIST).map((tag) => (
+              <li key={tag} className="break">
+                {tag}
+              </li>
+            ))}
+          </ul>
+          {tags.length > CONFIRM_LIST && <p>…and {tags.length - CONFIRM_LIST} more.</p>}
+          <p>Clients pulling these tags will get “not found”.</p>
+        </>
+      ),
+      confirmLabel: `Delete ${count}`,
+      onConfirm: async () => {
+        await ensureSignedIn(client);
+        const failures: string[] = [];
+        const deleted: string[] = [];
+        let next = 0;
+        const worker = async () => {
+          while (next < tags.length) {
+            const tag = tags[next++]!;
+            try {
+              await deleteTag(tag);
+              deleted.push(tag);
+            } catch (error) {
+              failures.push(`${tag}: ${error instanceof Error ? error.message : String(error)}`);
+            }
+          }
+        };
+        await Promise.all(Array.from({ length: Math.min(DELETE_CONCURRENCY, tags.length) }, worker));
+        setSelected((old) => without(old, deleted));
+        if (deleted.length > 0) {
+          toast.show(
+            "success",
+            `Deleted ${deleted.length} ${deleted.length === 1 ? "tag" : "tags"} of ${name}`,
+          );
+          await invalidateRegistry(client, registryId);
+        }
+        if (failures.length > 0) {
+          throw new Error(
+            `${failures.length} of ${tags.length} could not be deleted (${failures.slice(0, 3).join("; ")}${failures.length > 3 ? "; …" : ""})`,
+          );
+        }
+      },
+    });
+  };
+
+  const toggle = (tag: string, on: boolean) =>
+    setSelected((old) => (on ? new Set([...old, tag]) : without(old, [tag])));
 
   if (first.isPending) return <Loading label="Loading tags…" />;
   if (first.isError) return <SectionError error={first.error} onRetry={() => first.refetch()} />;
@@ -268,13 +402,36 @@ function TagsTable({
   const padTop = firstRow ? firstRow.start - ROW_HEIGHT : 0;
   const padBottom = lastRow ? virtualizer.getTotalSize() - lastRow.end : 0;
   const failed = more.find((page) => page.isError);
-  const columns = canDelete ? 7 : 6;
+  const columns = canDelete ? 8 : 6;
+  // "Select all" only when every matching tag is loaded: selecting rows never seen is a trap.
+  const everyTag = first.data.items.length === total ? first.data.items.map((t) => t.tag) : null;
+  const allSelected = everyTag?.every((tag) => selected.has(tag)) ?? false;
 
   return (
     <>
-      <p className="result-count" role="status">
-        {formatCount(total)} {total === 1 ? "tag" : "tags"}
-      </p>
+      <div className="tags-toolbar">
+        <p className="result-count" role="status">
+          {formatCount(total)} {total === 1 ? "tag" : "tags"}
+          {canDelete && selected.size > 0 && `, ${formatCount(selected.size)} selected`}
+        </p>
+        {canDelete && (
+          <div className="bulk-actions">
+            {selected.size > 0 && (
+              <button type="button" className="button button-small" onClick={() => setSelected(new Set())}>
+                Clear selection
+              </button>
+            )}
+            <button
+              type="button"
+              className="button button-small button-danger-quiet"
+              disabled={selected.size === 0}
+              onClick={askDeleteSelected}
+            >
+              Delete selected
+            </button>
+          </div>
+        )}
+      </div>
       {failed && <SectionError error={failed.error} onRetry={() => failed.refetch()} />}
       <section
         ref={scrollRef}
@@ -284,7 +441,9 @@ function TagsTable({
         aria-label={`Tags of ${name}, scrollable`}
       >
         <table
+          ref={tableRef}
           className={`data-table vtable${canDelete ? " with-actions" : ""}`}
+          style={fitted}
           aria-rowcount={total + 1}
           data-total={total}
         >
@@ -292,6 +451,7 @@ function TagsTable({
             Tags of {name}. Arrow keys, Page Up, Page Down, Home and End move between tags.
           </caption>
           <colgroup>
+            {canDelete && <col className="col-select" />}
             <col className="col-tag" />
             <col className="col-digest" />
             <col className="col-size" />
@@ -302,14 +462,39 @@ function TagsTable({
           </colgroup>
           <thead>
             <tr aria-rowindex={1}>
+              {canDelete && (
+                <th scope="col" className="cell-select">
+                  {everyTag ? (
+                    <input
+                      type="checkbox"
+                      aria-label={`Select all ${formatCount(total)} tags`}
+                      checked={allSelected}
+                      ref={(box) => {
+                        if (box) box.indeterminate = !allSelected && selected.size > 0;
+                      }}
+                      onChange={(event) => setSelected(event.target.checked ? new Set(everyTag) : new Set())}
+                    />
+                  ) : (
+                    <span className="visually-hidden">Select</span>
+                  )}
+                </th>
+              )}
               <th scope="col">Tag</th>
-              <th scope="col">Digest</th>
-              <th scope="col" className="num">
-                Size
+              <th scope="col" data-fit="digest">
+                <span>Digest</span>
               </th>
-              <th scope="col">Platforms</th>
-              <th scope="col">Created</th>
-              <th scope="col">Vulnerabilities</th>
+              <th scope="col" className="num">
+                Size <HelpTip label="tag sizes">{SIZE_HELP.manifest}</HelpTip>
+              </th>
+              <th scope="col" data-fit="platforms">
+                <span>Platforms</span>
+              </th>
+              <th scope="col" data-fit="created">
+                <span>Created</span>
+              </th>
+              <th scope="col" data-fit="vulns">
+                <span>Vulnerabilities</span>
+              </th>
               {canDelete && (
                 <th scope="col">
                   <span className="visually-hidden">Actions</span>
@@ -333,27 +518,44 @@ function TagsTable({
             )}
             {rows.map((row) => {
               const tag = rowAt(row.index);
+              const tabIndex = row.index === tabbable ? 0 : -1;
+              const platforms = tag?.platforms.map(platformLabel).join(", ");
               return (
-                <tr key={row.key} aria-rowindex={row.index + 2} className="vrow" data-index={row.index}>
+                <tr
+                  key={row.key}
+                  aria-rowindex={row.index + 2}
+                  className={`vrow${tag && selected.has(tag.tag) ? " selected" : ""}`}
+                  data-index={row.index}
+                >
                   {tag ? (
                     <>
+                      {canDelete && (
+                        <td className="cell-select">
+                          <input
+                            type="checkbox"
+                            aria-label={`Select tag ${tag.tag}`}
+                            checked={selected.has(tag.tag)}
+                            onChange={(event) => toggle(tag.tag, event.target.checked)}
+                            tabIndex={tabIndex}
+                          />
+                        </td>
+                      )}
                       <th scope="row" className="cell-tag">
-                        <Link
-                          href={href.tag(registryId, name, tag.tag)}
-                          tabIndex={row.index === tabbable ? 0 : -1}
-                        >
+                        <Link href={href.tag(registryId, name, tag.tag)} tabIndex={tabIndex} title={tag.tag}>
                           {tag.tag}
                         </Link>
                       </th>
-                      <td className="mono" title={tag.digest}>
-                        {shortDigest(tag.digest)}
+                      <td className="mono" title={tag.digest} data-fit="digest">
+                        <span>{shortDigest(tag.digest)}</span>
                       </td>
                       <td className="num">{formatBytes(tag.sizeBytes)}</td>
-                      <td>{tag.platforms.length > 0 ? tag.platforms.map(platformLabel).join(", ") : "—"}</td>
-                      <td>
+                      <td title={platforms || undefined} data-fit="platforms">
+                        <span>{platforms || "—"}</span>
+                      </td>
+                      <td data-fit="created">
                         <TimeText iso={tag.created} />
                       </td>
-                      <td>
+                      <td data-fit="vulns">
                         <VulnerabilityBadges counts={tag.vulnerabilities} />
                       </td>
                       {canDelete && (
@@ -362,7 +564,7 @@ function TagsTable({
                             type="button"
                             className="button button-small button-danger-quiet"
                             onClick={() => askDelete(tag)}
-                            tabIndex={row.index === tabbable ? 0 : -1}
+                            tabIndex={tabIndex}
                             aria-label={`Delete tag ${tag.tag}`}
                           >
                             Delete
@@ -389,4 +591,11 @@ function TagsTable({
       <ConfirmDialog request={confirm} onClose={() => setConfirm(null)} />
     </>
   );
+}
+
+function without(set: ReadonlySet<string>, remove: readonly string[]): ReadonlySet<string> {
+  if (!remove.some((item) => set.has(item))) return set;
+  const next = new Set(set);
+  for (const item of remove) next.delete(item);
+  return next;
 }

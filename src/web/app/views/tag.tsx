@@ -14,6 +14,7 @@ import {
   type ConfirmRequest,
   CopyButton,
   Empty,
+  HelpTip,
   Loading,
   SectionError,
   TimeText,
@@ -26,6 +27,7 @@ import {
   isIndex,
   mediaTypeLabel,
   platformLabel,
+  SIZE_HELP,
   shortDigest,
 } from "../format.ts";
 import { useScrollRestore, useTitle } from "../hooks.ts";
@@ -190,7 +192,7 @@ function ManifestSection({ manifest }: { manifest: ManifestDetail }) {
           <dt>Media type</dt>
           <dd>
             {mediaTypeLabel(manifest.mediaType)}
-            <span className="mono small block">{manifest.mediaType}</span>
+            <span className="mono small block break">{manifest.mediaType}</span>
           </dd>
         </div>
         <div>
@@ -201,7 +203,9 @@ function ManifestSection({ manifest }: { manifest: ManifestDetail }) {
           </dd>
         </div>
         <div>
-          <dt>Total size</dt>
+          <dt>
+            Total size <HelpTip label="the total size">{SIZE_HELP.manifest}</HelpTip>
+          </dt>
           <dd>{formatBytes(manifest.sizeBytes)}</dd>
         </div>
         {manifest.config && (
