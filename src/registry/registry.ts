@@ -22,6 +22,7 @@ import type {
   StorageStats,
   TagRecord,
 } from "./metadata/registry-index.ts";
+import { type QuotaUsage, StoragePolicy, type StoragePolicyRules } from "./policy/storage-policy.ts";
 import type { BlobStore, ByteRange } from "./storage/blob-store.ts";
 import { UploadNotFound } from "./storage/errors.ts";
 
@@ -36,6 +37,8 @@ export interface RegistryOptions {
   uploadTtlMs?: number;
   /** Bytes of manifest content kept in memory (manifests are immutable by digest). */
   manifestCacheBytes?: number;
+  /** Quotas and immutable tags (src/registry/policy/). */
+  policy?: StoragePolicyRules;
 }
 
 export interface BlobContent {
@@ -100,6 +103,8 @@ export class Registry {
    */
   readonly #tagLists = new LruCache<string, string[]>(1_000_000, (tags) => tags.length + 1);
   #tagGeneration = 0;
+  /** Quotas and immutable tags: every write that adds or removes content asks it first. */
+  readonly #policy: StoragePolicy;
 
   constructor(options: RegistryOptions) {
     this.#manifests = new LruCache(
@@ -111,6 +116,7 @@ export class Registry {
     this.#index = options.index;
     this.deleteEnabled = options.deleteEnabled ?? true;
     this.#uploadTtlMs = options.uploadTtlMs ?? DEFAULT_UPLOAD_TTL_MS;
+    this.#policy = new StoragePolicy(options.policy ?? {}, options.metadata, options.index);
   }
 
   // ---- blobs -------------------------------------------------------------------------
@@ -140,6 +146,7 @@ export class Registry {
       const { unlinked, orphaned } = await this.#metadata.unlinkBlob(repository, digest);
       if (!unlinked)
         throw await this.#unknown(repository, new RegistryError("BLOB_UNKNOWN", undefined, { digest }));
+      this.#policy.contentRemoved(repository);
       if (orphaned) await this.#blobs.delete(digest);
     });
   }
@@ -155,7 +162,11 @@ export class Registry {
     if (!isValidRepositoryName(from)) return undefined;
     const size = await this.#metadata.linkedBlobSize(from, digest);
     if (size === undefined) return undefined;
-    await this.#locks.run(`blob:${digest}`, () => this.#metadata.linkBlob(repository, digest, size));
+    await this.#locks.run(`blob:${digest}`, () =>
+      this.#policy.admitBlob(repository, digest, size, () =>
+        this.#metadata.linkBlob(repository, digest, size),
+      ),
+    );
     return { digest, size };
   }
 
@@ -206,6 +217,9 @@ export class Registry {
           );
         }
       }
+      if (contentLength !== undefined) {
+        await this.#policy.assertRoom(repository, size + contentLength).catch(this.#discardOnRefusal(id));
+      }
       await this.#append(id, body);
       return (await this.#blobs.uploadSize(id)) ?? 0;
     });
@@ -227,7 +241,7 @@ export class Registry {
         await this.#discardUpload(id);
         throw digestMismatch("upload", actual.digest, expected.digest);
       }
-      await this.#commit(repository, id, expected.digest, actual.size);
+      await this.#commit(repository, id, expected.digest, actual.size).catch(this.#discardOnRefusal(id));
       return { digest: expected.digest, size: actual.size };
     });
   }
@@ -240,9 +254,13 @@ export class Registry {
     repository: string,
     digestText: string,
     body: AsyncIterable<Uint8Array>,
+    contentLength?: number,
   ): Promise<{ digest: Digest; size: number }> {
     assertRepositoryName(repository);
     const expected = parseDigest(digestText);
+    // Refused before a byte is stored when the announced length alone would exceed a quota.
+    if (contentLength !== undefined)
+      await this.#policy.assertRoom(repository, contentLength, expected.digest);
     const id = randomUUID();
     await this.#blobs.createUpload(id);
     try {
@@ -335,15 +353,26 @@ export class Registry {
   }
 
   async #commit(repository: string, id: string, digest: Digest, size: number): Promise<void> {
-    await this.#locks.run(`blob:${digest}`, async () => {
-      const known = await this.#metadata.blobSize(digest);
-      if (known !== undefined && (await this.#blobs.stat(digest)) !== undefined) {
-        await this.#blobs.deleteUpload(id); // content-addressed: the bytes are already stored
-      } else {
-        await this.#blobs.commitUpload(id, digest);
-      }
-      await this.#metadata.linkBlob(repository, digest, size, id);
-    });
+    await this.#locks.run(`blob:${digest}`, () =>
+      // Within the quotas or not at all: a refused blob never reaches blobs/ (its upload is discarded).
+      this.#policy.admitBlob(repository, digest, size, async () => {
+        const known = await this.#metadata.blobSize(digest);
+        if (known !== undefined && (await this.#blobs.stat(digest)) !== undefined) {
+          await this.#blobs.deleteUpload(id); // content-addressed: the bytes are already stored
+        } else {
+          await this.#blobs.commitUpload(id, digest);
+        }
+        await this.#metadata.linkBlob(repository, digest, size, id);
+      }),
+    );
+  }
+
+  /** A policy refusal ends the upload: its bytes are discarded, so nothing is left half-written. */
+  #discardOnRefusal(id: string): (error: unknown) => Promise<never> {
+    return async (error) => {
+      if (error instanceof RegistryError && error.code === "DENIED") await this.#discardUpload(id);
+      throw error;
+    };
   }
 
   async #discardUpload(id: string): Promise<void> {
@@ -384,19 +413,21 @@ export class Registry {
     if (ref.digest && ref.digest !== digest) throw digestMismatch("manifest", digest, ref.digest);
     const parsed = parseManifest(body, contentType);
     await this.#assertReferencesExist(repository, parsed);
-    await this.#metadata.putManifest(
-      repository,
-      {
-        digest,
-        mediaType: parsed.mediaType,
-        content: body,
-        blobs: parsed.blobs.map((b) => b.digest),
-        children: parsed.children.map((c) => c.digest),
-        subject: parsed.subject?.digest,
-        artifactType: parsed.artifactType,
-        annotations: parsed.annotations,
-      },
-      ref.tag,
+    await this.#policy.admitManifest(repository, { digest, size: body.byteLength }, ref.tag, () =>
+      this.#metadata.putManifest(
+        repository,
+        {
+          digest,
+          mediaType: parsed.mediaType,
+          content: body,
+          blobs: parsed.blobs.map((b) => b.digest),
+          children: parsed.children.map((c) => c.digest),
+          subject: parsed.subject?.digest,
+          artifactType: parsed.artifactType,
+          annotations: parsed.annotations,
+        },
+        ref.tag,
+      ),
     );
     if (ref.tag !== undefined) this.#tagsChanged(repository);
     return { digest, subject: parsed.subject?.digest };
@@ -420,10 +451,13 @@ export class Registry {
     assertRepositoryName(repository);
     this.#assertDeleteEnabled();
     const ref = parseManifestReference(reference);
+    const { tag, digest } = ref;
     const deleted =
-      ref.tag !== undefined
-        ? await this.#metadata.deleteTag(repository, ref.tag)
-        : await this.#metadata.deleteManifest(repository, ref.digest);
+      tag !== undefined
+        ? await this.#policy.guardDelete(repository, { tag }, () => this.#metadata.deleteTag(repository, tag))
+        : await this.#policy.guardDelete(repository, { digest }, () =>
+            this.#metadata.deleteManifest(repository, digest),
+          );
     if (ref.digest) this.#manifests.delete(`${repository}@${ref.digest}`);
     this.#tagsChanged(repository);
     if (!deleted)
@@ -508,6 +542,11 @@ export class Registry {
 
   async stats(): Promise<StorageStats> {
     return this.#index.stats();
+  }
+
+  /** Every configured quota with the bytes its repositories hold (see src/registry/policy/quotas.ts). */
+  async quotaUsage(): Promise<QuotaUsage[]> {
+    return this.#policy.quotaUsage();
   }
 
   /** Upload sessions not yet completed or cancelled (the uploads-in-progress gauge). */

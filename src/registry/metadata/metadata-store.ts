@@ -84,6 +84,14 @@ export interface MetadataStore {
   listTags(repository: string, page: Page): Promise<string[] | undefined>;
   listReferrers(repository: string, subject: Digest): Promise<ReferrerDescriptor[]>;
 
+  /**
+   * Bytes these repositories hold together, for quotas: every distinct blob linked into any of
+   * them and every distinct manifest stored in any of them, each digest counted once.
+   */
+  storageUsage(repositories: string[]): Promise<number>;
+  /** Repositories that hold this digest, as a linked blob or as a manifest, each once. */
+  repositoriesHolding(digest: Digest): Promise<string[]>;
+
   createUpload(session: UploadSession): Promise<void>;
   getUpload(id: string): Promise<UploadSession | undefined>;
   deleteUpload(id: string): Promise<void>;

@@ -246,6 +246,33 @@ export class SqliteMetadataStore implements MetadataStore, RegistryIndex {
     });
   }
 
+  async storageUsage(repositories: string[]): Promise<number> {
+    if (repositories.length === 0) return 0;
+    // The names as one JSON parameter; each is a prefix lookup in repository_blobs' and
+    // manifests' keys. UNION keeps each (digest, size) once across the repositories.
+    const row = this.#file
+      .sql(
+        `WITH names(name) AS (SELECT value FROM json_each(?))
+         SELECT COALESCE(SUM(size), 0) AS bytes FROM (
+           SELECT b.digest, b.size FROM blobs b
+             WHERE b.digest IN (SELECT rb.digest FROM names n JOIN repository_blobs rb ON rb.repository = n.name)
+           UNION
+           SELECT m.digest, m.size FROM names n JOIN manifests m ON m.repository = n.name)`,
+      )
+      .get(JSON.stringify(repositories));
+    return Number(row?.bytes ?? 0);
+  }
+
+  async repositoriesHolding(digest: Digest): Promise<string[]> {
+    return this.#jsonList(
+      `SELECT json_group_array(repository) AS list FROM (
+         SELECT repository FROM repository_blobs WHERE digest = ?
+         UNION SELECT repository FROM manifests WHERE digest = ?)`,
+      digest,
+      digest,
+    );
+  }
+
   async createUpload(session: UploadSession): Promise<void> {
     this.#file
       .sql("INSERT INTO uploads (id, repository, created_at) VALUES (?, ?, ?)")
