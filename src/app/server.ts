@@ -6,7 +6,7 @@
  * close modules and stores).
  *
  * Modules, in routing order: ops (/healthz, /readyz, /metrics), status (/api, /api/status), v2
- * (the OCI API), token (/auth/token, token mode), web-auth (/api/auth/…), watch
+ * (the OCI API), policy (/api/admin/quotas), token (/auth/token, token mode), web-auth (/api/auth/…), watch
  * (/api/watch/…), catalog (/api/registries…, /api/storage, /api/openapi.json), web (the app on
  * every other GET). A new feature is a new module in this list.
  */
@@ -27,6 +27,7 @@ import { Router } from "../http/router.ts";
 import { securityHeaders } from "../http/security-headers.ts";
 import { AuditLog } from "../registry/http/audit.ts";
 import { createGcApiModule } from "../registry/http/gc-api.ts";
+import { createPolicyApiModule } from "../registry/http/policy-api.ts";
 import { createV2Module } from "../registry/http/v2.ts";
 import { metadataPath } from "../registry/layout.ts";
 import { GcService } from "../registry/lifecycle/gc-service.ts";
@@ -141,6 +142,7 @@ export async function startServer(
       index: metadata,
       deleteEnabled: config.storage.deleteEnabled,
       uploadTtlMs: config.storage.uploadExpiry,
+      policy: { quotas: config.quotas, immutableTags: config.immutableTags },
     });
 
     const gc = new GcService({
@@ -182,6 +184,7 @@ export async function startServer(
     const modules: Module[] = [
       createStatusModule({ registry, version: VERSION, routes: () => router.routes }),
       createV2Module({ registry, access: gate.access, metrics, audit: audit?.enabled ? audit : undefined }),
+      createPolicyApiModule({ registry, metrics }),
       ...(auth ? auth.modules : [createOpenSessionModule()]),
       createWatchApiModule({
         watcher,

@@ -29,7 +29,8 @@
  */
 import { z } from "zod";
 import { PositiveDuration } from "../util/duration.ts";
-import { ACTIONS, compileRepositoryGlob, validateSubject } from "./access-policy.ts";
+import { RepositoryGlob } from "../util/repository-glob.ts";
+import { ACTIONS, validateSubject } from "./access-policy.ts";
 
 /** One string or a list of them. */
 const list = (item: z.ZodType<string>) =>
@@ -43,18 +44,10 @@ const subject = z.string().superRefine((value, ctx) => {
   }
 });
 
-const glob = z.string().superRefine((value, ctx) => {
-  try {
-    compileRepositoryGlob(value);
-  } catch (error) {
-    ctx.addIssue({ code: "custom", message: (error as Error).message });
-  }
-});
-
 const RuleSchema = z
   .object({
     subjects: list(subject).refine((v) => v.length > 0, "at least one subject"),
-    repositories: list(glob).refine((v) => v.length > 0, "at least one repository glob"),
+    repositories: list(RepositoryGlob).refine((v) => v.length > 0, "at least one repository glob"),
     actions: z.array(z.enum(ACTIONS)),
   })
   .strict();

@@ -333,6 +333,20 @@ export const ServerStatusSchema = named(
   "ServerStatus",
 );
 
+export const QuotaListSchema = named(
+  z.object({
+    quotas: z.array(
+      z.object({
+        repositories: z.string().describe("the quota's repository glob, which also names it"),
+        limit: bytes,
+        used: bytes.describe("bytes its repositories hold, each blob and manifest counted once"),
+        percent: z.number().min(0).describe("used as a share of limit, one decimal"),
+      }),
+    ),
+  }),
+  "QuotaList",
+);
+
 export const WatchEntrySummarySchema = named(
   z.object({
     name: z.string(),

@@ -6,6 +6,7 @@ import { CatalogSectionSchema } from "../catalog/registries-config.ts";
 import { LimitsSchema } from "../http/limits.ts";
 import { AuditSchema } from "../registry/http/audit.ts";
 import { GcConfigSchema } from "../registry/lifecycle/gc-service.ts";
+import { ImmutableTagsSchema, QuotasSchema } from "../registry/policy/policy-config.ts";
 import { TlsSchema } from "../tls/config.ts";
 import { ConfigError } from "../util/config-error.ts";
 import { Duration } from "../util/duration.ts";
@@ -68,6 +69,10 @@ export const ConfigSchema = z
     audit: AuditSchema.optional(),
     /** The web catalogue's remote registries and cache (src/catalog/registries-config.ts). */
     catalog: CatalogSectionSchema.optional(),
+    /** Storage quotas per repository glob (src/registry/policy/policy-config.ts). */
+    quotas: QuotasSchema.optional(),
+    /** Tags that may be pushed once and never moved or deleted (src/registry/policy/policy-config.ts). */
+    immutableTags: ImmutableTagsSchema.optional(),
   })
   .strict();
 
@@ -172,7 +177,7 @@ export async function loadConfig(options: {
   if (!result.success) {
     const where = options.file ? ` (file ${options.file}, environment and flags)` : "";
     const problems = result.error.issues.map((issue) => {
-      const path = issue.path.join(".") || "(root)";
+      const path = fieldPath(issue.path) || "(root)";
       return issue.code === "unrecognized_keys"
         ? `${path === "(root)" ? "" : `${path}.`}${issue.keys.join(", ")}: unknown setting`
         : `${path}: ${issue.message}`;
@@ -183,6 +188,14 @@ export async function loadConfig(options: {
   config.dataDir = resolve(config.dataDir);
   if (config.auth?.htpasswd) config.auth.htpasswd = resolve(config.auth.htpasswd);
   return config;
+}
+
+/** A zod issue path as people write it: `immutableTags[0].tags`. */
+function fieldPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((text, key) => {
+    if (typeof key === "number") return `${text}[${key}]`;
+    return text ? `${text}.${String(key)}` : String(key);
+  }, "");
 }
 
 function setPath(target: Record<string, unknown>, path: string, value: unknown): void {

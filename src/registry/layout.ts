@@ -126,6 +126,9 @@ export const METADATA_MIGRATIONS: readonly string[] = [
  *	tags                tag → manifest digest per repository, with the time it was last set
  *	uploads             upload sessions: which repository an upload id belongs to, since when
  *	                    (the bytes are in uploads/<id>)
+ *
+ * manifests_by_digest finds the repositories holding a manifest digest (quotas count each digest
+ * once per scope: src/registry/policy/quotas.ts).
  */
 export const METADATA_SCHEMA = `
 CREATE TABLE IF NOT EXISTS repositories (
@@ -179,4 +182,5 @@ CREATE TABLE IF NOT EXISTS uploads (
   repository TEXT NOT NULL,
   created_at INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS manifests_by_digest ON manifests (digest);
 `;

@@ -30,6 +30,7 @@ import type {
   StorageStats,
   TagRecord,
 } from "./metadata/registry-index.ts";
+import { type QuotaUsage, StoragePolicy, type StoragePolicyRules } from "./policy/storage-policy.ts";
 import type { BlobStore, ByteRange } from "./storage/blob-store.ts";
 import { UploadNotFound } from "./storage/errors.ts";
 
@@ -44,6 +45,8 @@ export interface RegistryOptions {
   uploadTtlMs?: number;
   /** Bytes of manifest content kept in memory (manifests are immutable by digest). */
   manifestCacheBytes?: number;
+  /** Quotas and immutable tags (src/registry/policy/). */
+  policy?: StoragePolicyRules;
 }
 
 export interface BlobContent {
@@ -110,6 +113,8 @@ export class Registry {
   #tagGeneration = 0;
   /** Bumped when garbage collection removes manifests: a read begun before must not be cached. */
   #manifestGeneration = 0;
+  /** Quotas and immutable tags: every write that adds or removes content asks it first. */
+  readonly #policy: StoragePolicy;
 
   constructor(options: RegistryOptions) {
     this.#manifests = new LruCache(
@@ -121,6 +126,7 @@ export class Registry {
     this.#index = options.index;
     this.deleteEnabled = options.deleteEnabled ?? true;
     this.#uploadTtlMs = options.uploadTtlMs ?? DEFAULT_UPLOAD_TTL_MS;
+    this.#policy = new StoragePolicy(options.policy ?? {}, options.metadata, options.index);
   }
 
   // ---- blobs -------------------------------------------------------------------------
@@ -157,6 +163,7 @@ export class Registry {
     );
     if (!unlinked)
       throw await this.#unknown(repository, new RegistryError("BLOB_UNKNOWN", undefined, { digest }));
+    this.#policy.contentRemoved(repository);
   }
 
   /** Links a blob of another repository into this one; undefined when `from` cannot provide it. */
@@ -168,12 +175,17 @@ export class Registry {
     assertRepositoryName(repository);
     const digest = parseDigest(digestText).digest;
     if (!isValidRepositoryName(from)) return undefined;
-    // Checked and linked in one transaction under the blob's lock: a sweep cannot remove the
-    // blob between the check and the link (see lifecycle/gc.ts).
-    const size = await this.#locks.run(`blob:${digest}`, () =>
-      this.#metadata.mountBlob(repository, from, digest),
+    // The size for the quota first; then checked again and linked in one transaction under the
+    // blob's lock, so a sweep cannot remove the blob between the check and the link (lifecycle/gc.ts).
+    const size = await this.#metadata.linkedBlobSize(from, digest);
+    if (size === undefined) return undefined;
+    let mounted = false;
+    await this.#locks.run(`blob:${digest}`, () =>
+      this.#policy.admitBlob(repository, digest, size, async () => {
+        mounted = (await this.#metadata.mountBlob(repository, from, digest)) !== undefined;
+      }),
     );
-    return size === undefined ? undefined : { digest, size };
+    return mounted ? { digest, size } : undefined;
   }
 
   // ---- uploads -----------------------------------------------------------------------
@@ -223,6 +235,9 @@ export class Registry {
           );
         }
       }
+      if (contentLength !== undefined) {
+        await this.#policy.assertRoom(repository, size + contentLength).catch(this.#discardOnRefusal(id));
+      }
       await this.#append(id, body);
       return (await this.#blobs.uploadSize(id)) ?? 0;
     });
@@ -244,7 +259,7 @@ export class Registry {
         await this.#discardUpload(id);
         throw digestMismatch("upload", actual.digest, expected.digest);
       }
-      await this.#commit(repository, id, expected.digest, actual.size);
+      await this.#commit(repository, id, expected.digest, actual.size).catch(this.#discardOnRefusal(id));
       return { digest: expected.digest, size: actual.size };
     });
   }
@@ -257,9 +272,13 @@ export class Registry {
     repository: string,
     digestText: string,
     body: AsyncIterable<Uint8Array>,
+    contentLength?: number,
   ): Promise<{ digest: Digest; size: number }> {
     assertRepositoryName(repository);
     const expected = parseDigest(digestText);
+    // Refused before a byte is stored when the announced length alone would exceed a quota.
+    if (contentLength !== undefined)
+      await this.#policy.assertRoom(repository, contentLength, expected.digest);
     const id = randomUUID();
     await this.#blobs.createUpload(id);
     try {
@@ -352,15 +371,26 @@ export class Registry {
   }
 
   async #commit(repository: string, id: string, digest: Digest, size: number): Promise<void> {
-    await this.#locks.run(`blob:${digest}`, async () => {
-      const known = await this.#metadata.blobSize(digest);
-      if (known !== undefined && (await this.#blobs.stat(digest)) !== undefined) {
-        await this.#blobs.deleteUpload(id); // content-addressed: the bytes are already stored
-      } else {
-        await this.#blobs.commitUpload(id, digest);
-      }
-      await this.#metadata.linkBlob(repository, digest, size, id);
-    });
+    await this.#locks.run(`blob:${digest}`, () =>
+      // Within the quotas or not at all: a refused blob never reaches blobs/ (its upload is discarded).
+      this.#policy.admitBlob(repository, digest, size, async () => {
+        const known = await this.#metadata.blobSize(digest);
+        if (known !== undefined && (await this.#blobs.stat(digest)) !== undefined) {
+          await this.#blobs.deleteUpload(id); // content-addressed: the bytes are already stored
+        } else {
+          await this.#blobs.commitUpload(id, digest);
+        }
+        await this.#metadata.linkBlob(repository, digest, size, id);
+      }),
+    );
+  }
+
+  /** A policy refusal ends the upload: its bytes are discarded, so nothing is left half-written. */
+  #discardOnRefusal(id: string): (error: unknown) => Promise<never> {
+    return async (error) => {
+      if (error instanceof RegistryError && error.code === "DENIED") await this.#discardUpload(id);
+      throw error;
+    };
   }
 
   async #discardUpload(id: string): Promise<void> {
@@ -401,22 +431,25 @@ export class Registry {
     const digest = digestFromHash(algorithm, createDigester(algorithm).update(body));
     if (ref.digest && ref.digest !== digest) throw digestMismatch("manifest", digest, ref.digest);
     const parsed = parseManifest(body, contentType);
-    const problem = await this.#metadata.putManifest(
-      repository,
-      {
-        digest,
-        mediaType: parsed.mediaType,
-        content: body,
-        blobs: parsed.blobs.map((b) => b.digest),
-        children: parsed.children.map((c) => c.digest),
-        subject: parsed.subject?.digest,
-        artifactType: parsed.artifactType,
-        annotations: parsed.annotations,
-      },
-      ref.tag,
-      requiredReferences(parsed),
-    );
-    if (problem) throw referenceError(repository, problem);
+    await this.#policy.admitManifest(repository, { digest, size: body.byteLength }, ref.tag, async () => {
+      const problem = await this.#metadata.putManifest(
+        repository,
+        {
+          digest,
+          mediaType: parsed.mediaType,
+          content: body,
+          blobs: parsed.blobs.map((b) => b.digest),
+          children: parsed.children.map((c) => c.digest),
+          subject: parsed.subject?.digest,
+          artifactType: parsed.artifactType,
+          annotations: parsed.annotations,
+        },
+        ref.tag,
+        requiredReferences(parsed),
+      );
+      // Thrown inside: a refused write adds nothing to the quotas' figures.
+      if (problem) throw referenceError(repository, problem);
+    });
     if (ref.tag !== undefined) this.#tagsChanged(repository);
     return { digest, subject: parsed.subject?.digest };
   }
@@ -426,10 +459,13 @@ export class Registry {
     assertRepositoryName(repository);
     this.#assertDeleteEnabled();
     const ref = parseManifestReference(reference);
+    const { tag, digest } = ref;
     const deleted =
-      ref.tag !== undefined
-        ? await this.#metadata.deleteTag(repository, ref.tag)
-        : await this.#metadata.deleteManifest(repository, ref.digest);
+      tag !== undefined
+        ? await this.#policy.guardDelete(repository, { tag }, () => this.#metadata.deleteTag(repository, tag))
+        : await this.#policy.guardDelete(repository, { digest }, () =>
+            this.#metadata.deleteManifest(repository, digest),
+          );
     if (ref.digest) this.#manifests.delete(`${repository}@${ref.digest}`);
     this.#tagsChanged(repository);
     if (!deleted)
@@ -514,6 +550,7 @@ export class Registry {
         expireUploads: (dryRun) => this.expireUploads(Date.now(), dryRun),
         forget: (manifests, repositories) => {
           this.#manifestGeneration++;
+          this.#policy.contentRemoved();
           for (const { repository, digest } of manifests) this.#manifests.delete(`${repository}@${digest}`);
           for (const repository of repositories) this.#tagsChanged(repository);
         },
@@ -534,6 +571,11 @@ export class Registry {
 
   async stats(): Promise<StorageStats> {
     return this.#index.stats();
+  }
+
+  /** Every configured quota with the bytes its repositories hold (see src/registry/policy/quotas.ts). */
+  async quotaUsage(): Promise<QuotaUsage[]> {
+    return this.#policy.quotaUsage();
   }
 
   /** Upload sessions not yet completed or cancelled (the uploads-in-progress gauge). */

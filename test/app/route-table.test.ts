@@ -39,6 +39,7 @@ const EXPECTED: Record<string, Decision> = {
   "GET /readyz": "public", // readiness probes carry no credentials
   "GET /metrics": "public", // Prometheus scrapes without credentials (aggregates only)
   "GET /api/status": "public", // aggregate counts, no repository names
+  "GET /api/admin/quotas": "admin", // quota globs name repositories
   "GET /api": "public", // the list of endpoints
   "GET /v2/": "signed-in", // clients learn the auth scheme from this 401
   "* /v2/": "signed-in",

@@ -102,6 +102,14 @@ export function metadataStoreContract(name: string, makeStore: () => Promise<Met
           assert.deepEqual(await store.listRepositories({ limit: 10 }), ["emptied", "kept"]);
           await store.deleteManifest("emptied", m.digest);
           assert.deepEqual(await store.listRepositories({ limit: 10 }), ["kept"]);
+          assert.deepEqual(await store.listRepositories({ limit: 10 }, { all: true }), [
+            "blobs-only",
+            "emptied",
+            "kept",
+          ]);
+          assert.deepEqual(await store.listRepositories({ last: "blobs-only", limit: 1 }, { all: true }), [
+            "emptied",
+          ]);
           // Still known to the API (NAME_UNKNOWN versus BLOB_UNKNOWN) until garbage collection.
           assert.equal(await store.repositoryExists("emptied"), true);
           assert.equal(await store.repositoryExists("blobs-only"), true);
@@ -474,6 +482,49 @@ export function metadataStoreContract(name: string, makeStore: () => Promise<Met
           );
           assert.equal(await store.deleteManifest("repo", b.digest), true);
           assert.deepEqual(await store.listReferrers("repo", subject.digest), []);
+        }));
+    });
+
+    describe("storage usage (quotas)", () => {
+      test("storageUsage counts each distinct blob and manifest of the repositories once", () =>
+        withStore(async (store) => {
+          const base = blob("base");
+          const m = manifest("shared manifest");
+          const size = m.content.byteLength;
+          assert.equal(await store.storageUsage([]), 0);
+          assert.equal(await store.storageUsage(["nowhere"]), 0);
+          await store.linkBlob("team/a", base, 1000);
+          await store.linkBlob("team/b", base, 1000);
+          await store.linkBlob("team/b", blob("own"), 5 * 1024 ** 3);
+          await store.linkBlob("other", blob("other"), 7);
+          await store.putManifest("team/a", m, "v1");
+          await store.putManifest("team/b", m, "v1");
+          assert.equal(await store.storageUsage(["team/a"]), 1000 + size);
+          // The shared blob and the manifest pushed to both count once; sizes beyond 4 GiB survive.
+          assert.equal(await store.storageUsage(["team/a", "team/b"]), 1000 + 5 * 1024 ** 3 + size);
+          assert.equal(await store.storageUsage(["team/b", "team/a", "team/a"]), 1000 + 5 * 1024 ** 3 + size);
+          assert.equal(await store.storageUsage(["other", "unknown"]), 7);
+          // Unlinked blobs and deleted manifests no longer count.
+          await store.unlinkBlob("team/a", base);
+          await store.deleteManifest("team/a", m.digest);
+          assert.equal(await store.storageUsage(["team/a"]), 0);
+          assert.equal(await store.storageUsage(["team/a", "team/b"]), 1000 + 5 * 1024 ** 3 + size);
+        }));
+
+      test("repositoriesHolding lists the repositories linking a blob or storing a manifest, once each", () =>
+        withStore(async (store) => {
+          const m = manifest("held");
+          assert.deepEqual(await store.repositoriesHolding(blob("none")), []);
+          await store.linkBlob("b", blob("x"), 1);
+          await store.linkBlob("a", blob("x"), 1);
+          await store.putManifest("c", m);
+          await store.putManifest("a", m, "t");
+          assert.deepEqual((await store.repositoriesHolding(blob("x"))).sort(), ["a", "b"]);
+          assert.deepEqual((await store.repositoriesHolding(m.digest)).sort(), ["a", "c"]);
+          await store.deleteManifest("c", m.digest);
+          await store.unlinkBlob("b", blob("x"));
+          assert.deepEqual(await store.repositoriesHolding(m.digest), ["a"]);
+          assert.deepEqual(await store.repositoriesHolding(blob("x")), ["a"]);
         }));
     });
 

@@ -318,7 +318,13 @@ class V2Api {
     }
     const digest = ctx.query.get("digest");
     if (digest) {
-      const blob = await this.#registry.putBlob(name, digest, countedBody(ctx));
+      const length = ctx.req.headers["content-length"];
+      const blob = await this.#registry.putBlob(
+        name,
+        digest,
+        countedBody(ctx),
+        length === undefined ? undefined : Number(length),
+      );
       this.#blobCommitted(ctx);
       return blobCreated(ctx, name, blob.digest);
     }

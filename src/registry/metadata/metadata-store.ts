@@ -81,8 +81,11 @@ export interface UploadSession {
  * are a separate read interface, RegistryIndex (./registry-index.ts), over the same data.
  */
 export interface MetadataStore {
-  /** Repository names in lexical order. */
-  listRepositories(page: Page): Promise<string[]>;
+  /**
+   * Repository names in lexical order: those holding a manifest (what /v2/_catalog lists), or
+   * with `all` every repository known, also those holding only blobs (what quotas count).
+   */
+  listRepositories(page: Page, options?: { all?: boolean }): Promise<string[]>;
   repositoryExists(repository: string): Promise<boolean>;
 
   /**
@@ -138,6 +141,13 @@ export interface MetadataStore {
    * snapshot and discards them.
    */
   sweep(options: SweepOptions): Promise<SweepResult>;
+  /**
+   * Bytes these repositories hold together, for quotas: every distinct blob linked into any of
+   * them and every distinct manifest stored in any of them, each digest counted once.
+   */
+  storageUsage(repositories: string[]): Promise<number>;
+  /** Repositories that hold this digest, as a linked blob or as a manifest, each once. */
+  repositoriesHolding(digest: Digest): Promise<string[]>;
 
   createUpload(session: UploadSession): Promise<void>;
   getUpload(id: string): Promise<UploadSession | undefined>;

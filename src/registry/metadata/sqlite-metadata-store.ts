@@ -67,7 +67,14 @@ export class SqliteMetadataStore implements MetadataStore, RegistryIndex {
       .run(repository, now);
   }
 
-  async listRepositories(page: Page): Promise<string[]> {
+  async listRepositories(page: Page, options: { all?: boolean } = {}): Promise<string[]> {
+    if (options.all) {
+      return this.#jsonList(
+        "SELECT json_group_array(name) AS list FROM (SELECT name FROM repositories WHERE name > ? ORDER BY name LIMIT ?)",
+        page.last ?? "",
+        page.limit,
+      );
+    }
     // Only repositories holding a manifest: one whose manifests were all deleted is gone from the
     // listing at once, before garbage collection removes its row.
     return this.#jsonList(
@@ -377,6 +384,33 @@ export class SqliteMetadataStore implements MetadataStore, RegistryIndex {
       .all(after, last, before) as Row[];
     for (const row of removed) result.blobs.push({ digest: row.digest as Digest, size: Number(row.size) });
     return last;
+  }
+
+  async storageUsage(repositories: string[]): Promise<number> {
+    if (repositories.length === 0) return 0;
+    // The names as one JSON parameter; each is a prefix lookup in repository_blobs' and
+    // manifests' keys. UNION keeps each (digest, size) once across the repositories.
+    const row = this.#file
+      .sql(
+        `WITH names(name) AS (SELECT value FROM json_each(?))
+         SELECT COALESCE(SUM(size), 0) AS bytes FROM (
+           SELECT b.digest, b.size FROM blobs b
+             WHERE b.digest IN (SELECT rb.digest FROM names n JOIN repository_blobs rb ON rb.repository = n.name)
+           UNION
+           SELECT m.digest, m.size FROM names n JOIN manifests m ON m.repository = n.name)`,
+      )
+      .get(JSON.stringify(repositories));
+    return Number(row?.bytes ?? 0);
+  }
+
+  async repositoriesHolding(digest: Digest): Promise<string[]> {
+    return this.#jsonList(
+      `SELECT json_group_array(repository) AS list FROM (
+         SELECT repository FROM repository_blobs WHERE digest = ?
+         UNION SELECT repository FROM manifests WHERE digest = ?)`,
+      digest,
+      digest,
+    );
   }
 
   async createUpload(session: UploadSession): Promise<void> {

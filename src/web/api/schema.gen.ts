@@ -225,6 +225,23 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/api/admin/quotas": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Storage quotas with their usage (reestr serve; administrators only) */
+    get: operations["listQuotas"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/api/watch/registries": {
     parameters: {
       query?: never;
@@ -522,6 +539,17 @@ export interface components {
       tags: number;
       blobs: number;
       storageBytes: number;
+    };
+    "QuotaList": {
+      quotas: {
+        /** @description the quota's repository glob, which also names it */
+        repositories: string;
+        limit: number;
+        /** @description bytes its repositories hold, each blob and manifest counted once */
+        used: number;
+        /** @description used as a share of limit, one decimal */
+        percent: number;
+      }[];
     };
     "WatchEntrySummary": {
       name: string;
@@ -1279,6 +1307,54 @@ export interface operations {
         };
         content: {
           "application/json": components["schemas"]["ServerStatus"];
+        };
+      };
+      /** @description internal error */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Storage quotas with their usage (reestr serve; administrators only) */
+  "listQuotas": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description every configured quota */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["QuotaList"];
+        };
+      };
+      /** @description authentication required */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description not allowed (e.g. deleting on a remote registry) */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
         };
       };
       /** @description internal error */

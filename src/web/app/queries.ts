@@ -86,6 +86,13 @@ export const storageOverviewQuery = () =>
     queryFn: ({ signal }) => call(api.GET("/api/storage", { signal })),
   });
 
+/** The server's quotas with their usage; only administrators may read them (others get 401/403). */
+export const quotasQuery = () =>
+  queryOptions({
+    queryKey: ["quotas"],
+    queryFn: ({ signal }) => call(api.GET("/api/admin/quotas", { signal })),
+  });
+
 export const registryStorageQuery = (id: string, page: number, pageSize: number) =>
   queryOptions({
     queryKey: ["registry", id, "storage", page, pageSize],

@@ -1,12 +1,14 @@
 /**
  * `/storage` and `/storage/<id>`: bytes per registry, and per repository of one registry,
- * largest first. The server computes and caches the totals (each blob counted once).
+ * largest first. The server computes and caches the totals (each blob counted once). The
+ * overview also shows the server's quotas with their usage, to administrators (the only ones
+ * the API answers).
  */
 import { useQuery } from "@tanstack/react-query";
 import { Empty, Loading, SectionError, TimeText } from "../components.tsx";
 import { formatBytes, formatCount } from "../format.ts";
 import { useScrollRestore, useTitle } from "../hooks.ts";
-import { registryStorageQuery, storageOverviewQuery } from "../queries.ts";
+import { quotasQuery, registryStorageQuery, storageOverviewQuery } from "../queries.ts";
 import { href, Link, useLocation } from "../router.tsx";
 import { Breadcrumbs, intParam, Pagination, RegistryBanner, useRegistry } from "./shared.tsx";
 
@@ -93,7 +95,63 @@ function StorageOverview() {
           )}
         </>
       )}
+      <Quotas />
     </>
+  );
+}
+
+/** Each quota as a usage bar; nothing at all for callers who may not read quotas, or without any. */
+function Quotas() {
+  const query = useQuery(quotasQuery());
+  const quotas = query.data?.quotas ?? [];
+  if (quotas.length === 0) return null;
+  return (
+    <section className="quotas" aria-labelledby="quotas-heading">
+      <h2 id="quotas-heading">Quotas</h2>
+      <p className="lead">Bytes each quota's repositories hold together, each blob counted once.</p>
+      <div className="table-wrap">
+        <table className="data-table storage-table">
+          <caption className="visually-hidden">Quotas and their usage</caption>
+          <thead>
+            <tr>
+              <th scope="col">Repositories</th>
+              <th scope="col" className="num">
+                Used
+              </th>
+              <th scope="col" className="num">
+                Limit
+              </th>
+              <th scope="col">Usage</th>
+            </tr>
+          </thead>
+          <tbody>
+            {quotas.map((quota) => (
+              <tr key={quota.repositories}>
+                <th scope="row">
+                  <code>{quota.repositories}</code>
+                </th>
+                <td className="num">{formatBytes(quota.used)}</td>
+                <td className="num">{formatBytes(quota.limit)}</td>
+                <td>
+                  <meter
+                    className="share"
+                    min={0}
+                    max={Math.max(quota.limit, 1)}
+                    high={quota.limit * 0.9}
+                    optimum={0}
+                    value={Math.min(quota.used, quota.limit)}
+                    aria-label={`${quota.repositories}: ${quota.percent}% of the quota used`}
+                  >
+                    {quota.percent}%
+                  </meter>{" "}
+                  {quota.percent}%
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </section>
   );
 }
 
