@@ -4,10 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the tests drive for real: skopeo and podman as clients, CNCF Distribution
+# Debian packages the tests drive for real: skopeo and podman as clients (runc: the OCI runtime
+# the container-image test runs podman with, since crun 1.8 refuses hybrid cgroups), CNCF Distribution
 # (docker-registry) as the peer registry; openssl and curl for the benchmark (SHA-256 reference, pull timing);
 # kubectl for `kubectl kustomize deploy/`; redis-server for the catalogue cache; chromium for browser tests.
-packages=(skopeo podman docker-registry openssl curl ca-certificates apache2-utils kubectl redis-server chromium fonts-dejavu-core)
+packages=(skopeo podman runc docker-registry openssl curl ca-certificates apache2-utils kubectl redis-server chromium fonts-dejavu-core)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

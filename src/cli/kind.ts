@@ -5,18 +5,21 @@
 import { parseArgs } from "node:util";
 import { stringify } from "yaml";
 import { type KindIntegrationOptions, kindIntegration, renderKindIntegration } from "../deploy/kind.ts";
+import { IMAGE } from "../version.ts";
 import type { Command } from "./command.ts";
 
 const usage = `Usage: reestr kind config [options]
 
 Prints a kind Cluster config whose containerd pulls <registry-host>/... from the Reestr registry
 container, the local-registry-hosting ConfigMap (KEP-1755, namespace kube-public), the
-containerd hosts.toml, and the commands that connect the registry container to kind's network
-(docker network connect kind <name>). The output is a YAML stream with comments.
+containerd hosts.toml, and the commands that start the registry container (unless it exists)
+and connect it to kind's network (docker network connect kind <name>). The output is a YAML
+stream with comments.
 
 Options:
   --registry-host <host:port>  registry as image names use it on this machine (default localhost:5000)
   --name <container>           the registry's Docker container name (default reestr)
+  --image <ref>                the registry container's image (default ${IMAGE})
   --container-port <port>      port the registry listens on inside its container (default 5000)
   --cluster-name <name>        kind cluster name (default reestr)
   --certs-dir <abs path>       host directory mounted at /etc/containerd/certs.d in every node
@@ -27,7 +30,6 @@ Options:
   -h, --help                   show this help
 
 Example:
-  docker run -d --name reestr -p 127.0.0.1:5000:5000 <reestr image> serve
   reestr kind config --only commands | sh
 `;
 
@@ -52,6 +54,7 @@ export async function runKind(argv: string[], io: KindIo = processIo): Promise<n
       options: {
         "registry-host": { type: "string" },
         name: { type: "string" },
+        image: { type: "string" },
         "container-port": { type: "string" },
         "cluster-name": { type: "string" },
         "certs-dir": { type: "string" },
@@ -86,6 +89,7 @@ export async function runKind(argv: string[], io: KindIo = processIo): Promise<n
     const options: KindIntegrationOptions = {
       registryHost: values["registry-host"] as string | undefined,
       name: values.name as string | undefined,
+      image: values.image as string | undefined,
       clusterName: values["cluster-name"] as string | undefined,
       certsDir: values["certs-dir"] as string | undefined,
       containerPort: integer("container-port"),

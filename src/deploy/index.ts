@@ -103,6 +103,7 @@ export {
   kindIntegration,
   kindSetupCommands,
   localRegistryHostingConfigMap,
+  registryContainerCommand,
   registryEndpointFromNodes,
   renderKindIntegration,
 } from "./kind.ts";

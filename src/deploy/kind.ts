@@ -9,7 +9,8 @@
  *   container on kind's Docker network (`http://<name>:<containerPort>`).
  * - `localRegistryHostingConfigMap` — the KEP-1755 `local-registry-hosting` ConfigMap in
  *   kube-public, so tools (Tilt, Skaffold…) discover the registry.
- * - `kindSetupCommands` — the shell commands that tie it together, including
+ * - `kindSetupCommands` — the shell commands that tie it together: start the registry container
+ *   from Reestr's image (`npm run image` builds it) unless it exists, then
  *   `docker network connect kind <name>`.
  *
  * @example
@@ -18,6 +19,7 @@
  */
 import { stringify } from "yaml";
 import { z } from "zod";
+import { IMAGE } from "../version.ts";
 import { type K8sObject, MANAGED_BY } from "./common.ts";
 import { parseOrThrow } from "./schema.ts";
 
@@ -48,6 +50,14 @@ const kindOptionsSchema = z.strictObject({
       naming((value) => `not a valid Docker container name: "${value}"`),
     )
     .default("reestr"),
+  /** The registry container's image. */
+  image: z
+    .string()
+    .regex(
+      /^[a-z0-9][a-z0-9._/:@-]*$/i,
+      naming((value) => `not an image reference: "${value}"`),
+    )
+    .default(IMAGE),
   /** Port the registry listens on inside its container. */
   containerPort: z.number().int(PORT_RANGE).min(1, PORT_RANGE).max(65535, PORT_RANGE).default(5000),
   /** Name of the kind cluster. */
@@ -163,7 +173,27 @@ function shellQuote(value: string): string {
   return `'${value.replaceAll("'", `'\\''`)}'`;
 }
 
-/** Shell commands, in order: write hosts.toml, create the cluster, connect the registry, apply the ConfigMap. */
+/** The host port images name (`localhost:5001` → 5001); without one, plain HTTP's 80. */
+function registryHostPort(registryHost: string): number {
+  const match = /:(\d{1,5})$/.exec(registryHost);
+  return match ? Number(match[1]) : 80;
+}
+
+/** `docker run` for the registry container, unless one of that name exists already. */
+export function registryContainerCommand(options: KindIntegrationOptions = {}): string {
+  const o = resolve(options);
+  const publish = `127.0.0.1:${registryHostPort(o.registryHost)}:${o.containerPort}`;
+  return (
+    `docker inspect ${shellQuote(o.name)} >/dev/null 2>&1 || docker run -d --restart=always --name ${shellQuote(o.name)} ` +
+    `-p ${shellQuote(publish)} -v ${shellQuote(`${o.name}-data:/data`)} ${shellQuote(o.image)} ` +
+    `serve --host 0.0.0.0 --port ${o.containerPort}`
+  );
+}
+
+/**
+ * Shell commands, in order: start the registry container, write hosts.toml, create the cluster,
+ * connect the registry, apply the ConfigMap.
+ */
 export function kindSetupCommands(options: KindIntegrationOptions = {}): string[] {
   const o = resolve(options);
   const tomlPath = kindHostsTomlPath(options);
@@ -177,6 +207,7 @@ export function kindSetupCommands(options: KindIntegrationOptions = {}): string[
     `--workers ${o.workers}`,
   ].join(" ");
   return [
+    registryContainerCommand(options),
     `mkdir -p ${shellQuote(dir)}`,
     `cat > ${shellQuote(tomlPath)} <<'EOF'\n${kindHostsToml(options)}EOF`,
     `reestr kind config ${flags} --only cluster > kind-config.yaml`,
@@ -233,7 +264,7 @@ export function renderKindIntegration(options: KindIntegrationOptions = {}): str
       `3. ${bundle.hostsToml.path} (must exist before \`kind create cluster\`):\n\n${bundle.hostsToml.content}`,
     ),
     comment(
-      `4. Commands, with the registry running in a Docker container named "${o.name}" listening on ${o.containerPort}:\n\n` +
+      `4. Commands: the registry runs in a Docker container named "${o.name}" (image ${o.image}) listening on ${o.containerPort}:\n\n` +
         bundle.commands.join("\n"),
     ),
     "",

@@ -17,6 +17,8 @@ export interface BuiltLayer {
   descriptor: Descriptor;
   /** sha256 of the uncompressed tar, for the config's rootfs.diff_ids. */
   diffId: Digest;
+  /** Bytes of the uncompressed tar. */
+  uncompressedSize: number;
 }
 
 /** Streams tar entries through gzip into the layout, hashing the uncompressed tar on the way. */
@@ -32,7 +34,11 @@ export async function buildLayer(
   // blob writer reading from gzip sees the failure instead of waiting forever.
   const feeding = pipeline(Readable.from(tarChunks(entries)), uncompressed, gzip);
   const [{ digest, size }] = await Promise.all([layout.writeBlob(gzip), feeding]);
-  return { descriptor: { mediaType: MediaType.OciLayerGzip, digest, size }, diffId: uncompressed.digest() };
+  return {
+    descriptor: { mediaType: MediaType.OciLayerGzip, digest, size },
+    diffId: uncompressed.digest(),
+    uncompressedSize: uncompressed.bytes,
+  };
 }
 
 export interface ImageConfigOptions {
@@ -40,9 +46,25 @@ export interface ImageConfigOptions {
   diffIds: Digest[];
   created?: string;
   env?: string[];
+  /** Default arguments; without `cmd` and `entrypoint` the image runs `/bin/sh`. */
   cmd?: string[];
+  entrypoint?: string[];
+  /** `uid[:gid]` or a name from the image's /etc/passwd. */
+  user?: string;
+  workingDir?: string;
+  /** `port/proto` entries, e.g. `5000/tcp`. */
+  exposedPorts?: string[];
+  /** Paths that hold data, not image content (runtimes mount a volume there). */
+  volumes?: string[];
+  labels?: Record<string, string>;
+  stopSignal?: string;
   /** One `created_by` line per layer, for the history. */
   history?: string[];
+}
+
+/** The set-valued fields of an image config are objects whose values are always `{}`. */
+function asSet(keys: string[]): Record<string, Record<string, never>> {
+  return Object.fromEntries(keys.map((key) => [key, {}]));
 }
 
 /** An OCI image config (image-spec config.md) with the fields runtimes expect. */
@@ -54,10 +76,19 @@ export function imageConfig(options: ImageConfigOptions): Record<string, unknown
     os: options.platform.os,
   };
   if (options.platform.variant) config.variant = options.platform.variant;
-  config.config = {
-    Env: options.env ?? ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-    Cmd: options.cmd ?? ["/bin/sh"],
-  };
+  const runtime: Record<string, unknown> = {};
+  if (options.user !== undefined) runtime.User = options.user;
+  if (options.exposedPorts?.length) runtime.ExposedPorts = asSet(options.exposedPorts);
+  runtime.Env = options.env ?? ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"];
+  if (options.entrypoint) runtime.Entrypoint = options.entrypoint;
+  // An entrypoint alone is a complete command; a default shell after it would become its argument.
+  const cmd = options.cmd ?? (options.entrypoint ? undefined : ["/bin/sh"]);
+  if (cmd) runtime.Cmd = cmd;
+  if (options.volumes?.length) runtime.Volumes = asSet(options.volumes);
+  if (options.workingDir !== undefined) runtime.WorkingDir = options.workingDir;
+  if (options.labels && Object.keys(options.labels).length > 0) runtime.Labels = options.labels;
+  if (options.stopSignal !== undefined) runtime.StopSignal = options.stopSignal;
+  config.config = runtime;
   config.rootfs = { type: "layers", diff_ids: options.diffIds };
   config.history = options.diffIds.map((_, i) => ({
     created,
@@ -87,7 +118,11 @@ export interface WrittenImage {
 /** Writes config and manifest for already-written layers; tags the manifest if `tag` is given. */
 export async function writeImage(
   layout: OciLayout,
-  options: { layers: BuiltLayer[]; config: Omit<ImageConfigOptions, "diffIds">; tag?: string },
+  options: {
+    layers: Pick<BuiltLayer, "descriptor" | "diffId">[];
+    config: Omit<ImageConfigOptions, "diffIds">;
+    tag?: string;
+  },
 ): Promise<WrittenImage> {
   const configDescriptor = await writeJsonBlob(
     layout,

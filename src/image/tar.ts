@@ -25,6 +25,8 @@ export interface TarEntry {
   /** Byte offset of the entry's data in the archive. */
   offset: number;
   mode: number;
+  uid: number;
+  gid: number;
   /** Modification time, seconds since the epoch. */
   mtime: number;
   linkname: string;
@@ -158,6 +160,8 @@ export async function indexTar(path: string): Promise<TarEntry[]> {
           size: flag === "5" || flag === "1" || flag === "2" ? 0 : size,
           offset: dataOffset,
           mode: readNumber(header, 100, 8),
+          uid: readNumber(header, 108, 8),
+          gid: readNumber(header, 116, 8),
           mtime: readNumber(header, 136, 12),
           linkname: pending.linkpath ?? readString(header, 157, 100),
         });

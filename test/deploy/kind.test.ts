@@ -7,8 +7,10 @@ import {
   kindHostsToml,
   kindIntegration,
   localRegistryHostingConfigMap,
+  registryContainerCommand,
   renderKindIntegration,
 } from "../../src/deploy/index.ts";
+import { IMAGE } from "../../src/version.ts";
 
 async function kind(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = "";
@@ -75,10 +77,25 @@ describe("kind builders", () => {
     assert.ok(commands.some((c) => c.startsWith("kind create cluster --config")));
   });
 
+  test("the first command starts the registry container from the image npm run image builds", () => {
+    const { commands } = kindIntegration({ registryHost: "localhost:5001", name: "reg" });
+    assert.equal(commands[0], registryContainerCommand({ registryHost: "localhost:5001", name: "reg" }));
+    assert.equal(
+      commands[0],
+      `docker inspect 'reg' >/dev/null 2>&1 || docker run -d --restart=always --name 'reg' ` +
+        `-p '127.0.0.1:5001:5000' -v 'reg-data:/data' '${IMAGE}' serve --host 0.0.0.0 --port 5000`,
+    );
+    const other = registryContainerCommand({ image: "registry.example.com/reestr:dev", containerPort: 5002 });
+    assert.match(other, / 'registry\.example\.com\/reestr:dev' serve --host 0\.0\.0\.0 --port 5002$/);
+    assert.match(other, /-p '127\.0\.0\.1:5000:5002'/);
+    assert.match(registryContainerCommand({ registryHost: "registry.local" }), /-p '127\.0\.0\.1:80:5000'/);
+  });
+
   test("bad options name the field", () => {
     assert.throws(() => kindClusterConfig({ registryHost: "http://x/y" }), /registryHost/);
     assert.throws(() => kindClusterConfig({ certsDir: "relative" }), /certsDir/);
     assert.throws(() => kindClusterConfig({ name: "bad name" }), /name/);
+    assert.throws(() => kindClusterConfig({ image: "bad image; rm -rf /" }), /image/);
   });
 
   test("rendered text is a YAML stream: Cluster, then the ConfigMap, with comments", () => {
@@ -105,6 +122,9 @@ describe("reestr kind config", () => {
     assertKep1755(configMap, "localhost:5001");
     assert.match(stdout, /^# .*docker network connect kind 'reg'/m);
     assert.match(stdout, /^# \[host\."http:\/\/reg:5000"\]$/m);
+    assert.ok(stdout.includes(`'${IMAGE}' serve`), "the commands start the registry from Reestr's image");
+    const custom = await kind(["config", "--only", "commands", "--image", "localhost:5000/reestr:dev"]);
+    assert.match(custom.stdout.split("\n")[0]!, / 'localhost:5000\/reestr:dev' serve /);
   });
 
   test("--only and --json", async () => {

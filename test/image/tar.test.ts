@@ -28,7 +28,7 @@ describe("tar writer + reader", () => {
     const big = Buffer.alloc(70_000, 7);
     const archive = await tarBuffer([
       { name: "etc", type: "directory", mtime: 1_700_000_000 },
-      { name: "etc/hello.txt", data: "hello\n", mode: 0o600, mtime: 1_700_000_001 },
+      { name: "etc/hello.txt", data: "hello\n", mode: 0o600, mtime: 1_700_000_001, uid: 65532, gid: 65533 },
       { name: "etc/link", type: "symlink", linkname: "hello.txt" },
       { name: `${longDir}/file`, data: "in a long directory" },
       { name: veryLong, data: "very long name" },
@@ -62,6 +62,8 @@ describe("tar writer + reader", () => {
     const hello = entries[1]!;
     assert.equal(hello.mode, 0o600);
     assert.equal(hello.mtime, 1_700_000_001);
+    assert.deepEqual([hello.uid, hello.gid], [65532, 65533]);
+    assert.deepEqual([entries[0]!.uid, entries[0]!.gid], [0, 0]);
     assert.equal(entries[2]!.linkname, "hello.txt");
     assert.equal((await readTarEntry(path, hello)).toString(), "hello\n");
     assert.equal((await readTarEntry(path, entries[4]!)).toString(), "very long name");
