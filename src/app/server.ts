@@ -134,6 +134,7 @@ export async function startServer(
       index: metadata,
       deleteEnabled: config.storage.deleteEnabled,
       uploadTtlMs: config.storage.uploadExpiry,
+      allowSparseManifests: config.storage.allowSparseManifests,
     });
 
     let watcher: Watcher | undefined;

@@ -7,11 +7,18 @@ import {
   type DigestAlgorithm,
   digestFromHash,
   parseDigest,
+  parseDigestAlgorithm,
 } from "../oci/digest.ts";
 import { RegistryError } from "../oci/errors.ts";
 import { type Descriptor, type ParsedManifest, parseManifest, referrersTagFor } from "../oci/manifest.ts";
 import { MediaType } from "../oci/media-types.ts";
-import { assertRepositoryName, isValidRepositoryName, parseManifestReference } from "../oci/reference.ts";
+import {
+  assertRepositoryName,
+  isValidRepositoryName,
+  isValidTag,
+  lookupManifestReference,
+  parseManifestReference,
+} from "../oci/reference.ts";
 import { chunksOf } from "../util/chunks.ts";
 import { KeyedMutex } from "../util/keyed-mutex.ts";
 import { LruCache } from "../util/lru-cache.ts";
@@ -36,6 +43,11 @@ export interface RegistryOptions {
   uploadTtlMs?: number;
   /** Bytes of manifest content kept in memory (manifests are immutable by digest). */
   manifestCacheBytes?: number;
+  /**
+   * Accept manifests whose blobs or child manifests are not (yet) in the repository: mirrors and
+   * pull-through caches push a manifest before, or without, its content. Off by default.
+   */
+  allowSparseManifests?: boolean;
 }
 
 export interface BlobContent {
@@ -50,9 +62,18 @@ export interface ContentRange {
   end: number;
 }
 
+export interface PutManifestOptions {
+  /** Tags to point at a manifest pushed by digest (`?tag=`), set in the same transaction. */
+  tags?: readonly string[];
+  /** The algorithm of a manifest pushed by tag (`?digest-algorithm=`); sha256 when absent. */
+  digestAlgorithm?: string;
+}
+
 export interface PutManifestResult {
   digest: Digest;
   subject?: Digest;
+  /** The tags now pointing at the manifest: the one pushed by, or those of `?tag=`. */
+  tags: string[];
 }
 
 export interface ReferrersResult {
@@ -62,6 +83,7 @@ export interface ReferrersResult {
 
 /** A running hash of an upload, kept in memory so chunks are never read back. */
 interface UploadHashState {
+  algorithm: DigestAlgorithm;
   hash: Hash;
   size: number;
 }
@@ -87,6 +109,7 @@ export class Registry {
   readonly #metadata: MetadataStore;
   readonly #index: RegistryIndex;
   readonly deleteEnabled: boolean;
+  readonly #allowSparseManifests: boolean;
   readonly #uploadTtlMs: number;
   readonly #uploadHashes = new Map<string, UploadHashState>();
   /** One operation at a time per upload id, and per blob digest (commit versus delete). */
@@ -110,6 +133,7 @@ export class Registry {
     this.#metadata = options.metadata;
     this.#index = options.index;
     this.deleteEnabled = options.deleteEnabled ?? true;
+    this.#allowSparseManifests = options.allowSparseManifests ?? false;
     this.#uploadTtlMs = options.uploadTtlMs ?? DEFAULT_UPLOAD_TTL_MS;
   }
 
@@ -159,14 +183,24 @@ export class Registry {
     return { digest, size };
   }
 
+  /**
+   * Repositories that link a blob, in lexical order: the candidates of a mount that names no
+   * `from`. Callers must filter them by what the caller may pull before using one.
+   */
+  async repositoriesWithBlob(digestText: string, page: Page): Promise<string[]> {
+    return this.#metadata.repositoriesWithBlob(parseDigest(digestText).digest, page);
+  }
+
   // ---- uploads -----------------------------------------------------------------------
 
-  async startUpload(repository: string): Promise<string> {
+  /** A new upload session; `digestAlgorithm` (`?digest-algorithm=`) is what its running hash uses. */
+  async startUpload(repository: string, digestAlgorithm?: string): Promise<string> {
     assertRepositoryName(repository);
+    const algorithm = digestAlgorithm === undefined ? "sha256" : parseDigestAlgorithm(digestAlgorithm);
     const id = randomUUID();
     await this.#metadata.createUpload({ id, repository, createdAt: Date.now() });
     await this.#blobs.createUpload(id);
-    this.#uploadHashes.set(id, { hash: createDigester("sha256"), size: 0 });
+    this.#uploadHashes.set(id, { algorithm, hash: createDigester(algorithm), size: 0 });
     return id;
   }
 
@@ -189,38 +223,56 @@ export class Registry {
     contentLength?: number,
   ): Promise<number> {
     return this.#inUpload(repository, id, async () => {
-      const size = await this.#uploadSize(id);
-      if (range) {
-        if (range.start !== size || range.end < range.start) {
-          throw new RegistryError(
-            "RANGE_INVALID",
-            `chunk starts at ${range.start} but the upload holds ${size} bytes`,
-            { expectedStart: size },
-            uploadRangeHeaders(repository, id, size),
-          );
-        }
-        if (contentLength !== undefined && contentLength !== range.end - range.start + 1) {
-          throw new RegistryError(
-            "SIZE_INVALID",
-            `Content-Length ${contentLength} does not match Content-Range ${range.start}-${range.end}`,
-          );
-        }
-      }
+      await this.#assertChunkFits(repository, id, range, contentLength);
       await this.#append(id, body);
       return (await this.#blobs.uploadSize(id)) ?? 0;
     });
   }
 
-  /** Finishes an upload: appends a final body, verifies the digest, commits the blob. */
+  /**
+   * A chunk with a Content-Range must start where the upload ends: else 416 with the current
+   * Range, the upload untouched (the spec's answer to an out-of-order chunk, PATCH or final PUT).
+   */
+  async #assertChunkFits(
+    repository: string,
+    id: string,
+    range: ContentRange | undefined,
+    contentLength: number | undefined,
+  ): Promise<void> {
+    if (!range) return;
+    const size = await this.#uploadSize(id);
+    if (range.start !== size || range.end < range.start) {
+      throw new RegistryError(
+        "RANGE_INVALID",
+        `chunk starts at ${range.start} but the upload holds ${size} bytes`,
+        { expectedStart: size },
+        uploadRangeHeaders(repository, id, size),
+      );
+    }
+    if (contentLength !== undefined && contentLength !== range.end - range.start + 1) {
+      throw new RegistryError(
+        "SIZE_INVALID",
+        `Content-Length ${contentLength} does not match Content-Range ${range.start}-${range.end}`,
+      );
+    }
+  }
+
+  /**
+   * Finishes an upload: appends a final body (a chunk like any other when it has a Content-Range),
+   * verifies the digest, commits the blob.
+   */
   async completeUpload(
     repository: string,
     id: string,
     digestText: string | undefined,
     body?: AsyncIterable<Uint8Array>,
+    range?: ContentRange,
+    contentLength?: number,
   ): Promise<{ digest: Digest; size: number }> {
     return this.#inUpload(repository, id, async () => {
       if (!digestText) throw new RegistryError("DIGEST_INVALID", "the digest query parameter is required");
       const expected = parseDigest(digestText);
+      await this.#assertChunkFits(repository, id, range, contentLength);
       if (body) await this.#append(id, body);
       const actual = await this.#uploadDigest(id, expected.algorithm);
       if (actual.digest !== expected.digest) {
@@ -320,7 +372,7 @@ export class Registry {
   /** The upload's digest: from the running hash when we have it, else by reading it back. */
   async #uploadDigest(id: string, algorithm: DigestAlgorithm): Promise<{ digest: Digest; size: number }> {
     const state = this.#uploadHashes.get(id);
-    if (state && algorithm === "sha256") {
+    if (state && state.algorithm === algorithm) {
       this.#uploadHashes.delete(id);
       const size = (await this.#blobs.uploadSize(id)) ?? 0;
       return { digest: digestFromHash(algorithm, state.hash), size };
@@ -356,8 +408,13 @@ export class Registry {
 
   async getManifest(repository: string, reference: string): Promise<StoredManifest> {
     assertRepositoryName(repository);
-    const ref = parseManifestReference(reference);
-    const digest = ref.tag !== undefined ? await this.#metadata.resolveTag(repository, ref.tag) : ref.digest;
+    const ref = lookupManifestReference(reference);
+    const digest =
+      ref === undefined
+        ? undefined
+        : ref.tag !== undefined
+          ? await this.#metadata.resolveTag(repository, ref.tag)
+          : ref.digest;
     if (digest !== undefined) {
       const key = `${repository}@${digest}`;
       const cached = this.#manifests.get(key);
@@ -371,19 +428,26 @@ export class Registry {
     throw await this.#unknown(repository, new RegistryError("MANIFEST_UNKNOWN", undefined, { reference }));
   }
 
+  /**
+   * Stores a manifest pushed by tag or by digest. By tag, `digestAlgorithm` picks the digest it
+   * is stored under (sha256 by default); by digest, the digest's own algorithm does, and `tags`
+   * are pointed at it in the same transaction (the spec's `?tag=` parameters).
+   */
   async putManifest(
     repository: string,
     reference: string,
     body: Uint8Array,
     contentType: string | undefined,
+    options: PutManifestOptions = {},
   ): Promise<PutManifestResult> {
     assertRepositoryName(repository);
     const ref = parseManifestReference(reference);
-    const algorithm = ref.digest ? parseDigest(ref.digest).algorithm : "sha256";
+    const algorithm = manifestAlgorithm(ref.digest, options.digestAlgorithm);
+    const tags = manifestTags(ref.tag, options.tags);
     const digest = digestFromHash(algorithm, createDigester(algorithm).update(body));
     if (ref.digest && ref.digest !== digest) throw digestMismatch("manifest", digest, ref.digest);
     const parsed = parseManifest(body, contentType);
-    await this.#assertReferencesExist(repository, parsed);
+    if (!this.#allowSparseManifests) await this.#assertReferencesExist(repository, parsed);
     await this.#metadata.putManifest(
       repository,
       {
@@ -396,20 +460,38 @@ export class Registry {
         artifactType: parsed.artifactType,
         annotations: parsed.annotations,
       },
-      ref.tag,
+      tags,
     );
-    if (ref.tag !== undefined) this.#tagsChanged(repository);
-    return { digest, subject: parsed.subject?.digest };
+    if (tags.length > 0) this.#tagsChanged(repository);
+    return { digest, subject: parsed.subject?.digest, tags };
   }
 
+  /**
+   * Every blob a manifest names is linked into the repository with the size its descriptor
+   * states (one query for presence and sizes), and every child manifest is there. Skipped with
+   * `allowSparseManifests`.
+   */
   async #assertReferencesExist(repository: string, parsed: ParsedManifest): Promise<void> {
     const notHere = (kind: "blob" | "manifest", digest: Digest) =>
       new RegistryError("MANIFEST_BLOB_UNKNOWN", `${kind} ${digest} is not in repository ${repository}`, {
         digest,
       });
-    const blobs = parsed.blobs.filter((b) => !isNonDistributable(b)).map((b) => b.digest);
-    const [missingBlob] = await this.#metadata.missingBlobs(repository, blobs);
-    if (missingBlob !== undefined) throw notHere("blob", missingBlob);
+    const blobs = parsed.blobs.filter((b) => !isNonDistributable(b));
+    const sizes = await this.#metadata.linkedBlobSizes(
+      repository,
+      blobs.map((b) => b.digest),
+    );
+    for (const descriptor of blobs) {
+      const stored = sizes.get(descriptor.digest);
+      if (stored === undefined) throw notHere("blob", descriptor.digest);
+      if (stored !== descriptor.size) {
+        throw new RegistryError(
+          "MANIFEST_INVALID",
+          `size mismatch: descriptor of ${descriptor.digest} says ${descriptor.size} bytes, the blob has ${stored}`,
+          { digest: descriptor.digest, size: descriptor.size, stored },
+        );
+      }
+    }
     const children = parsed.children.map((c) => c.digest);
     const [missingChild] = await this.#metadata.missingManifests(repository, children);
     if (missingChild !== undefined) throw notHere("manifest", missingChild);
@@ -419,12 +501,14 @@ export class Registry {
   async deleteManifest(repository: string, reference: string): Promise<void> {
     assertRepositoryName(repository);
     this.#assertDeleteEnabled();
-    const ref = parseManifestReference(reference);
+    const ref = lookupManifestReference(reference);
     const deleted =
-      ref.tag !== undefined
-        ? await this.#metadata.deleteTag(repository, ref.tag)
-        : await this.#metadata.deleteManifest(repository, ref.digest);
-    if (ref.digest) this.#manifests.delete(`${repository}@${ref.digest}`);
+      ref === undefined
+        ? false
+        : ref.tag !== undefined
+          ? await this.#metadata.deleteTag(repository, ref.tag)
+          : await this.#metadata.deleteManifest(repository, ref.digest);
+    if (ref?.digest) this.#manifests.delete(`${repository}@${ref.digest}`);
     this.#tagsChanged(repository);
     if (!deleted)
       throw await this.#unknown(repository, new RegistryError("MANIFEST_UNKNOWN", undefined, { reference }));
@@ -542,6 +626,34 @@ export class Registry {
       ? error
       : new RegistryError("NAME_UNKNOWN", undefined, { name: repository });
   }
+}
+
+/** The algorithm a manifest is stored under: its digest's when pushed by digest, else `?digest-algorithm=`'s. */
+function manifestAlgorithm(digest: Digest | undefined, requested: string | undefined): DigestAlgorithm {
+  const named = requested === undefined ? undefined : parseDigestAlgorithm(requested);
+  if (digest === undefined) return named ?? "sha256";
+  const { algorithm } = parseDigest(digest);
+  if (named !== undefined && named !== algorithm) {
+    throw new RegistryError(
+      "DIGEST_INVALID",
+      `digest-algorithm ${named} does not match the digest ${digest} the manifest is pushed by`,
+    );
+  }
+  return algorithm;
+}
+
+/** Tag query parameters go with a push by digest only; each must be a valid tag. Deduplicated, in order. */
+function manifestTags(pushedBy: string | undefined, extra: readonly string[] | undefined): string[] {
+  if (!extra || extra.length === 0) return pushedBy === undefined ? [] : [pushedBy];
+  if (pushedBy !== undefined) {
+    throw new RegistryError("MANIFEST_INVALID", "tag query parameters go with a push by digest only", {
+      tag: pushedBy,
+    });
+  }
+  for (const tag of extra) {
+    if (!isValidTag(tag)) throw new RegistryError("MANIFEST_INVALID", `invalid tag "${tag.slice(0, 200)}"`);
+  }
+  return [...new Set(extra)];
 }
 
 /** DIGEST_INVALID for content whose digest is not the one the client named. */

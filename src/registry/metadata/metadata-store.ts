@@ -66,13 +66,18 @@ export interface MetadataStore {
    */
   unlinkBlob(repository: string, digest: Digest): Promise<{ unlinked: boolean; orphaned: boolean }>;
 
-  /** Which of these blobs are not linked into the repository. */
-  missingBlobs(repository: string, digests: Digest[]): Promise<Digest[]>;
+  /**
+   * Sizes of those of these blobs that are linked into the repository, in one query: a digest
+   * missing from the map is not linked there (a manifest push checks presence and sizes at once).
+   */
+  linkedBlobSizes(repository: string, digests: Digest[]): Promise<Map<Digest, number>>;
+  /** Repositories that link this blob, in lexical order (candidates of a mount without `from`). */
+  repositoriesWithBlob(digest: Digest, page: Page): Promise<string[]>;
   /** Which of these manifests are not in the repository. */
   missingManifests(repository: string, digests: Digest[]): Promise<Digest[]>;
 
-  /** Stores a manifest (and points `tag` at it) in one transaction. */
-  putManifest(repository: string, manifest: ManifestRecord, tag?: string): Promise<void>;
+  /** Stores a manifest and points the tags (one or several) at it, in one transaction. */
+  putManifest(repository: string, manifest: ManifestRecord, tags?: string | readonly string[]): Promise<void>;
   getManifestByTag(repository: string, tag: string): Promise<StoredManifest | undefined>;
   /** The digest a tag points at, without reading the manifest. */
   resolveTag(repository: string, tag: string): Promise<Digest | undefined>;

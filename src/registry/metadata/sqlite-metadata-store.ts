@@ -124,11 +124,26 @@ export class SqliteMetadataStore implements MetadataStore, RegistryIndex {
     });
   }
 
-  async missingBlobs(repository: string, digests: Digest[]): Promise<Digest[]> {
-    return this.#missing(
-      "SELECT 1 FROM repository_blobs WHERE repository = ? AND digest = ?",
-      repository,
-      digests,
+  async linkedBlobSizes(repository: string, digests: Digest[]): Promise<Map<Digest, number>> {
+    if (digests.length === 0) return new Map();
+    const row = this.#file
+      .sql(
+        `SELECT json_group_object(b.digest, b.size) AS sizes FROM repository_blobs r
+         JOIN blobs b ON b.digest = r.digest
+         WHERE r.repository = ? AND r.digest IN (SELECT value FROM json_each(?))`,
+      )
+      .get(repository, JSON.stringify([...new Set(digests)]));
+    const sizes = JSON.parse((row?.sizes as string | undefined) ?? "{}") as Record<string, number>;
+    return new Map(Object.entries(sizes) as [Digest, number][]);
+  }
+
+  async repositoriesWithBlob(digest: Digest, page: Page): Promise<string[]> {
+    return this.#jsonList(
+      `SELECT json_group_array(repository) AS list FROM (SELECT repository FROM repository_blobs
+         WHERE digest = ? AND repository > ? ORDER BY repository LIMIT ?)`,
+      digest,
+      page.last ?? "",
+      page.limit,
     );
   }
 
@@ -136,7 +151,11 @@ export class SqliteMetadataStore implements MetadataStore, RegistryIndex {
     return this.#missing("SELECT 1 FROM manifests WHERE repository = ? AND digest = ?", repository, digests);
   }
 
-  async putManifest(repository: string, manifest: ManifestRecord, tag?: string): Promise<void> {
+  async putManifest(
+    repository: string,
+    manifest: ManifestRecord,
+    tags?: string | readonly string[],
+  ): Promise<void> {
     const now = Date.now();
     this.#file.transaction(() => {
       this.#ensureRepository(repository, now);
@@ -162,13 +181,12 @@ export class SqliteMetadataStore implements MetadataStore, RegistryIndex {
       );
       for (const blob of manifest.blobs) reference.run(repository, manifest.digest, blob, "blob");
       for (const child of manifest.children) reference.run(repository, manifest.digest, child, "manifest");
-      if (tag !== undefined) {
-        this.#file
-          .sql(
-            `INSERT INTO tags (repository, tag, digest, updated_at) VALUES (?, ?, ?, ?)
-           ON CONFLICT (repository, tag) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at`,
-          )
-          .run(repository, tag, manifest.digest, now);
+      const tagStatement = this.#file.sql(
+        `INSERT INTO tags (repository, tag, digest, updated_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (repository, tag) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at`,
+      );
+      for (const tag of typeof tags === "string" ? [tags] : (tags ?? [])) {
+        tagStatement.run(repository, tag, manifest.digest, now);
       }
     });
   }
