@@ -143,6 +143,7 @@ export async function startServer(
       deleteEnabled: config.storage.deleteEnabled,
       uploadTtlMs: config.storage.uploadExpiry,
       policy: { quotas: config.quotas, immutableTags: config.immutableTags },
+      allowSparseManifests: config.storage.allowSparseManifests,
     });
 
     const gc = new GcService({

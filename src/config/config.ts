@@ -50,6 +50,11 @@ export const ConfigSchema = z
         uploadExpiry: Duration.prefault("24h"),
         /** "full": every metadata commit is fsynced; "normal": survives a crash of Reestr, not of the machine. */
         sync: z.enum(["full", "normal"]).default("full"),
+        /**
+         * Accept manifests whose blobs or child manifests are not in the repository (yet): for
+         * mirrors and pull-through caches that push a manifest before or without its content.
+         */
+        allowSparseManifests: z.boolean().default(false),
       })
       .strict()
       .prefault({}),
@@ -95,6 +100,7 @@ export const ENVIRONMENT_VARIABLES: Record<string, { path: string; type: Variabl
   REESTR_DELETE_ENABLED: { path: "storage.deleteEnabled", type: "boolean" },
   REESTR_UPLOAD_EXPIRY: { path: "storage.uploadExpiry", type: "duration" },
   REESTR_STORAGE_SYNC: { path: "storage.sync", type: "string" },
+  REESTR_ALLOW_SPARSE_MANIFESTS: { path: "storage.allowSparseManifests", type: "boolean" },
   REESTR_SHUTDOWN_TIMEOUT: { path: "shutdownTimeout", type: "duration" },
   REESTR_GC_UNTAGGED: { path: "gc.untagged", type: "boolean" },
   REESTR_GC_GRACE_PERIOD: { path: "gc.gracePeriod", type: "duration" },

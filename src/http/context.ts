@@ -72,7 +72,8 @@ export function sendJson(
 export function sendEmpty(
   ctx: RequestContext,
   status: number,
-  headers: Record<string, string | number> = {},
+  /** An array value is sent as one header line per element. */
+  headers: Record<string, string | number | readonly string[]> = {},
 ): void {
   ctx.res.writeHead(status, { "Content-Length": 0, ...headers });
   ctx.res.end();
@@ -105,7 +106,9 @@ export async function readBody(
   if (declared !== undefined && Number(declared) > limit) throw tooLarge();
   const chunks: Buffer[] = [];
   let total = 0;
-  for await (const chunk of ctx.req) {
+  // Refusing mid-body must not destroy the request: the pipeline reads the rest before it
+  // answers, so the client sees the 413 rather than a reset.
+  for await (const chunk of ctx.req.iterator({ destroyOnReturn: false })) {
     total += (chunk as Buffer).byteLength;
     if (total > limit) throw tooLarge();
     chunks.push(chunk as Buffer);

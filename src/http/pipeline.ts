@@ -11,6 +11,12 @@
  * modules' `onFinished` hooks (the audit log). Every failure is rendered by one function in the
  * route's error format (src/http/errors.ts); anything that is not an HttpError is logged and
  * answered 500.
+ *
+ * HTTP/1.1 itself (RFC 9112 §3.2, RFC 9110 §9.3.7): a request with more than one Host header is
+ * 400; `OPTIONS *` (the server as a whole) is answered 200 with the methods the server
+ * implements in `Allow`, any other method with the asterisk form is 400. A refusal sent before
+ * the request body was read (too large, unauthorized, …) first reads and discards what is left
+ * of the body, up to a bound, so the client receives the answer instead of a connection reset.
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -19,6 +25,7 @@ import type { Histogram, MetricsRegistry } from "../util/prometheus.ts";
 import { ADMIN_ACCESS } from "./access.ts";
 import { createContext, type RequestContext } from "./context.ts";
 import {
+  badRequest,
   errorBody,
   type HttpError,
   internalError,
@@ -30,7 +37,7 @@ import {
 import { type AccessNeeds, type Gate, OPEN_GATE } from "./gate.ts";
 import type { RequestLimits } from "./limits.ts";
 import type { Module } from "./module.ts";
-import type { Route, Router } from "./router.ts";
+import { METHODS, type Route, type Router } from "./router.ts";
 import { applySecurityHeaders } from "./security-headers.ts";
 
 export interface PipelineOptions {
@@ -52,6 +59,13 @@ export interface PipelineOptions {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/**
+ * What is left of a refused request's body is read and thrown away up to this many bytes (a
+ * manifest or JSON body a little over its limit), for at most DISCARD_TIMEOUT_MS; beyond that
+ * the connection is closed after the answer, which the client may then miss.
+ */
+const DISCARD_LIMIT_BYTES = 16 * 1024 * 1024;
+const DISCARD_TIMEOUT_MS = 10_000;
 
 export class HttpPipeline {
   readonly #options: PipelineOptions;
@@ -109,11 +123,17 @@ export class HttpPipeline {
     };
     res.once("finish", finish);
     res.once("close", finish);
-    this.#run(ctx).catch((error: unknown) => this.#fail(ctx, error));
+    this.#run(ctx).catch((error: unknown) =>
+      this.#fail(ctx, error).catch((failure: unknown) => {
+        this.#options.logger.error("error response failed", { requestId, err: failure });
+        res.destroy();
+      }),
+    );
   };
 
   async #run(ctx: RequestContext): Promise<void> {
     const method = ctx.req.method ?? "GET";
+    if (ctx.path === "*") return this.#asterisk(ctx, method);
     const match = this.#options.router.match(method, ctx.path);
     const route = match.kind === "not-found" ? undefined : match.route;
     if (route) {
@@ -124,6 +144,8 @@ export class HttpPipeline {
     if (this.#options.securityHeaders && route?.realm !== "registry") {
       applySecurityHeaders(ctx.res, this.#options.securityHeaders);
     }
+    // Which Host is meant is ambiguous (node keeps the first): RFC 9112 §3.2 says 400.
+    if ((ctx.req.headersDistinct.host?.length ?? 0) > 1) throw badRequest("more than one Host header");
     if (this.#draining) {
       ctx.res.setHeader("Connection", "close");
       ctx.route = "draining";
@@ -147,7 +169,17 @@ export class HttpPipeline {
     await found.handle(ctx);
   }
 
-  #fail(ctx: RequestContext, error: unknown): void {
+  /** `OPTIONS *` asks about the server as a whole: the methods it implements. */
+  #asterisk(ctx: RequestContext, method: string): void {
+    ctx.route = "asterisk";
+    if (this.#options.securityHeaders) applySecurityHeaders(ctx.res, this.#options.securityHeaders);
+    this.#options.limits?.admit(ctx, undefined);
+    if (method !== "OPTIONS") throw badRequest("the request target * is for OPTIONS only");
+    ctx.res.writeHead(200, { Allow: METHODS.join(", "), "Content-Length": 0 });
+    ctx.res.end();
+  }
+
+  async #fail(ctx: RequestContext, error: unknown): Promise<void> {
     const { res, req } = ctx;
     if (!isHttpError(error)) {
       const aborted = (error as NodeJS.ErrnoException)?.code === "ECONNRESET" || req.destroyed;
@@ -166,14 +198,18 @@ export class HttpPipeline {
     }
     const httpError: HttpError = isHttpError(error) ? error : internalError();
     const body = errorBody(httpError, ctx.format);
+    // The client may still be sending a body we refused: read the rest (bounded) before
+    // answering, or it may never see the answer; past the bound, close after answering.
+    const discarded = await discardBody(req);
+    if (res.destroyed) return;
     res.writeHead(httpError.status, {
       ...httpError.headers,
       "Content-Type": "application/json",
       "Content-Length": Buffer.byteLength(body),
+      ...(discarded ? {} : { Connection: "close" }),
     });
     res.end(req.method === "HEAD" ? undefined : body);
-    // The client may still be sending a body we refused; don't let it linger.
-    if (!req.complete) res.once("finish", () => req.destroy());
+    if (!discarded) res.once("finish", () => req.destroy());
   }
 
   #record(ctx: RequestContext, started: bigint): void {
@@ -198,6 +234,42 @@ export class HttpPipeline {
       aborted: !ctx.res.writableFinished || undefined,
     });
   }
+}
+
+/**
+ * Reads and discards the rest of a request body: true once it has ended (or there was none),
+ * false when it is larger than DISCARD_LIMIT_BYTES (declared or sent), takes longer than
+ * DISCARD_TIMEOUT_MS, or the connection went away.
+ */
+function discardBody(req: IncomingMessage): Promise<boolean> {
+  if (req.complete) return Promise.resolve(true);
+  if (req.destroyed) return Promise.resolve(false);
+  const declared = Number(req.headers["content-length"]);
+  if (declared > DISCARD_LIMIT_BYTES) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    let seen = 0;
+    const settle = (ended: boolean) => {
+      clearTimeout(timer);
+      req.off("data", onData);
+      req.off("end", onEnd);
+      req.off("close", onClose);
+      req.off("error", onClose);
+      if (!ended) req.pause();
+      resolve(ended);
+    };
+    const onData = (chunk: Buffer) => {
+      seen += chunk.byteLength;
+      if (seen > DISCARD_LIMIT_BYTES) settle(false);
+    };
+    const onEnd = () => settle(true);
+    const onClose = () => settle(req.complete);
+    const timer = setTimeout(() => settle(false), DISCARD_TIMEOUT_MS);
+    req.on("data", onData);
+    req.once("end", onEnd);
+    req.once("close", onClose);
+    req.once("error", onClose);
+    req.resume();
+  });
 }
 
 const ADMIN_NEEDS: AccessNeeds = { kind: "records", records: [ADMIN_ACCESS] };

@@ -35,6 +35,14 @@ export function parseDigest(value: string): ParsedDigest {
   return { algorithm: algorithm as DigestAlgorithm, hex, digest: value as Digest };
 }
 
+/** A digest algorithm named on its own (`?digest-algorithm=`); DIGEST_INVALID when unsupported. */
+export function parseDigestAlgorithm(value: string): DigestAlgorithm {
+  if (!Object.hasOwn(DIGEST_ALGORITHMS, value)) {
+    throw new RegistryError("DIGEST_INVALID", `unsupported digest algorithm "${truncate(value)}"`);
+  }
+  return value as DigestAlgorithm;
+}
+
 export function isDigest(value: string): value is Digest {
   try {
     parseDigest(value);

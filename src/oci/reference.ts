@@ -40,6 +40,16 @@ export function parseManifestReference(reference: string): ManifestReference {
   return { tag: reference };
 }
 
+/**
+ * A reference to look a manifest up by (GET, HEAD, DELETE): a tag that breaks the tag grammar can
+ * name nothing, so it is undefined (the caller answers MANIFEST_UNKNOWN, as the conformance suite
+ * expects of `.INVALID_MANIFEST_NAME`); a malformed digest is still DIGEST_INVALID.
+ */
+export function lookupManifestReference(reference: string): ManifestReference | undefined {
+  if (!reference.includes(":") && !isValidTag(reference)) return undefined;
+  return parseManifestReference(reference);
+}
+
 /** An image reference as users write it: `[host[:port]/]name[:tag][@digest]`. */
 export interface ImageReference {
   /** Registry host with port, e.g. `127.0.0.1:5000`; `docker.io` when none is given. */

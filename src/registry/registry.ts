@@ -7,11 +7,18 @@ import {
   type DigestAlgorithm,
   digestFromHash,
   parseDigest,
+  parseDigestAlgorithm,
 } from "../oci/digest.ts";
 import { RegistryError } from "../oci/errors.ts";
 import { type Descriptor, type ParsedManifest, parseManifest, referrersTagFor } from "../oci/manifest.ts";
 import { MediaType } from "../oci/media-types.ts";
-import { assertRepositoryName, isValidRepositoryName, parseManifestReference } from "../oci/reference.ts";
+import {
+  assertRepositoryName,
+  isValidRepositoryName,
+  isValidTag,
+  lookupManifestReference,
+  parseManifestReference,
+} from "../oci/reference.ts";
 import { chunksOf } from "../util/chunks.ts";
 import { KeyedMutex } from "../util/keyed-mutex.ts";
 import { LruCache } from "../util/lru-cache.ts";
@@ -47,6 +54,11 @@ export interface RegistryOptions {
   manifestCacheBytes?: number;
   /** Quotas and immutable tags (src/registry/policy/). */
   policy?: StoragePolicyRules;
+  /**
+   * Accept manifests whose blobs or child manifests are not (yet) in the repository: mirrors and
+   * pull-through caches push a manifest before, or without, its content. Off by default.
+   */
+  allowSparseManifests?: boolean;
 }
 
 export interface BlobContent {
@@ -61,9 +73,18 @@ export interface ContentRange {
   end: number;
 }
 
+export interface PutManifestOptions {
+  /** Tags to point at a manifest pushed by digest (`?tag=`), set in the same transaction. */
+  tags?: readonly string[];
+  /** The algorithm of a manifest pushed by tag (`?digest-algorithm=`); sha256 when absent. */
+  digestAlgorithm?: string;
+}
+
 export interface PutManifestResult {
   digest: Digest;
   subject?: Digest;
+  /** The tags now pointing at the manifest: the one pushed by, or those of `?tag=`. */
+  tags: string[];
 }
 
 export interface ReferrersResult {
@@ -73,6 +94,7 @@ export interface ReferrersResult {
 
 /** A running hash of an upload, kept in memory so chunks are never read back. */
 interface UploadHashState {
+  algorithm: DigestAlgorithm;
   hash: Hash;
   size: number;
 }
@@ -98,6 +120,7 @@ export class Registry {
   readonly #metadata: MetadataStore;
   readonly #index: RegistryIndex;
   readonly deleteEnabled: boolean;
+  readonly #allowSparseManifests: boolean;
   readonly #uploadTtlMs: number;
   readonly #uploadHashes = new Map<string, UploadHashState>();
   /** One operation at a time per upload id, and per blob digest (commit versus delete). */
@@ -125,6 +148,7 @@ export class Registry {
     this.#metadata = options.metadata;
     this.#index = options.index;
     this.deleteEnabled = options.deleteEnabled ?? true;
+    this.#allowSparseManifests = options.allowSparseManifests ?? false;
     this.#uploadTtlMs = options.uploadTtlMs ?? DEFAULT_UPLOAD_TTL_MS;
     this.#policy = new StoragePolicy(options.policy ?? {}, options.metadata, options.index);
   }
@@ -188,14 +212,24 @@ export class Registry {
     return mounted ? { digest, size } : undefined;
   }
 
+  /**
+   * Repositories that link a blob, in lexical order: the candidates of a mount that names no
+   * `from`. Callers must filter them by what the caller may pull before using one.
+   */
+  async repositoriesWithBlob(digestText: string, page: Page): Promise<string[]> {
+    return this.#metadata.repositoriesWithBlob(parseDigest(digestText).digest, page);
+  }
+
   // ---- uploads -----------------------------------------------------------------------
 
-  async startUpload(repository: string): Promise<string> {
+  /** A new upload session; `digestAlgorithm` (`?digest-algorithm=`) is what its running hash uses. */
+  async startUpload(repository: string, digestAlgorithm?: string): Promise<string> {
     assertRepositoryName(repository);
+    const algorithm = digestAlgorithm === undefined ? "sha256" : parseDigestAlgorithm(digestAlgorithm);
     const id = randomUUID();
     await this.#metadata.createUpload({ id, repository, createdAt: Date.now() });
     await this.#blobs.createUpload(id);
-    this.#uploadHashes.set(id, { hash: createDigester("sha256"), size: 0 });
+    this.#uploadHashes.set(id, { algorithm, hash: createDigester(algorithm), size: 0 });
     return id;
   }
 
@@ -218,24 +252,9 @@ export class Registry {
     contentLength?: number,
   ): Promise<number> {
     return this.#inUpload(repository, id, async () => {
-      const size = await this.#uploadSize(id);
-      if (range) {
-        if (range.start !== size || range.end < range.start) {
-          throw new RegistryError(
-            "RANGE_INVALID",
-            `chunk starts at ${range.start} but the upload holds ${size} bytes`,
-            { expectedStart: size },
-            uploadRangeHeaders(repository, id, size),
-          );
-        }
-        if (contentLength !== undefined && contentLength !== range.end - range.start + 1) {
-          throw new RegistryError(
-            "SIZE_INVALID",
-            `Content-Length ${contentLength} does not match Content-Range ${range.start}-${range.end}`,
-          );
-        }
-      }
+      await this.#assertChunkFits(repository, id, range, contentLength);
       if (contentLength !== undefined) {
+        const size = await this.#uploadSize(id);
         await this.#policy.assertRoom(repository, size + contentLength).catch(this.#discardOnRefusal(id));
       }
       await this.#append(id, body);
@@ -243,16 +262,50 @@ export class Registry {
     });
   }
 
-  /** Finishes an upload: appends a final body, verifies the digest, commits the blob. */
+  /**
+   * A chunk with a Content-Range must start where the upload ends: else 416 with the current
+   * Range, the upload untouched (the spec's answer to an out-of-order chunk, PATCH or final PUT).
+   */
+  async #assertChunkFits(
+    repository: string,
+    id: string,
+    range: ContentRange | undefined,
+    contentLength: number | undefined,
+  ): Promise<void> {
+    if (!range) return;
+    const size = await this.#uploadSize(id);
+    if (range.start !== size || range.end < range.start) {
+      throw new RegistryError(
+        "RANGE_INVALID",
+        `chunk starts at ${range.start} but the upload holds ${size} bytes`,
+        { expectedStart: size },
+        uploadRangeHeaders(repository, id, size),
+      );
+    }
+    if (contentLength !== undefined && contentLength !== range.end - range.start + 1) {
+      throw new RegistryError(
+        "SIZE_INVALID",
+        `Content-Length ${contentLength} does not match Content-Range ${range.start}-${range.end}`,
+      );
+    }
+  }
+
+  /**
+   * Finishes an upload: appends a final body (a chunk like any other when it has a Content-Range),
+   * verifies the digest, commits the blob.
+   */
   async completeUpload(
     repository: string,
     id: string,
     digestText: string | undefined,
     body?: AsyncIterable<Uint8Array>,
+    range?: ContentRange,
+    contentLength?: number,
   ): Promise<{ digest: Digest; size: number }> {
     return this.#inUpload(repository, id, async () => {
       if (!digestText) throw new RegistryError("DIGEST_INVALID", "the digest query parameter is required");
       const expected = parseDigest(digestText);
+      await this.#assertChunkFits(repository, id, range, contentLength);
       if (body) await this.#append(id, body);
       const actual = await this.#uploadDigest(id, expected.algorithm);
       if (actual.digest !== expected.digest) {
@@ -356,7 +409,7 @@ export class Registry {
   /** The upload's digest: from the running hash when we have it, else by reading it back. */
   async #uploadDigest(id: string, algorithm: DigestAlgorithm): Promise<{ digest: Digest; size: number }> {
     const state = this.#uploadHashes.get(id);
-    if (state && algorithm === "sha256") {
+    if (state && state.algorithm === algorithm) {
       this.#uploadHashes.delete(id);
       const size = (await this.#blobs.uploadSize(id)) ?? 0;
       return { digest: digestFromHash(algorithm, state.hash), size };
@@ -403,8 +456,13 @@ export class Registry {
 
   async getManifest(repository: string, reference: string): Promise<StoredManifest> {
     assertRepositoryName(repository);
-    const ref = parseManifestReference(reference);
-    const digest = ref.tag !== undefined ? await this.#metadata.resolveTag(repository, ref.tag) : ref.digest;
+    const ref = lookupManifestReference(reference);
+    const digest =
+      ref === undefined
+        ? undefined
+        : ref.tag !== undefined
+          ? await this.#metadata.resolveTag(repository, ref.tag)
+          : ref.digest;
     if (digest !== undefined) {
       const key = `${repository}@${digest}`;
       const cached = this.#manifests.get(key);
@@ -419,19 +477,26 @@ export class Registry {
     throw await this.#unknown(repository, new RegistryError("MANIFEST_UNKNOWN", undefined, { reference }));
   }
 
+  /**
+   * Stores a manifest pushed by tag or by digest. By tag, `digestAlgorithm` picks the digest it
+   * is stored under (sha256 by default); by digest, the digest's own algorithm does, and `tags`
+   * are pointed at it in the same transaction (the spec's `?tag=` parameters).
+   */
   async putManifest(
     repository: string,
     reference: string,
     body: Uint8Array,
     contentType: string | undefined,
+    options: PutManifestOptions = {},
   ): Promise<PutManifestResult> {
     assertRepositoryName(repository);
     const ref = parseManifestReference(reference);
-    const algorithm = ref.digest ? parseDigest(ref.digest).algorithm : "sha256";
+    const algorithm = manifestAlgorithm(ref.digest, options.digestAlgorithm);
+    const tags = manifestTags(ref.tag, options.tags);
     const digest = digestFromHash(algorithm, createDigester(algorithm).update(body));
     if (ref.digest && ref.digest !== digest) throw digestMismatch("manifest", digest, ref.digest);
     const parsed = parseManifest(body, contentType);
-    await this.#policy.admitManifest(repository, { digest, size: body.byteLength }, ref.tag, async () => {
+    await this.#policy.admitManifest(repository, { digest, size: body.byteLength }, tags, async () => {
       const problem = await this.#metadata.putManifest(
         repository,
         {
@@ -444,29 +509,33 @@ export class Registry {
           artifactType: parsed.artifactType,
           annotations: parsed.annotations,
         },
-        ref.tag,
-        requiredReferences(parsed),
+        tags,
+        // Sparse manifests (mirrors, pull-through caches) skip the reference check entirely.
+        this.#allowSparseManifests ? undefined : requiredReferences(parsed),
       );
       // Thrown inside: a refused write adds nothing to the quotas' figures.
       if (problem) throw referenceError(repository, problem);
     });
-    if (ref.tag !== undefined) this.#tagsChanged(repository);
-    return { digest, subject: parsed.subject?.digest };
+    if (tags.length > 0) this.#tagsChanged(repository);
+    return { digest, subject: parsed.subject?.digest, tags };
   }
 
   /** DELETE by digest removes the manifest (and its tags); DELETE by tag removes only the tag. */
   async deleteManifest(repository: string, reference: string): Promise<void> {
     assertRepositoryName(repository);
     this.#assertDeleteEnabled();
-    const ref = parseManifestReference(reference);
-    const { tag, digest } = ref;
+    const ref = lookupManifestReference(reference);
     const deleted =
-      tag !== undefined
-        ? await this.#policy.guardDelete(repository, { tag }, () => this.#metadata.deleteTag(repository, tag))
-        : await this.#policy.guardDelete(repository, { digest }, () =>
-            this.#metadata.deleteManifest(repository, digest),
-          );
-    if (ref.digest) this.#manifests.delete(`${repository}@${ref.digest}`);
+      ref === undefined
+        ? false
+        : ref.tag !== undefined
+          ? await this.#policy.guardDelete(repository, { tag: ref.tag }, () =>
+              this.#metadata.deleteTag(repository, ref.tag!),
+            )
+          : await this.#policy.guardDelete(repository, { digest: ref.digest }, () =>
+              this.#metadata.deleteManifest(repository, ref.digest),
+            );
+    if (ref?.digest) this.#manifests.delete(`${repository}@${ref.digest}`);
     this.#tagsChanged(repository);
     if (!deleted)
       throw await this.#unknown(repository, new RegistryError("MANIFEST_UNKNOWN", undefined, { reference }));
@@ -637,9 +706,37 @@ function referenceError(repository: string, problem: ReferenceProblem): Registry
   }
   return new RegistryError(
     "MANIFEST_INVALID",
-    `the descriptor of ${kind} ${digest} states ${problem.stated} bytes but the stored ${kind} has ${problem.stored}`,
+    `size mismatch: the descriptor of ${kind} ${digest} states ${problem.stated} bytes, the stored ${kind} has ${problem.stored}`,
     { digest, size: problem.stated, stored: problem.stored },
   );
+}
+
+/** The algorithm a manifest is stored under: its digest's when pushed by digest, else `?digest-algorithm=`'s. */
+function manifestAlgorithm(digest: Digest | undefined, requested: string | undefined): DigestAlgorithm {
+  const named = requested === undefined ? undefined : parseDigestAlgorithm(requested);
+  if (digest === undefined) return named ?? "sha256";
+  const { algorithm } = parseDigest(digest);
+  if (named !== undefined && named !== algorithm) {
+    throw new RegistryError(
+      "DIGEST_INVALID",
+      `digest-algorithm ${named} does not match the digest ${digest} the manifest is pushed by`,
+    );
+  }
+  return algorithm;
+}
+
+/** Tag query parameters go with a push by digest only; each must be a valid tag. Deduplicated, in order. */
+function manifestTags(pushedBy: string | undefined, extra: readonly string[] | undefined): string[] {
+  if (!extra || extra.length === 0) return pushedBy === undefined ? [] : [pushedBy];
+  if (pushedBy !== undefined) {
+    throw new RegistryError("MANIFEST_INVALID", "tag query parameters go with a push by digest only", {
+      tag: pushedBy,
+    });
+  }
+  for (const tag of extra) {
+    if (!isValidTag(tag)) throw new RegistryError("MANIFEST_INVALID", `invalid tag "${tag.slice(0, 200)}"`);
+  }
+  return [...new Set(extra)];
 }
 
 /** DIGEST_INVALID for content whose digest is not the one the client named. */

@@ -43,7 +43,8 @@ describe("loadConfig", () => {
       port: 5000,
       dataDir: resolve("data"),
       log: { level: "info", accessLog: true },
-      storage: { deleteEnabled: true, uploadExpiry: 86_400_000, sync: "full" },
+      storage: { deleteEnabled: true, uploadExpiry: 86_400_000, sync: "full", allowSparseManifests: false },
+      gc: { untagged: false, gracePeriod: 3_600_000 },
       shutdownTimeout: 30_000,
     });
   });
@@ -74,7 +75,8 @@ describe("loadConfig", () => {
       port: 6000,
       dataDir: join(dir, "from-file"),
       log: { level: "debug", accessLog: true },
-      storage: { deleteEnabled: false, uploadExpiry: 7_200_000, sync: "full" },
+      storage: { deleteEnabled: false, uploadExpiry: 7_200_000, sync: "full", allowSparseManifests: false },
+      gc: { untagged: false, gracePeriod: 3_600_000 },
       shutdownTimeout: 5000,
     });
   });
@@ -93,6 +95,7 @@ describe("loadConfig", () => {
         REESTR_ACCESS_LOG: "false",
         REESTR_DELETE_ENABLED: "no",
         REESTR_STORAGE_SYNC: "normal",
+        REESTR_ALLOW_SPARSE_MANIFESTS: "true",
         REESTR_DATA: join(dir, "from-env"),
         REESTR_HOST: "",
       },
@@ -104,6 +107,7 @@ describe("loadConfig", () => {
     assert.equal(config.log.level, "warn");
     assert.equal(config.storage.deleteEnabled, false);
     assert.equal(config.storage.sync, "normal");
+    assert.equal(config.storage.allowSparseManifests, true);
     assert.equal(config.dataDir, join(dir, "from-env"));
   });
 

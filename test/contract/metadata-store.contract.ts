@@ -176,6 +176,29 @@ export function metadataStoreContract(name: string, makeStore: () => Promise<Met
           assert.equal(await store.repositoryExists("third"), false);
         }));
 
+      test("repositoriesWithBlob lists the repositories linking a blob, by name, in pages", () =>
+        withStore(async (store) => {
+          const [x, y] = [blob("x"), blob("y")];
+          for (const repository of ["c/app", "a/app", "b/app", "d/app"])
+            await store.linkBlob(repository, x, 5);
+          await store.linkBlob("e/app", y, 6);
+          assert.deepEqual(await store.repositoriesWithBlob(x, { limit: 10 }), [
+            "a/app",
+            "b/app",
+            "c/app",
+            "d/app",
+          ]);
+          assert.deepEqual(await store.repositoriesWithBlob(x, { limit: 2 }), ["a/app", "b/app"]);
+          assert.deepEqual(await store.repositoriesWithBlob(x, { last: "b/app", limit: 2 }), [
+            "c/app",
+            "d/app",
+          ]);
+          assert.deepEqual(await store.repositoriesWithBlob(x, { last: "d/app", limit: 2 }), []);
+          assert.deepEqual(await store.repositoriesWithBlob(blob("never"), { limit: 10 }), []);
+          await store.unlinkBlob("b/app", x);
+          assert.deepEqual(await store.repositoriesWithBlob(x, { limit: 10 }), ["a/app", "c/app", "d/app"]);
+        }));
+
       test("putManifest refuses, writing nothing, when a required reference is missing or of another size", () =>
         withStore(async (store) => {
           const [x, y] = [blob("x"), blob("y")];
@@ -276,6 +299,20 @@ export function metadataStoreContract(name: string, makeStore: () => Promise<Met
           assert.equal(await store.resolveTag("repo", "v1"), record.digest);
           assert.equal(await store.resolveTag("repo", "v2"), undefined);
           assert.equal(await store.resolveTag("other", "v1"), undefined);
+        }));
+
+      test("putManifest with several tags points each of them at it; one moved from elsewhere moves", () =>
+        withStore(async (store) => {
+          const first = manifest("first");
+          const record = manifest("several");
+          await store.putManifest("repo", first, "latest");
+          await store.putManifest("repo", record, ["1.2.3", "1.2", "latest", "1.2"]);
+          assert.deepEqual(await store.listTags("repo", { limit: 100 }), ["1.2", "1.2.3", "latest"]);
+          for (const tag of ["1.2.3", "1.2", "latest"]) {
+            assert.equal(await store.resolveTag("repo", tag), record.digest, tag);
+          }
+          await store.putManifest("repo", first, []);
+          assert.equal(await store.resolveTag("repo", "latest"), record.digest, "no tags: none moved");
         }));
 
       test("linkBlob with a finished upload removes that upload session in the same step", () =>

@@ -31,7 +31,7 @@ describe("tls, limits and audit configuration", () => {
         { "tls.enabled": true, "tls.renewBefore": "100d" },
         /tls\.renewBefore: must be shorter than certValidity/,
       ],
-      [{ "tls.names": "bad name" }, /tls\.names\.0: expected a host name or an IP address/],
+      [{ "tls.names": "bad name" }, /tls\.names\[0\]: expected a host name or an IP address/],
       [{ "limits.perClient": { rate: 0, burst: 1 } }, /limits\.perClient\.rate/],
       [{ "limits.login.window": "soon" }, /limits\.login\.window: .*duration/],
       [{ "limits.maxHeaderBytes": 10 }, /limits\.maxHeaderBytes/],

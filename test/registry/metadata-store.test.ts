@@ -100,9 +100,12 @@ describe("SqliteMetadataStore specifics", () => {
     const store = new SqliteMetadataStore(":memory:");
     try {
       const record = manifest("rolled back");
-      // A null tag passes the `tag !== undefined` check but violates tags.tag NOT NULL, after the
-      // repository and the manifest rows were inserted in the same transaction.
-      await assert.rejects(store.putManifest("fresh", record, null as unknown as string), /NOT NULL/);
+      // A null second tag violates tags.tag NOT NULL after the repository, the manifest and the
+      // first tag were inserted in the same transaction.
+      await assert.rejects(
+        store.putManifest("fresh", record, ["fine", null as unknown as string]),
+        /NOT NULL/,
+      );
       assert.equal(await store.repositoryExists("fresh"), false);
       assert.equal(await store.getManifestByDigest("fresh", record.digest), undefined);
       assert.deepEqual(await store.stats(), {

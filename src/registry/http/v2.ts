@@ -8,7 +8,9 @@
  * (it is then refused as UNSUPPORTED, but only to those who may write); the `/v2/` ping and
  * unknown endpoints need a known caller (clients learn the auth scheme from the ping's 401). A
  * cross-repository mount the caller may not pull the source of is not refused: the request
- * starts a plain upload, as the spec allows.
+ * starts a plain upload, as the spec allows. A mount without `from` takes the blob from a
+ * repository the caller may pull, when there is one (as zot does); otherwise it too is a plain
+ * upload, so it never tells a caller about blobs of repositories it may not read.
  */
 import type { ServerResponse } from "node:http";
 import {
@@ -41,6 +43,11 @@ import { V2Metrics } from "./v2-metrics.ts";
 
 /** Upper bound of `n` on tags list and catalog: keeps one response bounded. */
 const MAX_PAGE_SIZE = 100_000;
+/** `?tag=` parameters on one manifest push (the spec asks for at least 10; beyond this: 414). */
+const MAX_TAG_PARAMETERS = 100;
+/** Repositories holding a blob that a mount without `from` looks at, in batches of MOUNT_BATCH. */
+const MAX_MOUNT_CANDIDATES = 1000;
+const MOUNT_BATCH = 100;
 const DEFAULT_CATALOG_PAGE = 1000;
 const API_VERSION = { "Docker-Distribution-API-Version": "registry/2.0" };
 
@@ -242,14 +249,30 @@ class V2Api {
   async putManifest(ctx: RequestContext): Promise<void> {
     const name = pathParam(ctx, "name");
     const reference = pathParam(ctx, "reference");
+    const tags = ctx.query.getAll("tag");
+    if (tags.length > MAX_TAG_PARAMETERS) {
+      throw new RegistryError(
+        "MANIFEST_INVALID",
+        `at most ${MAX_TAG_PARAMETERS} tag parameters per push`,
+        { tags: tags.length },
+        {},
+        414,
+      );
+    }
     const body = await readBody(ctx, MAX_MANIFEST_BYTES, manifestTooLarge);
-    const result = await this.#registry.putManifest(name, reference, body, ctx.req.headers["content-type"]);
+    const result = await this.#registry.putManifest(name, reference, body, ctx.req.headers["content-type"], {
+      tags,
+      digestAlgorithm: ctx.query.get("digest-algorithm") ?? undefined,
+    });
     this.#metrics.manifestPushes.inc();
-    const headers: Record<string, string | number> = {
+    const headers: Record<string, string | number | string[]> = {
       Location: `/v2/${name}/manifests/${result.digest}`,
       "Docker-Content-Digest": result.digest,
     };
     if (result.subject) headers["OCI-Subject"] = result.subject;
+    // One OCI-Tag line per tag a `?tag=` push set (the spec's confirmation; clients fall back to
+    // pushing by tag when it is missing).
+    if (tags.length > 0) headers["OCI-Tag"] = result.tags;
     sendEmpty(ctx, 201, headers);
   }
 
@@ -307,14 +330,19 @@ class V2Api {
     const name = pathParam(ctx, "name");
     const mount = ctx.query.get("mount");
     const from = ctx.query.get("from");
-    // Pull on the source is needed for the mount, not for the request (push on `name` is).
-    const mayMount =
-      from === name ||
-      (from !== null && this.#access.authorize(ctx.caller, [repositoryAccess(from, "pull")]).allowed);
-    if (mount && from && mayMount) {
-      const mounted = await this.#registry.mountBlob(name, from, mount);
-      if (mounted) return blobCreated(ctx, name, mounted.digest);
-      // Not readable from `from`: fall back to a regular upload session, as the spec says.
+    if (mount) {
+      // Pull on the source is needed for the mount, not for the request (push on `name` is).
+      const source =
+        from === null
+          ? await this.#mountSource(ctx, name, mount)
+          : from === name || this.#mayPull(ctx, from)
+            ? from
+            : undefined;
+      if (source !== undefined) {
+        const mounted = await this.#registry.mountBlob(name, source, mount);
+        if (mounted) return blobCreated(ctx, name, mounted.digest);
+      }
+      // Not readable from a source the caller may pull: a regular upload session, as the spec says.
     }
     const digest = ctx.query.get("digest");
     if (digest) {
@@ -328,8 +356,30 @@ class V2Api {
       this.#blobCommitted(ctx);
       return blobCreated(ctx, name, blob.digest);
     }
-    const id = await this.#registry.startUpload(name);
+    const id = await this.#registry.startUpload(name, ctx.query.get("digest-algorithm") ?? undefined);
     sendEmpty(ctx, 202, { ...uploadRangeHeaders(name, id, 0), "OCI-Chunk-Min-Length": 0 });
+  }
+
+  #mayPull(ctx: RequestContext, repository: string): boolean {
+    return this.#access.authorize(ctx.caller, [repositoryAccess(repository, "pull")]).allowed;
+  }
+
+  /**
+   * For a mount without `from`: a repository holding the blob that the caller may pull (the
+   * target itself when it already has the blob), or undefined. Asked per candidate so bearer
+   * tokens' grants count too; bounded, in batches of repositories in name order.
+   */
+  async #mountSource(ctx: RequestContext, name: string, digest: string): Promise<string | undefined> {
+    let last: string | undefined;
+    for (let seen = 0; seen < MAX_MOUNT_CANDIDATES; seen += MOUNT_BATCH) {
+      const batch = await this.#registry.repositoriesWithBlob(digest, { last, limit: MOUNT_BATCH });
+      if (batch.includes(name)) return name;
+      const readable = batch.find((repository) => this.#mayPull(ctx, repository));
+      if (readable !== undefined) return readable;
+      if (batch.length < MOUNT_BATCH) return undefined;
+      last = batch.at(-1);
+    }
+    return undefined;
   }
 
   async uploadStatus(ctx: RequestContext): Promise<void> {
@@ -342,14 +392,12 @@ class V2Api {
   async patchUpload(ctx: RequestContext): Promise<void> {
     const name = pathParam(ctx, "name");
     const id = pathParam(ctx, "id");
-    const range = parseContentRange(ctx.req.headers["content-range"]);
-    const lengthHeader = ctx.req.headers["content-length"];
     const size = await this.#registry.appendChunk(
       name,
       id,
       countedBody(ctx),
-      range,
-      lengthHeader === undefined ? undefined : Number(lengthHeader),
+      parseContentRange(ctx.req.headers["content-range"]),
+      contentLength(ctx),
     );
     this.#metrics.blobUploadBytes.inc(ctx.bytesIn);
     sendEmpty(ctx, 202, uploadRangeHeaders(name, id, size));
@@ -359,7 +407,16 @@ class V2Api {
     const name = pathParam(ctx, "name");
     const id = pathParam(ctx, "id");
     const body = hasBody(ctx) ? countedBody(ctx) : undefined;
-    const blob = await this.#registry.completeUpload(name, id, ctx.query.get("digest") ?? undefined, body);
+    // A final chunk with a Content-Range is checked like a PATCH's (416 when out of order).
+    const range = body ? parseContentRange(ctx.req.headers["content-range"]) : undefined;
+    const blob = await this.#registry.completeUpload(
+      name,
+      id,
+      ctx.query.get("digest") ?? undefined,
+      body,
+      range,
+      contentLength(ctx),
+    );
     this.#blobCommitted(ctx);
     blobCreated(ctx, name, blob.digest);
   }
@@ -422,6 +479,11 @@ function drained(res: ServerResponse): Promise<void> {
   });
 }
 
+function contentLength(ctx: RequestContext): number | undefined {
+  const header = ctx.req.headers["content-length"];
+  return header === undefined ? undefined : Number(header);
+}
+
 function blobCreated(ctx: RequestContext, name: string, digest: string): void {
   sendEmpty(ctx, 201, { Location: `/v2/${name}/blobs/${digest}`, "Docker-Content-Digest": digest });
 }
@@ -463,7 +525,12 @@ function matchesEtag(header: string | undefined, etag: string): boolean {
   });
 }
 
-/** Parses `bytes=a-b`, `bytes=a-` and `bytes=-n`. Several ranges are answered with the whole blob. */
+/**
+ * Parses `bytes=a-b`, `bytes=a-` and `bytes=-n`. Several ranges, or a header that is not of this
+ * form, are ignored (the whole blob, RFC 9110 §14.2). A range that cannot be served — starting
+ * past the end, `-0`, or ending before it starts (`500-0`: invalid to RFC 9110, refused with 416
+ * by Go's net/http and so by Distribution, and what the conformance suite expects) — is 416.
+ */
 export function parseRange(
   header: string | undefined,
   size: number,
@@ -483,7 +550,7 @@ export function parseRange(
   } else {
     start = Number(first);
     end = last === "" ? size - 1 : Math.min(Number(last), size - 1);
-    if (last !== "" && Number(last) < start) return null;
+    if (last !== "" && Number(last) < start) return "unsatisfiable";
   }
   if (start >= size) return "unsatisfiable";
   return { start, end };

@@ -109,7 +109,7 @@ export interface MetadataStore {
   unlinkBlob(repository: string, digest: Digest): Promise<boolean>;
 
   /**
-   * Stores a manifest (and points `tag` at it) in one transaction, after checking in that same
+   * Stores a manifest (and points the tags, one or several, at it) in one transaction, after checking in that same
    * transaction that every `required` reference is in the repository with the stated size; the
    * first problem found is returned and nothing is written. Checking inside the write is what
    * makes a PUT safe against a concurrent sweep (see src/registry/lifecycle/gc.ts).
@@ -117,9 +117,11 @@ export interface MetadataStore {
   putManifest(
     repository: string,
     manifest: ManifestRecord,
-    tag?: string,
+    tags?: string | readonly string[],
     required?: RequiredReferences,
   ): Promise<ReferenceProblem | undefined>;
+  /** Repositories that link this blob, in lexical order (candidates of a mount without `from`). */
+  repositoriesWithBlob(digest: Digest, page: Page): Promise<string[]>;
   getManifestByTag(repository: string, tag: string): Promise<StoredManifest | undefined>;
   /** The digest a tag points at, without reading the manifest. */
   resolveTag(repository: string, tag: string): Promise<Digest | undefined>;

@@ -167,6 +167,16 @@ export class SqliteMetadataStore implements MetadataStore, RegistryIndex {
     return undefined;
   }
 
+  async repositoriesWithBlob(digest: Digest, page: Page): Promise<string[]> {
+    return this.#jsonList(
+      `SELECT json_group_array(repository) AS list FROM (SELECT repository FROM repository_blobs
+         WHERE digest = ? AND repository > ? ORDER BY repository LIMIT ?)`,
+      digest,
+      page.last ?? "",
+      page.limit,
+    );
+  }
+
   #manifestSize(repository: string, digest: Digest): number | undefined {
     const row = this.#file
       .sql("SELECT size FROM manifests WHERE repository = ? AND digest = ?")
@@ -177,7 +187,7 @@ export class SqliteMetadataStore implements MetadataStore, RegistryIndex {
   async putManifest(
     repository: string,
     manifest: ManifestRecord,
-    tag?: string,
+    tags?: string | readonly string[],
     required?: RequiredReferences,
   ): Promise<ReferenceProblem | undefined> {
     const now = Date.now();
@@ -207,13 +217,12 @@ export class SqliteMetadataStore implements MetadataStore, RegistryIndex {
       );
       for (const blob of manifest.blobs) reference.run(repository, manifest.digest, blob, "blob");
       for (const child of manifest.children) reference.run(repository, manifest.digest, child, "manifest");
-      if (tag !== undefined) {
-        this.#file
-          .sql(
-            `INSERT INTO tags (repository, tag, digest, updated_at) VALUES (?, ?, ?, ?)
-           ON CONFLICT (repository, tag) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at`,
-          )
-          .run(repository, tag, manifest.digest, now);
+      const tagStatement = this.#file.sql(
+        `INSERT INTO tags (repository, tag, digest, updated_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (repository, tag) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at`,
+      );
+      for (const tag of typeof tags === "string" ? [tags] : (tags ?? [])) {
+        tagStatement.run(repository, tag, manifest.digest, now);
       }
       return undefined;
     });

@@ -51,28 +51,35 @@ export class StoragePolicy {
   async admitManifest(
     repository: string,
     manifest: { digest: Digest; size: number },
-    tag: string | undefined,
+    tags: readonly string[],
     store: () => Promise<void>,
   ): Promise<void> {
     const admit = () =>
       this.#locks.run(manifestKey(repository, manifest.digest), () =>
         this.#quotas.admit(repository, manifest.digest, manifest.size, store),
       );
-    const rule = tag === undefined ? undefined : this.#immutable.ruleFor(repository, tag);
-    if (tag === undefined || !rule) return admit();
-    await this.#locks.run(tagKey(repository, tag), async () => {
-      const current = await this.#metadata.resolveTag(repository, tag);
-      if (current !== undefined && current !== manifest.digest) {
-        throw immutableTagRefusal(repository, tag, rule, "overwritten");
-      }
-      await admit();
-    });
+    // Each immutable tag among them under its own lock (taken in a fixed order, so two pushes
+    // naming the same tags cannot deadlock), checked before anything is stored.
+    const guarded = [...new Set(tags)]
+      .map((tag) => ({ tag, rule: this.#immutable.ruleFor(repository, tag) }))
+      .filter(
+        (entry): entry is { tag: string; rule: NonNullable<typeof entry.rule> } => entry.rule !== undefined,
+      )
+      .sort((a, b) => (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));
+    const under = (index: number): Promise<void> => {
+      const entry = guarded[index];
+      if (!entry) return admit();
+      return this.#locks.run(tagKey(repository, entry.tag), async () => {
+        const current = await this.#metadata.resolveTag(repository, entry.tag);
+        if (current !== undefined && current !== manifest.digest) {
+          throw immutableTagRefusal(repository, entry.tag, entry.rule, "overwritten");
+        }
+        await under(index + 1);
+      });
+    };
+    await under(0);
   }
 
-  /**
-   * Deletes a tag, or a manifest by digest, through `remove` (which answers whether anything
-   * was there): refused when the tag, or a tag pointing at the manifest, is immutable.
-   */
   async guardDelete(
     repository: string,
     reference: { tag: string } | { digest: Digest },
