@@ -7,8 +7,8 @@
  *
  * Modules, in routing order: ops (/healthz, /readyz, /metrics), status (/api, /api/status), v2
  * (the OCI API), token (/auth/token, token mode), web-auth (/api/auth/…), watch
- * (/api/watch/…), catalog (/api/registries…, /api/storage, /api/openapi.json), web (the app on
- * every other GET). A new feature is a new module in this list.
+ * (/api/watch/…), scrub (/api/admin/scrub), catalog (/api/registries…, /api/storage,
+ * /api/openapi.json), web (the app on every other GET). A new feature is a new module in this list.
  */
 import { resolve as resolvePath } from "node:path";
 import type { Authenticator } from "../auth/authenticator.ts";
@@ -26,8 +26,10 @@ import { HttpPipeline } from "../http/pipeline.ts";
 import { Router } from "../http/router.ts";
 import { securityHeaders } from "../http/security-headers.ts";
 import { AuditLog } from "../registry/http/audit.ts";
+import { createScrubModule } from "../registry/http/scrub-api.ts";
 import { createV2Module } from "../registry/http/v2.ts";
 import { metadataPath } from "../registry/layout.ts";
+import { ScrubService } from "../registry/lifecycle/scrub-service.ts";
 import type { MetadataStore } from "../registry/metadata/metadata-store.ts";
 import type { RegistryIndex } from "../registry/metadata/registry-index.ts";
 import { SqliteMetadataStore } from "../registry/metadata/sqlite-metadata-store.ts";
@@ -95,6 +97,14 @@ export async function startServer(
   const logger = overrides.logger ?? new JsonLogger({ level: config.log.level });
   const metrics = new MetricsRegistry();
   metrics.register(new ProcessMetrics());
+  if (logger instanceof JsonLogger) {
+    const droppedLines = () => logger.droppedLines;
+    metrics.gauge(
+      "reestr_log_lines_dropped",
+      "Log lines lost because stdout could not take them (a full disk, a closed pipe), since start.",
+      droppedLines,
+    );
+  }
   const limitsConfig = config.limits ?? LimitsSchema.parse({});
   const limits = new RequestLimits({ config: limitsConfig, metrics, now: overrides.limitsNow });
   const opened: { close(): unknown }[] = [];
@@ -134,7 +144,9 @@ export async function startServer(
       index: metadata,
       deleteEnabled: config.storage.deleteEnabled,
       uploadTtlMs: config.storage.uploadExpiry,
+      reserve: config.storage.reserve,
     });
+    const scrub = new ScrubService({ registry, logger: logger.child({ component: "scrub" }), metrics });
 
     let watcher: Watcher | undefined;
     const watchEntries = config.watch?.registries ?? [];
@@ -174,6 +186,7 @@ export async function startServer(
         access: gate.access,
         isLocal: (entry) => isThisServer(entry.spec.url, port),
       }),
+      createScrubModule({ scrub }),
       createCatalogModule({ catalog: catalog.catalog, access: gate.access }),
       createWebAppModule({ root: overrides.webRoot }),
     ];

@@ -6,6 +6,7 @@ import { type Command, UsageError } from "./command.ts";
 const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
   serve: () => import("./serve.ts"),
   status: () => import("./status.ts"),
+  scrub: () => import("./scrub.ts"),
   list: () => import("./list.ts"),
   push: () => import("./push.ts"),
   pull: () => import("./pull.ts"),

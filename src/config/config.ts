@@ -5,6 +5,7 @@ import { AUTH_ENVIRONMENT_VARIABLES, AuthConfigSchema } from "../auth/auth-confi
 import { CatalogSectionSchema } from "../catalog/registries-config.ts";
 import { LimitsSchema } from "../http/limits.ts";
 import { AuditSchema } from "../registry/http/audit.ts";
+import { StorageReserve } from "../registry/storage-space.ts";
 import { TlsSchema } from "../tls/config.ts";
 import { ConfigError } from "../util/config-error.ts";
 import { Duration } from "../util/duration.ts";
@@ -48,6 +49,12 @@ export const ConfigSchema = z
         uploadExpiry: Duration.prefault("24h"),
         /** "full": every metadata commit is fsynced; "normal": survives a crash of Reestr, not of the machine. */
         sync: z.enum(["full", "normal"]).default("full"),
+        /**
+         * Free space pushes leave on the data directory's disk, for metadata and deletes: a size
+         * ("16MiB", or bytes) or a share of the disk ("1%"). Below it pushes get 507 STORAGE_FULL
+         * and /readyz is not ready (src/registry/storage-space.ts).
+         */
+        reserve: StorageReserve.prefault("16MiB"),
       })
       .strict()
       .prefault({}),
@@ -87,6 +94,7 @@ export const ENVIRONMENT_VARIABLES: Record<string, { path: string; type: Variabl
   REESTR_DELETE_ENABLED: { path: "storage.deleteEnabled", type: "boolean" },
   REESTR_UPLOAD_EXPIRY: { path: "storage.uploadExpiry", type: "duration" },
   REESTR_STORAGE_SYNC: { path: "storage.sync", type: "string" },
+  REESTR_STORAGE_RESERVE: { path: "storage.reserve", type: "string" },
   REESTR_SHUTDOWN_TIMEOUT: { path: "shutdownTimeout", type: "duration" },
   ...AUTH_ENVIRONMENT_VARIABLES,
   REESTR_TLS: { path: "tls.enabled", type: "boolean" },

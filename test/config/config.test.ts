@@ -43,7 +43,7 @@ describe("loadConfig", () => {
       port: 5000,
       dataDir: resolve("data"),
       log: { level: "info", accessLog: true },
-      storage: { deleteEnabled: true, uploadExpiry: 86_400_000, sync: "full" },
+      storage: { deleteEnabled: true, uploadExpiry: 86_400_000, sync: "full", reserve: 16 * 1024 * 1024 },
       shutdownTimeout: 30_000,
     });
   });
@@ -65,6 +65,7 @@ describe("loadConfig", () => {
         "storage:",
         "  deleteEnabled: false",
         "  uploadExpiry: 2h",
+        "  reserve: 1%",
         "shutdownTimeout: 5",
         "",
       ].join("\n"),
@@ -74,7 +75,7 @@ describe("loadConfig", () => {
       port: 6000,
       dataDir: join(dir, "from-file"),
       log: { level: "debug", accessLog: true },
-      storage: { deleteEnabled: false, uploadExpiry: 7_200_000, sync: "full" },
+      storage: { deleteEnabled: false, uploadExpiry: 7_200_000, sync: "full", reserve: { percent: 1 } },
       shutdownTimeout: 5000,
     });
   });
@@ -181,6 +182,14 @@ describe("loadConfig", () => {
       await assert.rejects(
         loadConfig({ env: { REESTR_STORAGE_SYNC: "x" } }),
         configError(/^\s*storage\.sync: /m),
+      );
+      await assert.rejects(
+        loadConfig({ env: { REESTR_STORAGE_RESERVE: "lots" } }),
+        configError(/^\s*storage\.reserve: /m),
+      );
+      assert.equal(
+        (await loadConfig({ env: { REESTR_STORAGE_RESERVE: "64MiB" } })).storage.reserve,
+        64 * 1024 * 1024,
       );
       await assert.rejects(loadConfig({ env: { REESTR_PORT: "abc" } }), configError(/REESTR_PORT/));
     });

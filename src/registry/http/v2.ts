@@ -263,7 +263,7 @@ class V2Api {
   async getBlob(ctx: RequestContext): Promise<void> {
     const name = pathParam(ctx, "name");
     const digest = pathParam(ctx, "digest");
-    const blob = await this.#registry.getBlob(name, digest);
+    const blob = await this.#registry.getBlob(name, digest, { confirmStored: ctx.req.method === "HEAD" });
     const headers: Record<string, string | number> = {
       "Content-Type": blob.manifest?.mediaType ?? "application/octet-stream",
       "Docker-Content-Digest": digest,
@@ -318,7 +318,7 @@ class V2Api {
     }
     const digest = ctx.query.get("digest");
     if (digest) {
-      const blob = await this.#registry.putBlob(name, digest, countedBody(ctx));
+      const blob = await this.#registry.putBlob(name, digest, countedBody(ctx), contentLengthOf(ctx));
       this.#blobCommitted(ctx);
       return blobCreated(ctx, name, blob.digest);
     }
@@ -353,7 +353,13 @@ class V2Api {
     const name = pathParam(ctx, "name");
     const id = pathParam(ctx, "id");
     const body = hasBody(ctx) ? countedBody(ctx) : undefined;
-    const blob = await this.#registry.completeUpload(name, id, ctx.query.get("digest") ?? undefined, body);
+    const blob = await this.#registry.completeUpload(
+      name,
+      id,
+      ctx.query.get("digest") ?? undefined,
+      body,
+      contentLengthOf(ctx),
+    );
     this.#blobCommitted(ctx);
     blobCreated(ctx, name, blob.digest);
   }
@@ -414,6 +420,12 @@ function drained(res: ServerResponse): Promise<void> {
     res.on("drain", onDrain);
     res.on("close", onClose);
   });
+}
+
+/** The request's Content-Length when it is a number (the full-disk check refuses what cannot fit). */
+function contentLengthOf(ctx: RequestContext): number | undefined {
+  const length = Number(ctx.req.headers["content-length"]);
+  return Number.isSafeInteger(length) && length >= 0 ? length : undefined;
 }
 
 function blobCreated(ctx: RequestContext, name: string, digest: string): void {
