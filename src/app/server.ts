@@ -6,9 +6,10 @@
  * close modules and stores).
  *
  * Modules, in routing order: ops (/healthz, /readyz, /metrics), status (/api, /api/status), v2
- * (the OCI API), policy (/api/admin/quotas), token (/auth/token, token mode), web-auth (/api/auth/…), watch
- * (/api/watch/…), catalog (/api/registries…, /api/storage, /api/openapi.json), web (the app on
- * every other GET). A new feature is a new module in this list.
+ * (the OCI API), policy (/api/admin/quotas), token (/auth/token, token mode), web-auth
+ * (/api/auth/…), watch (/api/watch/…), gc (/api/admin/gc), scrub (/api/admin/scrub), catalog
+ * (/api/registries…, /api/storage, /api/openapi.json), web (the app on every other GET). A new
+ * feature is a new module in this list.
  */
 import { resolve as resolvePath } from "node:path";
 import type { Authenticator } from "../auth/authenticator.ts";
@@ -28,9 +29,11 @@ import { securityHeaders } from "../http/security-headers.ts";
 import { AuditLog } from "../registry/http/audit.ts";
 import { createGcApiModule } from "../registry/http/gc-api.ts";
 import { createPolicyApiModule } from "../registry/http/policy-api.ts";
+import { createScrubModule } from "../registry/http/scrub-api.ts";
 import { createV2Module } from "../registry/http/v2.ts";
 import { metadataPath } from "../registry/layout.ts";
 import { GcService } from "../registry/lifecycle/gc-service.ts";
+import { ScrubService } from "../registry/lifecycle/scrub-service.ts";
 import type { MetadataStore } from "../registry/metadata/metadata-store.ts";
 import type { RegistryIndex } from "../registry/metadata/registry-index.ts";
 import { SqliteMetadataStore } from "../registry/metadata/sqlite-metadata-store.ts";
@@ -103,6 +106,14 @@ export async function startServer(
   const logger = overrides.logger ?? new JsonLogger({ level: config.log.level });
   const metrics = new MetricsRegistry();
   metrics.register(new ProcessMetrics());
+  if (logger instanceof JsonLogger) {
+    const droppedLines = () => logger.droppedLines;
+    metrics.gauge(
+      "reestr_log_lines_dropped",
+      "Log lines lost because stdout could not take them (a full disk, a closed pipe), since start.",
+      droppedLines,
+    );
+  }
   const limitsConfig = config.limits ?? LimitsSchema.parse({});
   const limits = new RequestLimits({ config: limitsConfig, metrics, now: overrides.limitsNow });
   const opened: { close(): unknown }[] = [];
@@ -144,6 +155,7 @@ export async function startServer(
       uploadTtlMs: config.storage.uploadExpiry,
       policy: { quotas: config.quotas, immutableTags: config.immutableTags },
       allowSparseManifests: config.storage.allowSparseManifests,
+      reserve: config.storage.reserve,
     });
 
     const gc = new GcService({
@@ -152,6 +164,7 @@ export async function startServer(
       logger: logger.child({ component: "gc" }),
       metrics,
     });
+    const scrub = new ScrubService({ registry, logger: logger.child({ component: "scrub" }), metrics });
 
     let watcher: Watcher | undefined;
     const watchEntries = config.watch?.registries ?? [];
@@ -193,6 +206,7 @@ export async function startServer(
         isLocal: (entry) => isThisServer(entry.spec.url, port),
       }),
       createGcApiModule({ gc }),
+      createScrubModule({ scrub }),
       createCatalogModule({ catalog: catalog.catalog, access: gate.access }),
       createWebAppModule({ root: overrides.webRoot }),
     ];

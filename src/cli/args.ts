@@ -154,16 +154,8 @@ export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
-export function formatBytes(bytes: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
-}
+/** Bytes for people (3.2 MiB); the one formatter is in src/util/size.ts. */
+export { formatBytes } from "../util/size.ts";
 
 /** Help text lines for the options every client command shares. */
 export const COMMON_OPTIONS = `  --insecure            plain HTTP / unverified TLS for a registry host given in the reference

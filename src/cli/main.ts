@@ -7,6 +7,7 @@ const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
   serve: () => import("./serve.ts"),
   status: () => import("./status.ts"),
   gc: () => import("./gc.ts"),
+  scrub: () => import("./scrub.ts"),
   list: () => import("./list.ts"),
   push: () => import("./push.ts"),
   pull: () => import("./pull.ts"),

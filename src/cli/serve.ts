@@ -59,6 +59,9 @@ The \`limits\` section sets rate limits per client IP and per user (429 TOOMANYR
 failed-login lockout (on: 10 failures in 5m), body and header size limits and timeouts; the
 \`audit\` section ({file, log, sync}; REESTR_AUDIT_FILE) records who pushed, pulled and deleted
 what (docs/security.md: TLS, Hardening).
+Pushes leave storage.reserve (REESTR_STORAGE_RESERVE, default 16MiB, or e.g. "1%") free on the
+data directory's disk for metadata and deletes: below it pushes get 507 STORAGE_FULL, /readyz is
+not ready, pulls and deletes go on (docs/operations.md). \`reestr scrub\` re-hashes every blob.
 Stop with SIGTERM or Ctrl-C: in-flight requests finish, new ones are refused. SIGHUP re-reads
 the config's watch section (watched registries added, changed or removed without a restart).
 

@@ -65,8 +65,9 @@ export function isRetryableNetworkError(error: unknown): boolean {
   return /socket hang up/i.test(error.message);
 }
 
+/** 501, 505 and 507 (Insufficient Storage: a full disk is not cleared by waiting seconds) are final. */
 export function isRetryableStatus(status: number): boolean {
-  return status === 429 || (status >= 500 && status <= 599 && status !== 501 && status !== 505);
+  return status === 429 || (status >= 500 && status <= 599 && ![501, 505, 507].includes(status));
 }
 
 /**

@@ -7,6 +7,7 @@ import { LimitsSchema } from "../http/limits.ts";
 import { AuditSchema } from "../registry/http/audit.ts";
 import { GcConfigSchema } from "../registry/lifecycle/gc-service.ts";
 import { ImmutableTagsSchema, QuotasSchema } from "../registry/policy/policy-config.ts";
+import { StorageReserve } from "../registry/storage-space.ts";
 import { TlsSchema } from "../tls/config.ts";
 import { ConfigError } from "../util/config-error.ts";
 import { Duration } from "../util/duration.ts";
@@ -55,6 +56,12 @@ export const ConfigSchema = z
          * mirrors and pull-through caches that push a manifest before or without its content.
          */
         allowSparseManifests: z.boolean().default(false),
+        /**
+         * Free space pushes leave on the data directory's disk, for metadata and deletes: a size
+         * ("16MiB", or bytes) or a share of the disk ("1%"). Below it pushes get 507 STORAGE_FULL
+         * and /readyz is not ready (src/registry/storage-space.ts).
+         */
+        reserve: StorageReserve.prefault("16MiB"),
       })
       .strict()
       .prefault({}),
@@ -101,6 +108,7 @@ export const ENVIRONMENT_VARIABLES: Record<string, { path: string; type: Variabl
   REESTR_UPLOAD_EXPIRY: { path: "storage.uploadExpiry", type: "duration" },
   REESTR_STORAGE_SYNC: { path: "storage.sync", type: "string" },
   REESTR_ALLOW_SPARSE_MANIFESTS: { path: "storage.allowSparseManifests", type: "boolean" },
+  REESTR_STORAGE_RESERVE: { path: "storage.reserve", type: "string" },
   REESTR_SHUTDOWN_TIMEOUT: { path: "shutdownTimeout", type: "duration" },
   REESTR_GC_UNTAGGED: { path: "gc.untagged", type: "boolean" },
   REESTR_GC_GRACE_PERIOD: { path: "gc.gracePeriod", type: "duration" },

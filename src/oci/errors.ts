@@ -26,6 +26,16 @@ export const ERROR_STATUS = {
   UNKNOWN: 500,
   /** Distribution's code for a bad `n` on tags list and catalog. */
   PAGINATION_NUMBER_INVALID: 400,
+  /**
+   * Reestr's code for a push refused because the disk is full (down to the reserve kept for
+   * metadata and deletes). The spec has no code for it, and its closed list binds 4XX answers
+   * only ("A 4XX response … MUST be one of the following"); a full disk is the server's
+   * condition, not a bad request, so it is a 5XX: 507 Insufficient Storage (RFC 4918). The code
+   * keeps the spec's form (upper case and underscores); clients that do not know it (Go's
+   * distribution errcode reads it as UNKNOWN) still show the message, which says what happened
+   * and what to do. Distribution itself answers 500 UNKNOWN here, which says neither.
+   */
+  STORAGE_FULL: 507,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
@@ -47,6 +57,7 @@ const DEFAULT_MESSAGES: Record<ErrorCode, string> = {
   TOOMANYREQUESTS: "too many requests",
   RANGE_INVALID: "requested range not satisfiable",
   PAGINATION_NUMBER_INVALID: "invalid number of results requested",
+  STORAGE_FULL: "the registry's storage is full",
   UNKNOWN: "unknown error",
 };
 

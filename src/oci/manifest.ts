@@ -61,6 +61,14 @@ function invalid(message: string): RegistryError {
   return new RegistryError("MANIFEST_INVALID", message);
 }
 
+/** Layers that live elsewhere (`urls`) need not be in the registry, as in Distribution. */
+export function isNonDistributable(descriptor: Pick<Descriptor, "mediaType">): boolean {
+  return (
+    descriptor.mediaType.includes(".nondistributable.") ||
+    descriptor.mediaType === "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
+  );
+}
+
 /**
  * Validates a manifest body against the image spec and returns what it references.
  * `contentType` is the request's Content-Type; when it names a manifest type it wins,

@@ -16,6 +16,10 @@
  *					-> <hex digest>             the blob's bytes and nothing else
  *		-> uploads/                       uploads in progress (FsBlobStore)
  *			-> <uuid>                       the bytes received so far; renamed into blobs/ on commit
+ *		-> quarantine/                    blobs whose bytes no longer match their digest, moved out of
+ *		                                  blobs/ by a scrub so they are never served (FsBlobStore;
+ *		                                  created by the first one; safe to inspect and delete)
+ *			-> <algorithm>/<hex digest>     the corrupt bytes as found
  *		-> metadata.sqlite                repositories, manifests, tags, blob links, upload sessions
  *		                                  (SqliteMetadataStore; schema below)
  *		-> watch.sqlite                   the watcher's scan results (src/watcher/store.ts);
@@ -45,6 +49,7 @@
  *
  *	blobPath:        <dataDir>/blobs/<algorithm>/<first two hex digits>/<hex digest>
  *	uploadPath:      <dataDir>/uploads/<uuid>
+ *	quarantinePath:  <dataDir>/quarantine/<algorithm>/<hex digest>
  *	metadataPath:    <dataDir>/metadata.sqlite
  *
  * Digests are parsed and upload ids checked before they become path segments, so no caller
@@ -58,6 +63,7 @@ import { assertUploadId } from "./storage/blob-store.ts";
 export const DATA_DIR_FILES = {
   blobs: "blobs",
   uploads: "uploads",
+  quarantine: "quarantine",
   metadata: "metadata.sqlite",
   watch: "watch.sqlite",
   users: "users.sqlite",
@@ -84,6 +90,12 @@ export function blobPath(dataDir: string, digest: Digest): string {
 /** The digest a file under blobs/ holds, from its `<algorithm>` folder and its name. */
 export function digestOfBlobFile(algorithm: string, name: string): Digest {
   return `${algorithm}:${name}` as Digest;
+}
+
+/** Where a corrupt blob is moved by a scrub. Throws for anything that is not a well-formed digest. */
+export function quarantinePath(dataDir: string, digest: Digest): string {
+  const { algorithm, hex } = parseDigest(digest);
+  return join(dataDir, DATA_DIR_FILES.quarantine, algorithm, hex);
 }
 
 /** Where an upload in progress lives. Throws for anything that is not an upload id (a UUID). */

@@ -10,7 +10,7 @@ import {
   parseDigestAlgorithm,
 } from "../oci/digest.ts";
 import { RegistryError } from "../oci/errors.ts";
-import { type Descriptor, type ParsedManifest, parseManifest, referrersTagFor } from "../oci/manifest.ts";
+import { isNonDistributable, type ParsedManifest, parseManifest, referrersTagFor } from "../oci/manifest.ts";
 import { MediaType } from "../oci/media-types.ts";
 import {
   assertRepositoryName,
@@ -23,6 +23,7 @@ import { chunksOf } from "../util/chunks.ts";
 import { KeyedMutex } from "../util/keyed-mutex.ts";
 import { LruCache } from "../util/lru-cache.ts";
 import { collectGarbage, type GcOptions, type GcResult } from "./lifecycle/gc.ts";
+import { type ScrubOptions, type ScrubResult, scrub } from "./lifecycle/scrub.ts";
 import type {
   MetadataStore,
   Page,
@@ -39,7 +40,15 @@ import type {
 } from "./metadata/registry-index.ts";
 import { type QuotaUsage, StoragePolicy, type StoragePolicyRules } from "./policy/storage-policy.ts";
 import type { BlobStore, ByteRange } from "./storage/blob-store.ts";
-import { UploadNotFound } from "./storage/errors.ts";
+import { BlobNotFound, UploadNotFound } from "./storage/errors.ts";
+import {
+  describeFull,
+  discardBody,
+  isOutOfSpace,
+  type ReserveSetting,
+  type SpaceStatus,
+  StorageSpace,
+} from "./storage-space.ts";
 
 export interface RegistryOptions {
   blobs: BlobStore;
@@ -59,6 +68,11 @@ export interface RegistryOptions {
    * pull-through caches push a manifest before, or without, its content. Off by default.
    */
   allowSparseManifests?: boolean;
+  /**
+   * Free space pushes leave on the blob store's disk, for metadata and deletes (./storage-space.ts);
+   * default 16 MiB. Only for stores that report their space (`BlobStore.space`).
+   */
+  reserve?: ReserveSetting;
 }
 
 export interface BlobContent {
@@ -101,14 +115,6 @@ interface UploadHashState {
 
 const DEFAULT_UPLOAD_TTL_MS = 24 * 60 * 60 * 1000;
 
-/** Layers that live elsewhere (`urls`) need not be in the registry, as in Distribution. */
-function isNonDistributable(descriptor: Descriptor): boolean {
-  return (
-    descriptor.mediaType.includes(".nondistributable.") ||
-    descriptor.mediaType === "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
-  );
-}
-
 /**
  * The registry's behaviour, independent of HTTP: uploads, blobs, manifests, tags and
  * referrers over a BlobStore and a MetadataStore, and the catalogue's figures from a
@@ -138,6 +144,8 @@ export class Registry {
   #manifestGeneration = 0;
   /** Quotas and immutable tags: every write that adds or removes content asks it first. */
   readonly #policy: StoragePolicy;
+  /** The full-disk guard, for a blob store that reports its free space. */
+  readonly #space: StorageSpace | undefined;
 
   constructor(options: RegistryOptions) {
     this.#manifests = new LruCache(
@@ -151,15 +159,40 @@ export class Registry {
     this.#allowSparseManifests = options.allowSparseManifests ?? false;
     this.#uploadTtlMs = options.uploadTtlMs ?? DEFAULT_UPLOAD_TTL_MS;
     this.#policy = new StoragePolicy(options.policy ?? {}, options.metadata, options.index);
+    const blobs = options.blobs;
+    this.#space = blobs.space
+      ? new StorageSpace({ probe: () => blobs.space!(), reserve: options.reserve })
+      : undefined;
   }
 
   // ---- blobs -------------------------------------------------------------------------
 
-  async getBlob(repository: string, digestText: string): Promise<BlobContent> {
+  /**
+   * A blob of the repository. With `confirmStored` (a HEAD, which reads no bytes) the store is
+   * asked too, so a blob whose bytes were quarantined by a scrub is unknown, and a client pushes
+   * it again; a GET learns the same when it opens the bytes.
+   */
+  async getBlob(
+    repository: string,
+    digestText: string,
+    options: { confirmStored?: boolean } = {},
+  ): Promise<BlobContent> {
     assertRepositoryName(repository);
     const digest = parseDigest(digestText).digest;
     const size = await this.#metadata.linkedBlobSize(repository, digest);
-    if (size !== undefined) return { size, open: (range) => this.#blobs.read(digest, range) };
+    const unknownBlob = () => new RegistryError("BLOB_UNKNOWN", undefined, { digest });
+    if (size !== undefined && (!options.confirmStored || (await this.#blobs.stat(digest)) !== undefined)) {
+      return {
+        size,
+        open: async (range) => {
+          try {
+            return await this.#blobs.read(digest, range);
+          } catch (error) {
+            throw error instanceof BlobNotFound ? unknownBlob() : error;
+          }
+        },
+      };
+    }
     const manifest = await this.#metadata.getManifestByDigest(repository, digest);
     if (manifest) {
       const content = Buffer.from(manifest.content);
@@ -169,7 +202,7 @@ export class Registry {
         open: async (range) => chunksOf(range ? content.subarray(range.start, range.end + 1) : content),
       };
     }
-    throw await this.#unknown(repository, new RegistryError("BLOB_UNKNOWN", undefined, { digest }));
+    throw await this.#unknown(repository, unknownBlob());
   }
 
   /**
@@ -202,12 +235,15 @@ export class Registry {
     // The size for the quota first; then checked again and linked in one transaction under the
     // blob's lock, so a sweep cannot remove the blob between the check and the link (lifecycle/gc.ts).
     const size = await this.#metadata.linkedBlobSize(from, digest);
-    if (size === undefined) return undefined;
+    // Bytes quarantined by a scrub cannot be mounted: the client uploads them instead.
+    if (size === undefined || (await this.#blobs.stat(digest)) === undefined) return undefined;
     let mounted = false;
-    await this.#locks.run(`blob:${digest}`, () =>
-      this.#policy.admitBlob(repository, digest, size, async () => {
-        mounted = (await this.#metadata.mountBlob(repository, from, digest)) !== undefined;
-      }),
+    await this.#writing(0, () =>
+      this.#locks.run(`blob:${digest}`, () =>
+        this.#policy.admitBlob(repository, digest, size, async () => {
+          mounted = (await this.#metadata.mountBlob(repository, from, digest)) !== undefined;
+        }),
+      ),
     );
     return mounted ? { digest, size } : undefined;
   }
@@ -227,8 +263,10 @@ export class Registry {
     assertRepositoryName(repository);
     const algorithm = digestAlgorithm === undefined ? "sha256" : parseDigestAlgorithm(digestAlgorithm);
     const id = randomUUID();
-    await this.#metadata.createUpload({ id, repository, createdAt: Date.now() });
-    await this.#blobs.createUpload(id);
+    await this.#writing(0, async () => {
+      await this.#metadata.createUpload({ id, repository, createdAt: Date.now() });
+      await this.#blobs.createUpload(id);
+    });
     this.#uploadHashes.set(id, { algorithm, hash: createDigester(algorithm), size: 0 });
     return id;
   }
@@ -257,7 +295,7 @@ export class Registry {
         const size = await this.#uploadSize(id);
         await this.#policy.assertRoom(repository, size + contentLength).catch(this.#discardOnRefusal(id));
       }
-      await this.#append(id, body);
+      await this.#writing(contentLength ?? 0, () => this.#append(id, body), body);
       return (await this.#blobs.uploadSize(id)) ?? 0;
     });
   }
@@ -306,14 +344,22 @@ export class Registry {
       if (!digestText) throw new RegistryError("DIGEST_INVALID", "the digest query parameter is required");
       const expected = parseDigest(digestText);
       await this.#assertChunkFits(repository, id, range, contentLength);
-      if (body) await this.#append(id, body);
-      const actual = await this.#uploadDigest(id, expected.algorithm);
-      if (actual.digest !== expected.digest) {
-        await this.#discardUpload(id);
-        throw digestMismatch("upload", actual.digest, expected.digest);
-      }
-      await this.#commit(repository, id, expected.digest, actual.size).catch(this.#discardOnRefusal(id));
-      return { digest: expected.digest, size: actual.size };
+      // Without a body the bytes are all here: committing them needs no room to speak of, so it
+      // is not refused on a full disk (what was uploaded is not wasted).
+      return this.#writing(
+        body ? (contentLength ?? 0) : undefined,
+        async () => {
+          if (body) await this.#append(id, body);
+          const actual = await this.#uploadDigest(id, expected.algorithm);
+          if (actual.digest !== expected.digest) {
+            await this.#discardUpload(id);
+            throw digestMismatch("upload", actual.digest, expected.digest);
+          }
+          await this.#commit(repository, id, expected.digest, actual.size).catch(this.#discardOnRefusal(id));
+          return { digest: expected.digest, size: actual.size };
+        },
+        body,
+      );
     });
   }
 
@@ -333,18 +379,24 @@ export class Registry {
     if (contentLength !== undefined)
       await this.#policy.assertRoom(repository, contentLength, expected.digest);
     const id = randomUUID();
-    await this.#blobs.createUpload(id);
-    try {
-      const hash = createDigester(expected.algorithm);
-      const size = await this.#blobs.appendUpload(id, body, (chunk) => hash.update(chunk));
-      const actual = digestFromHash(expected.algorithm, hash);
-      if (actual !== expected.digest) throw digestMismatch("upload", actual, expected.digest);
-      await this.#commit(repository, id, expected.digest, size);
-      return { digest: expected.digest, size };
-    } catch (error) {
-      await this.#blobs.deleteUpload(id).catch(() => {});
-      throw error;
-    }
+    return this.#writing(
+      contentLength ?? 0,
+      async () => {
+        await this.#blobs.createUpload(id);
+        try {
+          const hash = createDigester(expected.algorithm);
+          const size = await this.#blobs.appendUpload(id, this.#guarded(body), (chunk) => hash.update(chunk));
+          const actual = digestFromHash(expected.algorithm, hash);
+          if (actual !== expected.digest) throw digestMismatch("upload", actual, expected.digest);
+          await this.#commit(repository, id, expected.digest, size);
+          return { digest: expected.digest, size };
+        } catch (error) {
+          await this.#blobs.deleteUpload(id).catch(() => {});
+          throw error;
+        }
+      },
+      body,
+    );
   }
 
   async cancelUpload(repository: string, id: string): Promise<void> {
@@ -397,12 +449,53 @@ export class Registry {
   async #append(id: string, body: AsyncIterable<Uint8Array>): Promise<void> {
     const state = this.#uploadHashes.get(id);
     try {
-      await this.#blobs.appendUpload(id, body, state ? (chunk) => state.hash.update(chunk) : undefined);
+      await this.#blobs.appendUpload(
+        id,
+        this.#guarded(body),
+        state ? (chunk) => state.hash.update(chunk) : undefined,
+      );
     } catch (error) {
       // The hash may now disagree with the bytes kept: rebuild it from storage when next needed.
       this.#uploadHashes.delete(id);
       if (error instanceof UploadNotFound) throw new RegistryError("BLOB_UPLOAD_UNKNOWN", undefined, { id });
+      if (isOutOfSpace(error) || isStorageFull(error)) {
+        // The disk is full: the bytes of this upload are what a delete would have to free, and
+        // the client starts the push over anyway. Never half-committed: the session goes too.
+        await this.#discardUpload(id).catch(() => {});
+      }
       throw error;
+    }
+  }
+
+  /** An upload body, stopped with STORAGE_FULL before it would fill the reserve. */
+  #guarded(body: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
+    return this.#space ? this.#space.guard(body) : body;
+  }
+
+  /**
+   * Runs a write: refused with STORAGE_FULL up front when the disk is down to its reserve (less
+   * `incoming` bytes announced; undefined: not refused up front), and any ENOSPC or SQLITE_FULL
+   * on the way becomes STORAGE_FULL too, never a 500. A refused request's `body` is read and
+   * dropped first, so the client gets to read the answer (discardBody).
+   */
+  async #writing<T>(
+    incoming: number | undefined,
+    work: () => Promise<T>,
+    body?: AsyncIterable<Uint8Array>,
+  ): Promise<T> {
+    if (incoming !== undefined && this.#space) {
+      try {
+        await this.#space.assertRoom(incoming);
+      } catch (error) {
+        if (body) await discardBody(body).catch(() => {});
+        throw error;
+      }
+    }
+    try {
+      return await work();
+    } catch (error) {
+      if (!isOutOfSpace(error)) throw error;
+      throw this.#space ? await this.#space.fullError() : new RegistryError("STORAGE_FULL");
     }
   }
 
@@ -450,6 +543,7 @@ export class Registry {
     this.#uploadHashes.delete(id);
     await this.#blobs.deleteUpload(id);
     await this.#metadata.deleteUpload(id);
+    this.#space?.invalidate();
   }
 
   // ---- manifests ---------------------------------------------------------------------
@@ -496,26 +590,28 @@ export class Registry {
     const digest = digestFromHash(algorithm, createDigester(algorithm).update(body));
     if (ref.digest && ref.digest !== digest) throw digestMismatch("manifest", digest, ref.digest);
     const parsed = parseManifest(body, contentType);
-    await this.#policy.admitManifest(repository, { digest, size: body.byteLength }, tags, async () => {
-      const problem = await this.#metadata.putManifest(
-        repository,
-        {
-          digest,
-          mediaType: parsed.mediaType,
-          content: body,
-          blobs: parsed.blobs.map((b) => b.digest),
-          children: parsed.children.map((c) => c.digest),
-          subject: parsed.subject?.digest,
-          artifactType: parsed.artifactType,
-          annotations: parsed.annotations,
-        },
-        tags,
-        // Sparse manifests (mirrors, pull-through caches) skip the reference check entirely.
-        this.#allowSparseManifests ? undefined : requiredReferences(parsed),
-      );
-      // Thrown inside: a refused write adds nothing to the quotas' figures.
-      if (problem) throw referenceError(repository, problem);
-    });
+    await this.#writing(body.byteLength, () =>
+      this.#policy.admitManifest(repository, { digest, size: body.byteLength }, tags, async () => {
+        const problem = await this.#metadata.putManifest(
+          repository,
+          {
+            digest,
+            mediaType: parsed.mediaType,
+            content: body,
+            blobs: parsed.blobs.map((b) => b.digest),
+            children: parsed.children.map((c) => c.digest),
+            subject: parsed.subject?.digest,
+            artifactType: parsed.artifactType,
+            annotations: parsed.annotations,
+          },
+          tags,
+          // Sparse manifests (mirrors, pull-through caches) skip the reference check entirely.
+          this.#allowSparseManifests ? undefined : requiredReferences(parsed),
+        );
+        // Thrown inside: a refused write adds nothing to the quotas' figures.
+        if (problem) throw referenceError(repository, problem);
+      }),
+    );
     if (tags.length > 0) this.#tagsChanged(repository);
     return { digest, subject: parsed.subject?.digest, tags };
   }
@@ -620,6 +716,7 @@ export class Registry {
         forget: (manifests, repositories) => {
           this.#manifestGeneration++;
           this.#policy.contentRemoved();
+          this.#space?.invalidate();
           for (const { repository, digest } of manifests) this.#manifests.delete(`${repository}@${digest}`);
           for (const repository of repositories) this.#tagsChanged(repository);
         },
@@ -632,10 +729,40 @@ export class Registry {
 
   /** Probes each store (what /readyz reports): never throws, an unreachable store is unhealthy. */
   async health(): Promise<HealthCheck[]> {
+    const space = this.#space;
     return Promise.all([
       runCheck("storage", () => this.#blobs.check()),
       runCheck("metadata", () => this.#metadata.check()),
+      ...(space
+        ? [
+            runCheck("disk", async () => {
+              const status = await space.status(true);
+              if (status.full) throw new Error(describeFull(status));
+            }),
+          ]
+        : []),
     ]);
+  }
+
+  /** Free space against the reserve; undefined for a blob store that does not report its space. */
+  async space(): Promise<SpaceStatus | undefined> {
+    return this.#space?.status();
+  }
+
+  /**
+   * Re-hashes every stored blob and checks every manifest's references (./lifecycle/scrub.ts);
+   * corrupt blobs are quarantined so they are never served. One blob at a time.
+   */
+  async scrub(options: ScrubOptions = {}): Promise<ScrubResult> {
+    return scrub(
+      {
+        blobs: this.#blobs,
+        metadata: this.#metadata,
+        // Under the blob's lock, as a commit or delete of the same digest runs.
+        withBlobLock: (digest, work) => this.#locks.run(`blob:${digest}`, work),
+      },
+      options,
+    );
   }
 
   async stats(): Promise<StorageStats> {
@@ -737,6 +864,11 @@ function manifestTags(pushedBy: string | undefined, extra: readonly string[] | u
     if (!isValidTag(tag)) throw new RegistryError("MANIFEST_INVALID", `invalid tag "${tag.slice(0, 200)}"`);
   }
   return [...new Set(extra)];
+}
+
+/** A RegistryError already saying the storage is full (from the reserve check or the guard). */
+function isStorageFull(error: unknown): boolean {
+  return error instanceof RegistryError && error.code === "STORAGE_FULL";
 }
 
 /** DIGEST_INVALID for content whose digest is not the one the client named. */

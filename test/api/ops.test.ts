@@ -61,7 +61,7 @@ describe("health", () => {
     assert.equal(res.json<{ status: string }>().status, "healthy");
   });
 
-  test("/readyz answers healthy with storage and metadata checks", async () => {
+  test("/readyz answers healthy with storage, metadata and disk space checks", async () => {
     const res = await http(server, "GET", "/readyz");
     assert.equal(res.status, 200);
     assert.match(res.header("content-type") ?? "", /^application\/json/);
@@ -69,7 +69,7 @@ describe("health", () => {
     assert.equal(body.status, "healthy");
     assert.deepEqual(
       body.checks.map((c) => c.name),
-      ["storage", "metadata"],
+      ["storage", "metadata", "disk"],
     );
     for (const check of body.checks) assert.equal(check.status, "healthy", check.name);
   });

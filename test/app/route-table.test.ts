@@ -74,6 +74,8 @@ const EXPECTED: Record<string, Decision> = {
   "GET /api/watch/registries/{name}": "pull", // the sample entry watches this server's team/app
   "GET /api/watch/registries/{name}/history": "pull",
   "POST /api/watch/registries/{name}/scan": "admin", // makes requests to the watched registry
+  "GET /api/admin/scrub": "admin", // the last scrub's findings name repositories and digests
+  "POST /api/admin/scrub": "admin", // reads every blob: an expensive operation
   "GET /api/registries": "public", // remote registries are shown to everyone
   "GET /api/registries/{id}": "public",
   "POST /api/registries/{id}/resync": "admin", // makes requests to the registry

@@ -49,7 +49,7 @@ describe("registry URL and reference parsing", () => {
   it("formats byte counts", () => {
     assert.equal(formatBytes(512), "512 B");
     assert.equal(formatBytes(1536), "1.5 KiB");
-    assert.equal(formatBytes(3 * 1024 * 1024), "3.0 MiB");
+    assert.equal(formatBytes(3 * 1024 * 1024), "3 MiB");
   });
 });
 

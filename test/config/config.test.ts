@@ -43,7 +43,13 @@ describe("loadConfig", () => {
       port: 5000,
       dataDir: resolve("data"),
       log: { level: "info", accessLog: true },
-      storage: { deleteEnabled: true, uploadExpiry: 86_400_000, sync: "full", allowSparseManifests: false },
+      storage: {
+        deleteEnabled: true,
+        uploadExpiry: 86_400_000,
+        sync: "full",
+        allowSparseManifests: false,
+        reserve: 16 * 1024 * 1024,
+      },
       gc: { untagged: false, gracePeriod: 3_600_000 },
       shutdownTimeout: 30_000,
     });
@@ -66,6 +72,7 @@ describe("loadConfig", () => {
         "storage:",
         "  deleteEnabled: false",
         "  uploadExpiry: 2h",
+        "  reserve: 1%",
         "shutdownTimeout: 5",
         "",
       ].join("\n"),
@@ -75,7 +82,13 @@ describe("loadConfig", () => {
       port: 6000,
       dataDir: join(dir, "from-file"),
       log: { level: "debug", accessLog: true },
-      storage: { deleteEnabled: false, uploadExpiry: 7_200_000, sync: "full", allowSparseManifests: false },
+      storage: {
+        deleteEnabled: false,
+        uploadExpiry: 7_200_000,
+        sync: "full",
+        allowSparseManifests: false,
+        reserve: { percent: 1 },
+      },
       gc: { untagged: false, gracePeriod: 3_600_000 },
       shutdownTimeout: 5000,
     });
@@ -185,6 +198,14 @@ describe("loadConfig", () => {
       await assert.rejects(
         loadConfig({ env: { REESTR_STORAGE_SYNC: "x" } }),
         configError(/^\s*storage\.sync: /m),
+      );
+      await assert.rejects(
+        loadConfig({ env: { REESTR_STORAGE_RESERVE: "lots" } }),
+        configError(/^\s*storage\.reserve: /m),
+      );
+      assert.equal(
+        (await loadConfig({ env: { REESTR_STORAGE_RESERVE: "64MiB" } })).storage.reserve,
+        64 * 1024 * 1024,
       );
       await assert.rejects(loadConfig({ env: { REESTR_PORT: "abc" } }), configError(/REESTR_PORT/));
     });

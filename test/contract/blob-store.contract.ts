@@ -6,7 +6,7 @@
  * lifecycle (create, append in several calls, onChunk order, uploadSize, readUpload, commit,
  * delete, listUploads), BlobNotFound and UploadNotFound (with the digest or id) for absent
  * things, never a backend's own error, resumable appends after a failing source,
- * idempotent commits, a 20 MiB streamed round trip, and refusal of malformed upload ids.
+ * idempotent commits, quarantine (gone from stat/read/list, committable again), space(), a 20 MiB streamed round trip, and refusal of malformed upload ids.
  */
 import assert from "node:assert/strict";
 import { createHash, randomUUID } from "node:crypto";
@@ -190,6 +190,45 @@ export function blobStoreContract(name: string, makeStore: () => Promise<BlobSto
           assert.deepEqual(await collect(await store.read(first)), data);
           assert.deepEqual(await listAll(store), [first]);
           assert.deepEqual(await store.listUploads(), []);
+        }));
+    });
+
+    describe("quarantine", () => {
+      test("a quarantined blob is gone from stat, read and list; an absent one answers false", () =>
+        withStore(async (store) => {
+          const keep = await putBlob(store, Buffer.from("keep"));
+          const bad = await putBlob(store, Buffer.from("found corrupt"));
+          assert.equal(await store.quarantine(bad), true);
+          assert.equal(await store.stat(bad), undefined);
+          await assert.rejects(store.read(bad), blobNotFound(bad));
+          assert.deepEqual(await listAll(store), [keep]);
+          assert.deepEqual(await collect(await store.read(keep)), Buffer.from("keep"));
+          assert.equal(await store.quarantine(bad), false);
+          assert.equal(await store.quarantine(digestOf("never stored")), false);
+          // Deleting a quarantined blob is deleting an absent one: not an error.
+          await store.delete(bad);
+        }));
+
+      test("the same digest can be committed again after quarantine, and quarantined again", () =>
+        withStore(async (store) => {
+          const data = Buffer.from("pushed again with the right bytes");
+          const digest = await putBlob(store, data);
+          assert.equal(await store.quarantine(digest), true);
+          assert.equal(await putBlob(store, data), digest);
+          assert.deepEqual(await store.stat(digest), { size: data.byteLength });
+          assert.deepEqual(await collect(await store.read(digest)), data);
+          assert.deepEqual(await listAll(store), [digest]);
+          assert.equal(await store.quarantine(digest), true);
+          assert.deepEqual(await listAll(store), []);
+        }));
+
+      test("space(), where offered, reports free bytes no larger than the total", () =>
+        withStore(async (store) => {
+          if (!store.space) return;
+          const { free, total } = await store.space();
+          assert.ok(Number.isSafeInteger(free) && free >= 0, `free ${free}`);
+          assert.ok(Number.isSafeInteger(total) && total > 0, `total ${total}`);
+          assert.ok(free <= total);
         }));
     });
 

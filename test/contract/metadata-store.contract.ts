@@ -439,6 +439,105 @@ export function metadataStoreContract(name: string, makeStore: () => Promise<Met
         }));
     });
 
+    describe("manifest references (for a scrub)", () => {
+      /** Everything manifestReferences() yields, with the references sorted for comparison. */
+      const allReferences = async (store: MetadataStore, pageSize?: number) => {
+        const found = [];
+        for await (const entry of store.manifestReferences(pageSize ? { pageSize } : undefined)) {
+          found.push({
+            ...entry,
+            references: [...entry.references].sort((a, b) => a.digest.localeCompare(b.digest)),
+          });
+        }
+        return found;
+      };
+
+      test("an empty store has no manifests to list", () =>
+        withStore(async (store) => {
+          assert.deepEqual(await allReferences(store), []);
+        }));
+
+      test("lists each manifest once per repository with its blobs and children, and whether each is there", () =>
+        withStore(async (store) => {
+          const [config, layer, gone] = [blob("config"), blob("layer"), blob("unlinked later")];
+          for (const digest of [config, layer, gone]) await store.linkBlob("team/app", digest, 10);
+          const image = manifest("image", { blobs: [config, layer, gone] });
+          const child = manifest("child", { blobs: [config] });
+          const leaving = manifest("deleted later", { blobs: [config] });
+          await store.putManifest("team/app", image, "v1");
+          await store.putManifest("team/app", child);
+          await store.putManifest("team/app", leaving);
+          const index = manifest("index", {
+            mediaType: MediaType.OciIndex,
+            children: [child.digest, leaving.digest],
+          });
+          await store.putManifest("team/app", index, "multi");
+          await store.linkBlob("other", config, 10);
+          await store.putManifest("other", image);
+          // What a broken repository looks like: a blob link and a child manifest gone.
+          await store.unlinkBlob("team/app", gone);
+          await store.deleteManifest("team/app", leaving.digest);
+
+          const ref = (digest: Digest, kind: "blob" | "manifest", present: boolean) => ({
+            digest,
+            kind,
+            present,
+          });
+          const sorted = <T extends { digest: Digest }>(refs: T[]) =>
+            [...refs].sort((a, b) => a.digest.localeCompare(b.digest));
+          const expected = [
+            {
+              repository: "other",
+              digest: image.digest,
+              references: sorted([
+                ref(config, "blob", true),
+                ref(layer, "blob", false),
+                ref(gone, "blob", false),
+              ]),
+            },
+            ...[
+              { digest: child.digest, references: [ref(config, "blob", true)] },
+              {
+                digest: image.digest,
+                references: sorted([
+                  ref(config, "blob", true),
+                  ref(layer, "blob", true),
+                  ref(gone, "blob", false),
+                ]),
+              },
+              {
+                digest: index.digest,
+                references: sorted([
+                  ref(child.digest, "manifest", true),
+                  ref(leaving.digest, "manifest", false),
+                ]),
+              },
+            ]
+              .map((entry) => ({ repository: "team/app", ...entry }))
+              .sort((a, b) => a.digest.localeCompare(b.digest)),
+          ];
+          assert.deepEqual(await allReferences(store), expected);
+          // Small pages give the same answer, each manifest once.
+          assert.deepEqual(await allReferences(store, 1), expected);
+          assert.deepEqual(await allReferences(store, 2), expected);
+        }));
+
+      test("pages through many manifests in (repository, digest) order", () =>
+        withStore(async (store) => {
+          const written: string[] = [];
+          for (let i = 0; i < 45; i++) {
+            const repository = `repo-${i % 4}`;
+            const record = manifest(`m${i}`);
+            await store.putManifest(repository, record);
+            written.push(`${repository}@${record.digest}`);
+          }
+          const listed = (await allReferences(store, 7)).map(
+            (entry) => `${entry.repository}@${entry.digest}`,
+          );
+          assert.deepEqual(listed, [...written].sort());
+        }));
+    });
+
     describe("referrers", () => {
       test("listReferrers returns manifests with that subject in that repository, with artifactType and annotations", () =>
         withStore(async (store) => {

@@ -168,3 +168,15 @@ describe("FsBlobStore on disk", () => {
       assert.ok((await stat(join(root, "uploads", id))).isFile());
     }));
 });
+
+describe("FsBlobStore quarantine on disk", () => {
+  test("a quarantined blob's bytes are moved, as found, to quarantine/<algorithm>/<hex>", () =>
+    withFsStore(async ({ root, store }) => {
+      const data = Buffer.from("bytes a scrub found wrong");
+      const digest = await putBlob(store, data);
+      const hex = digest.slice("sha256:".length);
+      assert.equal(await store.quarantine(digest), true);
+      assert.deepEqual(await readFile(join(root, "quarantine", "sha256", hex)), data);
+      assert.ok(!(await tree(root)).includes(join("blobs", "sha256", hex.slice(0, 2), hex)));
+    }));
+});

@@ -9,7 +9,6 @@ import { digestOf } from "../../src/oci/digest.ts";
 import { MediaType } from "../../src/oci/media-types.ts";
 import { SqliteMetadataStore } from "../../src/registry/metadata/sqlite-metadata-store.ts";
 import { Registry } from "../../src/registry/registry.ts";
-import { BlobNotFound } from "../../src/registry/storage/errors.ts";
 import { MemoryBlobStore } from "../../src/registry/storage/memory-blob-store.ts";
 
 async function* bytes(data: Buffer | string): AsyncGenerator<Uint8Array> {
@@ -150,13 +149,17 @@ describe("Registry uploads", () => {
       });
     }));
 
-  test("a blob whose bytes vanished still surfaces as the store's BlobNotFound when read", () =>
+  test("a blob whose bytes vanished is BLOB_UNKNOWN when read or confirmed, not a store error", () =>
     withRegistry(async ({ registry, blobs }) => {
       const digest = digestOf("gone");
       await registry.putBlob("app", digest, bytes("gone"));
       await blobs.delete(digest);
       const blob = await registry.getBlob("app", digest);
       assert.equal(blob.size, 4, "the metadata still knows the blob");
-      await assert.rejects(blob.open(), (error: unknown) => error instanceof BlobNotFound);
+      await assert.rejects(blob.open(), { code: "BLOB_UNKNOWN" });
+      // A HEAD asks the store too (a quarantined blob must be pushed again, not skipped).
+      await assert.rejects(registry.getBlob("app", digest, { confirmStored: true }), {
+        code: "BLOB_UNKNOWN",
+      });
     }));
 });

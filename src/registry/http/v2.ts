@@ -286,7 +286,7 @@ class V2Api {
   async getBlob(ctx: RequestContext): Promise<void> {
     const name = pathParam(ctx, "name");
     const digest = pathParam(ctx, "digest");
-    const blob = await this.#registry.getBlob(name, digest);
+    const blob = await this.#registry.getBlob(name, digest, { confirmStored: ctx.req.method === "HEAD" });
     const headers: Record<string, string | number> = {
       "Content-Type": blob.manifest?.mediaType ?? "application/octet-stream",
       "Docker-Content-Digest": digest,
@@ -346,13 +346,7 @@ class V2Api {
     }
     const digest = ctx.query.get("digest");
     if (digest) {
-      const length = ctx.req.headers["content-length"];
-      const blob = await this.#registry.putBlob(
-        name,
-        digest,
-        countedBody(ctx),
-        length === undefined ? undefined : Number(length),
-      );
+      const blob = await this.#registry.putBlob(name, digest, countedBody(ctx), contentLengthOf(ctx));
       this.#blobCommitted(ctx);
       return blobCreated(ctx, name, blob.digest);
     }
@@ -397,7 +391,7 @@ class V2Api {
       id,
       countedBody(ctx),
       parseContentRange(ctx.req.headers["content-range"]),
-      contentLength(ctx),
+      contentLengthOf(ctx),
     );
     this.#metrics.blobUploadBytes.inc(ctx.bytesIn);
     sendEmpty(ctx, 202, uploadRangeHeaders(name, id, size));
@@ -415,7 +409,7 @@ class V2Api {
       ctx.query.get("digest") ?? undefined,
       body,
       range,
-      contentLength(ctx),
+      contentLengthOf(ctx),
     );
     this.#blobCommitted(ctx);
     blobCreated(ctx, name, blob.digest);
@@ -479,9 +473,10 @@ function drained(res: ServerResponse): Promise<void> {
   });
 }
 
-function contentLength(ctx: RequestContext): number | undefined {
-  const header = ctx.req.headers["content-length"];
-  return header === undefined ? undefined : Number(header);
+/** The request's Content-Length when it is a number (the full-disk check refuses what cannot fit). */
+function contentLengthOf(ctx: RequestContext): number | undefined {
+  const length = Number(ctx.req.headers["content-length"]);
+  return Number.isSafeInteger(length) && length >= 0 ? length : undefined;
 }
 
 function blobCreated(ctx: RequestContext, name: string, digest: string): void {

@@ -65,6 +65,21 @@ export interface SweepResult {
   repositories: string[];
 }
 
+/** A manifest and what it names, each with whether the repository has it (for a scrub). */
+export interface ManifestReferences {
+  repository: string;
+  /** The manifest's digest. */
+  digest: Digest;
+  references: ManifestReference[];
+}
+
+export interface ManifestReference {
+  digest: Digest;
+  kind: "blob" | "manifest";
+  /** A blob: linked into the repository; a child manifest: stored in the repository. */
+  present: boolean;
+}
+
 export interface UploadSession {
   id: string;
   repository: string;
@@ -132,6 +147,12 @@ export interface MetadataStore {
   /** Tags in lexical order; undefined when the repository does not exist. */
   listTags(repository: string, page: Page): Promise<string[] | undefined>;
   listReferrers(repository: string, subject: Digest): Promise<ReferrerDescriptor[]>;
+  /**
+   * Every manifest of every repository with its references, in (repository, digest) order.
+   * Read in pages of `pageSize` manifests (default 500), so 100,000s of manifests stream in
+   * bounded memory and no read stays open across the consumer's awaits.
+   */
+  manifestReferences(options?: { pageSize?: number }): AsyncIterable<ManifestReferences>;
 
   /**
    * Garbage collection's sweep of the metadata: removes, in this order, untagged manifests (with

@@ -3,6 +3,8 @@ import { SqliteFile } from "../../util/sqlite.ts";
 import { METADATA_MIGRATIONS, METADATA_SCHEMA, METADATA_SCHEMA_VERSION } from "../layout.ts";
 import type {
   ManifestRecord,
+  ManifestReference,
+  ManifestReferences,
   MetadataStore,
   Page,
   ReferenceProblem,
@@ -420,6 +422,45 @@ export class SqliteMetadataStore implements MetadataStore, RegistryIndex {
       digest,
       digest,
     );
+  }
+
+  async *manifestReferences(options: { pageSize?: number } = {}): AsyncIterable<ManifestReferences> {
+    const pageSize = Math.max(1, options.pageSize ?? 500);
+    let after: [string, string] = ["", ""];
+    for (;;) {
+      // Keyset paging over manifests' UNIQUE (repository, digest) index: each page is one query.
+      const page = this.#file
+        .sql(
+          `SELECT repository, digest FROM manifests WHERE (repository, digest) > (?, ?)
+           ORDER BY repository, digest LIMIT ?`,
+        )
+        .all(...after, pageSize);
+      for (const row of page) {
+        const repository = row.repository as string;
+        const digest = row.digest as Digest;
+        const references = this.#file
+          .sql(
+            `SELECT r.digest, r.kind,
+               CASE r.kind
+                 WHEN 'blob' THEN EXISTS (SELECT 1 FROM repository_blobs b WHERE b.repository = r.repository AND b.digest = r.digest)
+                 ELSE EXISTS (SELECT 1 FROM manifests m WHERE m.repository = r.repository AND m.digest = r.digest)
+               END AS present
+             FROM manifest_references r WHERE r.repository = ? AND r.manifest = ? ORDER BY r.kind, r.digest`,
+          )
+          .all(repository, digest)
+          .map(
+            (ref): ManifestReference => ({
+              digest: ref.digest as Digest,
+              kind: ref.kind as "blob" | "manifest",
+              present: Number(ref.present) === 1,
+            }),
+          );
+        yield { repository, digest, references };
+      }
+      if (page.length < pageSize) return;
+      const last = page.at(-1)!;
+      after = [last.repository as string, last.digest as string];
+    }
   }
 
   async createUpload(session: UploadSession): Promise<void> {

@@ -13,6 +13,12 @@ export interface UploadInfo {
   modifiedAt: Date;
 }
 
+/** Free and total bytes of a filesystem (statfs: `free` is what an unprivileged writer may use). */
+export interface StorageSpaceInfo {
+  free: number;
+  total: number;
+}
+
 /**
  * Where blob bytes live: content-addressed, immutable once committed. Uploads accumulate
  * under an id and become visible under their digest only through `commitUpload`, which
@@ -43,6 +49,18 @@ export interface BlobStore {
   delete(digest: Digest): Promise<void>;
   /** Every committed blob, for garbage collection and storage accounting. */
   list(): AsyncIterable<Digest>;
+  /**
+   * Moves a committed blob out of the way because its bytes do not match its digest (a scrub
+   * found it): afterwards it is absent to stat, read and list, as if deleted, but its bytes are
+   * kept aside for inspection (FsBlobStore: <dataDir>/quarantine/). A later commitUpload of the
+   * same digest stores it again. Returns false when the blob was not stored.
+   */
+  quarantine(digest: Digest): Promise<boolean>;
+  /**
+   * Free and total bytes of the storage the blobs are written to, for the full-disk reserve and
+   * /readyz. Optional: a store with no such notion (memory, object storage) leaves it out.
+   */
+  space?(): Promise<StorageSpaceInfo>;
 
   createUpload(id: string): Promise<void>;
   /** Bytes received so far, or undefined for an unknown upload. */

@@ -5,15 +5,21 @@ import {
   open as openCallback,
   read as readCallback,
 } from "node:fs";
-import { access, mkdir, open, opendir, readdir, rename, rm, stat } from "node:fs/promises";
+import { access, mkdir, open, opendir, readdir, rename, rm, stat, statfs } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { promisify } from "node:util";
 import type { Digest } from "../../oci/digest.ts";
 import { blobReadBuffers } from "../../util/buffer-pool.ts";
 import { fsyncPath } from "../../util/fs.ts";
-import { blobPath, blobsDir, digestOfBlobFile, uploadPath, uploadsDir } from "../layout.ts";
-import { type BlobStore, type ByteRange, UPLOAD_ID_PATTERN, type UploadInfo } from "./blob-store.ts";
+import { blobPath, blobsDir, digestOfBlobFile, quarantinePath, uploadPath, uploadsDir } from "../layout.ts";
+import {
+  type BlobStore,
+  type ByteRange,
+  type StorageSpaceInfo,
+  UPLOAD_ID_PATTERN,
+  type UploadInfo,
+} from "./blob-store.ts";
 import { BlobNotFound, UploadNotFound } from "./errors.ts";
 
 /** Gather small request chunks into writes of about this size: fewer syscalls on big pushes. */
@@ -82,6 +88,26 @@ export class FsBlobStore implements BlobStore {
         }
       }
     }
+  }
+
+  async quarantine(digest: Digest): Promise<boolean> {
+    const target = quarantinePath(this.#root, digest);
+    await mkdir(join(target, ".."), { recursive: true });
+    try {
+      // A rename within the data directory: no copy, and the blob is gone from blobs/ at once.
+      await rename(this.#blobPath(digest), target);
+    } catch (error) {
+      if (isNotFound(error)) return false;
+      throw error;
+    }
+    await fsyncPath(join(target, ".."));
+    return true;
+  }
+
+  async space(): Promise<StorageSpaceInfo> {
+    const info = await statfs(this.#root);
+    // bavail, not bfree: the blocks kept for root are not ours to count on.
+    return { free: info.bavail * info.bsize, total: info.blocks * info.bsize };
   }
 
   async createUpload(id: string): Promise<void> {

@@ -14,6 +14,8 @@ interface MemoryUpload {
 export class MemoryBlobStore implements BlobStore {
   readonly #blobs = new Map<string, Buffer>();
   readonly #uploads = new Map<string, MemoryUpload>();
+  /** Blobs a scrub found corrupt, kept aside as the filesystem store keeps them. */
+  readonly #quarantined = new Map<string, Buffer>();
 
   async stat(digest: Digest): Promise<{ size: number } | undefined> {
     const blob = this.#blobs.get(digest);
@@ -32,6 +34,14 @@ export class MemoryBlobStore implements BlobStore {
 
   async *list(): AsyncIterable<Digest> {
     for (const digest of [...this.#blobs.keys()]) yield digest as Digest;
+  }
+
+  async quarantine(digest: Digest): Promise<boolean> {
+    const blob = this.#blobs.get(digest);
+    if (!blob) return false;
+    this.#quarantined.set(digest, blob);
+    this.#blobs.delete(digest);
+    return true;
   }
 
   async createUpload(id: string): Promise<void> {
