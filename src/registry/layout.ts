@@ -16,6 +16,9 @@
  *					-> <hex digest>             the blob's bytes and nothing else
  *		-> uploads/                       uploads in progress (FsBlobStore)
  *			-> <uuid>                       the bytes received so far; renamed into blobs/ on commit
+ *		-> reestr.lock                    who serves this directory: {pid, host, startedAt, …}, created
+ *		                                  with O_EXCL at start, removed on stop; a second `reestr serve`
+ *		                                  is refused while its process lives (src/util/data-dir-lock.ts)
  *		-> metadata.sqlite                repositories, manifests, tags, blob links, upload sessions
  *		                                  (SqliteMetadataStore; schema below)
  *		-> watch.sqlite                   the watcher's scan results (src/watcher/store.ts);
@@ -58,6 +61,7 @@ import { assertUploadId } from "./storage/blob-store.ts";
 export const DATA_DIR_FILES = {
   blobs: "blobs",
   uploads: "uploads",
+  lock: "reestr.lock",
   metadata: "metadata.sqlite",
   watch: "watch.sqlite",
   users: "users.sqlite",
