@@ -11,7 +11,7 @@
  * (/api/registries…, /api/storage, /api/openapi.json), web (the app on every other GET). A new
  * feature is a new module in this list.
  */
-import { resolve as resolvePath } from "node:path";
+import { join, resolve as resolvePath } from "node:path";
 import type { Authenticator } from "../auth/authenticator.ts";
 import { createAuth, type ServerAuth } from "../auth/setup.ts";
 import { createOpenSessionModule } from "../auth/web-auth.ts";
@@ -31,7 +31,7 @@ import { createGcApiModule } from "../registry/http/gc-api.ts";
 import { createPolicyApiModule } from "../registry/http/policy-api.ts";
 import { createScrubModule } from "../registry/http/scrub-api.ts";
 import { createV2Module } from "../registry/http/v2.ts";
-import { metadataPath } from "../registry/layout.ts";
+import { DATA_DIR_FILES, metadataPath } from "../registry/layout.ts";
 import { GcService } from "../registry/lifecycle/gc-service.ts";
 import { ScrubService } from "../registry/lifecycle/scrub-service.ts";
 import type { MetadataStore } from "../registry/metadata/metadata-store.ts";
@@ -42,6 +42,9 @@ import type { BlobStore } from "../registry/storage/blob-store.ts";
 import { FsBlobStore } from "../registry/storage/fs-blob-store.ts";
 import { tlsEnabled } from "../tls/config.ts";
 import type { TlsManager } from "../tls/manager.ts";
+import { ConfigError } from "../util/config-error.ts";
+import { acquireDataDirLock } from "../util/data-dir-lock.ts";
+import { makeDirectorySync } from "../util/fs.ts";
 import { createStreamingCollector } from "../util/gc.ts";
 import { JsonLogger, type Logger } from "../util/logger.ts";
 import { MetricsRegistry, ProcessMetrics } from "../util/prometheus.ts";
@@ -121,6 +124,16 @@ export async function startServer(
     for (const resource of opened.splice(0).reverse()) await resource.close();
   };
   try {
+    // The data directory before anything else: it must exist and be this server's alone (a
+    // second server on it would share its SQLite files; src/util/data-dir-lock.ts).
+    const absoluteDataDir = resolvePath(dataDir);
+    try {
+      makeDirectorySync(absoluteDataDir);
+    } catch (error) {
+      throw new ConfigError(`cannot create data directory ${absoluteDataDir}: ${(error as Error).message}`);
+    }
+    const lock = acquireDataDirLock(join(absoluteDataDir, DATA_DIR_FILES.lock), absoluteDataDir);
+    opened.push({ close: () => lock.release() });
     // Certificates first: a problem there stops the start before any store is opened.
     const tls = tlsEnabled(config.tls)
       ? // Loaded only for HTTPS: the X.509 library costs memory a plain-HTTP server doesn't need.

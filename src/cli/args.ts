@@ -129,18 +129,19 @@ export function clientFor(
   });
 }
 
-/** A positive number flag value; undefined when the flag is absent. */
-/** `[url] [--json]`, the arguments of commands that talk to one registry (list, status). */
+/** `[url] [--json] [--insecure]`, the arguments of commands that talk to one registry (list, status). */
 export function parseRegistryArgs(argv: string[]): { json: boolean; url: string; client: RegistryClient } {
   const { values, positionals } = parseArgs({
     args: argv,
-    options: { json: { type: "boolean" } },
+    options: { json: { type: "boolean" }, insecure: { type: "boolean" } },
     allowPositionals: true,
   });
   if (positionals.length > 1) throw new UsageError("expected at most one registry URL");
   const url = registryUrl(positionals[0]);
-  return { json: values.json ?? false, url, client: clientFor(url) };
+  return { json: values.json ?? false, url, client: clientFor(url, { insecure: values.insecure }) };
 }
+
+/** A positive number flag value; undefined when the flag is absent. */
 
 export function positiveNumber(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;

@@ -9,6 +9,7 @@ Lists every repository of a registry (the catalog) with its tags.
 
 Options:
   --json                print a JSON result on stdout: {"repositories":[{"name","tags"}]}
+  --insecure            do not verify the registry's TLS certificate
   -h, --help            show this help
 
 Environment:

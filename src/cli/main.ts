@@ -1,3 +1,4 @@
+import { describeTlsError } from "../client/errors.ts";
 import { ConfigError } from "../config/config.ts";
 import { VERSION } from "../version.ts";
 import { type Command, UsageError } from "./command.ts";
@@ -81,7 +82,7 @@ export async function main(argv: string[]): Promise<number> {
       );
       return 2;
     }
-    process.stderr.write(`reestr ${name}: ${(error as Error).message}\n`);
+    process.stderr.write(`reestr ${name}: ${describeTlsError(error)?.message ?? (error as Error).message}\n`);
     return 1;
   }
 }

@@ -24,6 +24,10 @@ ${COMMON_OPTIONS}
 Examples:
   reestr push ./image:latest demo/app:1.0
   reestr push app.tar 127.0.0.1:5000/demo/app:1.0 --json
+
+Ctrl-C (or SIGTERM) stops the push and cancels its upload sessions on the registry (DELETE),
+so no half-sent blob waits there for the upload expiry; exit status 130 (143 for SIGTERM).
+A second Ctrl-C exits at once.
 `;
 
 async function run(argv: string[]): Promise<number> {
@@ -50,14 +54,26 @@ async function run(argv: string[]): Promise<number> {
   const tag = target.tag ?? "latest";
   const client = clientFor(target.url, { insecure: values.insecure });
   const progress = createProgress(progressMode(process.stderr, values.json === true), "push");
+  const interrupted = interruption();
   try {
-    const summary = await pushImage(client, source, root, target.repository, {
-      tag,
-      chunkSize: chunkSize === undefined ? undefined : Math.round(chunkSize * 1024 * 1024),
-      concurrency,
-      mountFrom: values["mount-from"],
-      onEvent: (event) => progress.onEvent(event),
-    });
+    let summary: Awaited<ReturnType<typeof pushImage>>;
+    try {
+      summary = await pushImage(client, source, root, target.repository, {
+        tag,
+        chunkSize: chunkSize === undefined ? undefined : Math.round(chunkSize * 1024 * 1024),
+        concurrency,
+        mountFrom: values["mount-from"],
+        onEvent: (event) => progress.onEvent(event),
+        signal: interrupted.signal,
+      });
+    } catch (error) {
+      if (!interrupted.signal.aborted) throw error;
+      progress.finish();
+      process.stderr.write(
+        `reestr push: interrupted (${interrupted.by}); the uploads in progress were cancelled on the registry\n`,
+      );
+      return interrupted.by === "SIGTERM" ? 143 : 130;
+    }
     progress.finish();
     const reference = `${target.url.replace(/^https?:\/\//, "")}/${target.repository}:${tag}`;
     if (values.json) {
@@ -72,8 +88,32 @@ async function run(argv: string[]): Promise<number> {
     }
     return 0;
   } finally {
+    interrupted.dispose();
     client.close();
   }
+}
+
+/**
+ * SIGINT / SIGTERM as an abort signal. The first one cancels the push, which then ends its
+ * upload sessions (a few requests); a second one exits at once, for a registry that no longer
+ * answers.
+ */
+function interruption() {
+  const controller = new AbortController();
+  const state = { signal: controller.signal, by: "", dispose };
+  const onSignal = (name: NodeJS.Signals) => {
+    if (controller.signal.aborted) process.exit(name === "SIGTERM" ? 143 : 130);
+    state.by = name;
+    process.stderr.write(`\nreestr push: ${name}: cancelling the uploads in progress (again to exit now)\n`);
+    controller.abort(new Error(`interrupted by ${name}`));
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  function dispose() {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+  return state;
 }
 
 export default {

@@ -37,6 +37,8 @@ Options:
   --include <regex>       keep tags matching this regular expression (repeatable; any matches)
   --exclude <regex>       drop tags matching this regular expression (repeatable)
   --sort <order>          ${TAG_SORTS.join(" | ")} (newest/highest first)
+  --semver-coerce         with --sort semver: read partial versions as semver's coerce does
+                          (1.0 as 1.0.0, v1 as 1.0.0) instead of leaving them out
   --ascending             sort oldest/lowest first instead
   --limit <n>             keep the first n tags after include, exclude and sort
   --username <name>       registry user; the password comes from --password-env
@@ -70,6 +72,7 @@ const FLAG_OF: Record<string, string> = {
   "tagFilter.exclude": "--exclude",
   "tagFilter.limit": "--limit",
   "tagFilter.sort": "--sort",
+  "tagFilter.semverCoerce": "--semver-coerce",
   url: "<url>",
   repository: "<repository>",
   credentials: "--username/--password-env",
@@ -106,6 +109,7 @@ export function parseScanArgs(
       limit: { type: "string" },
       sort: { type: "string" },
       ascending: { type: "boolean" },
+      "semver-coerce": { type: "boolean" },
       username: { type: "string" },
       "password-env": { type: "string" },
       insecure: { type: "boolean" },
@@ -184,6 +188,7 @@ export function parseScanArgs(
       exclude,
       ...(limit !== undefined ? { limit } : {}),
       ...(sort !== undefined ? { sort } : {}),
+      ...(values["semver-coerce"] ? { semverCoerce: true } : {}),
       order: values.ascending ? "ascending" : "descending",
     },
     vulnerabilityScanning: { enabled: values.vulnerabilities ?? false },

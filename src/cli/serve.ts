@@ -2,18 +2,20 @@ import { parseArgs } from "node:util";
 import { type RunningServer, startServer } from "../app/server.ts";
 import { ConfigError, loadConfig } from "../config/config.ts";
 import { ListenError } from "../http/listen.ts";
+import { DataDirLockedError } from "../util/data-dir-lock.ts";
 import type { Command } from "./command.ts";
 
 const usage = `Usage: reestr serve [options]
 
 Runs the registry (OCI Distribution v1.1 on /v2) with embedded storage:
-blobs on the filesystem and metadata in SQLite under the data directory.
+blobs on the filesystem and metadata in SQLite under the data directory, which is this
+server's alone while it runs (<data>/reestr.lock: a second serve on it is refused, exit 2).
 
 Options:
   --host <addr>         address to listen on          (REESTR_HOST, default 127.0.0.1)
   --port <n>            port to listen on, 0 = any     (REESTR_PORT, default 5000)
   --data <dir>          data directory                 (REESTR_DATA, default ./data)
-  --config <file>       YAML configuration file        (REESTR_CONFIG)
+  -c, --config <file>   YAML configuration file        (REESTR_CONFIG)
   --log-level <level>   debug | info | warn | error    (REESTR_LOG_LEVEL, default info)
   --no-access-log       do not log one line per request
   --no-delete           refuse DELETE of manifests, tags and blobs (UNSUPPORTED)
@@ -79,7 +81,7 @@ async function run(argv: string[]): Promise<number> {
       host: { type: "string" },
       port: { type: "string" },
       data: { type: "string" },
-      config: { type: "string" },
+      config: { type: "string", short: "c" },
       "log-level": { type: "string" },
       "no-access-log": { type: "boolean" },
       "no-delete": { type: "boolean" },
@@ -131,8 +133,9 @@ async function run(argv: string[]): Promise<number> {
   try {
     server = await startServer(config);
   } catch (error) {
-    // A taken port or a bad file named in the config: say it in a line, not a stack.
-    if (error instanceof ListenError || error instanceof ConfigError) {
+    // A taken port, a data directory that cannot be created or is another server's, a bad file
+    // named in the config: say it in a line, not a stack.
+    if (error instanceof ListenError || error instanceof ConfigError || error instanceof DataDirLockedError) {
       process.stderr.write(`reestr serve: ${error.message}\n`);
       return 2;
     }

@@ -1,3 +1,4 @@
+import { describeTlsError } from "../client/errors.ts";
 import type { RegistryClient } from "../client/registry-client.ts";
 import { DEFAULT_URL, formatBytes, parseRegistryArgs, printJson } from "./args.ts";
 import type { Command } from "./command.ts";
@@ -11,19 +12,23 @@ expose is reported as unknown.
 
 Options:
   --json                print a JSON result on stdout (for scripts)
+  --insecure            do not verify the registry's TLS certificate
   -h, --help            show this help
 
 Environment:
   REESTR_URL            registry used when no url is given (default ${DEFAULT_URL})
   REESTR_USERNAME, REESTR_PASSWORD   credentials; else the host's entry in docker's config.json
 
-Exit status: 0 when the registry is up, 1 when it is not.
+Exit status: 0 when the registry is up, 1 when it is not (DOWN: nothing answers, or an error
+said in words: a certificate this machine does not trust, expired or for another name).
 `;
 
 export interface RegistryStatus {
   url: string;
   up: boolean;
   error?: string;
+  /** The TLS failure's code (`UNABLE_TO_VERIFY_LEAF_SIGNATURE`, …) when TLS is why it is not up. */
+  tlsError?: string;
   apiVersion?: string;
   version?: string;
   ready?: { status: string; checks?: unknown[] };
@@ -54,7 +59,9 @@ export async function registryStatus(client: RegistryClient, url: string): Promi
     const version = ping.headers["reestr-version"];
     if (typeof version === "string") status.version = version;
   } catch (error) {
-    status.error = (error as Error).message;
+    const tls = describeTlsError(error);
+    status.error = tls?.message ?? (error as Error).message;
+    if (tls) status.tlsError = tls.code;
     return status;
   }
   const ready = await client.probe("/readyz").catch(() => undefined);
@@ -92,6 +99,9 @@ async function run(argv: string[]): Promise<number> {
     const status = await registryStatus(client, url);
     if (json) {
       printJson(status);
+    } else if (status.tlsError) {
+      // It answered: not DOWN, but not usable from here until the certificate is sorted out.
+      process.stdout.write(`${url}: ${status.error}\n`);
     } else if (!status.up) {
       process.stdout.write(`${url}: DOWN (${status.error})\n`);
     } else {

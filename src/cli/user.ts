@@ -1,4 +1,3 @@
-import { mkdir } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { parseArgs } from "node:util";
@@ -11,6 +10,7 @@ import {
 } from "../auth/htpasswd.ts";
 import { EMBEDDED_USERS_FILE, EmbeddedUserStore } from "../auth/user-store.ts";
 import { ConfigError } from "../util/config-error.ts";
+import { makeDirectorySync } from "../util/fs.ts";
 import { type Command, UsageError } from "./command.ts";
 
 const usage = `Usage: reestr user <add|remove|passwd|disable|enable|list> [name] [options]
@@ -168,7 +168,7 @@ function htpasswdUsers(file: string): Users {
     async set(name, hash) {
       const entries = await read();
       entries.set(name, hash);
-      await mkdir(dirname(file), { recursive: true });
+      makeDirectorySync(dirname(file));
       await writeHtpasswd(file, entries);
     },
     async remove(name) {

@@ -38,6 +38,7 @@ Example watch.yaml:
         include: ["^1\\\\.2[0-9]\\\\."]
         exclude: ["-alpine$"]
         sort: semver                     # semver | alphabetical | numerical | created
+        semverCoerce: true               # with semver: 1.0 as 1.0.0, v1 as 1.0.0 (else left out)
         limit: 10
     - name: app
       url: https://registry.example.com

@@ -113,3 +113,61 @@ function defaultCodeFor(status: number): string {
 function statusText(status: number): string {
   return `HTTP ${status}`;
 }
+
+/** Certificate verification failures that mean "this machine does not trust who signed it". */
+const UNTRUSTED_CERTIFICATE = new Set([
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "CERT_UNTRUSTED",
+  "CERT_SIGNATURE_FAILURE",
+]);
+const OUT_OF_DATE_CERTIFICATE = new Set(["CERT_HAS_EXPIRED", "CERT_NOT_YET_VALID"]);
+/** What OpenSSL says when https:// meets a server that answers in plain HTTP. */
+const NOT_TLS = new Set(["ERR_SSL_WRONG_VERSION_NUMBER", "ERR_SSL_PACKET_LENGTH_TOO_LONG"]);
+/** Node reports the same as a bare EPROTO with OpenSSL's reason in the message. */
+const NOT_TLS_MESSAGE = /wrong version number|packet length too long/;
+
+/**
+ * A TLS failure said in words a user can act on, with its code; undefined when `error` is not
+ * one. Node reports these with OpenSSL's codes (`UNABLE_TO_VERIFY_LEAF_SIGNATURE`), which say
+ * nothing about what to do; the commonest case by far is a Reestr serving `--tls` with its own
+ * local CA.
+ */
+export function describeTlsError(error: unknown): { code: string; message: string } | undefined {
+  const cause = codedError(error);
+  if (cause === undefined) return undefined;
+  const code = cause.code!;
+  const notTls = NOT_TLS.has(code) || (code === "EPROTO" && NOT_TLS_MESSAGE.test(cause.message));
+  // OpenSSL's EPROTO message is a line of internals: its reason is enough.
+  const detail = notTls ? `${code}: wrong version number` : `${code}: ${cause.message}`;
+  const message = notTls ? `the server does not speak TLS (${detail}); try http://` : tlsAdvice(code, detail);
+  return message === undefined ? undefined : { code, message };
+}
+
+function tlsAdvice(code: string, detail: string): string | undefined {
+  if (UNTRUSTED_CERTIFICATE.has(code)) {
+    return (
+      `certificate not trusted (${detail}); for a Reestr serving --tls with its automatic CA, ` +
+      "see `reestr cert ca` (reestr itself trusts it with NODE_EXTRA_CA_CERTS=<data>/tls/ca.crt), " +
+      "or pass --insecure to skip verification"
+    );
+  }
+  if (OUT_OF_DATE_CERTIFICATE.has(code)) {
+    return `certificate ${code === "CERT_HAS_EXPIRED" ? "expired" : "not valid yet"} (${detail}); check the server's certificate (\`reestr cert show\` for a Reestr) and this machine's clock`;
+  }
+  if (code === "ERR_TLS_CERT_ALTNAME_INVALID") {
+    return `certificate is for another name (${detail}); use a name it lists, or add this one (\`--tls-names\` for a Reestr's automatic certificate)`;
+  }
+  return undefined;
+}
+
+/** The error, or the first of its causes, that carries a code. */
+function codedError(error: unknown): NodeJS.ErrnoException | undefined {
+  for (let e = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (typeof (e as NodeJS.ErrnoException).code === "string") return e as NodeJS.ErrnoException;
+  }
+  return undefined;
+}

@@ -36,6 +36,12 @@ export interface PushImageOptions {
   /** Try a cross-repository mount from this repository before uploading. */
   mountFrom?: string;
   onEvent?: (event: TransferEvent) => void;
+  /**
+   * Cancels the push (Ctrl-C): uploads in flight are stopped and their sessions DELETEd on the
+   * registry, no manifest is put after it, and the promise rejects with the signal's reason
+   * once every upload has been cancelled.
+   */
+  signal?: AbortSignal;
 }
 
 export async function pushImage(
@@ -46,6 +52,7 @@ export async function pushImage(
   options: PushImageOptions = {},
 ): Promise<TransferSummary> {
   const emit = options.onEvent ?? (() => {});
+  const { signal } = options;
   const graph = await walkImage(root, (d) => source.readBlob(d.digest));
   const blobs: Descriptor[] = [];
   for (const blob of graph.blobs) {
@@ -69,10 +76,12 @@ export async function pushImage(
   };
 
   await forEachLimit(blobs, options.concurrency ?? 4, async (blob) => {
+    signal?.throwIfAborted();
     emit({ type: "blob-start", digest: blob.digest, size: blob.size, mediaType: blob.mediaType });
     const result = await client.pushBlob(repository, blob, () => source.openBlob(blob.digest), {
       chunkSize: options.chunkSize,
       mountFrom: options.mountFrom,
+      signal,
       onProgress: (bytes) => emit({ type: "blob-progress", digest: blob.digest, bytes, size: blob.size }),
     });
     if (result === "uploaded") {
@@ -89,7 +98,8 @@ export async function pushImage(
   for (const manifest of graph.manifests) {
     const isRoot = manifest.descriptor.digest === graph.root.digest;
     const reference = isRoot && options.tag ? options.tag : manifest.descriptor.digest;
-    await client.putManifest(repository, reference, manifest.bytes, manifest.parsed.mediaType);
+    signal?.throwIfAborted();
+    await client.putManifest(repository, reference, manifest.bytes, manifest.parsed.mediaType, { signal });
     emit({
       type: "manifest",
       digest: manifest.descriptor.digest,

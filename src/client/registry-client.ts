@@ -96,7 +96,24 @@ export interface PushBlobOptions {
   onProgress?: (bytesSent: number) => void;
   /** Skip the HEAD that checks whether the blob already exists. */
   skipExistsCheck?: boolean;
+  /**
+   * Cancels the push: the request in flight is destroyed and the upload session, once opened,
+   * is ended with a DELETE before the promise rejects with the signal's reason.
+   */
+  signal?: AbortSignal;
 }
+
+/** How one upload's body goes: progress, cancellation, and where the session moved to. */
+export interface UploadOptions {
+  /** Called with the number of bytes sent so far. */
+  onProgress?: (bytesSent: number) => void;
+  signal?: AbortSignal;
+  /** Called with each new Location the registry answers (chunked uploads move along). */
+  onLocation?: (location: string) => void;
+}
+
+/** How long the DELETE of a failed or cancelled upload may take before it is given up. */
+const CANCEL_UPLOAD_TIMEOUT_MS = 10_000;
 
 const ANY_STATUS = Array.from({ length: 500 }, (_, i) => i + 100);
 
@@ -376,6 +393,7 @@ export class RegistryClient {
     reference: string,
     bytes: Buffer,
     mediaType: string,
+    options: { signal?: AbortSignal } = {},
   ): Promise<{ digest: Digest; location: string | undefined; subject: string | undefined }> {
     const response = await this.transport.send({
       method: "PUT",
@@ -386,6 +404,7 @@ export class RegistryClient {
       expect: [201, 200],
       // Putting the same bytes under the same reference twice is harmless.
       idempotent: true,
+      signal: options.signal,
     });
     await drain(response);
     const reported = header(response.headers, "docker-content-digest");
@@ -413,6 +432,7 @@ export class RegistryClient {
   async headBlob(
     repository: string,
     digest: Digest | string,
+    options: { signal?: AbortSignal } = {},
   ): Promise<{ size: number | undefined } | undefined> {
     const response = await this.transport.send({
       method: "HEAD",
@@ -420,6 +440,7 @@ export class RegistryClient {
       scope: { repository, actions: ["pull"] },
       expect: [200, 404],
       fallbackCode: "BLOB_UNKNOWN",
+      signal: options.signal,
     });
     await drain(response);
     if (response.statusCode === 404) return undefined;
@@ -500,12 +521,13 @@ export class RegistryClient {
   // --- uploads ---------------------------------------------------------------------------
 
   /** POST /blobs/uploads/: opens an upload session and returns its Location. */
-  async startUpload(repository: string): Promise<string> {
+  async startUpload(repository: string, options: { signal?: AbortSignal } = {}): Promise<string> {
     const response = await this.transport.send({
       method: "POST",
       path: `/v2/${encodeRepository(repository)}/blobs/uploads/`,
       scope: { repository, actions: ["pull", "push"] },
       expect: [202],
+      signal: options.signal,
     });
     await drain(response);
     return this.location(response.headers);
@@ -519,6 +541,7 @@ export class RegistryClient {
     repository: string,
     digest: Digest | string,
     from: string,
+    options: { signal?: AbortSignal } = {},
   ): Promise<{ mounted: true } | { mounted: false; location: string }> {
     const query = new URLSearchParams({ mount: digest, from });
     const response = await this.transport.send({
@@ -526,6 +549,7 @@ export class RegistryClient {
       path: `/v2/${encodeRepository(repository)}/blobs/uploads/?${query}`,
       scope: { repository, actions: ["pull", "push"] },
       expect: [201, 202],
+      signal: options.signal,
     });
     await drain(response);
     if (response.statusCode === 201) return { mounted: true };
@@ -550,13 +574,18 @@ export class RegistryClient {
     return { offset: end === 0 ? 0 : end + 1, location: this.location(response.headers, location) };
   }
 
-  async cancelUpload(repository: string, location: string): Promise<void> {
+  async cancelUpload(
+    repository: string,
+    location: string,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<void> {
     const response = await this.transport.send({
       method: "DELETE",
       path: location,
       scope: { repository, actions: ["pull", "push"] },
       expect: [204, 200, 202],
       fallbackCode: "BLOB_UPLOAD_UNKNOWN",
+      signal: options.signal,
     });
     await drain(response);
   }
@@ -568,10 +597,10 @@ export class RegistryClient {
     digest: Digest | string,
     size: number,
     body: BlobBody,
-    onProgress?: (bytes: number) => void,
+    options: UploadOptions = {},
   ): Promise<void> {
     const url = this.withQuery(location, { digest });
-    const stream = await this.bodyStream(body, onProgress);
+    const stream = await this.bodyStream(body, options.onProgress);
     const response = await this.transport.send({
       method: "PUT",
       path: url,
@@ -579,6 +608,7 @@ export class RegistryClient {
       body: stream,
       scope: { repository, actions: ["pull", "push"] },
       expect: [201],
+      signal: options.signal,
     });
     await drain(response);
   }
@@ -593,8 +623,9 @@ export class RegistryClient {
     digest: Digest | string,
     body: BlobBody,
     chunkSize: number,
-    onProgress?: (bytes: number) => void,
+    options: UploadOptions = {},
   ): Promise<void> {
+    const { onProgress, signal } = options;
     let current = location;
     let offset = 0;
     const sendChunk = async (chunk: Buffer) => {
@@ -608,13 +639,39 @@ export class RegistryClient {
         body: chunk,
         scope: { repository, actions: ["pull", "push"] },
         expect: [202, 204],
+        signal,
       });
       await drain(response);
       current = this.location(response.headers, current);
+      options.onLocation?.(current);
       offset += chunk.length;
       onProgress?.(offset);
     };
     const source = Buffer.isBuffer(body) ? Readable.from([body]) : await body();
+    // Aborted between chunks, the source (a file) would stay open: close it with the reason.
+    const onAbort = () => source.destroy(signal?.reason);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      await this.sendChunks(source, chunkSize, sendChunk);
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+    }
+    const response = await this.transport.send({
+      method: "PUT",
+      path: this.withQuery(current, { digest }),
+      scope: { repository, actions: ["pull", "push"] },
+      expect: [201],
+      signal,
+    });
+    await drain(response);
+  }
+
+  /** Cuts `source` into chunks of `chunkSize` bytes (the last one shorter) and sends each in turn. */
+  private async sendChunks(
+    source: Readable,
+    chunkSize: number,
+    sendChunk: (chunk: Buffer) => Promise<void>,
+  ): Promise<void> {
     let pending: Buffer[] = [];
     let pendingBytes = 0;
     for await (const data of source) {
@@ -633,13 +690,6 @@ export class RegistryClient {
       }
     }
     if (pendingBytes > 0) await sendChunk(Buffer.concat(pending));
-    const response = await this.transport.send({
-      method: "PUT",
-      path: this.withQuery(current, { digest }),
-      scope: { repository, actions: ["pull", "push"] },
-      expect: [201],
-    });
-    await drain(response);
   }
 
   /**
@@ -675,26 +725,38 @@ export class RegistryClient {
     body: BlobBody,
     options: PushBlobOptions = {},
   ): Promise<PushBlobResult> {
-    if (!options.skipExistsCheck && (await this.headBlob(repository, blob.digest))) return "exists";
+    const { signal } = options;
+    if (!options.skipExistsCheck && (await this.headBlob(repository, blob.digest, { signal }))) {
+      return "exists";
+    }
     let location: string;
     if (options.mountFrom && options.mountFrom !== repository) {
-      const mount = await this.mountBlob(repository, blob.digest, options.mountFrom);
+      const mount = await this.mountBlob(repository, blob.digest, options.mountFrom, { signal });
       if (mount.mounted) return "mounted";
       location = mount.location;
     } else {
-      location = await this.startUpload(repository);
+      location = await this.startUpload(repository, { signal });
     }
-    if (options.chunkSize && blob.size > options.chunkSize) {
-      await this.uploadChunked(
-        repository,
-        location,
-        blob.digest,
-        body,
-        options.chunkSize,
-        options.onProgress,
-      );
-    } else {
-      await this.putUpload(repository, location, blob.digest, blob.size, body, options.onProgress);
+    const upload: UploadOptions = {
+      onProgress: options.onProgress,
+      signal,
+      onLocation: (next) => {
+        location = next;
+      },
+    };
+    try {
+      if (options.chunkSize && blob.size > options.chunkSize) {
+        await this.uploadChunked(repository, location, blob.digest, body, options.chunkSize, upload);
+      } else {
+        await this.putUpload(repository, location, blob.digest, blob.size, body, upload);
+      }
+    } catch (error) {
+      // A failed or cancelled upload would hold its session (and the bytes sent) on the registry
+      // until it expires, 24 h on Reestr and Distribution: end it now, on a signal of its own.
+      await this.cancelUpload(repository, location, {
+        signal: AbortSignal.timeout(CANCEL_UPLOAD_TIMEOUT_MS),
+      }).catch(() => {});
+      throw error;
     }
     return "uploaded";
   }

@@ -79,6 +79,8 @@ const DESCRIPTIONS: Record<string, string> = {
   "spec.tagFilter.exclude": "A tag is dropped when any pattern matches.",
   "spec.tagFilter.limit": "Keep the first N tags after include, exclude and sort.",
   "spec.tagFilter.sort": "semver, alphabetical, numerical or created; none keeps the registry's order.",
+  "spec.tagFilter.semverCoerce":
+    "With sort semver: read partial versions as semver's coerce does (1.0 as 1.0.0, v1 as 1.0.0) instead of leaving them out.",
   "spec.tagFilter.order": "descending (newest first) or ascending.",
   "spec.vulnerabilityScanning": "Trivy scans of the kept images.",
   "spec.vulnerabilityScanning.enabled": "Run Trivy for each kept image.",

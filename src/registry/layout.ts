@@ -20,6 +20,9 @@
  *		                                  blobs/ by a scrub so they are never served (FsBlobStore;
  *		                                  created by the first one; safe to inspect and delete)
  *			-> <algorithm>/<hex digest>     the corrupt bytes as found
+ *		-> reestr.lock                    who serves this directory: {pid, host, startedAt, …}, created
+ *		                                  with O_EXCL at start, removed on stop; a second `reestr serve`
+ *		                                  is refused while its process lives (src/util/data-dir-lock.ts)
  *		-> metadata.sqlite                repositories, manifests, tags, blob links, upload sessions
  *		                                  (SqliteMetadataStore; schema below)
  *		-> watch.sqlite                   the watcher's scan results (src/watcher/store.ts);
@@ -64,6 +67,7 @@ export const DATA_DIR_FILES = {
   blobs: "blobs",
   uploads: "uploads",
   quarantine: "quarantine",
+  lock: "reestr.lock",
   metadata: "metadata.sqlite",
   watch: "watch.sqlite",
   users: "users.sqlite",

@@ -4,9 +4,9 @@
  * either the old file or the new one, never half a key; keys are created 0600 from the start.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
+import { open, readFile, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { fsyncPath } from "../util/fs.ts";
+import { fsyncPath, makeDirectorySync } from "../util/fs.ts";
 import type { PemPair } from "./certificates.ts";
 
 export interface TlsPaths {
@@ -30,7 +30,7 @@ export function tlsPaths(dataDir: string): TlsPaths {
 
 export async function writeFileAtomic(path: string, data: string, mode: number): Promise<void> {
   const dir = dirname(path);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  makeDirectorySync(dir, 0o700);
   const temp = join(dir, `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
   const handle = await open(temp, "wx", mode);
   try {

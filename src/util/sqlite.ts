@@ -1,6 +1,6 @@
-import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { makeDirectorySync } from "./fs.ts";
 
 export interface SqliteFileOptions {
   /** What the file holds, for error messages ("metadata", "watch"). */
@@ -29,7 +29,7 @@ export class SqliteFile {
   readonly #statements = new Map<string, StatementSync>();
 
   constructor(path: string, options: SqliteFileOptions) {
-    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    if (path !== ":memory:") makeDirectorySync(dirname(path));
     this.db = new DatabaseSync(path);
     this.db.exec("PRAGMA journal_mode = WAL");
     this.db.exec(`PRAGMA synchronous = ${options.synchronous === "normal" ? "NORMAL" : "FULL"}`);

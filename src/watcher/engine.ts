@@ -39,7 +39,7 @@ import {
   type VulnerabilityScanner,
 } from "./scanners/scanner.ts";
 import type { ImageInfo, PlatformInfo, RegistrySpec, RegistryStatus, VulnerabilitySummary } from "./spec.ts";
-import { filterTags } from "./tag-filter.ts";
+import { filterTags, tagsLeftOutBySort } from "./tag-filter.ts";
 
 export interface ClientContext {
   spec: RegistrySpec;
@@ -285,6 +285,22 @@ function keptTags(
   });
 }
 
+/**
+ * The semver and numerical sorts leave out the tags they cannot place: say how many, and which
+ * (the first three), rather than let `1.0` or `latest` vanish without a word.
+ */
+function leftOutWarning(tags: string[], filter: RegistrySpec["tagFilter"]): string[] {
+  const left = tagsLeftOutBySort(tags, filter);
+  if (left.length === 0) return [];
+  const names = left.slice(0, 3).join(", ") + (left.length > 3 ? ", …" : "");
+  const count = `${left.length} ${left.length === 1 ? "tag" : "tags"}`;
+  if (filter.sort === "numerical") return [`${count} not numbers, left out by the numerical sort (${names})`];
+  const hint = filter.semverCoerce
+    ? ""
+    : "; semverCoerce (--semver-coerce) reads partial versions such as 1.0 and v1";
+  return [`${count} not semver, left out by the semver sort (${names})${hint}`];
+}
+
 /** Warnings for the tags skipped: the first five by name, then a count. */
 function skippedTagWarnings(failures: TagFailure[]): string[] {
   const warnings = failures.slice(0, 5).map(({ tag, error }) => `tag ${tag} skipped: ${errorText(error)}`);
@@ -479,6 +495,7 @@ export class ScanEngine {
     stats.tagsListed = tags.length;
 
     const toInspect = tagsToInspect(tags, spec.tagFilter);
+    pass.warnings.push(...leftOutWarning(tags, spec.tagFilter));
     const { results, failures } = await this.inspectAll(pass, toInspect);
     signal?.throwIfAborted();
 

@@ -3,7 +3,8 @@
  *
  * Accepted: exactly the grammar of semver.org (`MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD]`, no leading
  * zeros in numeric identifiers), optionally prefixed with a lowercase `v` as many image tags are
- * (`v1.2.3`). Not accepted: `1.2`, `1`, `V1.2.3`, `latest`, `1.02.3`.
+ * (`v1.2.3`). Not accepted: `1.2`, `1`, `V1.2.3`, `latest`, `1.02.3` — unless coerced
+ * (coerceSemVer, the `semverCoerce` tag filter option), which reads those as semver's `coerce` does.
  *
  * Numbers are kept as digit strings, so versions with components beyond 2^53 still compare exactly.
  */
@@ -37,6 +38,34 @@ export function parseSemVer(value: string): SemVer | undefined {
     patch: match[3]!,
     prerelease: match[4] === undefined ? [] : match[4].split("."),
     build: match[5] === undefined ? [] : match[5].split("."),
+  };
+}
+
+/** A leading version of one to three numbers (`1`, `v1.2`, `1.25-alpine`, `1.2.3.4`). */
+const PARTIAL = /^[vV]?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?!\d)/;
+
+function withoutLeadingZeros(digits: string | undefined): string {
+  return digits === undefined ? "0" : digits.replace(/^0+(?=\d)/, "");
+}
+
+/**
+ * A tag as a version even when it is not quite semver: a semver tag as parseSemVer reads it,
+ * otherwise its leading one to three numbers with the missing ones as 0, the way npm's
+ * `semver.coerce` does: `1.0` → 1.0.0, `v1` → 1.0.0, `1.25-alpine` → 1.25.0, `1.02` → 1.2.0,
+ * `1.2.3.4` → 1.2.3. Unlike `coerce`, the version must start the tag (after an optional v), so
+ * `sha-1a2b3c` or `build-42` are not read as versions. Undefined when no version starts it.
+ */
+export function coerceSemVer(value: string): SemVer | undefined {
+  const strict = parseSemVer(value);
+  if (strict) return strict;
+  const match = PARTIAL.exec(value);
+  if (!match) return undefined;
+  return {
+    major: withoutLeadingZeros(match[1]),
+    minor: withoutLeadingZeros(match[2]),
+    patch: withoutLeadingZeros(match[3]),
+    prerelease: [],
+    build: [],
   };
 }
 

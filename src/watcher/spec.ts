@@ -99,10 +99,17 @@ export const TagFilterSchema = z
     limit: z.int().min(1).optional(),
     /** No sort keeps the registry's order (and drops nothing); see tag-filter.ts for each sort. */
     sort: z.enum(TAG_SORTS).optional(),
+    /** With sort semver: read partial versions as semver's coerce does (`1.0` → 1.0.0, `v1` → 1.0.0). */
+    semverCoerce: z.boolean().optional(),
     /** Descending puts the newest (highest) first. */
     order: z.enum(SORT_ORDERS).default("descending"),
   })
-  .strict();
+  .strict()
+  .superRefine((value, ctx) => {
+    if (value.semverCoerce && value.sort !== "semver") {
+      ctx.addIssue({ code: "custom", path: ["semverCoerce"], message: "only applies to sort: semver" });
+    }
+  });
 
 /** Trivy's severities, lowest first. */
 export const SEVERITIES = ["UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL"] as const;

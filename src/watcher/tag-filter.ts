@@ -6,7 +6,9 @@
  * - exclude: a tag is dropped when any pattern matches it.
  * - sort (each one drops the tags it cannot place, so `limit` never keeps an unsortable tag):
  *   - `semver`: semver 2.0.0 tags, optionally `v`-prefixed, by precedence (semver.org §11; build
- *     metadata ignored); `latest`, `1.2`, `1.02.3` drop out.
+ *     metadata ignored); `latest`, `1.2`, `1.02.3` drop out. With `semverCoerce`, partial versions
+ *     are read as semver's coerce does (`1.2` → 1.2.0, `v1` → 1.0.0; see coerceSemVer) and only
+ *     tags that start with no version at all (`latest`) drop out.
  *   - `numerical`: tags made only of ASCII digits (`42`, `20240101`, `007`), by numeric value of any
  *     size; tags with anything else (`1.2`, `42-alpine`, `-1`) drop out.
  *   - `alphabetical`: every tag, by UTF-16 code-unit order (`B` before `a`, `10` before `9`).
@@ -16,8 +18,11 @@
  *   so the result is deterministic; the tie-break follows `order` like the main key.
  * - order: `descending` (default; newest/highest first) or `ascending`.
  * - limit: keeps the first N of the result.
+ *
+ * What the semver and numerical sorts leave out is listed by tagsLeftOutBySort, so the scan can
+ * say so instead of dropping tags without a word.
  */
-import { compareSemVer, parseSemVer, type SemVer } from "./semver.ts";
+import { coerceSemVer, compareSemVer, parseSemVer, type SemVer } from "./semver.ts";
 import type { SortOrder, TagSort } from "./spec.ts";
 
 /** A tag filter as parsed from the spec, or written by hand (defaults as in the spec). */
@@ -26,6 +31,8 @@ export interface TagFilterOptions {
   exclude?: readonly string[];
   limit?: number | undefined;
   sort?: TagSort | undefined;
+  /** With the semver sort: read partial versions (`1.0`, `v1`) as semver's coerce does. */
+  semverCoerce?: boolean | undefined;
   order?: SortOrder | undefined;
 }
 
@@ -62,17 +69,25 @@ function sortByKey<K>(
   return keyed.map((k) => k.tag);
 }
 
-/** Sorts ascending by the given sort, dropping the tags it cannot place. */
+function semverOf(filter: TagFilterOptions): (tag: string) => SemVer | undefined {
+  return filter.semverCoerce ? coerceSemVer : parseSemVer;
+}
+
+function numberOf(tag: string): string | undefined {
+  return DIGITS_ONLY.test(tag) ? tag : undefined;
+}
+
+/** Sorts ascending by the filter's sort, dropping the tags it cannot place. */
 function sortTags(
   tags: readonly string[],
-  sort: TagSort,
+  filter: TagFilterOptions & { sort: TagSort },
   createdOf: ((tag: string) => Date | undefined) | undefined,
 ): string[] {
-  switch (sort) {
+  switch (filter.sort) {
     case "semver":
-      return sortByKey<SemVer>(tags, parseSemVer, compareSemVer);
+      return sortByKey<SemVer>(tags, semverOf(filter), compareSemVer);
     case "numerical":
-      return sortByKey<string>(tags, (tag) => (DIGITS_ONLY.test(tag) ? tag : undefined), compareDecimal);
+      return sortByKey<string>(tags, numberOf, compareDecimal);
     case "alphabetical":
       return sortByKey<string>(tags, (tag) => tag, compareCodeUnits);
     case "created":
@@ -101,16 +116,32 @@ export function filterTags(
   filter: TagFilterOptions,
   createdOf?: (tag: string) => Date | undefined,
 ): string[] {
-  const include = compile(filter.include);
-  const exclude = compile(filter.exclude);
-  let result = tags.filter(
-    (tag) =>
-      (include.length === 0 || include.some((re) => re.test(tag))) && !exclude.some((re) => re.test(tag)),
-  );
+  let result = included(tags, filter);
   if (filter.sort !== undefined) {
-    result = sortTags(result, filter.sort, createdOf);
+    result = sortTags(result, { ...filter, sort: filter.sort }, createdOf);
     if ((filter.order ?? "descending") === "descending") result.reverse();
   }
   if (filter.limit !== undefined) result = result.slice(0, Math.max(0, filter.limit));
   return result;
+}
+
+/** The tags include and exclude keep. */
+function included(tags: readonly string[], filter: TagFilterOptions): string[] {
+  const include = compile(filter.include);
+  const exclude = compile(filter.exclude);
+  return tags.filter(
+    (tag) =>
+      (include.length === 0 || include.some((re) => re.test(tag))) && !exclude.some((re) => re.test(tag)),
+  );
+}
+
+/**
+ * The tags include and exclude keep but the semver or numerical sort cannot place, in the order
+ * given; empty for the other sorts (`created` leaves out tags only once their dates are known).
+ */
+export function tagsLeftOutBySort(tags: readonly string[], filter: TagFilterOptions): string[] {
+  const keyOf =
+    filter.sort === "semver" ? semverOf(filter) : filter.sort === "numerical" ? numberOf : undefined;
+  if (!keyOf) return [];
+  return included(tags, filter).filter((tag) => keyOf(tag) === undefined);
 }

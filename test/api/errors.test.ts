@@ -247,7 +247,7 @@ describe("NAME_INVALID and path traversal", () => {
     const top = await readdir(server.dataDir);
     for (const entry of top) {
       assert.ok(
-        ["blobs", "uploads"].includes(entry) || entry.startsWith("metadata.sqlite"),
+        ["blobs", "uploads", "reestr.lock"].includes(entry) || entry.startsWith("metadata.sqlite"),
         `unexpected entry in the data directory: ${entry}`,
       );
     }

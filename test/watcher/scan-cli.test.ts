@@ -60,6 +60,7 @@ describe("reestr scan: arguments", () => {
       /^--sort: expected one of semver, alphabetical, numerical, created/,
     );
     usageError([target, "--ascending"], /^--ascending: needs --sort/);
+    usageError([target, "--semver-coerce"], /^--semver-coerce: only applies to sort: semver/);
     usageError([target, "--username", "u"], /^--username: needs --password-env/);
     usageError([target, "--password-env", "PW"], /^--password-env: needs --username/);
     usageError([target, "--username", "u", "--password-env", "1X"], /not an environment variable name/);
@@ -270,5 +271,58 @@ describe("reestr scan against Reestr", () => {
     assert.equal(code, 0);
     assert.match(stdout.text, /^latest\s.*\s-$/m);
     assert.match(stderr.text, /Trivy unavailable, vulnerability scanning skipped/);
+  });
+});
+
+describe("reestr scan --sort semver with tags that are not quite semver", () => {
+  const PARTIAL_REPO = "team/partial";
+  let reestr: TestServer;
+  let target: string;
+
+  before(async () => {
+    reestr = await startServer();
+    target = `${reestr.url}/${PARTIAL_REPO}`;
+    const client = new RegistryClient({ baseUrl: reestr.url });
+    try {
+      const image = makeSmallImage(PARTIAL_REPO, 1, 256);
+      for (const blob of [image.config, ...image.layers])
+        await client.pushBlob(PARTIAL_REPO, blob, blob.data);
+      for (const tag of ["1.0", "v2", "1.10.0", "latest", "1.2.0"]) {
+        await client.putManifest(PARTIAL_REPO, tag, image.manifest, image.mediaType);
+      }
+    } finally {
+      client.close();
+    }
+  });
+  after(async () => {
+    await reestr?.cleanup();
+  });
+
+  const tagsOf = (table: string) =>
+    table
+      .trimEnd()
+      .split("\n")
+      .slice(1)
+      .map((line) => line.split(/\s+/)[0]);
+
+  test("the tags left out are counted and named on stderr, with the option that keeps them", async () => {
+    const stdout = sink();
+    const stderr = sink();
+    const code = await runScan([target, "--sort", "semver"], { env: {}, stdout, stderr });
+    assert.equal(code, 0, stderr.text);
+    assert.deepEqual(tagsOf(stdout.text), ["1.10.0", "1.2.0"]);
+    assert.match(
+      stderr.text,
+      /3 tags not semver, left out by the semver sort \(1\.0, latest, v2\); semverCoerce \(--semver-coerce\) reads partial versions/,
+    );
+  });
+
+  test("--semver-coerce sorts 1.0 and v2 among the others; only latest is left out", async () => {
+    const stdout = sink();
+    const stderr = sink();
+    const code = await runScan([target, "--sort", "semver", "--semver-coerce"], { env: {}, stdout, stderr });
+    assert.equal(code, 0, stderr.text);
+    assert.deepEqual(tagsOf(stdout.text), ["v2", "1.10.0", "1.2.0", "1.0"]);
+    assert.match(stderr.text, /1 tag not semver, left out by the semver sort \(latest\)$/m);
   });
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { compareSemVer, parseSemVer } from "../../src/watcher/semver.ts";
+import { coerceSemVer, compareSemVer, parseSemVer } from "../../src/watcher/semver.ts";
 
 function cmp(a: string, b: string): number {
   const x = parseSemVer(a);
@@ -111,5 +111,37 @@ describe("compareSemVer", () => {
     assert.equal(cmp("1.0.0-1a", "1.0.0-10"), 1);
     assert.equal(cmp("1.0.0-Z", "1.0.0-a"), -1, "ASCII order: uppercase first");
     assert.equal(cmp("1.0.0-alpha", "1.0.0-alpha.0"), -1);
+  });
+});
+
+describe("coerceSemVer", () => {
+  const core = (value: string) => {
+    const version = coerceSemVer(value);
+    return (
+      version &&
+      `${version.major}.${version.minor}.${version.patch}${version.prerelease.length > 0 ? `-${version.prerelease.join(".")}` : ""}`
+    );
+  };
+
+  test("partial versions get the missing numbers as 0, as semver.coerce does", () => {
+    assert.equal(core("1.0"), "1.0.0");
+    assert.equal(core("v1"), "1.0.0");
+    assert.equal(core("V2.1"), "2.1.0");
+    assert.equal(core("1.02"), "1.2.0");
+    assert.equal(core("1.25-alpine"), "1.25.0");
+    assert.equal(core("1.2.3.4"), "1.2.3");
+    assert.equal(core("20240101"), "20240101.0.0");
+  });
+
+  test("a semver tag stays as it is, pre-release included", () => {
+    assert.equal(core("1.2.3-rc.1"), "1.2.3-rc.1");
+    assert.equal(core("v1.2.3"), "1.2.3");
+  });
+
+  test("the version must start the tag", () => {
+    assert.equal(coerceSemVer("latest"), undefined);
+    assert.equal(coerceSemVer("sha-1a2b3c"), undefined);
+    assert.equal(coerceSemVer("build-42"), undefined);
+    assert.equal(coerceSemVer(""), undefined);
   });
 });

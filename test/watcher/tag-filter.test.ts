@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { parseRegistrySpec } from "../../src/watcher/spec.ts";
-import { filterTags } from "../../src/watcher/tag-filter.ts";
+import { filterTags, tagsLeftOutBySort } from "../../src/watcher/tag-filter.ts";
 
 const TAGS = ["latest", "1.25.3", "1.25.3-alpine", "1.24.0", "1.26.0-rc.1", "mainline", "v1.9.1", "stable"];
 
@@ -191,5 +191,51 @@ describe("filterTags: created sort", () => {
       filterTags(["b", "a", "c"], { sort: "created", order: "ascending" }, () => same),
       ["a", "b", "c"],
     );
+  });
+});
+
+describe("filterTags: semverCoerce, and what a sort leaves out", () => {
+  const PARTIAL = ["1.0", "v2", "1.10.0", "latest", "1.2.0", "1.0.0", "1.9"];
+
+  test("without it, partial versions drop out; tagsLeftOutBySort names them", () => {
+    assert.deepEqual(filterTags(PARTIAL, { sort: "semver" }), ["1.10.0", "1.2.0", "1.0.0"]);
+    assert.deepEqual(tagsLeftOutBySort(PARTIAL, { sort: "semver" }), ["1.0", "v2", "latest", "1.9"]);
+  });
+
+  test("with it, they sort among the others (1.0 ties with 1.0.0, broken by tag)", () => {
+    assert.deepEqual(filterTags(PARTIAL, { sort: "semver", semverCoerce: true }), [
+      "v2",
+      "1.10.0",
+      "1.9",
+      "1.2.0",
+      "1.0.0",
+      "1.0",
+    ]);
+    assert.deepEqual(tagsLeftOutBySort(PARTIAL, { sort: "semver", semverCoerce: true }), ["latest"]);
+  });
+
+  test("include and exclude apply first; other sorts leave nothing out here", () => {
+    assert.deepEqual(tagsLeftOutBySort(PARTIAL, { sort: "semver", exclude: ["^latest$"] }), [
+      "1.0",
+      "v2",
+      "1.9",
+    ]);
+    assert.deepEqual(tagsLeftOutBySort(["42", "latest"], { sort: "numerical" }), ["latest"]);
+    assert.deepEqual(tagsLeftOutBySort(PARTIAL, { sort: "alphabetical" }), []);
+    assert.deepEqual(tagsLeftOutBySort(PARTIAL, {}), []);
+  });
+
+  test("the spec refuses semverCoerce without the semver sort", () => {
+    assert.throws(
+      () =>
+        parseRegistrySpec({ url: "https://r.example", repository: "a/b", tagFilter: { semverCoerce: true } }),
+      /tagFilter\.semverCoerce: only applies to sort: semver/,
+    );
+    const spec = parseRegistrySpec({
+      url: "https://r.example",
+      repository: "a/b",
+      tagFilter: { sort: "semver", semverCoerce: true },
+    });
+    assert.equal(spec.tagFilter.semverCoerce, true);
   });
 });

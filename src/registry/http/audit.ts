@@ -13,12 +13,13 @@
  * before the next, so a crash loses at most the batch being written. `audit.log` also sends the
  * events to the main log.
  */
-import { closeSync, mkdirSync, openSync } from "node:fs";
+import { closeSync, openSync } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { z } from "zod";
 import type { RequestContext } from "../../http/context.ts";
 import { clientIp } from "../../http/limits.ts";
+import { makeDirectorySync } from "../../util/fs.ts";
 import type { Logger } from "../../util/logger.ts";
 
 export const AuditSchema = z
@@ -99,7 +100,7 @@ export class AuditLog {
     this.#errorLogger = logger;
     if (config.file) {
       this.path = resolve(dataDir, config.file);
-      mkdirSync(dirname(this.path), { recursive: true });
+      makeDirectorySync(dirname(this.path));
       // Fail fast (permissions, a directory in the way); the handle used for writing follows.
       closeSync(openSync(this.path, "a", 0o600));
       this.#handle = open(this.path, "a");
