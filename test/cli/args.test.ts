@@ -69,8 +69,8 @@ describe("progress", () => {
     progress.onEvent({ type: "blob-start", digest: `sha256:${"1".repeat(64)}`, size: 1024, mediaType: "x" });
     now = 1000;
     progress.onEvent({ type: "blob-progress", digest: `sha256:${"1".repeat(64)}`, bytes: 512, size: 1024 });
-    assert.match(text, /111111111111 \[=+> +\] 512 B \/ 1.0 KiB/);
-    assert.match(text, /Pushing 0\/2 blobs .* 512 B \/ 2.0 KiB {2}512 B\/s/);
+    assert.match(text, /111111111111 \[=+> +\] 512 B \/ 1 KiB/);
+    assert.match(text, /Pushing 0\/2 blobs .* 512 B \/ 2 KiB {2}512 B\/s/);
     now = 2000;
     progress.onEvent({
       type: "blob-done",
@@ -80,7 +80,7 @@ describe("progress", () => {
     });
     progress.finish();
     assert.ok(/\[\d+A/.test(text.replaceAll("\u001b", "")), "moved the cursor up to redraw");
-    assert.match(text, /Pushing 1\/2 blobs .* 1.0 KiB \/ 2.0 KiB/);
+    assert.match(text, /Pushing 1\/2 blobs .* 1 KiB \/ 2 KiB/);
   });
 
   it("writes one line per finished blob and manifest when not on a terminal", () => {

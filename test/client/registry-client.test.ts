@@ -198,6 +198,11 @@ describe("RegistryClient against the Reestr server", () => {
     assert.deepEqual(await client.listTags("c/paged", { pageSize: 2 }), tags);
     assert.deepEqual(await client.listTags("c/paged"), tags);
 
+    // The catalog lists repositories holding a manifest: make sure there are several.
+    for (const repo of ["c/paged-2", "c/paged-3"]) {
+      const other = await pushImage(repo, "p");
+      await client.putManifest(repo, "p", other.manifest, MediaType.OciManifest);
+    }
     const all = await client.catalog();
     assert.deepEqual(await client.catalog({ pageSize: 1 }), all);
     assert.ok(all.includes("c/paged"));

@@ -157,9 +157,9 @@ describe("reestr scan: output", () => {
     );
     assert.equal(shortDigest(digest), "sha256:abababababab");
     assert.deepEqual(table.split("\n"), [
-      "TAG                DIGEST               SIZE     PLATFORMS                 CREATED           VULNS C/H/M/L",
-      "1.0                sha256:abababababab  3.0 MiB  linux/amd64,linux/arm/v7  2026-01-02 03:04  1/2/3/4",
-      "a-much-longer-tag  sha256:abababababab  10 B     -                         -                 -",
+      "TAG                DIGEST               SIZE   PLATFORMS                 CREATED           VULNS C/H/M/L",
+      "1.0                sha256:abababababab  3 MiB  linux/amd64,linux/arm/v7  2026-01-02 03:04  1/2/3/4",
+      "a-much-longer-tag  sha256:abababababab  10 B   -                         -                 -",
     ]);
   });
 });

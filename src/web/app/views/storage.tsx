@@ -95,7 +95,8 @@ function StorageOverview() {
           )}
         </>
       )}
-      <Quotas />
+      {/* Quotas are the local registry's: `reestr ui` (remote registries only) has none to ask for. */}
+      {registries.some((registry) => registry.id === "local") && <Quotas />}
     </>
   );
 }
