@@ -7,8 +7,9 @@
  *
  * Modules, in routing order: ops (/healthz, /readyz, /metrics), status (/api, /api/status), v2
  * (the OCI API), token (/auth/token, token mode), web-auth (/api/auth/…), watch
- * (/api/watch/…), catalog (/api/registries…, /api/storage, /api/openapi.json), web (the app on
- * every other GET). A new feature is a new module in this list.
+ * (/api/watch/…), catalog (/api/registries…, /api/storage, /api/openapi.json), retention
+ * (/api/admin/retention), web (the app on every other GET). A new feature is a new module in
+ * this list.
  */
 import { resolve as resolvePath } from "node:path";
 import type { Authenticator } from "../auth/authenticator.ts";
@@ -26,16 +27,21 @@ import { HttpPipeline } from "../http/pipeline.ts";
 import { Router } from "../http/router.ts";
 import { securityHeaders } from "../http/security-headers.ts";
 import { AuditLog } from "../registry/http/audit.ts";
+import { createRetentionApiModule } from "../registry/http/retention-api.ts";
 import { createV2Module } from "../registry/http/v2.ts";
 import { metadataPath } from "../registry/layout.ts";
+import { Retention } from "../registry/lifecycle/retention.ts";
+import { RetentionSchema } from "../registry/lifecycle/retention-config.ts";
 import type { MetadataStore } from "../registry/metadata/metadata-store.ts";
 import type { RegistryIndex } from "../registry/metadata/registry-index.ts";
 import { SqliteMetadataStore } from "../registry/metadata/sqlite-metadata-store.ts";
+import { PullRecorder } from "../registry/pull-stats.ts";
 import { Registry } from "../registry/registry.ts";
 import type { BlobStore } from "../registry/storage/blob-store.ts";
 import { FsBlobStore } from "../registry/storage/fs-blob-store.ts";
 import { tlsEnabled } from "../tls/config.ts";
 import type { TlsManager } from "../tls/manager.ts";
+import type { CronClock } from "../util/cron.ts";
 import { createStreamingCollector } from "../util/gc.ts";
 import { JsonLogger, type Logger } from "../util/logger.ts";
 import { MetricsRegistry, ProcessMetrics } from "../util/prometheus.ts";
@@ -64,6 +70,8 @@ export interface ServerOverrides {
   webRoot?: string;
   /** The clock of rate limits and the failed-login lockout (tests move it by hand). */
   limitsNow?: () => number;
+  /** Time of retention plans and schedules (tests move a fake one). */
+  retentionClock?: CronClock;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -80,6 +88,10 @@ export interface RunningServer {
   /** The certificate manager when serving HTTPS. */
   tls?: TlsManager;
   audit?: AuditLog;
+  /** Pull statistics waiting to be written, with `storage.pullStats` (tests flush it). */
+  pulls?: PullRecorder;
+  /** Retention policies, their schedule and runs. */
+  retention: Retention;
   /** Graceful: stop accepting, finish in-flight requests (up to the shutdown timeout), close stores. */
   close(): Promise<void>;
 }
@@ -135,6 +147,11 @@ export async function startServer(
       deleteEnabled: config.storage.deleteEnabled,
       uploadTtlMs: config.storage.uploadExpiry,
     });
+    // Closed (its last batch written) before the metadata store, which `opened` closes later.
+    const pulls = config.storage.pullStats
+      ? new PullRecorder({ store: metadata, logger: logger.child({ component: "pull-stats" }) })
+      : undefined;
+    if (pulls) opened.push(pulls);
 
     let watcher: Watcher | undefined;
     const watchEntries = config.watch?.registries ?? [];
@@ -163,11 +180,28 @@ export async function startServer(
     });
     opened.push(catalog);
 
+    const retention = new Retention({
+      registry,
+      config: config.retention ?? RetentionSchema.parse({}),
+      logger: logger.child({ component: "retention" }),
+      audit: audit?.enabled ? audit : undefined,
+      clock: overrides.retentionClock,
+    });
+    if (retention.config.policies.length > 0 && !config.storage.deleteEnabled) {
+      logger.warn("retention policies are configured but storage.deleteEnabled is false: only dry runs work");
+    }
+
     let port = 0;
     const router = new Router();
     const modules: Module[] = [
       createStatusModule({ registry, version: VERSION, routes: () => router.routes }),
-      createV2Module({ registry, access: gate.access, metrics, audit: audit?.enabled ? audit : undefined }),
+      createV2Module({
+        registry,
+        access: gate.access,
+        metrics,
+        audit: audit?.enabled ? audit : undefined,
+        pulls,
+      }),
       ...(auth ? auth.modules : [createOpenSessionModule()]),
       createWatchApiModule({
         watcher,
@@ -175,6 +209,7 @@ export async function startServer(
         isLocal: (entry) => isThisServer(entry.spec.url, port),
       }),
       createCatalogModule({ catalog: catalog.catalog, access: gate.access }),
+      createRetentionApiModule({ retention, deleteEnabled: config.storage.deleteEnabled }),
       createWebAppModule({ root: overrides.webRoot }),
     ];
     const checks = async (): Promise<HealthCheck[]> =>
@@ -236,6 +271,10 @@ export async function startServer(
       await watcher.start();
       logger.info("watching", { entries: watcher.entries.map((entry) => entry.name) });
     }
+    if (config.storage.deleteEnabled) retention.start();
+    if (retention.nextRun !== undefined) {
+      logger.info("retention scheduled", { nextRun: new Date(retention.nextRun).toISOString() });
+    }
 
     let closing: Promise<void> | undefined;
     const close = () => {
@@ -255,7 +294,7 @@ export async function startServer(
       })();
       return closing;
     };
-    return { url, port, registry, logger, router, listening, watcher, tls, audit, close };
+    return { url, port, registry, logger, router, listening, watcher, tls, audit, pulls, retention, close };
   } catch (error) {
     await closeOpened();
     throw error;

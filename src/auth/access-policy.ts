@@ -21,6 +21,7 @@
  */
 
 import { ACTIONS, type Action } from "../http/access.ts";
+import { compileRepositoryGlob } from "../oci/repository-glob.ts";
 
 export { ACTIONS, type Action };
 
@@ -55,33 +56,6 @@ export function expandActions(actions: Iterable<Action>): Set<Action> {
   const result = new Set<Action>();
   for (const action of actions) for (const implied of IMPLIED[action]) result.add(implied);
   return result;
-}
-
-const GLOB_CHARS = /^[a-z0-9._/*?-]+$/;
-
-/**
- * A repository glob as a RegExp: `*` is any run of characters within one path segment, `**`
- * any run across segments, `?` one character other than `/`. Throws on characters no
- * repository name holds (upper case, spaces, …), since such a glob could never match.
- */
-export function compileRepositoryGlob(glob: string): RegExp {
-  if (glob === "*" || glob === "**") return /^/;
-  if (!GLOB_CHARS.test(glob)) {
-    throw new Error(
-      `invalid repository glob "${glob.slice(0, 100)}": lower-case letters, digits, ".", "_", "-", "/" and the wildcards *, **, ?`,
-    );
-  }
-  let source = "";
-  for (let i = 0; i < glob.length; i++) {
-    const char = glob[i]!;
-    if (char === "*" && glob[i + 1] === "*") {
-      source += ".*";
-      i++;
-    } else if (char === "*") source += "[^/]*";
-    else if (char === "?") source += "[^/]";
-    else source += char.replace(/[.\-/]/g, "\\$&");
-  }
-  return new RegExp(`^${source}$`);
 }
 
 const SUBJECT = /^(anonymous|authenticated|everyone|user:[^\s:]+|group:[^\s:]+)$/;

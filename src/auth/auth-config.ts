@@ -28,8 +28,9 @@
  * ```
  */
 import { z } from "zod";
+import { compileRepositoryGlob } from "../oci/repository-glob.ts";
 import { PositiveDuration } from "../util/duration.ts";
-import { ACTIONS, compileRepositoryGlob, validateSubject } from "./access-policy.ts";
+import { ACTIONS, validateSubject } from "./access-policy.ts";
 
 /** One string or a list of them. */
 const list = (item: z.ZodType<string>) =>

@@ -275,12 +275,20 @@ export class RegistryClient {
   }
 
   /**
-   * GET any path on the registry's host (`/readyz`, `/api/status`) and parse JSON if it is JSON.
-   * Never throws for an HTTP status: tools use it to probe optional endpoints.
+   * GET (or POST, without a body) any path on the registry's host (`/readyz`, `/api/status`) and
+   * parse JSON if it is JSON. Never throws for an HTTP status: tools use it to probe optional
+   * endpoints and to call Reestr's own API. A POST is never retried.
    */
-  async probe(path: string): Promise<{ status: number; headers: IncomingHttpHeaders; json: unknown }> {
-    const response = await this.transport.send({ method: "GET", path, expect: ANY_STATUS });
-    const body = await readLimited(response, BODY_LIMITS.probe, { method: "GET", url: this.url(path) });
+  async probe(
+    path: string,
+    options: { method?: "GET" | "POST"; maxBytes?: number } = {},
+  ): Promise<{ status: number; headers: IncomingHttpHeaders; json: unknown }> {
+    const method = options.method ?? "GET";
+    const response = await this.transport.send({ method, path, expect: ANY_STATUS });
+    const body = await readLimited(response, options.maxBytes ?? BODY_LIMITS.probe, {
+      method,
+      url: this.url(path),
+    });
     let json: unknown;
     try {
       json = JSON.parse(body.toString("utf8"));

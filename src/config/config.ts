@@ -5,6 +5,7 @@ import { AUTH_ENVIRONMENT_VARIABLES, AuthConfigSchema } from "../auth/auth-confi
 import { CatalogSectionSchema } from "../catalog/registries-config.ts";
 import { LimitsSchema } from "../http/limits.ts";
 import { AuditSchema } from "../registry/http/audit.ts";
+import { RetentionSchema } from "../registry/lifecycle/retention-config.ts";
 import { TlsSchema } from "../tls/config.ts";
 import { ConfigError } from "../util/config-error.ts";
 import { Duration } from "../util/duration.ts";
@@ -48,6 +49,8 @@ export const ConfigSchema = z
         uploadExpiry: Duration.prefault("24h"),
         /** "full": every metadata commit is fsynced; "normal": survives a crash of Reestr, not of the machine. */
         sync: z.enum(["full", "normal"]).default("full"),
+        /** Count manifest pulls (GETs) and keep the last pull time per manifest and tag, written in batches. */
+        pullStats: z.boolean().default(true),
       })
       .strict()
       .prefault({}),
@@ -65,6 +68,8 @@ export const ConfigSchema = z
     audit: AuditSchema.optional(),
     /** The web catalogue's remote registries and cache (src/catalog/registries-config.ts). */
     catalog: CatalogSectionSchema.optional(),
+    /** Tag retention policies and their schedule (src/registry/lifecycle/retention-config.ts). */
+    retention: RetentionSchema.optional(),
   })
   .strict();
 

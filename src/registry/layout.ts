@@ -112,6 +112,10 @@ export const METADATA_SCHEMA_VERSION = 1;
  *	tags                tag → manifest digest per repository, with the time it was last set
  *	uploads             upload sessions: which repository an upload id belongs to, since when
  *	                    (the bytes are in uploads/<id>)
+ *	manifest_pulls      pull statistics per manifest: how many GETs served it (by tag or by
+ *	                    digest) and when the last one was; written in batches (../pull-stats.ts),
+ *	                    removed with the manifest
+ *	tag_pulls           when each tag was last pulled by its name; removed with the tag
  */
 export const METADATA_SCHEMA = `
 CREATE TABLE IF NOT EXISTS repositories (
@@ -162,5 +166,20 @@ CREATE TABLE IF NOT EXISTS uploads (
   id TEXT PRIMARY KEY,
   repository TEXT NOT NULL,
   created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+-- Pull statistics (src/registry/pull-stats.ts): rows only for manifests and tags that exist.
+CREATE TABLE IF NOT EXISTS manifest_pulls (
+  repository TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  pulls INTEGER NOT NULL,
+  last_pulled_at INTEGER NOT NULL,
+  PRIMARY KEY (repository, digest)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS manifest_pulls_by_time ON manifest_pulls (last_pulled_at);
+CREATE TABLE IF NOT EXISTS tag_pulls (
+  repository TEXT NOT NULL,
+  tag TEXT NOT NULL,
+  last_pulled_at INTEGER NOT NULL,
+  PRIMARY KEY (repository, tag)
 ) WITHOUT ROWID;
 `;

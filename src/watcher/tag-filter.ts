@@ -17,7 +17,7 @@
  * - order: `descending` (default; newest/highest first) or `ascending`.
  * - limit: keeps the first N of the result.
  */
-import { compareSemVer, parseSemVer, type SemVer } from "./semver.ts";
+import { compareSemVer, parseSemVer, type SemVer } from "../util/semver.ts";
 import type { SortOrder, TagSort } from "./spec.ts";
 
 /** A tag filter as parsed from the spec, or written by hand (defaults as in the spec). */

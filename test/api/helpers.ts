@@ -73,6 +73,7 @@ export function testServerConfig(options: TestServerOptions, dataDir: string, po
     dataDir,
     log: { accessLog: options.accessLog ?? false },
     storage: {
+      ...(options.config?.storage as Record<string, unknown> | undefined),
       ...(options.deleteEnabled !== undefined ? { deleteEnabled: options.deleteEnabled } : {}),
       ...(options.uploadExpiryMs !== undefined ? { uploadExpiry: `${options.uploadExpiryMs}ms` } : {}),
       ...(options.sync ? { sync: options.sync } : {}),

@@ -85,6 +85,8 @@ const EXPECTED: Record<string, Decision> = {
   "GET /api/registries/{id}/storage": "public", // filtered to what the caller may pull
   "GET /api/storage": "public", // aggregate storage figures
   "GET /api/openapi.json": "public", // the API's description
+  "GET /api/admin/retention": "admin", // policies name repositories of every kind
+  "POST /api/admin/retention": "admin", // a dry run lists every tag; a real run deletes
   "* /api/{rest*}": "public", // answers 404 for unknown API paths
   "GET /{path*}": "public", // the web app's files; its data comes from the API
 };

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { AccessPolicy, compileRepositoryGlob, expandActions } from "../../src/auth/access-policy.ts";
+import { AccessPolicy, expandActions } from "../../src/auth/access-policy.ts";
 import { parseAuthSettings } from "../../src/auth/auth-config.ts";
 import { formatScope, parseScopes, scopeForRecords } from "../../src/auth/scope.ts";
 import { loadConfig } from "../../src/config/config.ts";
@@ -13,6 +13,7 @@ import { ANONYMOUS, OPEN_ACCESS } from "../../src/http/access.ts";
 import type { RequestContext } from "../../src/http/context.ts";
 import { HttpError } from "../../src/http/errors.ts";
 import { Router } from "../../src/http/router.ts";
+import { compileRepositoryGlob } from "../../src/oci/repository-glob.ts";
 import { createV2Module } from "../../src/registry/http/v2.ts";
 import type { Registry } from "../../src/registry/registry.ts";
 import { MetricsRegistry } from "../../src/util/prometheus.ts";

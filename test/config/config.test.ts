@@ -43,7 +43,7 @@ describe("loadConfig", () => {
       port: 5000,
       dataDir: resolve("data"),
       log: { level: "info", accessLog: true },
-      storage: { deleteEnabled: true, uploadExpiry: 86_400_000, sync: "full" },
+      storage: { deleteEnabled: true, uploadExpiry: 86_400_000, sync: "full", pullStats: true },
       shutdownTimeout: 30_000,
     });
   });
@@ -74,7 +74,7 @@ describe("loadConfig", () => {
       port: 6000,
       dataDir: join(dir, "from-file"),
       log: { level: "debug", accessLog: true },
-      storage: { deleteEnabled: false, uploadExpiry: 7_200_000, sync: "full" },
+      storage: { deleteEnabled: false, uploadExpiry: 7_200_000, sync: "full", pullStats: true },
       shutdownTimeout: 5000,
     });
   });

@@ -5,11 +5,12 @@
  */
 import { Component, type ErrorInfo, type ReactNode, useEffect, useRef } from "react";
 import { Account } from "./account.tsx";
-import { Link, type Route, useLocation } from "./router.tsx";
+import { href, Link, type Route, useLocation } from "./router.tsx";
 import { NotFoundView } from "./views/not-found.tsx";
 import { RegistriesView } from "./views/registries.tsx";
 import { RepositoriesView } from "./views/repositories.tsx";
 import { RepositoryView } from "./views/repository.tsx";
+import { RetentionView } from "./views/retention.tsx";
 import { StorageView } from "./views/storage.tsx";
 import { TagView } from "./views/tag.tsx";
 
@@ -29,6 +30,8 @@ function View({ route }: { route: Route }) {
       );
     case "storage":
       return <StorageView registryId={route.registryId} />;
+    case "retention":
+      return <RetentionView />;
     default:
       return <NotFoundView path={route.path} />;
   }
@@ -76,7 +79,8 @@ export function App() {
   const location = useLocation();
   const mainRef = useRef<HTMLElement>(null);
   const firstRender = useRef(true);
-  const section = location.route.view === "storage" ? "storage" : "registries";
+  const view = location.route.view;
+  const section = view === "storage" || view === "retention" ? view : "registries";
 
   // Only a change of view moves focus; changing filters (query string) keeps it in the control.
   // biome-ignore lint/correctness/useExhaustiveDependencies: runs on pathname changes only
@@ -112,6 +116,11 @@ export function App() {
             <li>
               <Link href="/storage" aria-current={section === "storage" ? "page" : undefined}>
                 Storage
+              </Link>
+            </li>
+            <li>
+              <Link href={href.retention()} aria-current={section === "retention" ? "page" : undefined}>
+                Retention
               </Link>
             </li>
           </ul>

@@ -8,6 +8,7 @@
  *   /r/<id>/<name…>/-/tag/<tag>         tag
  *   /r/<id>/<name…>/-/manifest/<digest> manifest by digest
  *   /storage, /storage/<id>             storage                      (?page)
+ *   /admin/retention                    retention policies, dry run and run (administrators)
  */
 
 export type Route =
@@ -17,6 +18,7 @@ export type Route =
   | { view: "tag"; registryId: string; name: string; tag: string }
   | { view: "manifest"; registryId: string; name: string; digest: string }
   | { view: "storage"; registryId: string | null }
+  | { view: "retention" }
   | { view: "not_found"; path: string };
 
 function decode(segment: string): string | undefined {
@@ -33,6 +35,9 @@ export function parseRoute(pathname: string): Route {
   if (decoded.some((part) => part === undefined)) return { view: "not_found", path: pathname };
   const segments = decoded as string[];
   if (segments.length === 0) return { view: "registries" };
+  if (segments.length === 2 && segments[0] === "admin" && segments[1] === "retention") {
+    return { view: "retention" };
+  }
   if (segments[0] === "storage" && segments.length <= 2) {
     return { view: "storage", registryId: segments[1] ?? null };
   }
@@ -69,6 +74,7 @@ export const href = {
   manifest: (registryId: string, name: string, digest: string) =>
     `/r/${enc(registryId)}/${encName(name)}/-/manifest/${enc(digest)}`,
   storage: (registryId?: string) => (registryId ? `/storage/${enc(registryId)}` : "/storage"),
+  retention: () => "/admin/retention",
 };
 
 export function queryString(query?: Record<string, string | undefined>): string {

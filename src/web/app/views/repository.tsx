@@ -30,7 +30,7 @@ import { Breadcrumbs, oneOf, RegistryBanner, useRegistry } from "./shared.tsx";
 
 const TAG_PAGE = 500;
 const ROW_HEIGHT = 44;
-const TAG_SORTS = ["name", "created", "size"] as const;
+const TAG_SORTS = ["name", "created", "size", "pulled"] as const;
 const ORDERS = ["asc", "desc"] as const;
 
 export function RepositoryView({ registryId, name }: { registryId: string; name: string }) {
@@ -86,6 +86,14 @@ export function RepositoryView({ registryId, name }: { registryId: string; name:
                 <dt>Namespace</dt>
                 <dd>{detail.data.namespace ?? "—"}</dd>
               </div>
+              {detail.data.pulls !== null && (
+                <div>
+                  <dt>Pulls</dt>
+                  <dd>
+                    {formatCount(detail.data.pulls)}, last <TimeText iso={detail.data.lastPulledAt} />
+                  </dd>
+                </div>
+              )}
             </dl>
             <h3 className="small-heading">Pull</h3>
             <div className="commands">
@@ -127,6 +135,7 @@ export function RepositoryView({ registryId, name }: { registryId: string; name:
               ["name", "Name"],
               ["created", "Created"],
               ["size", "Size"],
+              ["pulled", "Last pulled"],
             ]}
           />
           <SelectParam
@@ -268,7 +277,7 @@ function TagsTable({
   const padTop = firstRow ? firstRow.start - ROW_HEIGHT : 0;
   const padBottom = lastRow ? virtualizer.getTotalSize() - lastRow.end : 0;
   const failed = more.find((page) => page.isError);
-  const columns = canDelete ? 7 : 6;
+  const columns = canDelete ? 8 : 7;
 
   return (
     <>
@@ -297,6 +306,7 @@ function TagsTable({
             <col className="col-size" />
             <col className="col-platforms" />
             <col className="col-created" />
+            <col className="col-pulled" />
             <col className="col-vulns" />
             {canDelete && <col className="col-actions" />}
           </colgroup>
@@ -309,6 +319,7 @@ function TagsTable({
               </th>
               <th scope="col">Platforms</th>
               <th scope="col">Created</th>
+              <th scope="col">Last pulled</th>
               <th scope="col">Vulnerabilities</th>
               {canDelete && (
                 <th scope="col">
@@ -352,6 +363,15 @@ function TagsTable({
                       <td>{tag.platforms.length > 0 ? tag.platforms.map(platformLabel).join(", ") : "—"}</td>
                       <td>
                         <TimeText iso={tag.created} />
+                      </td>
+                      <td
+                        className="cell-pulled"
+                        title={tag.pulls === null ? undefined : `${formatCount(tag.pulls)} pulls`}
+                      >
+                        <TimeText iso={tag.lastPulledAt} />
+                        {tag.pulls !== null && (
+                          <span className="visually-hidden">, {formatCount(tag.pulls)} pulls</span>
+                        )}
                       </td>
                       <td>
                         <VulnerabilityBadges counts={tag.vulnerabilities} />
