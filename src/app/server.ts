@@ -9,7 +9,7 @@
  * (the OCI API), policy (/api/admin/quotas), token (/auth/token, token mode), web-auth
  * (/api/auth/…), watch (/api/watch/…), gc (/api/admin/gc), scrub (/api/admin/scrub), catalog
  * (/api/registries…, /api/storage, /api/openapi.json), web (the app on every other GET). A new
- * feature is a new module in this list.
+ * feature is a new module in this list. (retention, /api/admin/retention, comes after catalog.)
  */
 import { join, resolve as resolvePath } from "node:path";
 import type { Authenticator } from "../auth/authenticator.ts";
@@ -29,20 +29,25 @@ import { securityHeaders } from "../http/security-headers.ts";
 import { AuditLog } from "../registry/http/audit.ts";
 import { createGcApiModule } from "../registry/http/gc-api.ts";
 import { createPolicyApiModule } from "../registry/http/policy-api.ts";
+import { createRetentionApiModule } from "../registry/http/retention-api.ts";
 import { createScrubModule } from "../registry/http/scrub-api.ts";
 import { createV2Module } from "../registry/http/v2.ts";
 import { DATA_DIR_FILES, metadataPath } from "../registry/layout.ts";
 import { GcService } from "../registry/lifecycle/gc-service.ts";
+import { Retention } from "../registry/lifecycle/retention.ts";
+import { RetentionSchema } from "../registry/lifecycle/retention-config.ts";
 import { ScrubService } from "../registry/lifecycle/scrub-service.ts";
 import type { MetadataStore } from "../registry/metadata/metadata-store.ts";
 import type { RegistryIndex } from "../registry/metadata/registry-index.ts";
 import { SqliteMetadataStore } from "../registry/metadata/sqlite-metadata-store.ts";
+import { PullRecorder } from "../registry/pull-stats.ts";
 import { Registry } from "../registry/registry.ts";
 import type { BlobStore } from "../registry/storage/blob-store.ts";
 import { FsBlobStore } from "../registry/storage/fs-blob-store.ts";
 import { tlsEnabled } from "../tls/config.ts";
 import type { TlsManager } from "../tls/manager.ts";
 import { ConfigError } from "../util/config-error.ts";
+import type { CronClock } from "../util/cron.ts";
 import { acquireDataDirLock } from "../util/data-dir-lock.ts";
 import { makeDirectorySync } from "../util/fs.ts";
 import { createStreamingCollector } from "../util/gc.ts";
@@ -73,6 +78,8 @@ export interface ServerOverrides {
   webRoot?: string;
   /** The clock of rate limits and the failed-login lockout (tests move it by hand). */
   limitsNow?: () => number;
+  /** Time of retention plans and schedules (tests move a fake one). */
+  retentionClock?: CronClock;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -89,6 +96,10 @@ export interface RunningServer {
   /** The certificate manager when serving HTTPS. */
   tls?: TlsManager;
   audit?: AuditLog;
+  /** Pull statistics waiting to be written, with `storage.pullStats` (tests flush it). */
+  pulls?: PullRecorder;
+  /** Retention policies, their schedule and runs. */
+  retention: Retention;
   /** Graceful: stop accepting, finish in-flight requests (up to the shutdown timeout), close stores. */
   close(): Promise<void>;
 }
@@ -170,6 +181,11 @@ export async function startServer(
       allowSparseManifests: config.storage.allowSparseManifests,
       reserve: config.storage.reserve,
     });
+    // Closed (its last batch written) before the metadata store, which `opened` closes later.
+    const pulls = config.storage.pullStats
+      ? new PullRecorder({ store: metadata, logger: logger.child({ component: "pull-stats" }) })
+      : undefined;
+    if (pulls) opened.push(pulls);
 
     const gc = new GcService({
       registry,
@@ -206,12 +222,30 @@ export async function startServer(
     });
     opened.push(catalog);
 
+    const retention = new Retention({
+      registry,
+      config: config.retention ?? RetentionSchema.parse({}),
+      logger: logger.child({ component: "retention" }),
+      audit: audit?.enabled ? audit : undefined,
+      clock: overrides.retentionClock,
+    });
+    if (retention.config.policies.length > 0 && !config.storage.deleteEnabled) {
+      logger.warn("retention policies are configured but storage.deleteEnabled is false: only dry runs work");
+    }
+
     let port = 0;
     const router = new Router();
     const modules: Module[] = [
       createStatusModule({ registry, version: VERSION, routes: () => router.routes }),
       createV2Module({ registry, access: gate.access, metrics, audit: audit?.enabled ? audit : undefined }),
       createPolicyApiModule({ registry, metrics }),
+      createV2Module({
+        registry,
+        access: gate.access,
+        metrics,
+        audit: audit?.enabled ? audit : undefined,
+        pulls,
+      }),
       ...(auth ? auth.modules : [createOpenSessionModule()]),
       createWatchApiModule({
         watcher,
@@ -221,6 +255,7 @@ export async function startServer(
       createGcApiModule({ gc }),
       createScrubModule({ scrub }),
       createCatalogModule({ catalog: catalog.catalog, access: gate.access }),
+      createRetentionApiModule({ retention, deleteEnabled: config.storage.deleteEnabled }),
       createWebAppModule({ root: overrides.webRoot }),
     ];
     const checks = async (): Promise<HealthCheck[]> =>
@@ -282,6 +317,10 @@ export async function startServer(
       await watcher.start();
       logger.info("watching", { entries: watcher.entries.map((entry) => entry.name) });
     }
+    if (config.storage.deleteEnabled) retention.start();
+    if (retention.nextRun !== undefined) {
+      logger.info("retention scheduled", { nextRun: new Date(retention.nextRun).toISOString() });
+    }
 
     let closing: Promise<void> | undefined;
     const close = () => {
@@ -301,7 +340,7 @@ export async function startServer(
       })();
       return closing;
     };
-    return { url, port, registry, logger, router, listening, watcher, tls, audit, close };
+    return { url, port, registry, logger, router, listening, watcher, tls, audit, pulls, retention, close };
   } catch (error) {
     await closeOpened();
     throw error;

@@ -103,6 +103,12 @@ export const ResyncResultSchema = named(z.object({ id: z.string(), resyncedAt: t
 
 // ---- repositories -------------------------------------------------------------------------
 
+/** Pull statistics: Reestr's own registry counts manifest GETs; other registries do not tell (null). */
+const pullFields = {
+  pulls: count.nullable().describe("manifest GETs counted by the registry; null when it does not tell"),
+  lastPulledAt: nullableTime.describe("the latest of those; null when never pulled or unknown"),
+};
+
 export const RepositorySummarySchema = named(
   z.object({
     name: z.string(),
@@ -111,6 +117,7 @@ export const RepositorySummarySchema = named(
     sizeBytes: bytes.nullable().describe(REPOSITORY_SIZE),
     updatedAt: nullableTime,
     signed: z.boolean().nullable().describe("a signature among the referrers of a tag; null when unknown"),
+    ...pullFields,
   }),
   "RepositorySummary",
 );
@@ -137,6 +144,7 @@ export const RepositoryDetailSchema = named(
     tagCount: count.nullable(),
     sizeBytes: bytes.nullable().describe(REPOSITORY_SIZE),
     updatedAt: nullableTime,
+    ...pullFields,
     readme: z.string().nullable().describe("from an OCI annotation or a README artifact among the referrers"),
     description: z
       .string()
@@ -194,6 +202,10 @@ export const TagSummarySchema = named(
     platforms: z.array(TagPlatformSchema),
     created: nullableTime,
     vulnerabilities: SeverityCountsSchema.nullable(),
+    pulls: count.nullable().describe("GETs of the tag's manifest (by any tag or digest); null when unknown"),
+    lastPulledAt: nullableTime.describe(
+      "the latest GET of this tag, or of its manifest by digest; null when never pulled or unknown",
+    ),
   }),
   "TagSummary",
 );
@@ -391,6 +403,108 @@ export const WatchHistorySchema = named(
   "WatchHistory",
 );
 
+// ---- retention (/api/admin/retention, src/registry/http/retention-api.ts) ------------------
+
+const retentionOutcome = z
+  .enum(["deleted", "skipped", "failed"])
+  .optional()
+  .describe("real runs, deletions only: what happened");
+const retentionError = z.string().optional().describe("why a deletion was skipped or failed");
+
+export const RetentionTagDecisionSchema = named(
+  z.object({
+    tag: z.string(),
+    digest: z.string(),
+    action: z.enum(["keep", "delete"]),
+    reason: z.string().describe('e.g. "among the 5 newest", "pushed 40d ago (more than 1w)"'),
+    outcome: retentionOutcome,
+    error: retentionError,
+  }),
+  "RetentionTagDecision",
+);
+
+export const RetentionManifestDecisionSchema = named(
+  z.object({
+    digest: z.string(),
+    action: z.literal("delete"),
+    reason: z.string(),
+    outcome: retentionOutcome,
+    error: retentionError,
+  }),
+  "RetentionManifestDecision",
+  "A manifest deleted by digest (manifests that stay are not listed).",
+);
+
+export const RetentionPlanSchema = named(
+  z.object({
+    repository: z.string(),
+    policy: z.string().describe("the policy that governs the repository (the first whose globs match)"),
+    tags: z.array(RetentionTagDecisionSchema).describe("every tag, by name"),
+    manifests: z.array(RetentionManifestDecisionSchema).describe("in the order a run deletes them"),
+  }),
+  "RetentionPlan",
+);
+
+export const RetentionRunSchema = named(
+  z.object({
+    id: z.string(),
+    dryRun: z.boolean(),
+    trigger: z.enum(["api", "schedule"]),
+    user: z.string().nullable(),
+    policies: z.array(z.string()),
+    startedAt: timestamp,
+    finishedAt: timestamp,
+    summary: z.object({
+      repositories: count,
+      tagsKept: count,
+      tagsDeleted: count,
+      manifestsDeleted: count,
+      skipped: count,
+      failed: count,
+    }),
+  }),
+  "RetentionRun",
+);
+
+export const RetentionResultSchema = named(
+  RetentionRunSchema.extend({ repositories: z.array(RetentionPlanSchema) }),
+  "RetentionResult",
+  "A dry run's plan, or a real run's plan with the outcome of each deletion.",
+);
+
+const durationText = z.string().nullable().describe('e.g. "7d"; null when not set');
+
+export const RetentionStatusSchema = named(
+  z.object({
+    schedule: z.string().describe("5-field cron, UTC"),
+    scheduled: z.boolean(),
+    deleteEnabled: z.boolean().describe("false: only dry runs (storage.deleteEnabled)"),
+    nextRun: nullableTime,
+    policies: z.array(
+      z.object({
+        name: z.string(),
+        repositories: z.array(z.string()),
+        schedule: z.string().nullable(),
+        keepLast: count.nullable(),
+        sortBy: z.enum(["pushed", "semver"]),
+        keepPushedWithin: durationText,
+        keepPulledWithin: durationText,
+        keepTags: z.array(z.string()),
+        deleteTags: z.array(z.string()),
+        protectedTags: z.array(z.string()),
+        deleteUntaggedAfter: durationText,
+      }),
+    ),
+    lastRun: RetentionRunSchema.nullable(),
+  }),
+  "RetentionStatus",
+);
+
+export const RetentionRunQuerySchema = z.object({
+  dryRun: z.enum(["true", "false"]).default("true").describe("false: delete what the plan says"),
+  policy: z.string().optional().describe("only this policy (repeatable)"),
+});
+
 // ---- query parameters ---------------------------------------------------------------------
 
 const pageNumber = z.coerce.number().int().min(1).default(1);
@@ -402,7 +516,7 @@ export const RepositoryQuerySchema = z.object({
     .enum(["true", "false"])
     .optional()
     .describe("only signed (true) or unsigned (false) repositories"),
-  sort: z.enum(["name", "size", "updated"]).default("name"),
+  sort: z.enum(["name", "size", "updated", "pulled"]).default("name").describe("pulled: by last pull time"),
   order: z.enum(["asc", "desc"]).default("asc"),
   page: pageNumber,
   pageSize: z.coerce.number().int().min(1).max(500).default(50),
@@ -410,7 +524,7 @@ export const RepositoryQuerySchema = z.object({
 
 export const TagQuerySchema = z.object({
   q: z.string().max(256).optional().describe("substring of the tag, case-insensitive"),
-  sort: z.enum(["name", "created", "size"]).default("name"),
+  sort: z.enum(["name", "created", "size", "pulled"]).default("name").describe("pulled: by last pull time"),
   order: z.enum(["asc", "desc"]).default("asc"),
   page: pageNumber,
   pageSize: z.coerce.number().int().min(1).max(10_000).default(100),

@@ -113,6 +113,8 @@ export class LocalRegistrySource implements CatalogSource {
       sharedBytes: record.sharedBytes,
       ...(record.updatedAt !== undefined ? { updatedAt: record.updatedAt } : {}),
       signed: record.signed,
+      pulls: record.pulls,
+      ...(record.lastPulledAt !== undefined ? { lastPulledAt: record.lastPulledAt } : {}),
     }));
   }
 
@@ -124,6 +126,8 @@ export class LocalRegistrySource implements CatalogSource {
       digest: record.digest,
       mediaType: record.mediaType,
       updatedAt: record.updatedAt,
+      pulls: record.pulls,
+      ...(record.lastPulledAt !== undefined ? { lastPulledAt: record.lastPulledAt } : {}),
     }));
   }
 
@@ -171,11 +175,12 @@ export class LocalRegistrySource implements CatalogSource {
   /**
    * The store's counts and bytes as a version: every push, tag, delete or upload changes one of
    * them (moving a tag to a manifest already stored does not: tag lists and manifests of the
-   * local registry are therefore read directly, never cached).
+   * local registry are therefore read directly, never cached), and so does each batch of pull
+   * statistics written (the latest pull time), so listings show pulls within a second or so.
    */
   async version(): Promise<string> {
     const s = await this.#registry.stats();
-    return `${s.repositories}.${s.manifests}.${s.tags}.${s.blobs}.${s.blobBytes}`;
+    return `${s.repositories}.${s.manifests}.${s.tags}.${s.blobs}.${s.blobBytes}.${s.lastPulledAt ?? 0}`;
   }
 
   async counts(): Promise<SourceCounts> {

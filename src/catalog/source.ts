@@ -20,6 +20,10 @@ export interface RepositoryInfo {
   /** Epoch ms. */
   updatedAt?: number;
   signed?: boolean;
+  /** Manifest pulls (GETs) counted by the registry; unknown for registries that do not tell. */
+  pulls?: number;
+  /** Epoch ms of the latest pull. */
+  lastPulledAt?: number;
 }
 
 export interface TagInfo {
@@ -29,6 +33,10 @@ export interface TagInfo {
   mediaType?: string;
   /** Epoch ms. */
   updatedAt?: number;
+  /** Pulls of the tag's manifest (local registry). */
+  pulls?: number;
+  /** Epoch ms of the latest pull of the tag or its manifest (local registry). */
+  lastPulledAt?: number;
 }
 
 export interface ManifestContent {

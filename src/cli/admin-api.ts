@@ -27,7 +27,7 @@ export function adminApi(client: RegistryClient, url: string): AdminApi {
         await client.ping().catch(() => undefined);
         learnt = true;
       }
-      const response = await client.probe(path, method);
+      const response = await client.probe(path, { method, maxBytes: 64 * 1024 * 1024 });
       if (accept.includes(response.status)) return { status: response.status, body: response.json as T };
       throw new AdminApiError(describeRefusal(url, path, response.status, response.json));
     },

@@ -17,6 +17,7 @@ const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
   deploy: () => import("./deploy.ts"),
   kind: () => import("./kind.ts"),
   user: () => import("./user.ts"),
+  retention: () => import("./retention.ts"),
   cert: () => import("./cert.ts"),
   ui: () => import("./ui.ts"),
   operator: () => import("./operator.ts"),

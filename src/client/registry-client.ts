@@ -292,16 +292,20 @@ export class RegistryClient {
   }
 
   /**
-   * Any path on the registry's host (`/readyz`, `/api/status`, a POST to Reestr's admin API),
-   * with the credentials learnt from /v2/, parsing JSON if it is JSON. Never throws for an HTTP
-   * status: tools use it to probe optional endpoints and read their errors.
+   * GET (or POST or DELETE, without a body) any path on the registry's host (`/readyz`, `/api/status`) and
+   * parse JSON if it is JSON. Never throws for an HTTP status: tools use it to probe optional
+   * endpoints and to call Reestr's own API. A POST is never retried; the credentials are those learnt from /v2/.
    */
   async probe(
     path: string,
-    method: "GET" | "POST" | "DELETE" = "GET",
+    options: { method?: "GET" | "POST" | "DELETE"; maxBytes?: number } = {},
   ): Promise<{ status: number; headers: IncomingHttpHeaders; json: unknown }> {
+    const method = options.method ?? "GET";
     const response = await this.transport.send({ method, path, expect: ANY_STATUS });
-    const body = await readLimited(response, BODY_LIMITS.probe, { method, url: this.url(path) });
+    const body = await readLimited(response, options.maxBytes ?? BODY_LIMITS.probe, {
+      method,
+      url: this.url(path),
+    });
     let json: unknown;
     try {
       json = JSON.parse(body.toString("utf8"));

@@ -6,6 +6,7 @@ import { CatalogSectionSchema } from "../catalog/registries-config.ts";
 import { LimitsSchema } from "../http/limits.ts";
 import { AuditSchema } from "../registry/http/audit.ts";
 import { GcConfigSchema } from "../registry/lifecycle/gc-service.ts";
+import { RetentionSchema } from "../registry/lifecycle/retention-config.ts";
 import { ImmutableTagsSchema, QuotasSchema } from "../registry/policy/policy-config.ts";
 import { StorageReserve } from "../registry/storage-space.ts";
 import { TlsSchema } from "../tls/config.ts";
@@ -62,6 +63,8 @@ export const ConfigSchema = z
          * and /readyz is not ready (src/registry/storage-space.ts).
          */
         reserve: StorageReserve.prefault("16MiB"),
+        /** Count manifest pulls (GETs) and keep the last pull time per manifest and tag, written in batches. */
+        pullStats: z.boolean().default(true),
       })
       .strict()
       .prefault({}),
@@ -85,6 +88,8 @@ export const ConfigSchema = z
     quotas: QuotasSchema.optional(),
     /** Tags that may be pushed once and never moved or deleted (src/registry/policy/policy-config.ts). */
     immutableTags: ImmutableTagsSchema.optional(),
+    /** Tag retention policies and their schedule (src/registry/lifecycle/retention-config.ts). */
+    retention: RetentionSchema.optional(),
   })
   .strict();
 

@@ -5,8 +5,10 @@
  * a deep-partial config with it. Each renderer returns two things:
  * - Reestr's own policy configuration, `apiVersion: policy.reestr.dev/v1alpha1` with kind
  *   ScanPolicy, RetentionPolicy or ReplicationPolicy: a normalized, documented object (durations
- *   in seconds, schedules as 5-field cron) that a later Reestr release enforces on its own
- *   registry (docs/deploy.md describes every field);
+ *   in seconds, schedules as 5-field cron) that Reestr enforces on its own registry — the
+ *   RetentionPolicy loads as a `retention.policies` entry of `reestr serve`
+ *   (src/registry/lifecycle/retention-config.ts), the others are for a later release
+ *   (docs/deploy.md describes every field);
  * - Harbor API requests carrying the same policy: project metadata for scan-on-push and
  *   "prevent vulnerable images" with a severity, the scan-all schedule, a tag retention policy
  *   for `/retentions`, a registry endpoint and replication policy for `/replication/policies`.
@@ -34,7 +36,7 @@ export type { PolicyMetadata } from "./common.ts";
 
 export const POLICY_API_VERSION = "policy.reestr.dev/v1alpha1";
 
-/** Reestr's own policy configuration object (enforced by a later release). */
+/** Reestr's own policy configuration object (RetentionPolicy: enforced by `reestr serve`'s retention). */
 export interface ReestrPolicy<K extends string, S> {
   apiVersion: typeof POLICY_API_VERSION;
   kind: K;

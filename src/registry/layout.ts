@@ -145,6 +145,10 @@ export const METADATA_MIGRATIONS: readonly string[] = [
  *
  * manifests_by_digest finds the repositories holding a manifest digest (quotas count each digest
  * once per scope: src/registry/policy/quotas.ts).
+ *	manifest_pulls      pull statistics per manifest: how many GETs served it (by tag or by
+ *	                    digest) and when the last one was; written in batches (../pull-stats.ts),
+ *	                    removed with the manifest
+ *	tag_pulls           when each tag was last pulled by its name; removed with the tag
  */
 export const METADATA_SCHEMA = `
 CREATE TABLE IF NOT EXISTS repositories (
@@ -199,4 +203,19 @@ CREATE TABLE IF NOT EXISTS uploads (
   created_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS manifests_by_digest ON manifests (digest);
+-- Pull statistics (src/registry/pull-stats.ts): rows only for manifests and tags that exist.
+CREATE TABLE IF NOT EXISTS manifest_pulls (
+  repository TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  pulls INTEGER NOT NULL,
+  last_pulled_at INTEGER NOT NULL,
+  PRIMARY KEY (repository, digest)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS manifest_pulls_by_time ON manifest_pulls (last_pulled_at);
+CREATE TABLE IF NOT EXISTS tag_pulls (
+  repository TEXT NOT NULL,
+  tag TEXT NOT NULL,
+  last_pulled_at INTEGER NOT NULL,
+  PRIMARY KEY (repository, tag)
+) WITHOUT ROWID;
 `;

@@ -33,6 +33,7 @@ import type {
   StoredManifest,
 } from "./metadata/metadata-store.ts";
 import type {
+  ManifestEntry,
   RegistryIndex,
   RepositorySummaryRecord,
   StorageStats,
@@ -787,6 +788,11 @@ export class Registry {
   /** Every tag of a repository with what it points at, by tag; undefined for an unknown repository. */
   async listTagRecords(repository: string): Promise<TagRecord[] | undefined> {
     return this.#index.listTagRecords(repository);
+  }
+
+  /** Every manifest of a repository with its push time, subject, children and pulls; undefined for an unknown repository. */
+  async listManifestEntries(repository: string): Promise<ManifestEntry[] | undefined> {
+    return this.#index.listManifestEntries(repository);
   }
 
   /** The digest a tag points at, without reading the manifest; undefined when there is no such tag. */

@@ -22,7 +22,7 @@
  * What the semver and numerical sorts leave out is listed by tagsLeftOutBySort, so the scan can
  * say so instead of dropping tags without a word.
  */
-import { coerceSemVer, compareSemVer, parseSemVer, type SemVer } from "./semver.ts";
+import { coerceSemVer, compareSemVer, parseSemVer, type SemVer } from "../util/semver.ts";
 import type { SortOrder, TagSort } from "./spec.ts";
 
 /** A tag filter as parsed from the spec, or written by hand (defaults as in the spec). */

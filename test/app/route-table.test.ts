@@ -90,6 +90,8 @@ const EXPECTED: Record<string, Decision> = {
   "GET /api/admin/gc": "admin", // garbage-collection runs: what was deleted where
   "POST /api/admin/gc": "admin", // deletes data
   "GET /api/openapi.json": "public", // the API's description
+  "GET /api/admin/retention": "admin", // policies name repositories of every kind
+  "POST /api/admin/retention": "admin", // a dry run lists every tag; a real run deletes
   "* /api/{rest*}": "public", // answers 404 for unknown API paths
   "GET /{path*}": "public", // the web app's files; its data comes from the API
 };

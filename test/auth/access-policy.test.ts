@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { AccessPolicy, compileRepositoryGlob, expandActions } from "../../src/auth/access-policy.ts";
+import { AccessPolicy, expandActions } from "../../src/auth/access-policy.ts";
 import { parseAuthSettings } from "../../src/auth/auth-config.ts";
 import { formatScope, parseScopes, scopeForRecords } from "../../src/auth/scope.ts";
 import { loadConfig } from "../../src/config/config.ts";
@@ -16,6 +16,7 @@ import { Router } from "../../src/http/router.ts";
 import { createV2Module } from "../../src/registry/http/v2.ts";
 import type { Registry } from "../../src/registry/registry.ts";
 import { MetricsRegistry } from "../../src/util/prometheus.ts";
+import { compileRepositoryGlob } from "../../src/util/repository-glob.ts";
 
 describe("repository globs", () => {
   const cases: [string, string[], string[]][] = [

@@ -2,8 +2,8 @@
  * The contract every MetadataStore implementation must honour. A backend's test file calls
  * `metadataStoreContract("name", makeStore)`; each test gets a fresh, empty store and cleans it
  * up (the contract closes the store itself in the test of close()). The catalogue's figures
- * over the same data (stats, summaries, tag records) are RegistryIndex's contract, in
- * ./registry-index.contract.ts.
+ * over the same data (stats, summaries, tag records, pull statistics written by recordPulls) are
+ * RegistryIndex's contract, in ./registry-index.contract.ts.
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
@@ -857,6 +857,29 @@ export function metadataStoreContract(name: string, makeStore: () => Promise<Met
             manifests: [],
           });
           assert.deepEqual(problem, { kind: "blob", digest: layer, problem: "missing" });
+        }));
+    });
+
+    describe("pull statistics", () => {
+      // What they add up to is read through RegistryIndex: registry-index.contract.ts.
+      test("recordPulls leaves the data model alone, even for what does not exist", () =>
+        withStore(async (store) => {
+          const image = manifest("image");
+          await store.putManifest("app", image, "v1");
+          await store.recordPulls({ manifests: [], tags: [] });
+          await store.recordPulls({
+            manifests: [
+              { repository: "app", digest: image.digest, pulls: 2, lastPulledAt: 1 },
+              { repository: "ghost", digest: image.digest, pulls: 1, lastPulledAt: 1 },
+            ],
+            tags: [
+              { repository: "app", tag: "v1", lastPulledAt: 1 },
+              { repository: "app", tag: "ghost", lastPulledAt: 1 },
+            ],
+          });
+          assert.deepEqual(await store.listRepositories({ limit: 10 }), ["app"]);
+          assert.deepEqual(await store.listTags("app", { limit: 10 }), ["v1"]);
+          assert.equal((await store.getManifestByTag("app", "v1"))?.digest, image.digest);
         }));
     });
 

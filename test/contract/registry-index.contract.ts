@@ -165,6 +165,10 @@ export function registryIndexContract(name: string, makeStores: () => Promise<Re
               { name: "a", tags: 2, bytes: 150, sharedBytes: 100, signed: false },
               { name: "b", tags: 1, bytes: 100, sharedBytes: 100, signed: true },
               { name: "c", tags: 1, bytes: 0, sharedBytes: 0, signed: true },
+              { name: "a", tags: 2, bytes: 150, sharedBytes: 100, signed: false, pulls: 0 },
+              { name: "b", tags: 1, bytes: 100, sharedBytes: 100, signed: true, pulls: 0 },
+              { name: "c", tags: 1, bytes: 0, sharedBytes: 0, signed: true, pulls: 0 },
+              { name: "d", tags: 0, bytes: 7, sharedBytes: 0, signed: false, pulls: 0 },
             ],
             "d holds no manifest: it is not listed",
           );
@@ -187,14 +191,196 @@ export function registryIndexContract(name: string, makeStores: () => Promise<Re
           assert.deepEqual(
             records?.map(({ updatedAt: _, ...rest }) => rest),
             [
-              { tag: "a", digest: two.digest, mediaType: MediaType.OciIndex },
-              { tag: "b", digest: one.digest, mediaType: MediaType.OciManifest },
-              { tag: "c", digest: one.digest, mediaType: MediaType.OciManifest },
+              { tag: "a", digest: two.digest, mediaType: MediaType.OciIndex, pulls: 0 },
+              { tag: "b", digest: one.digest, mediaType: MediaType.OciManifest, pulls: 0 },
+              { tag: "c", digest: one.digest, mediaType: MediaType.OciManifest, pulls: 0 },
             ],
           );
           assert.ok(records!.every((record) => record.updatedAt > 0));
           await metadata.putManifest("empty", manifest("untagged"));
           assert.deepEqual(await index.listTagRecords("empty"), []);
+        }));
+
+      test("listManifestEntries: every manifest, tagged or not, with push time, subject and children", () =>
+        withStores(async ({ metadata, index }) => {
+          assert.equal(await index.listManifestEntries("nope"), undefined);
+          const amd64 = manifest("amd64");
+          const arm64 = manifest("arm64");
+          const list = manifest("list", {
+            mediaType: MediaType.OciIndex,
+            children: [arm64.digest, amd64.digest],
+          });
+          const signature = manifest("sig", { subject: list.digest, artifactType: "application/x-sig" });
+          const before = Date.now();
+          for (const record of [amd64, arm64, signature]) await metadata.putManifest("r", record);
+          await metadata.putManifest("r", list, "latest");
+          const entries = await index.listManifestEntries("r");
+          const expected = [
+            { digest: amd64.digest, mediaType: MediaType.OciManifest, children: [], pulls: 0 },
+            { digest: arm64.digest, mediaType: MediaType.OciManifest, children: [], pulls: 0 },
+            {
+              digest: list.digest,
+              mediaType: MediaType.OciIndex,
+              children: [amd64.digest, arm64.digest].sort(),
+              pulls: 0,
+            },
+            {
+              digest: signature.digest,
+              mediaType: MediaType.OciManifest,
+              subject: list.digest,
+              children: [],
+              pulls: 0,
+            },
+          ].sort((a, b) => (a.digest < b.digest ? -1 : 1));
+          assert.deepEqual(
+            entries?.map(({ pushedAt: _, ...rest }) => rest),
+            expected,
+          );
+          assert.ok(
+            entries!.every((entry) => entry.pushedAt >= before - 1000 && entry.pushedAt <= Date.now()),
+          );
+        }));
+    });
+
+    describe("pull statistics (written by MetadataStore.recordPulls)", () => {
+      const pulls = (
+        manifests: [string, string, number, number][],
+        tags: [string, string, number][] = [],
+      ) => ({
+        manifests: manifests.map(([repository, digest, count, lastPulledAt]) => ({
+          repository,
+          digest: digest as ReturnType<typeof blob>,
+          pulls: count,
+          lastPulledAt,
+        })),
+        tags: tags.map(([repository, tag, lastPulledAt]) => ({ repository, tag, lastPulledAt })),
+      });
+
+      test("counts add up and the latest time wins, in tag records, summaries, manifest entries and stats", () =>
+        withStores(async ({ metadata, index }) => {
+          const image = manifest("image");
+          const other = manifest("other");
+          await metadata.putManifest("app", image, "v1");
+          await metadata.putManifest("app", image, "stable");
+          await metadata.putManifest("app", other, "v2");
+          await metadata.putManifest("quiet", manifest("quiet"), "v1");
+          await metadata.recordPulls(pulls([["app", image.digest, 3, 5_000]], [["app", "v1", 5_000]]));
+          // An older batch (written late) adds its count but does not move the time back.
+          await metadata.recordPulls(
+            pulls(
+              [
+                ["app", image.digest, 2, 4_000],
+                ["app", other.digest, 1, 6_000],
+              ],
+              [["app", "v1", 1_000]],
+            ),
+          );
+          const tags = await index.listTagRecords("app");
+          assert.deepEqual(
+            tags?.map(({ tag, pulls: count, lastPulledAt }) => ({ tag, pulls: count, lastPulledAt })),
+            [
+              { tag: "stable", pulls: 5, lastPulledAt: 5_000 },
+              { tag: "v1", pulls: 5, lastPulledAt: 5_000 },
+              { tag: "v2", pulls: 1, lastPulledAt: 6_000 },
+            ],
+          );
+          const summaries = await index.repositorySummaries();
+          assert.deepEqual(
+            summaries.map(({ name, pulls: count, lastPulledAt }) => ({ name, pulls: count, lastPulledAt })),
+            [
+              { name: "app", pulls: 6, lastPulledAt: 6_000 },
+              { name: "quiet", pulls: 0, lastPulledAt: undefined },
+            ],
+          );
+          const entries = await index.listManifestEntries("app");
+          const byDigest = new Map(entries?.map((entry) => [entry.digest, entry]));
+          assert.equal(byDigest.get(image.digest)?.pulls, 5);
+          assert.equal(byDigest.get(image.digest)?.lastPulledAt, 5_000);
+          assert.equal((await index.stats()).lastPulledAt, 6_000);
+          assert.equal(
+            (await index.listTagRecords("quiet"))?.[0]?.lastPulledAt,
+            undefined,
+            "never pulled: no time",
+          );
+        }));
+
+      test("a tag's last pull is the later of a pull by its name and a pull of its manifest", () =>
+        withStores(async ({ metadata, index }) => {
+          const image = manifest("image");
+          await metadata.putManifest("app", image, "by-name");
+          await metadata.putManifest("app", image, "by-digest");
+          await metadata.recordPulls(pulls([["app", image.digest, 1, 2_000]], [["app", "by-name", 9_000]]));
+          const tags = await index.listTagRecords("app");
+          assert.deepEqual(
+            tags?.map(({ tag, lastPulledAt }) => [tag, lastPulledAt]),
+            [
+              ["by-digest", 2_000],
+              ["by-name", 9_000],
+            ],
+          );
+        }));
+
+      test("statistics of a manifest or tag that does not exist are dropped", () =>
+        withStores(async ({ metadata, index }) => {
+          const image = manifest("image");
+          await metadata.putManifest("app", image, "v1");
+          await metadata.recordPulls(
+            pulls(
+              [
+                ["app", manifest("never pushed").digest, 4, 1_000],
+                ["nowhere", image.digest, 4, 1_000],
+              ],
+              [
+                ["app", "no-such-tag", 1_000],
+                ["nowhere", "v1", 1_000],
+              ],
+            ),
+          );
+          await metadata.recordPulls(pulls([]));
+          assert.equal(await metadata.repositoryExists("nowhere"), false, "no repository is made");
+          assert.deepEqual(
+            (await index.repositorySummaries()).map((s) => [s.name, s.pulls]),
+            [["app", 0]],
+          );
+          assert.equal((await index.listTagRecords("app"))?.[0]?.lastPulledAt, undefined);
+          assert.equal((await index.stats()).lastPulledAt, undefined);
+        }));
+
+      test("deleting a tag removes its pull time; deleting a manifest removes its statistics and its tags'", () =>
+        withStores(async ({ metadata, index }) => {
+          const image = manifest("image");
+          const kept = manifest("kept");
+          await metadata.putManifest("app", image, "a");
+          await metadata.putManifest("app", image, "b");
+          await metadata.putManifest("app", kept, "c");
+          await metadata.recordPulls(
+            pulls(
+              [
+                ["app", image.digest, 2, 3_000],
+                ["app", kept.digest, 1, 1_000],
+              ],
+              [
+                ["app", "a", 3_000],
+                ["app", "c", 1_000],
+              ],
+            ),
+          );
+          await metadata.deleteTag("app", "a");
+          // Pushed again, the tag starts without the old name's pull time (its manifest's remains).
+          await metadata.putManifest("app", kept, "a");
+          assert.equal((await index.listTagRecords("app"))?.find((t) => t.tag === "a")?.lastPulledAt, 1_000);
+          await metadata.deleteManifest("app", image.digest);
+          await metadata.putManifest("app", image, "b");
+          const tags = await index.listTagRecords("app");
+          assert.deepEqual(
+            tags?.map(({ tag, pulls: count, lastPulledAt }) => [tag, count, lastPulledAt]),
+            [
+              ["a", 1, 1_000],
+              ["b", 0, undefined],
+              ["c", 1, 1_000],
+            ],
+          );
+          assert.equal((await index.repositorySummaries())[0]?.pulls, 1);
         }));
     });
   });

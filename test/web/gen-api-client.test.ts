@@ -44,7 +44,7 @@ describe("gen-api-client", () => {
     const params = listTags.slice(0, listTags.indexOf("requestBody"));
     assert.match(params, /path: \{[^}]*id: string;[^}]*name: string;/s);
     assert.match(params, /query\?: \{/);
-    assert.match(params, /sort\?: "name" \| "created" \| "size";/);
+    assert.match(params, /sort\?: "name" \| "created" \| "size" \| "pulled";/);
     assert.match(params, /pageSize\?: number;/);
   });
 

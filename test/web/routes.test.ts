@@ -47,6 +47,8 @@ describe("web routes", () => {
       "/storage/a/b",
       "/account",
       "/account/tokens/x",
+      "/admin",
+      "/admin/retention/x",
       "/r/%E0%A4%A",
     ]) {
       assert.equal(parseRoute(path).view, "not_found", path);
@@ -69,6 +71,7 @@ describe("web routes", () => {
         { view: "manifest", registryId: "local", name: "app", digest: "sha256:0123" },
       ],
       [href.storage("local"), { view: "storage", registryId: "local" }],
+      [href.retention(), { view: "retention" }],
     ] as const;
     for (const [link, route] of cases) assert.deepEqual(parseRoute(link), route, link);
     assert.equal(href.repository("local", "team/app"), "/r/local/team/app");

@@ -36,6 +36,8 @@ function repositorySummary(repo: RepositoryInfo): RepositorySummary {
     sizeBytes: repo.sizeBytes ?? null,
     updatedAt: iso(repo.updatedAt),
     signed: repo.signed ?? null,
+    pulls: repo.pulls ?? null,
+    lastPulledAt: iso(repo.lastPulledAt),
   };
 }
 
@@ -80,8 +82,12 @@ export class RepositoryQueries {
     if (query.sort === "name") {
       if (desc) filtered.reverse(); // the source lists by name already
     } else {
-      const key =
-        query.sort === "size" ? (r: RepositoryInfo) => r.sizeBytes : (r: RepositoryInfo) => r.updatedAt;
+      const keys = {
+        size: (r: RepositoryInfo) => r.sizeBytes,
+        updated: (r: RepositoryInfo) => r.updatedAt,
+        pulled: (r: RepositoryInfo) => r.lastPulledAt,
+      };
+      const key = keys[query.sort];
       filtered.sort((a, b) => compareNullable(key(a), key(b), desc) || compareText(a.name, b.name));
     }
     const pageItems = pageOf(filtered, query);
@@ -123,6 +129,8 @@ export class RepositoryQueries {
       ),
       readme: about.readme,
       description: about.description,
+      pulls: info?.pulls ?? null,
+      lastPulledAt: iso(info?.lastPulledAt),
       pullReference: `${source.pullHost}/${name}`,
       pullCommands: pullCommands(source.pullHost, name, reference, source.plainHttp),
     };

@@ -5,7 +5,7 @@
 import type { TagPage, TagQuery, TagSummary } from "../api-schemas.ts";
 import { CatalogError, type TagInfo } from "../source.ts";
 import type { DigestSummaries, TagDigestSummary } from "./digest-summaries.ts";
-import { compareNullable, compareText, pageOf } from "./listing.ts";
+import { compareNullable, compareText, iso, pageOf } from "./listing.ts";
 import type { RegistryDirectory } from "./registry-directory.ts";
 import type { RegistryReads } from "./registry-reads.ts";
 import { severities, type WatcherOverlay } from "./watcher-overlay.ts";
@@ -42,6 +42,11 @@ export class TagQueries {
     let summaries: Map<string, TagDigestSummary> | undefined;
     if (query.sort === "name") {
       filtered.sort((a, b) => compareText(a.tag, b.tag) * (desc ? -1 : 1));
+    } else if (query.sort === "pulled") {
+      // Known from the tag list itself (the local registry); unknown times sort last.
+      filtered.sort(
+        (a, b) => compareNullable(a.lastPulledAt, b.lastPulledAt, desc) || compareText(a.tag, b.tag),
+      );
     } else {
       if (!source.local && filtered.length > REMOTE_SORT_LIMIT) {
         throw new CatalogError(
@@ -65,7 +70,10 @@ export class TagQueries {
       );
       page = page.map((t) => {
         const digest = digests.get(t.tag);
-        return digest && digest !== t.digest ? { ...t, digest, mediaType: undefined } : t;
+        // Moved: what the list said of the old digest (media type, pulls) is not the new one's.
+        return digest && digest !== t.digest
+          ? { ...t, digest, mediaType: undefined, pulls: undefined, lastPulledAt: undefined }
+          : t;
       });
       // A tag moved since its list was cached: the summaries made for sorting are out of date.
       if (summaries && page.some((t) => summaries?.get(t.tag)?.digest !== t.digest)) summaries = undefined;
@@ -86,6 +94,8 @@ export class TagQueries {
           created: summary?.created ?? null,
           vulnerabilities:
             image?.vulnerabilities && image.digest === digest ? severities(image.vulnerabilities) : null,
+          pulls: tag.pulls ?? null,
+          lastPulledAt: iso(tag.lastPulledAt),
         };
       }),
       total: filtered.length,

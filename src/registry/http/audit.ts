@@ -7,6 +7,9 @@
  * Events: push = manifest PUT, pull = manifest GET (not HEAD, which only checks), delete =
  * manifest, tag or blob DELETE. Successes, and refusals by access rules (403 DENIED) as
  * outcome "denied"; 401s are left out (every client meets one before it sends credentials).
+ * retention = a tag or manifest deleted by a retention run (src/registry/lifecycle/retention.ts):
+ * `user` and `client` are whoever started the run (`client` "scheduler" for scheduled runs),
+ * `requestId` the run's request (or the run id), and `policy` and `reason` say why.
  *
  * Written to a file (config `audit.file`, relative to the data directory) with O_APPEND, lines
  * batched per event-loop turn into one write; with `audit.sync` each batch is fdatasynced
@@ -37,7 +40,7 @@ export type AuditConfig = z.infer<typeof AuditSchema>;
 
 export interface AuditEvent {
   time: string;
-  action: "push" | "pull" | "delete";
+  action: "push" | "pull" | "delete" | "retention";
   outcome: "success" | "denied";
   user: string | null;
   repository: string;
@@ -46,13 +49,16 @@ export interface AuditEvent {
   client: string;
   status: number;
   requestId: string;
+  /** Retention events: the policy that deleted, and its reason. */
+  policy?: string;
+  reason?: string;
 }
 
 /** The event a finished request makes, or undefined when it is none of push, pull, delete. */
 export function auditEventOf(ctx: RequestContext, status: number, now = new Date()): AuditEvent | undefined {
   if (ctx.route !== "manifest" && ctx.route !== "blob") return undefined;
   const method = ctx.req.method ?? "GET";
-  let action: AuditEvent["action"];
+  let action: "push" | "pull" | "delete";
   if (method === "DELETE") action = "delete";
   else if (ctx.route !== "manifest") return undefined;
   else if (method === "PUT") action = "push";

@@ -37,6 +37,7 @@ import { parseAccept } from "../../oci/media-types.ts";
 import { blobReadBuffers } from "../../util/buffer-pool.ts";
 import type { MetricsRegistry } from "../../util/prometheus.ts";
 import type { Page } from "../metadata/metadata-store.ts";
+import type { PullRecorder } from "../pull-stats.ts";
 import { type ContentRange, type Registry, uploadRangeHeaders } from "../registry.ts";
 import type { AuditLog } from "./audit.ts";
 import { V2Metrics } from "./v2-metrics.ts";
@@ -58,10 +59,17 @@ export interface V2ModuleOptions {
   metrics: MetricsRegistry;
   /** Push, pull and delete events, when the audit log is on. */
   audit?: AuditLog;
+  /** Counts each manifest GET answered 200 (pull statistics), when they are kept. */
+  pulls?: PullRecorder;
 }
 
 export function createV2Module(options: V2ModuleOptions): Module {
-  const api = new V2Api(options.registry, new V2Metrics(options.metrics, options.registry), options.access);
+  const api = new V2Api(
+    options.registry,
+    new V2Metrics(options.metrics, options.registry),
+    options.access,
+    options.pulls,
+  );
   const repository =
     (action: Action) =>
     (ctx: RequestContext): AccessRecord[] => [repositoryAccess(pathParam(ctx, "name"), action)];
@@ -173,11 +181,13 @@ class V2Api {
   readonly #registry: Registry;
   readonly #metrics: V2Metrics;
   readonly #access: AccessController;
+  readonly #pulls: PullRecorder | undefined;
 
-  constructor(registry: Registry, metrics: V2Metrics, access: AccessController) {
+  constructor(registry: Registry, metrics: V2Metrics, access: AccessController, pulls?: PullRecorder) {
     this.#registry = registry;
     this.#metrics = metrics;
     this.#access = access;
+    this.#pulls = pulls;
   }
 
   async catalog(ctx: RequestContext): Promise<void> {
@@ -243,6 +253,8 @@ class V2Api {
       return;
     }
     this.#metrics.manifestPulls.inc();
+    // A tag never contains ":", a digest always does.
+    this.#pulls?.record(name, manifest.digest, reference.includes(":") ? undefined : reference);
     ctx.res.end(manifest.content);
   }
 

@@ -87,6 +87,15 @@ export interface UploadSession {
 }
 
 /**
+ * Pull statistics gathered in memory since the last write (src/registry/pull-stats.ts): GETs per
+ * manifest, and the latest GET by each tag name. Times are epoch ms.
+ */
+export interface PullBatch {
+  manifests: { repository: string; digest: Digest; pulls: number; lastPulledAt: number }[];
+  tags: { repository: string; tag: string; lastPulledAt: number }[];
+}
+
+/**
  * What the registry knows besides blob bytes: repositories, tags, manifests, referrers,
  * which repository may read which blob, and upload sessions. Every write is one transaction.
  * Async so a PostgreSQL backend fits the same seam. Every implementation runs
@@ -141,8 +150,9 @@ export interface MetadataStore {
   /** The digest a tag points at, without reading the manifest. */
   resolveTag(repository: string, tag: string): Promise<Digest | undefined>;
   getManifestByDigest(repository: string, digest: Digest): Promise<StoredManifest | undefined>;
-  /** Deletes a manifest, the tags pointing at it and its referrer entry. */
+  /** Deletes a manifest, the tags pointing at it and its referrer entry, with their pull statistics. */
   deleteManifest(repository: string, digest: Digest): Promise<boolean>;
+  /** Deletes a tag and its pull statistics. */
   deleteTag(repository: string, tag: string): Promise<boolean>;
   /** Tags in lexical order; undefined when the repository does not exist. */
   listTags(repository: string, page: Page): Promise<string[] | undefined>;
@@ -171,6 +181,14 @@ export interface MetadataStore {
   storageUsage(repositories: string[]): Promise<number>;
   /** Repositories that hold this digest, as a linked blob or as a manifest, each once. */
   repositoriesHolding(digest: Digest): Promise<string[]>;
+
+  /**
+   * Adds a batch of pull statistics in one transaction: counts add up, the last pull time is the
+   * latest seen. Entries for a manifest or tag that no longer exists are dropped (it was deleted
+   * between the pull and the write), so statistics only ever describe what is there. Read back
+   * through RegistryIndex (tag records, repository summaries, manifest records).
+   */
+  recordPulls(batch: PullBatch): Promise<void>;
 
   createUpload(session: UploadSession): Promise<void>;
   getUpload(id: string): Promise<UploadSession | undefined>;

@@ -8,6 +8,8 @@ export interface StorageStats {
   blobs: number;
   /** Bytes of distinct blobs, each counted once however many repositories link it. */
   blobBytes: number;
+  /** Epoch ms of the latest recorded pull anywhere; absent before the first. */
+  lastPulledAt?: number;
 }
 
 /** One repository as the catalogue lists it (see RegistryIndex.repositorySummaries). */
@@ -26,6 +28,10 @@ export interface RepositorySummaryRecord {
    * in cosign's tag scheme (`sha256-<hex>.sig`).
    */
   signed: boolean;
+  /** Pulls of the repository's manifests (those still there). */
+  pulls: number;
+  /** Epoch ms of the latest pull of any of its manifests; undefined when never pulled. */
+  lastPulledAt?: number;
 }
 
 /** A tag with what it points at (see RegistryIndex.listTagRecords). */
@@ -36,6 +42,28 @@ export interface TagRecord {
   mediaType: string;
   /** Epoch ms when the tag was last set. */
   updatedAt: number;
+  /** Pulls of the manifest the tag points at, by any tag or by digest. */
+  pulls: number;
+  /**
+   * Epoch ms of the latest pull of this tag by name or of its manifest by digest (clients such as
+   * containerd resolve a tag with HEAD and GET by digest); undefined when neither was pulled.
+   */
+  lastPulledAt?: number;
+}
+
+/** A manifest with what retention decides on (see RegistryIndex.listManifestEntries). */
+export interface ManifestEntry {
+  digest: Digest;
+  mediaType: string;
+  /** Epoch ms when the manifest was first stored. */
+  pushedAt: number;
+  /** The manifest it refers to (a signature, an SBOM), when it has one. */
+  subject?: Digest;
+  /** Manifests an index lists. */
+  children: Digest[];
+  pulls: number;
+  /** Epoch ms of the latest pull by digest or through a tag; undefined when never pulled. */
+  lastPulledAt?: number;
 }
 
 /**
@@ -45,7 +73,7 @@ export interface TagRecord {
  * interfaces over one file), so a write through the MetadataStore is visible here as soon as
  * it resolved. The figures are exact, not estimates: the local catalogue source uses `stats()`
  * as the version of its cache, so every added or removed repository, manifest, tag or blob
- * must change it.
+ * must change it, and so must a pull recorded later than the latest so far (`lastPulledAt`).
  *
  * Kept apart from MetadataStore so the data model a backend must get right for /v2 stays small,
  * and these queries can be shaped for reporting (aggregates, summary tables) on their own.
@@ -58,4 +86,6 @@ export interface RegistryIndex {
   repositorySummaries(): Promise<RepositorySummaryRecord[]>;
   /** Every tag of a repository, by tag; undefined for a repository that does not exist. */
   listTagRecords(repository: string): Promise<TagRecord[] | undefined>;
+  /** Every manifest of a repository, tagged or not, by digest; undefined for an unknown repository. */
+  listManifestEntries(repository: string): Promise<ManifestEntry[] | undefined>;
 }

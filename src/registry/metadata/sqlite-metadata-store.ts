@@ -7,6 +7,7 @@ import type {
   ManifestReferences,
   MetadataStore,
   Page,
+  PullBatch,
   ReferenceProblem,
   ReferrerDescriptor,
   RequiredReferences,
@@ -15,7 +16,13 @@ import type {
   SweepResult,
   UploadSession,
 } from "./metadata-store.ts";
-import type { RegistryIndex, RepositorySummaryRecord, StorageStats, TagRecord } from "./registry-index.ts";
+import type {
+  ManifestEntry,
+  RegistryIndex,
+  RepositorySummaryRecord,
+  StorageStats,
+  TagRecord,
+} from "./registry-index.ts";
 
 export interface SqliteOptions {
   /** `full` fsyncs every commit (survives power loss); `normal` survives a process crash only. */
@@ -261,7 +268,15 @@ export class SqliteMetadataStore implements MetadataStore, RegistryIndex {
         .sql("DELETE FROM manifests WHERE repository = ? AND digest = ?")
         .run(repository, digest);
       if (Number(removed.changes) === 0) return false;
+      this.#file
+        .sql(
+          "DELETE FROM tag_pulls WHERE repository = ? AND tag IN (SELECT tag FROM tags WHERE repository = ? AND digest = ?)",
+        )
+        .run(repository, repository, digest);
       this.#file.sql("DELETE FROM tags WHERE repository = ? AND digest = ?").run(repository, digest);
+      this.#file
+        .sql("DELETE FROM manifest_pulls WHERE repository = ? AND digest = ?")
+        .run(repository, digest);
       this.#file
         .sql("DELETE FROM manifest_references WHERE repository = ? AND manifest = ?")
         .run(repository, digest);
@@ -270,8 +285,13 @@ export class SqliteMetadataStore implements MetadataStore, RegistryIndex {
   }
 
   async deleteTag(repository: string, tag: string): Promise<boolean> {
-    const removed = this.#file.sql("DELETE FROM tags WHERE repository = ? AND tag = ?").run(repository, tag);
-    return Number(removed.changes) > 0;
+    return this.#file.transaction(() => {
+      const removed = this.#file
+        .sql("DELETE FROM tags WHERE repository = ? AND tag = ?")
+        .run(repository, tag);
+      this.#file.sql("DELETE FROM tag_pulls WHERE repository = ? AND tag = ?").run(repository, tag);
+      return Number(removed.changes) > 0;
+    });
   }
 
   async listTags(repository: string, page: Page): Promise<string[] | undefined> {
@@ -348,11 +368,13 @@ export class SqliteMetadataStore implements MetadataStore, RegistryIndex {
       const removeReferences = this.#file.sql(
         "DELETE FROM manifest_references WHERE repository = ? AND manifest = ?",
       );
+      const removePulls = this.#file.sql("DELETE FROM manifest_pulls WHERE repository = ? AND digest = ?");
       for (let pass = 0; pass < 1000; pass++) {
         const removed = removeManifests.all(repository, before) as Row[];
         if (removed.length === 0) break;
         for (const row of removed) {
           removeReferences.run(repository, row.digest as string);
+          removePulls.run(repository, row.digest as string);
           result.manifests.push({ repository, digest: row.digest as Digest, size: Number(row.size) });
         }
       }
@@ -463,6 +485,29 @@ export class SqliteMetadataStore implements MetadataStore, RegistryIndex {
     }
   }
 
+  async recordPulls(batch: PullBatch): Promise<void> {
+    if (batch.manifests.length === 0 && batch.tags.length === 0) return;
+    this.#file.transaction(() => {
+      // INSERT … SELECT finds no row for a manifest or tag deleted since the pull: nothing is added.
+      const manifest = this.#file.sql(
+        `INSERT INTO manifest_pulls (repository, digest, pulls, last_pulled_at)
+         SELECT repository, digest, ?, ? FROM manifests WHERE repository = ? AND digest = ?
+         ON CONFLICT (repository, digest) DO UPDATE SET pulls = pulls + excluded.pulls,
+           last_pulled_at = MAX(last_pulled_at, excluded.last_pulled_at)`,
+      );
+      for (const entry of batch.manifests) {
+        manifest.run(entry.pulls, entry.lastPulledAt, entry.repository, entry.digest);
+      }
+      const tag = this.#file.sql(
+        `INSERT INTO tag_pulls (repository, tag, last_pulled_at)
+         SELECT repository, tag, ? FROM tags WHERE repository = ? AND tag = ?
+         ON CONFLICT (repository, tag) DO UPDATE SET
+           last_pulled_at = MAX(last_pulled_at, excluded.last_pulled_at)`,
+      );
+      for (const entry of batch.tags) tag.run(entry.lastPulledAt, entry.repository, entry.tag);
+    });
+  }
+
   async createUpload(session: UploadSession): Promise<void> {
     this.#file
       .sql("INSERT INTO uploads (id, repository, created_at) VALUES (?, ?, ?)")
@@ -497,13 +542,17 @@ export class SqliteMetadataStore implements MetadataStore, RegistryIndex {
 
   async stats(): Promise<StorageStats> {
     const count = (sql: string) => Number(Object.values(this.#file.sql(sql).get() ?? { n: 0 })[0] ?? 0);
-    return {
+    const stats: StorageStats = {
       repositories: count("SELECT COUNT(DISTINCT repository) FROM manifests"),
       manifests: count("SELECT COUNT(*) FROM manifests"),
       tags: count("SELECT COUNT(*) FROM tags"),
       blobs: count("SELECT COUNT(*) FROM blobs"),
       blobBytes: count("SELECT COALESCE(SUM(size), 0) FROM blobs"),
     };
+    // One step down manifest_pulls_by_time.
+    const lastPulledAt = count("SELECT COALESCE(MAX(last_pulled_at), 0) FROM manifest_pulls");
+    if (lastPulledAt > 0) stats.lastPulledAt = lastPulledAt;
+    return stats;
   }
 
   async repositorySummaries(): Promise<RepositorySummaryRecord[]> {
@@ -522,7 +571,9 @@ export class SqliteMetadataStore implements MetadataStore, RegistryIndex {
            (EXISTS (SELECT 1 FROM manifests m WHERE m.repository = r.name AND m.subject IS NOT NULL
                      AND (m.artifact_type LIKE '%signature%' OR m.artifact_type LIKE '%cosign%sig%'))
             OR EXISTS (SELECT 1 FROM tags t WHERE t.repository = r.name AND t.tag >= 'sha256-' AND t.tag < 'sha256.'
-                     AND t.tag LIKE 'sha256-%.sig')) AS signed
+                     AND t.tag LIKE 'sha256-%.sig')) AS signed,
+           (SELECT COALESCE(SUM(p.pulls), 0) FROM manifest_pulls p WHERE p.repository = r.name) AS pulls,
+           (SELECT MAX(p.last_pulled_at) FROM manifest_pulls p WHERE p.repository = r.name) AS pulled
          FROM repositories r WHERE EXISTS (SELECT 1 FROM manifests m WHERE m.repository = r.name)
          ORDER BY r.name`,
       )
@@ -534,9 +585,11 @@ export class SqliteMetadataStore implements MetadataStore, RegistryIndex {
         bytes: Number(row.bytes),
         sharedBytes: Number(row.shared),
         signed: Number(row.signed) === 1,
+        pulls: Number(row.pulls),
       };
       const updated = Number(row.updated);
       if (updated > 0) record.updatedAt = updated;
+      if (row.pulled !== null) record.lastPulledAt = Number(row.pulled);
       return record;
     });
   }
@@ -545,21 +598,55 @@ export class SqliteMetadataStore implements MetadataStore, RegistryIndex {
     if (!(await this.repositoryExists(repository))) return undefined;
     // One JSON array built by SQLite (see #jsonArray): for 10,000 tags several times faster than
     // a row object each.
-    const list = this.#jsonArray<[string, Digest, string, number]>(
-      `SELECT json_group_array(json_array(tag, digest, media_type, updated_at)) AS list FROM (
-         SELECT t.tag, t.digest, m.media_type, t.updated_at FROM tags t
+    const list = this.#jsonArray<[string, Digest, string, number, number, number | null]>(
+      `SELECT json_group_array(json_array(tag, digest, media_type, updated_at, pulls, pulled)) AS list FROM (
+         SELECT t.tag, t.digest, m.media_type, t.updated_at, COALESCE(p.pulls, 0) AS pulls,
+           NULLIF(MAX(COALESCE(p.last_pulled_at, 0), COALESCE(tp.last_pulled_at, 0)), 0) AS pulled
+         FROM tags t
          JOIN manifests m ON m.repository = t.repository AND m.digest = t.digest
+         LEFT JOIN manifest_pulls p ON p.repository = t.repository AND p.digest = t.digest
+         LEFT JOIN tag_pulls tp ON tp.repository = t.repository AND tp.tag = t.tag
          WHERE t.repository = ? ORDER BY t.tag)`,
       repository,
     );
-    const records = list.map(([tag, digest, mediaType, updatedAt]) => ({
-      tag,
-      digest,
-      mediaType,
-      updatedAt,
-    }));
+    const records = list.map(([tag, digest, mediaType, updatedAt, pulls, pulled]) => {
+      const record: TagRecord = { tag, digest, mediaType, updatedAt, pulls };
+      if (pulled !== null) record.lastPulledAt = pulled;
+      return record;
+    });
     // Aggregate order is not guaranteed (see #jsonList); sorting sorted input is a linear pass.
     return records.sort((a, b) => (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));
+  }
+
+  async listManifestEntries(repository: string): Promise<ManifestEntry[] | undefined> {
+    if (!(await this.repositoryExists(repository))) return undefined;
+    const list = this.#jsonArray<
+      [Digest, string, number, Digest | null, string | null, number, number | null]
+    >(
+      `SELECT json_group_array(json_array(digest, media_type, created_at, subject, children, pulls, pulled)) AS list FROM (
+         SELECT m.digest, m.media_type, m.created_at, m.subject,
+           (SELECT json_group_array(r.digest) FROM manifest_references r
+             WHERE r.repository = m.repository AND r.manifest = m.digest AND r.kind = 'manifest') AS children,
+           COALESCE(p.pulls, 0) AS pulls, p.last_pulled_at AS pulled
+         FROM manifests m
+         LEFT JOIN manifest_pulls p ON p.repository = m.repository AND p.digest = m.digest
+         WHERE m.repository = ? ORDER BY m.digest)`,
+      repository,
+    );
+    return list
+      .map(([digest, mediaType, pushedAt, subject, children, pulls, pulled]) => {
+        const entry: ManifestEntry = {
+          digest,
+          mediaType,
+          pushedAt,
+          children: (JSON.parse(children ?? "[]") as Digest[]).sort(),
+          pulls,
+        };
+        if (subject !== null) entry.subject = subject;
+        if (pulled !== null) entry.lastPulledAt = pulled;
+        return entry;
+      })
+      .sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
   }
 }
 

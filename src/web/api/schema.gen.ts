@@ -293,6 +293,24 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/api/admin/retention": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Retention policies, their schedule, the next and the last run (administrators) */
+    get: operations["getRetention"];
+    put?: never;
+    /** Dry-run (default) or run the retention policies: per repository, what goes and why */
+    post: operations["runRetention"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
 }
 
 export type webhooks = Record<string, never>;
@@ -357,6 +375,10 @@ export interface components {
       updatedAt: string | null;
       /** @description a signature among the referrers of a tag; null when unknown */
       signed: boolean | null;
+      /** @description manifest GETs counted by the registry; null when it does not tell */
+      pulls: number | null;
+      /** @description the latest of those; null when never pulled or unknown */
+      lastPulledAt: string | null;
     };
     "RepositoryPage": {
       items: components["schemas"]["RepositorySummary"][];
@@ -377,6 +399,10 @@ export interface components {
       /** @description bytes of the distinct blobs stored in the repository (layers, configs, attached artifacts), each counted once however many tags share it */
       sizeBytes: number | null;
       updatedAt: string | null;
+      /** @description manifest GETs counted by the registry; null when it does not tell */
+      pulls: number | null;
+      /** @description the latest of those; null when never pulled or unknown */
+      lastPulledAt: string | null;
       /** @description from an OCI annotation or a README artifact among the referrers */
       readme: string | null;
       /** @description when there is no README: the org.opencontainers.image.description label of the image config (of the tag the README is looked for on; for an index, its first platform), to be shown as plain text */
@@ -419,6 +445,10 @@ export interface components {
       platforms: components["schemas"]["TagPlatform"][];
       created: string | null;
       vulnerabilities: components["schemas"]["SeverityCounts"] | null;
+      /** @description GETs of the tag's manifest (by any tag or digest); null when unknown */
+      pulls: number | null;
+      /** @description the latest GET of this tag, or of its manifest by digest; null when never pulled or unknown */
+      lastPulledAt: string | null;
     };
     "TagPage": {
       items: components["schemas"]["TagSummary"][];
@@ -585,6 +615,99 @@ export interface components {
       repository: string;
       changes: components["schemas"]["TagHistoryEntry"][];
     };
+    "RetentionTagDecision": {
+      tag: string;
+      digest: string;
+      action: "keep" | "delete";
+      /** @description e.g. "among the 5 newest", "pushed 40d ago (more than 1w)" */
+      reason: string;
+      /** @description real runs, deletions only: what happened */
+      outcome?: "deleted" | "skipped" | "failed";
+      /** @description why a deletion was skipped or failed */
+      error?: string;
+    };
+    "RetentionManifestDecision": {
+      digest: string;
+      action: "delete";
+      reason: string;
+      /** @description real runs, deletions only: what happened */
+      outcome?: "deleted" | "skipped" | "failed";
+      /** @description why a deletion was skipped or failed */
+      error?: string;
+    };
+    "RetentionPlan": {
+      repository: string;
+      /** @description the policy that governs the repository (the first whose globs match) */
+      policy: string;
+      /** @description every tag, by name */
+      tags: components["schemas"]["RetentionTagDecision"][];
+      /** @description in the order a run deletes them */
+      manifests: components["schemas"]["RetentionManifestDecision"][];
+    };
+    "RetentionRun": {
+      id: string;
+      dryRun: boolean;
+      trigger: "api" | "schedule";
+      user: string | null;
+      policies: string[];
+      /** @description ISO-8601 time */
+      startedAt: string;
+      /** @description ISO-8601 time */
+      finishedAt: string;
+      summary: {
+        repositories: number;
+        tagsKept: number;
+        tagsDeleted: number;
+        manifestsDeleted: number;
+        skipped: number;
+        failed: number;
+      };
+    };
+    "RetentionResult": {
+      id: string;
+      dryRun: boolean;
+      trigger: "api" | "schedule";
+      user: string | null;
+      policies: string[];
+      /** @description ISO-8601 time */
+      startedAt: string;
+      /** @description ISO-8601 time */
+      finishedAt: string;
+      summary: {
+        repositories: number;
+        tagsKept: number;
+        tagsDeleted: number;
+        manifestsDeleted: number;
+        skipped: number;
+        failed: number;
+      };
+      repositories: components["schemas"]["RetentionPlan"][];
+    };
+    "RetentionStatus": {
+      /** @description 5-field cron, UTC */
+      schedule: string;
+      scheduled: boolean;
+      /** @description false: only dry runs (storage.deleteEnabled) */
+      deleteEnabled: boolean;
+      nextRun: string | null;
+      policies: {
+        name: string;
+        repositories: string[];
+        schedule: string | null;
+        keepLast: number | null;
+        sortBy: "pushed" | "semver";
+        /** @description e.g. "7d"; null when not set */
+        keepPushedWithin: string | null;
+        /** @description e.g. "7d"; null when not set */
+        keepPulledWithin: string | null;
+        keepTags: string[];
+        deleteTags: string[];
+        protectedTags: string[];
+        /** @description e.g. "7d"; null when not set */
+        deleteUntaggedAfter: string | null;
+      }[];
+      lastRun: components["schemas"]["RetentionRun"] | null;
+    };
   };
   responses: never;
   parameters: never;
@@ -722,7 +845,8 @@ export interface operations {
         updatedWithin?: string;
         /** @description only signed (true) or unsigned (false) repositories */
         signed?: "true" | "false";
-        sort?: "name" | "size" | "updated";
+        /** @description pulled: by last pull time */
+        sort?: "name" | "size" | "updated" | "pulled";
         order?: "asc" | "desc";
         page?: number;
         pageSize?: number;
@@ -869,7 +993,8 @@ export interface operations {
       query?: {
         /** @description substring of the tag, case-insensitive */
         q?: string;
-        sort?: "name" | "created" | "size";
+        /** @description pulled: by last pull time */
+        sort?: "name" | "created" | "size" | "pulled";
         order?: "asc" | "desc";
         page?: number;
         pageSize?: number;
@@ -1487,6 +1612,116 @@ export interface operations {
       };
       /** @description no such registry, repository, tag or manifest */
       404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description internal error */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Retention policies, their schedule, the next and the last run (administrators) */
+  "getRetention": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description policies and runs */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["RetentionStatus"];
+        };
+      };
+      /** @description authentication required */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description not allowed (e.g. deleting on a remote registry) */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description internal error */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Dry-run (default) or run the retention policies: per repository, what goes and why */
+  "runRetention": {
+    parameters: {
+      query?: {
+        /** @description false: delete what the plan says */
+        dryRun?: "true" | "false";
+        /** @description only this policy (repeatable) */
+        policy?: string;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description the plan, or the run's result */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["RetentionResult"];
+        };
+      };
+      /** @description bad request (a parameter is named in the message) */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description authentication required */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description not allowed (e.g. deleting on a remote registry) */
+      403: {
         headers: {
           [name: string]: unknown;
         };

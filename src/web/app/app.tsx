@@ -5,11 +5,12 @@
  */
 import { Component, type ErrorInfo, type ReactNode, useEffect, useRef } from "react";
 import { Account } from "./account.tsx";
-import { Link, type Route, useLocation } from "./router.tsx";
+import { href, Link, type Route, useLocation } from "./router.tsx";
 import { NotFoundView } from "./views/not-found.tsx";
 import { RegistriesView } from "./views/registries.tsx";
 import { RepositoriesView } from "./views/repositories.tsx";
 import { RepositoryView } from "./views/repository.tsx";
+import { RetentionView } from "./views/retention.tsx";
 import { StorageView } from "./views/storage.tsx";
 import { TagView } from "./views/tag.tsx";
 import { TokensView } from "./views/tokens.tsx";
@@ -32,6 +33,8 @@ function View({ route }: { route: Route }) {
       return <StorageView registryId={route.registryId} />;
     case "tokens":
       return <TokensView />;
+    case "retention":
+      return <RetentionView />;
     default:
       return <NotFoundView path={route.path} />;
   }
@@ -80,7 +83,8 @@ export function App() {
   const mainRef = useRef<HTMLElement>(null);
   const firstRender = useRef(true);
   const view = location.route.view;
-  const section = view === "storage" ? "storage" : view === "tokens" ? "account" : "registries";
+  const section =
+    view === "storage" || view === "retention" ? view : view === "tokens" ? "account" : "registries";
 
   // Only a change of view moves focus; changing filters (query string) keeps it in the control.
   // biome-ignore lint/correctness/useExhaustiveDependencies: runs on pathname changes only
@@ -116,6 +120,11 @@ export function App() {
             <li>
               <Link href="/storage" aria-current={section === "storage" ? "page" : undefined}>
                 Storage
+              </Link>
+            </li>
+            <li>
+              <Link href={href.retention()} aria-current={section === "retention" ? "page" : undefined}>
+                Retention
               </Link>
             </li>
           </ul>

@@ -106,6 +106,12 @@ export const registryStorageQuery = (id: string, page: number, pageSize: number)
     placeholderData: keepPreviousData,
   });
 
+export const retentionQuery = () =>
+  queryOptions({
+    queryKey: ["retention"],
+    queryFn: ({ signal }) => call(api.GET("/api/admin/retention", { signal })),
+  });
+
 /** After a resync or a delete: everything cached about the registry, and the lists that count it. */
 export async function invalidateRegistry(client: QueryClient, id: string): Promise<void> {
   await Promise.all([

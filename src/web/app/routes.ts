@@ -9,6 +9,7 @@
  *   /r/<id>/<name…>/-/manifest/<digest> manifest by digest
  *   /storage, /storage/<id>             storage                      (?page)
  *   /account/tokens                     the signed-in user's personal access tokens
+ *   /admin/retention                    retention policies, dry run and run (administrators)
  */
 
 export type Route =
@@ -19,6 +20,7 @@ export type Route =
   | { view: "manifest"; registryId: string; name: string; digest: string }
   | { view: "storage"; registryId: string | null }
   | { view: "tokens" }
+  | { view: "retention" }
   | { view: "not_found"; path: string };
 
 function decode(segment: string): string | undefined {
@@ -35,6 +37,9 @@ export function parseRoute(pathname: string): Route {
   if (decoded.some((part) => part === undefined)) return { view: "not_found", path: pathname };
   const segments = decoded as string[];
   if (segments.length === 0) return { view: "registries" };
+  if (segments.length === 2 && segments[0] === "admin" && segments[1] === "retention") {
+    return { view: "retention" };
+  }
   if (segments[0] === "storage" && segments.length <= 2) {
     return { view: "storage", registryId: segments[1] ?? null };
   }
@@ -74,6 +79,7 @@ export const href = {
     `/r/${enc(registryId)}/${encName(name)}/-/manifest/${enc(digest)}`,
   storage: (registryId?: string) => (registryId ? `/storage/${enc(registryId)}` : "/storage"),
   tokens: () => "/account/tokens",
+  retention: () => "/admin/retention",
 };
 
 export function queryString(query?: Record<string, string | undefined>): string {

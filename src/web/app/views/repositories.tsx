@@ -13,7 +13,7 @@ import { repositoriesQuery } from "../queries.ts";
 import { href, Link, updateQuery, useLocation } from "../router.tsx";
 import { Breadcrumbs, intParam, oneOf, Pagination, RegistryBanner, useRegistry } from "./shared.tsx";
 
-const SORTS = ["name", "size", "updated"] as const;
+const SORTS = ["name", "size", "updated", "pulled"] as const;
 const ORDERS = ["asc", "desc"] as const;
 const UPDATED = ["", "24h", "7d", "30d", "90d"] as const;
 const SIGNED = ["", "true", "false"] as const;
@@ -100,6 +100,7 @@ export function RepositoriesView({ registryId }: { registryId: string }) {
               ["name", "Name"],
               ["size", "Size"],
               ["updated", "Last update"],
+              ["pulled", "Last pulled"],
             ]}
           />
           <SelectParam
@@ -228,6 +229,12 @@ function RepositoryTable({
             <th scope="col" aria-sort={ariaSort("updated")}>
               Updated
             </th>
+            <th scope="col" className="num hide-narrow">
+              Pulls
+            </th>
+            <th scope="col" aria-sort={ariaSort("pulled")}>
+              Last pulled
+            </th>
             <th scope="col" className="hide-narrow">
               Signature
             </th>
@@ -244,6 +251,10 @@ function RepositoryTable({
               <td className="num">{formatBytes(repo.sizeBytes)}</td>
               <td>
                 <TimeText iso={repo.updatedAt} />
+              </td>
+              <td className="num hide-narrow">{formatCount(repo.pulls)}</td>
+              <td>
+                <TimeText iso={repo.lastPulledAt} />
               </td>
               <td className="hide-narrow">
                 <SignedText signed={repo.signed} />
@@ -277,6 +288,12 @@ function RepositoryGrid({ registryId, items }: { registryId: string; items: Repo
               <dt>Updated</dt>
               <dd>
                 <TimeText iso={repo.updatedAt} />
+              </dd>
+            </div>
+            <div>
+              <dt>Last pulled</dt>
+              <dd>
+                <TimeText iso={repo.lastPulledAt} />
               </dd>
             </div>
             <div>

@@ -40,7 +40,7 @@ import { Breadcrumbs, oneOf, RegistryBanner, useRegistry } from "./shared.tsx";
 
 const TAG_PAGE = 500;
 const ROW_HEIGHT = 44;
-const TAG_SORTS = ["name", "created", "size"] as const;
+const TAG_SORTS = ["name", "created", "size", "pulled"] as const;
 const ORDERS = ["asc", "desc"] as const;
 
 export function RepositoryView({ registryId, name }: { registryId: string; name: string }) {
@@ -98,6 +98,14 @@ export function RepositoryView({ registryId, name }: { registryId: string; name:
                 <dt>Namespace</dt>
                 <dd>{detail.data.namespace ?? "—"}</dd>
               </div>
+              {detail.data.pulls !== null && (
+                <div>
+                  <dt>Pulls</dt>
+                  <dd>
+                    {formatCount(detail.data.pulls)}, last <TimeText iso={detail.data.lastPulledAt} />
+                  </dd>
+                </div>
+              )}
             </dl>
             <h3 className="small-heading">Pull</h3>
             <div className="commands">
@@ -147,6 +155,7 @@ export function RepositoryView({ registryId, name }: { registryId: string; name:
               ["name", "Name"],
               ["created", "Created"],
               ["size", "Size"],
+              ["pulled", "Last pulled"],
             ]}
           />
           <SelectParam
@@ -402,7 +411,7 @@ function TagsTable({
   const padTop = firstRow ? firstRow.start - ROW_HEIGHT : 0;
   const padBottom = lastRow ? virtualizer.getTotalSize() - lastRow.end : 0;
   const failed = more.find((page) => page.isError);
-  const columns = canDelete ? 8 : 6;
+  const columns = canDelete ? 9 : 7;
   // "Select all" only when every matching tag is loaded: selecting rows never seen is a trap.
   const everyTag = first.data.items.length === total ? first.data.items.map((t) => t.tag) : null;
   const allSelected = everyTag?.every((tag) => selected.has(tag)) ?? false;
@@ -457,6 +466,7 @@ function TagsTable({
             <col className="col-size" />
             <col className="col-platforms" />
             <col className="col-created" />
+            <col className="col-pulled" />
             <col className="col-vulns" />
             {canDelete && <col className="col-actions" />}
           </colgroup>
@@ -491,6 +501,9 @@ function TagsTable({
               </th>
               <th scope="col" data-fit="created">
                 <span>Created</span>
+              </th>
+              <th scope="col" data-fit="pulled">
+                <span>Last pulled</span>
               </th>
               <th scope="col" data-fit="vulns">
                 <span>Vulnerabilities</span>
@@ -554,6 +567,18 @@ function TagsTable({
                       </td>
                       <td data-fit="created">
                         <TimeText iso={tag.created} />
+                      </td>
+                      <td
+                        className="cell-pulled"
+                        data-fit="pulled"
+                        title={tag.pulls === null ? undefined : `${formatCount(tag.pulls)} pulls`}
+                      >
+                        <span>
+                          <TimeText iso={tag.lastPulledAt} />
+                          {tag.pulls !== null && (
+                            <span className="visually-hidden">, {formatCount(tag.pulls)} pulls</span>
+                          )}
+                        </span>
                       </td>
                       <td data-fit="vulns">
                         <VulnerabilityBadges counts={tag.vulnerabilities} />

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { coerceSemVer, compareSemVer, parseSemVer } from "../../src/watcher/semver.ts";
+import { coerceSemVer, compareSemVer, parseSemVer } from "../../src/util/semver.ts";
 
 function cmp(a: string, b: string): number {
   const x = parseSemVer(a);
