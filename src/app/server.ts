@@ -78,8 +78,8 @@ export interface ServerOverrides {
   webRoot?: string;
   /** The clock of rate limits and the failed-login lockout (tests move it by hand). */
   limitsNow?: () => number;
-  /** Time of retention plans and schedules (tests move a fake one). */
-  retentionClock?: CronClock;
+  /** Time of retention plans and of the retention and GC schedules (tests move a fake one). */
+  scheduleClock?: CronClock;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -192,6 +192,7 @@ export async function startServer(
       config: config.gc,
       logger: logger.child({ component: "gc" }),
       metrics,
+      clock: overrides.scheduleClock,
     });
     const scrub = new ScrubService({ registry, logger: logger.child({ component: "scrub" }), metrics });
 
@@ -227,7 +228,7 @@ export async function startServer(
       config: config.retention ?? RetentionSchema.parse({}),
       logger: logger.child({ component: "retention" }),
       audit: audit?.enabled ? audit : undefined,
-      clock: overrides.retentionClock,
+      clock: overrides.scheduleClock,
     });
     if (retention.config.policies.length > 0 && !config.storage.deleteEnabled) {
       logger.warn("retention policies are configured but storage.deleteEnabled is false: only dry runs work");
@@ -237,8 +238,6 @@ export async function startServer(
     const router = new Router();
     const modules: Module[] = [
       createStatusModule({ registry, version: VERSION, routes: () => router.routes }),
-      createV2Module({ registry, access: gate.access, metrics, audit: audit?.enabled ? audit : undefined }),
-      createPolicyApiModule({ registry, metrics }),
       createV2Module({
         registry,
         access: gate.access,
@@ -246,6 +245,7 @@ export async function startServer(
         audit: audit?.enabled ? audit : undefined,
         pulls,
       }),
+      createPolicyApiModule({ registry, metrics }),
       ...(auth ? auth.modules : [createOpenSessionModule()]),
       createWatchApiModule({
         watcher,
@@ -318,6 +318,10 @@ export async function startServer(
       logger.info("watching", { entries: watcher.entries.map((entry) => entry.name) });
     }
     if (config.storage.deleteEnabled) retention.start();
+    gc.startSchedule();
+    if (gc.nextRun !== undefined) {
+      logger.info("garbage collection scheduled", { nextRun: new Date(gc.nextRun).toISOString() });
+    }
     if (retention.nextRun !== undefined) {
       logger.info("retention scheduled", { nextRun: new Date(retention.nextRun).toISOString() });
     }

@@ -12,6 +12,8 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { blobPath } from "../../src/registry/layout.ts";
 import type { GcRun } from "../../src/registry/lifecycle/gc-service.ts";
+import { FakeClock } from "../helpers/fake-clock.ts";
+import { waitFor } from "../helpers/wait.ts";
 import {
   digestOf,
   http,
@@ -299,6 +301,37 @@ test("pushes and deletes racing repeated runs: no acknowledged image loses a byt
     assert.ok(total > 0);
     assert.equal(left, 0, `${left} of ${total} deleted bytes still on disk`);
     assert.ok(live.size > 50, `${live.size} images live, ${refusedPushes} pushes refused`);
+  } finally {
+    await server.cleanup();
+  }
+});
+
+test("the schedule runs collection at its time, on the injected clock", async () => {
+  const clock = new FakeClock("2025-06-01T00:00:00Z");
+  const server = await startServer({
+    scheduleClock: clock,
+    config: { gc: { gracePeriod: 0, schedule: "0 3 * * *" } },
+  });
+  try {
+    const image = await pushImage(server, "gc/scheduled", "v1");
+    assert.equal((await http(server, "DELETE", `/v2/gc/scheduled/manifests/${image.digest}`)).status, 202);
+    const before = (await http(server, "GET", "/api/admin/gc")).json<{
+      config: { nextRun: string; schedule: string };
+    }>();
+    assert.deepEqual(before.config.schedule, "0 3 * * *");
+    assert.equal(before.config.nextRun, "2025-06-01T03:00:00.000Z");
+    await clock.advanceTo("2025-06-01T03:00:00Z");
+    const run = await waitFor(
+      async () =>
+        (await http(server, "GET", "/api/admin/gc"))
+          .json<{ runs: GcRun[] }>()
+          .runs.find((r) => r.status !== "running"),
+      { what: "the scheduled run" },
+    );
+    assert.equal(run.trigger, "schedule");
+    assert.equal(run.removed!.blobs, 2);
+    const after = (await http(server, "GET", "/api/admin/gc")).json<{ config: { nextRun: string } }>();
+    assert.equal(after.config.nextRun, "2025-06-02T03:00:00.000Z");
   } finally {
     await server.cleanup();
   }

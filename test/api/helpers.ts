@@ -68,6 +68,8 @@ export interface TestServerOptions extends ServerOverrides {
 export function testServerConfig(options: TestServerOptions, dataDir: string, port = 0): ReestrConfig {
   const config = ConfigSchema.parse({
     ...options.config,
+    // No nightly collection racing a test's own runs unless the test asks for a schedule.
+    gc: { schedule: "off", ...(options.config?.gc as Record<string, unknown> | undefined) },
     host: "127.0.0.1",
     port,
     dataDir,

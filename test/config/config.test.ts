@@ -51,7 +51,7 @@ describe("loadConfig", () => {
         reserve: 16 * 1024 * 1024,
         pullStats: true,
       },
-      gc: { untagged: false, gracePeriod: 3_600_000 },
+      gc: { untagged: false, gracePeriod: 3_600_000, schedule: "0 3 * * *" },
       shutdownTimeout: 30_000,
     });
   });
@@ -91,7 +91,7 @@ describe("loadConfig", () => {
         reserve: { percent: 1 },
         pullStats: true,
       },
-      gc: { untagged: false, gracePeriod: 3_600_000 },
+      gc: { untagged: false, gracePeriod: 3_600_000, schedule: "0 3 * * *" },
       shutdownTimeout: 5000,
     });
   });

@@ -515,7 +515,7 @@ describe("the schedule", () => {
   test("runs the policies at the scheduled time, on the injected clock", async () => {
     const clock = new FakeClock("2025-06-01T00:00:00Z");
     const server = await startServer({
-      retentionClock: clock,
+      scheduleClock: clock,
       config: { retention: { schedule: "0 4 * * *", policies: [{ keepLast: 1 }] } },
     });
     try {

@@ -191,13 +191,18 @@ describe("web catalogue polish in chromium", {
             client: cell.clientWidth,
           })),
       );
-      const box = await page
-        .locator("section.virtual-scroll")
-        .evaluate((element) => ({ scroll: element.scrollWidth, client: element.clientWidth }));
+      const box = await page.locator("section.virtual-scroll").evaluate((element) => ({
+        scroll: element.scrollWidth,
+        client: element.clientWidth,
+        columns: [...element.querySelectorAll("col")].map(
+          (col) => `${col.className}:${col.getBoundingClientRect().width}`,
+        ),
+      }));
       return {
         cells,
         clipped: cells.filter((cell) => cell.scroll > cell.client),
         sideways: box.scroll > box.client,
+        box,
       };
     };
     try {
@@ -209,7 +214,11 @@ describe("web catalogue polish in chromium", {
       );
       assert.ok(usual.cells.some((cell) => cell.text === "47 minutes ago"));
       assert.deepEqual(usual.clipped, [], "cells whose content is cut");
-      assert.equal(usual.sideways, false, "the tags box scrolls sideways although the room was there");
+      assert.equal(
+        usual.sideways,
+        false,
+        `the tags box scrolls sideways although the room was there: ${JSON.stringify(usual.box)}`,
+      );
       await checkAxe("polish-wide-tags");
       // The widest rows there are: the columns still show everything; the box scrolls instead.
       rows = {

@@ -16,7 +16,7 @@ import type { Module } from "../../http/module.ts";
 import { formatDuration } from "../../util/duration.ts";
 import type { GcService } from "../lifecycle/gc-service.ts";
 
-export function createGcApiModule(options: { gc: GcService; nextRun?: () => Date | undefined }): Module {
+export function createGcApiModule(options: { gc: GcService }): Module {
   const { gc } = options;
   return {
     name: "gc",
@@ -31,8 +31,8 @@ export function createGcApiModule(options: { gc: GcService; nextRun?: () => Date
             config: {
               untagged: gc.config.untagged,
               gracePeriod: formatDuration(gc.config.gracePeriod),
-              schedule: gc.config.schedule ?? null,
-              nextRun: options.nextRun?.()?.toISOString() ?? null,
+              schedule: gc.config.schedule === "off" ? null : gc.config.schedule,
+              nextRun: gc.nextRun === undefined ? null : new Date(gc.nextRun).toISOString(),
             },
             running: gc.running ?? null,
             runs: gc.history(),

@@ -5,6 +5,7 @@
  * ./gc.ts.
  */
 import { z } from "zod";
+import { type CronClock, CronExpression, type CronJob, parseCron, startCronJob } from "../../util/cron.ts";
 import { Duration, formatDuration } from "../../util/duration.ts";
 import type { Logger } from "../../util/logger.ts";
 import type { Counter, Histogram, MetricsRegistry } from "../../util/prometheus.ts";
@@ -17,8 +18,12 @@ export const GcConfigSchema = z
     untagged: z.boolean().default(false),
     /** Nothing committed, linked or pushed more recently than this is touched. */
     gracePeriod: Duration.prefault("1h"),
-    /** When to run on its own: a cron expression (minute hour day-of-month month day-of-week). */
-    schedule: z.string().min(1).optional(),
+    /**
+     * When to run on its own: a cron expression in UTC (minute hour day-of-month month
+     * day-of-week), nightly at 03:00 by default (a run only removes what nothing references, so
+     * it is safe to have on, as zot has); "off" for runs only when asked.
+     */
+    schedule: z.union([z.literal("off"), CronExpression]).default("0 3 * * *"),
   })
   .strict();
 
@@ -84,8 +89,18 @@ export class GcService {
   #nextId = 1;
   #running: { run: GcRun; done: Promise<GcRun> } | undefined;
   readonly #stop = new AbortController();
+  #job: CronJob | undefined;
+  readonly #clock: CronClock | undefined;
 
-  constructor(options: { registry: Registry; config: GcConfig; logger: Logger; metrics: MetricsRegistry }) {
+  constructor(options: {
+    registry: Registry;
+    config: GcConfig;
+    logger: Logger;
+    metrics: MetricsRegistry;
+    /** Time of the schedule (tests pass a fake clock they move by hand). */
+    clock?: CronClock;
+  }) {
+    this.#clock = options.clock;
     this.#registry = options.registry;
     this.#config = options.config;
     this.#logger = options.logger;
@@ -104,6 +119,30 @@ export class GcService {
 
   get config(): GcConfig {
     return this.#config;
+  }
+
+  /** When the schedule runs next (epoch ms); undefined without a schedule or once stopped. */
+  get nextRun(): number | undefined {
+    return this.#job?.nextRun;
+  }
+
+  /**
+   * Starts the configured schedule (nothing without one). A scheduled time that finds a run in
+   * progress (one asked for through the API) is skipped: runs never overlap.
+   */
+  startSchedule(): void {
+    if (this.#config.schedule === "off" || this.#job) return;
+    this.#job = startCronJob(
+      parseCron(this.#config.schedule, "gc.schedule"),
+      async () => {
+        const { done, started } = this.start({ trigger: "schedule" });
+        if (started) await done;
+      },
+      {
+        clock: this.#clock,
+        onError: (error) => this.#logger.error("scheduled garbage collection failed", { err: error }),
+      },
+    );
   }
 
   /** The run in progress, if any. */
@@ -191,6 +230,7 @@ export class GcService {
    * stores consistent, and the next run finishes the job.
    */
   async close(): Promise<void> {
+    this.#job?.stop();
     this.#stop.abort(new Error("the server is shutting down"));
     await this.#running?.done;
   }
