@@ -39,6 +39,8 @@ interface Figures {
   blobsAfter: number;
   gcSeconds: number;
   gcPeakRssMiB: number;
+  /** The registry server's resident set just before the collection. */
+  serverRssMiB: number;
   baseline: { requestsPerSecond: number; p99Ms: number };
   during: { requestsPerSecond: number; p99Ms: number; requests: number; errors: number };
 }
@@ -165,6 +167,7 @@ async function benchReestr(images: SmallImage[]): Promise<Figures> {
     log("reestr: baseline GET load…");
     const base = await baseline(target, kept);
     log("reestr: collecting with the GET load running…");
+    const serverRssMiB = Math.round(((server.rssKiB() ?? 0) / 1024) * 10) / 10;
     const rss = rssSampler(() => server.rssKiB());
     const started = await target.request("POST", "/api/admin/gc");
     expectStatus("POST /api/admin/gc", started, 202);
@@ -198,6 +201,7 @@ async function benchReestr(images: SmallImage[]): Promise<Figures> {
       blobsAfter,
       gcSeconds: gcMs / 1000,
       gcPeakRssMiB: peak,
+      serverRssMiB,
       baseline: base,
       during,
     };
@@ -217,6 +221,7 @@ async function benchDistribution(images: SmallImage[]): Promise<Figures> {
     const blobsBefore = await countBlobFiles(blobsDir);
     log("distribution: baseline GET load…");
     const base = await baseline(target, kept);
+    const serverRssMiB = Math.round(((server.rssKiB() ?? 0) / 1024) * 10) / 10;
     target.close();
     // Offline: Distribution's collector needs the registry stopped (docs: "read-only or not running").
     await server.stop();
@@ -247,6 +252,7 @@ async function benchDistribution(images: SmallImage[]): Promise<Figures> {
       blobsAfter,
       gcSeconds,
       gcPeakRssMiB: peak,
+      serverRssMiB,
       baseline: base,
       during: { requestsPerSecond: 0, p99Ms: Number.NaN, requests: 0, errors: 0 },
     };
@@ -316,6 +322,6 @@ if (json) {
     process.stdout.write(`${row.map((cell, c) => cell.padEnd(widths[c]!)).join("  ")}\n`);
   process.stdout.write(
     `\nreestr keeps ${((reestr.during.requestsPerSecond / reestr.baseline.requestsPerSecond) * 100).toFixed(0)} % of its manifest GET throughput while collecting; ` +
-      `GC time ratio is distribution ÷ reestr, RSS ratio reestr ÷ distribution (GC process).\n`,
+      `GC time ratio is distribution ÷ reestr (Distribution's collector runs with the registry stopped); RSS ratio reestr ÷ distribution.\n`,
   );
 }

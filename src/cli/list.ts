@@ -1,4 +1,4 @@
-import { forEachLimit } from "../client/concurrency.ts";
+import { forEachLimit } from "../util/concurrency.ts";
 import { isRegistryClientError } from "../client/errors.ts";
 import { DEFAULT_URL, parseRegistryArgs, printJson } from "./args.ts";
 import type { Command } from "./command.ts";

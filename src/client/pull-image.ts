@@ -9,7 +9,7 @@ import { walkImage } from "../image/walk.ts";
 import { isDigest } from "../oci/digest.ts";
 import type { Descriptor } from "../oci/manifest.ts";
 import type { Platform } from "../oci/platform.ts";
-import { forEachLimit } from "./concurrency.ts";
+import { forEachLimit } from "../util/concurrency.ts";
 import type { TransferEvent, TransferSummary } from "./push-image.ts";
 import type { RegistryClient } from "./registry-client.ts";
 

@@ -7,7 +7,7 @@ import { isNondistributable } from "../image/oci-layout.ts";
 import type { ImageSource } from "../image/source.ts";
 import { walkImage } from "../image/walk.ts";
 import type { Descriptor } from "../oci/manifest.ts";
-import { forEachLimit } from "./concurrency.ts";
+import { forEachLimit } from "../util/concurrency.ts";
 import type { PushBlobResult, RegistryClient } from "./registry-client.ts";
 
 export type TransferEvent =

@@ -24,7 +24,7 @@
  * signal's reason, so no request outlives the pass.
  */
 
-import { forEachLimit } from "../client/concurrency.ts";
+import { forEachLimit } from "../util/concurrency.ts";
 import { RegistryClientError } from "../client/errors.ts";
 import { type ManifestResponse, RegistryClient } from "../client/registry-client.ts";
 import { type Digest, digestOf, isDigest, parseDigest } from "../oci/digest.ts";

@@ -14,7 +14,7 @@ import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { makeSmallImage, type SmallImage } from "../../bench/oci.ts";
 import { runScan } from "../../src/cli/scan.ts";
-import { forEachLimit } from "../../src/client/concurrency.ts";
+import { forEachLimit } from "../../src/util/concurrency.ts";
 import { RegistryClient } from "../../src/client/registry-client.ts";
 import { ScanEngine } from "../../src/watcher/engine.ts";
 import { parseRegistrySpec, type RegistrySpecInput } from "../../src/watcher/spec.ts";

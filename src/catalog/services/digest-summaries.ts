@@ -3,7 +3,7 @@
  * listings. Summaries are immutable per digest: kept in memory, and for remote registries in
  * the shared cache too; a resync forgets a registry's.
  */
-import { forEachLimit } from "../../client/concurrency.ts";
+import { forEachLimit } from "../../util/concurrency.ts";
 import type { Logger } from "../../util/logger.ts";
 import { LruCache } from "../../util/lru-cache.ts";
 import type { TagPlatform } from "../api-schemas.ts";

@@ -3,7 +3,7 @@
  * caches that spare repeated reads of immutable content: manifests just fetched (to learn a
  * tag's digest) and image configs by digest.
  */
-import { forEachLimit } from "../../client/concurrency.ts";
+import { forEachLimit } from "../../util/concurrency.ts";
 import { LruCache } from "../../util/lru-cache.ts";
 import { blobsOf, type LooseDescriptor, readManifest } from "../manifest-view.ts";
 import type { ManifestContent } from "../source.ts";

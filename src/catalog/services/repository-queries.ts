@@ -2,7 +2,7 @@
  * Repositories as the API lists and shows them: server-side search, filters, sorting and pages
  * over a registry's (cached) repository list, and one repository's detail with its README.
  */
-import { forEachLimit } from "../../client/concurrency.ts";
+import { forEachLimit } from "../../util/concurrency.ts";
 import type { RepositoryDetail, RepositoryPage, RepositoryQuery, RepositorySummary } from "../api-schemas.ts";
 import {
   IMAGE_CONFIG_TYPES,

@@ -3,7 +3,7 @@
  * local registry adds it up in SQL; a remote one is walked (every tag's manifests, bounded by
  * `maxManifests`), in the background after a good probe, and cached for long.
  */
-import { forEachLimit } from "../../client/concurrency.ts";
+import { forEachLimit } from "../../util/concurrency.ts";
 import type { Logger } from "../../util/logger.ts";
 import type { RegistryStorage, StorageOverview, StorageQuery } from "../api-schemas.ts";
 import { readManifest } from "../manifest-view.ts";

@@ -49,9 +49,13 @@
  * replica at a time.
  */
 import type { Digest } from "../../oci/digest.ts";
+import { forEachLimit } from "../../util/concurrency.ts";
 import type { KeyedMutex } from "../../util/keyed-mutex.ts";
 import type { MetadataStore, SweepResult } from "../metadata/metadata-store.ts";
 import type { BlobStore } from "../storage/blob-store.ts";
+
+/** Blob files unlinked at once (they are small requests to the file system's thread pool). */
+const DELETES_IN_FLIGHT = 16;
 
 export interface GcOptions {
   /** Nothing committed, linked or pushed more recently than this is touched. */
@@ -108,11 +112,13 @@ export async function collectGarbage(target: GcTarget, options: GcOptions): Prom
 
   options.onPhase?.("deleting blobs");
   const deleted: GcResult["blobs"] = [];
-  for (const blob of swept.blobs) {
+  // Several unlinks in flight: each waits on the file system (libuv's pool), and under a pull
+  // load one at a time would wait a turn of the event loop each.
+  await forEachLimit(swept.blobs, DELETES_IN_FLIGHT, async (blob) => {
     options.signal?.throwIfAborted();
     if (dryRun) {
       deleted.push(blob);
-      continue;
+      return;
     }
     const gone = await locks.run(`blob:${blob.digest}`, async () => {
       if ((await metadata.blobSize(blob.digest)) !== undefined) return false; // pushed again meanwhile
@@ -120,15 +126,20 @@ export async function collectGarbage(target: GcTarget, options: GcOptions): Prom
       return true;
     });
     if (gone) deleted.push(blob);
-  }
+  });
 
   options.onPhase?.("sweeping stray files");
   const strays: GcResult["strayFiles"] = [];
   const sweptDigests = new Set(swept.blobs.map((blob) => blob.digest));
+  const candidates: Digest[] = [];
   for await (const digest of blobs.list()) {
     options.signal?.throwIfAborted();
     // In a dry run the swept blobs still have their rows and are counted above, not here.
     if (sweptDigests.has(digest) || (await metadata.blobSize(digest)) !== undefined) continue;
+    candidates.push(digest);
+  }
+  await forEachLimit(candidates, DELETES_IN_FLIGHT, async (digest) => {
+    options.signal?.throwIfAborted();
     const stray = await locks.run(`blob:${digest}`, async () => {
       if ((await metadata.blobSize(digest)) !== undefined) return undefined; // committed meanwhile
       const size = (await blobs.stat(digest))?.size;
@@ -137,7 +148,7 @@ export async function collectGarbage(target: GcTarget, options: GcOptions): Prom
       return { digest, size };
     });
     if (stray) strays.push(stray);
-  }
+  });
 
   options.onPhase?.("expiring uploads");
   const uploadsExpired = await target.expireUploads(dryRun);
