@@ -1,5 +1,5 @@
-import { forEachLimit } from "../util/concurrency.ts";
 import { isRegistryClientError } from "../client/errors.ts";
+import { forEachLimit } from "../util/concurrency.ts";
 import { DEFAULT_URL, parseRegistryArgs, printJson } from "./args.ts";
 import type { Command } from "./command.ts";
 

@@ -24,13 +24,13 @@
  * signal's reason, so no request outlives the pass.
  */
 
-import { forEachLimit } from "../util/concurrency.ts";
 import { RegistryClientError } from "../client/errors.ts";
 import { type ManifestResponse, RegistryClient } from "../client/registry-client.ts";
 import { type Digest, digestOf, isDigest, parseDigest } from "../oci/digest.ts";
 import { type Descriptor, type ImageManifest, type ParsedManifest, parseManifest } from "../oci/manifest.ts";
 import { IMAGE_CONFIG_MEDIA_TYPES } from "../oci/media-types.ts";
 import { isAttestation } from "../oci/platform.ts";
+import { forEachLimit } from "../util/concurrency.ts";
 import type { Logger } from "../util/logger.ts";
 import { CredentialsError, type ResolvedCredentials, resolveCredentials } from "./credentials.ts";
 import {
