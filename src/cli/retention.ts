@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import type { RetentionResult } from "../registry/lifecycle/retention.ts";
 import { clientFor, DEFAULT_URL, printJson, registryUrl } from "./args.ts";
 import { type Command, UsageError } from "./command.ts";
 
@@ -24,28 +25,6 @@ Environment:
 Exit status: 0 on success, 1 when the server refused or a deletion failed.
 `;
 
-interface Decision {
-  tag?: string;
-  digest: string;
-  action: "keep" | "delete";
-  reason: string;
-  outcome?: string;
-  error?: string;
-}
-
-interface Plan {
-  repository: string;
-  policy: string;
-  tags: Decision[];
-  manifests: Decision[];
-}
-
-interface Result {
-  dryRun: boolean;
-  summary: Record<string, number>;
-  repositories: Plan[];
-}
-
 interface Status {
   schedule: string;
   scheduled: boolean;
@@ -68,7 +47,7 @@ function table(rows: string[][]): string {
     .join("\n");
 }
 
-function printResult(result: Result, deletionsOnly: boolean): void {
+function printResult(result: RetentionResult, deletionsOnly: boolean): void {
   const rows: string[][] = [["REPOSITORY", "TAG / MANIFEST", "ACTION", "REASON"]];
   for (const plan of result.repositories) {
     for (const decision of [...plan.tags, ...plan.manifests]) {
@@ -76,7 +55,12 @@ function printResult(result: Result, deletionsOnly: boolean): void {
       const action =
         decision.outcome && decision.outcome !== "deleted" ? `${decision.outcome}` : decision.action;
       const reason = decision.error ? `${decision.reason} (${decision.error})` : decision.reason;
-      rows.push([plan.repository, decision.tag ?? decision.digest.slice(0, 19), action, reason]);
+      rows.push([
+        plan.repository,
+        "tag" in decision ? decision.tag : decision.digest.slice(0, 19),
+        action,
+        reason,
+      ]);
     }
   }
   if (rows.length > 1) process.stdout.write(`${table(rows)}\n\n`);
@@ -137,9 +121,9 @@ async function run(argv: string[]): Promise<number> {
       return 1;
     }
     if (values.json) printJson(answer.json);
-    else if (running) printResult(answer.json as Result, values["deletions-only"] ?? false);
+    else if (running) printResult(answer.json as RetentionResult, values["deletions-only"] ?? false);
     else printStatus(answer.json as Status);
-    return running && ((answer.json as Result).summary.failed ?? 0) > 0 ? 1 : 0;
+    return running && ((answer.json as RetentionResult).summary.failed ?? 0) > 0 ? 1 : 0;
   } finally {
     client.close();
   }

@@ -11,7 +11,7 @@
  * runs only those policies. A real run on a registry with `storage.deleteEnabled: false` is
  * refused (403). Runs are one at a time: a POST during a run waits for it.
  */
-import { sendJson } from "../../http/context.ts";
+import { queryFlag, sendJson } from "../../http/context.ts";
 import { badRequest, forbidden } from "../../http/errors.ts";
 import { clientIp } from "../../http/limits.ts";
 import type { Module } from "../../http/module.ts";
@@ -74,11 +74,8 @@ export function createRetentionApiModule({ retention, deleteEnabled }: Retention
         // A run reads every repository (and a real one deletes): limited per caller.
         expensive: true,
         async handle(ctx) {
-          const flag = ctx.query.get("dryRun") ?? "true";
-          if (flag !== "true" && flag !== "false") {
-            throw badRequest(`dryRun: expected true or false, got "${flag.slice(0, 50)}"`);
-          }
-          const dryRun = flag === "true";
+          // Without dryRun=false a POST only plans: deleting takes saying so.
+          const dryRun = queryFlag(ctx, "dryRun", true);
           if (!dryRun && !deleteEnabled) {
             throw forbidden(
               "deletion is disabled on this registry (storage.deleteEnabled: false): only dry runs are possible",

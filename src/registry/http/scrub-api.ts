@@ -11,7 +11,7 @@
  * Both need registry admin; POST is rate-limited as an expensive operation and, from a browser
  * session, needs the CSRF header (the pipeline checks both).
  */
-import { type RequestContext, sendJson } from "../../http/context.ts";
+import { queryFlag, type RequestContext, sendJson } from "../../http/context.ts";
 import { badRequest } from "../../http/errors.ts";
 import type { Module } from "../../http/module.ts";
 import { parseByteSize } from "../../util/size.ts";
@@ -38,7 +38,7 @@ export function createScrubModule(options: { scrub: ScrubService }): Module {
         access: "admin",
         expensive: true,
         async handle(ctx) {
-          const wait = flag(ctx, "wait");
+          const wait = queryFlag(ctx, "wait", false);
           const rate = rateOf(ctx);
           const { run, done, started } = scrub.start({ rateBytesPerSecond: rate });
           if (!wait) return sendJson(ctx, 202, { started, run }, { Location: PATH });
@@ -51,13 +51,6 @@ export function createScrubModule(options: { scrub: ScrubService }): Module {
 }
 
 /** `?wait=true|false` (absent: false); anything else is refused, so a typo never means "no". */
-function flag(ctx: RequestContext, name: string): boolean {
-  const raw = ctx.query.get(name);
-  if (raw === null || /^(false|0|no)$/i.test(raw)) return false;
-  if (/^(true|1|yes)$/i.test(raw)) return true;
-  throw badRequest(`${name}: expected true or false, got "${raw.slice(0, 50)}"`);
-}
-
 function rateOf(ctx: RequestContext): number | undefined {
   const raw = ctx.query.get("rate");
   if (raw === null || raw === "") return undefined;
