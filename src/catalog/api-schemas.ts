@@ -9,6 +9,8 @@
 import { z } from "zod";
 import { HTTP_ERROR_CODES } from "../http/errors.ts";
 import type { Platform } from "../oci/platform.ts";
+import type { GcRun } from "../registry/lifecycle/gc-service.ts";
+import type { ScrubRun } from "../registry/lifecycle/scrub-service.ts";
 import { DurationText } from "../util/duration.ts";
 
 /** Named schemas: each becomes `#/components/schemas/<id>` in the OpenAPI document. */
@@ -505,6 +507,155 @@ export const RetentionRunQuerySchema = z.object({
   policy: z.string().optional().describe("only this policy (repeatable)"),
 });
 
+// ---- garbage collection (/api/admin/gc, src/registry/http/gc-api.ts) -----------------------
+
+const sizedDigest = z.object({ digest: z.string(), size: bytes });
+
+export const GcRunSchema = named(
+  z.object({
+    id: count,
+    trigger: z.enum(["api", "schedule"]),
+    dryRun: z.boolean(),
+    untagged: z.boolean().describe("untagged manifests were collected too"),
+    gracePeriod: z.string().describe('e.g. "1h": nothing newer was touched'),
+    status: z.enum(["running", "succeeded", "failed"]),
+    phase: z
+      .enum(["sweeping metadata", "deleting blobs", "sweeping stray files", "expiring uploads"])
+      .optional()
+      .describe("while running: the current step"),
+    startedAt: timestamp,
+    finishedAt: timestamp.optional(),
+    durationMs: count.optional(),
+    removed: z
+      .object({
+        manifests: count,
+        manifestBytes: bytes,
+        links: count,
+        blobs: count,
+        blobBytes: bytes,
+        repositories: count,
+        strayFiles: count,
+        strayBytes: bytes,
+        uploads: count.describe("expired uploads removed"),
+        bytesFreed: bytes.describe("blob storage freed: blobs and stray files"),
+      })
+      .optional()
+      .describe("once succeeded; in a dry run, what would go"),
+    items: z
+      .object({
+        manifests: z.array(z.object({ repository: z.string(), digest: z.string(), size: bytes })),
+        blobs: z.array(sizedDigest),
+        strayFiles: z.array(sizedDigest).describe("files in the blob store no blob row accounts for"),
+        repositories: z.array(z.string()).describe("repositories left empty and removed"),
+        truncated: z.boolean().describe("a list was cut (1000 entries each at most)"),
+      })
+      .optional()
+      .describe("once succeeded: what went (or would go)"),
+    error: z.string().optional().describe("why the run failed"),
+  }),
+  "GcRun",
+  "One garbage-collection run.",
+);
+
+export const GcStatusSchema = named(
+  z.object({
+    config: z.object({
+      untagged: z.boolean(),
+      gracePeriod: z.string(),
+      schedule: z.string().nullable().describe("5-field cron; null: runs only when asked"),
+      nextRun: nullableTime,
+    }),
+    running: GcRunSchema.nullable(),
+    runs: z.array(GcRunSchema).describe("the last runs, newest first (the running one included)"),
+  }),
+  "GcStatus",
+);
+
+const queryBoolean = z.enum(["true", "false"]);
+
+export const GcRunQuerySchema = z.object({
+  dryRun: queryBoolean.default("false").describe("true: list what would go and change nothing"),
+  wait: queryBoolean.default("false").describe("true: answer 200 once the run has finished"),
+  untagged: queryBoolean.optional().describe("overrides gc.untagged for this run"),
+});
+
+// ---- scrub (/api/admin/scrub, src/registry/http/scrub-api.ts) ----------------------------
+
+export const ScrubResultSchema = named(
+  z.object({
+    startedAt: timestamp,
+    finishedAt: timestamp,
+    durationMs: count,
+    blobsChecked: count,
+    bytesChecked: bytes,
+    manifestsChecked: count,
+    corrupt: z
+      .array(
+        z.object({
+          digest: z.string(),
+          actual: z.string().describe("what the bytes hash to"),
+          size: bytes,
+          quarantined: z.boolean().describe("moved out of the blob store"),
+        }),
+      )
+      .describe("blobs whose bytes do not match their digest"),
+    missing: z
+      .array(
+        z.object({
+          repository: z.string(),
+          manifest: z.string().describe("the manifest that names it"),
+          digest: z.string(),
+          kind: z.enum(["blob", "manifest"]),
+          problem: z.enum(["not linked", "no bytes", "not in repository"]),
+        }),
+      )
+      .describe("references of manifests the registry cannot serve"),
+    unreadable: z.array(z.object({ digest: z.string(), error: z.string() })),
+    counts: z.object({ corrupt: count, missing: count, unreadable: count }).describe("whole counts"),
+    truncated: z.boolean().describe("a list was cut (1000 entries each at most)"),
+  }),
+  "ScrubResult",
+);
+
+export const ScrubRunSchema = named(
+  z.object({
+    id: count,
+    status: z.enum(["running", "succeeded", "failed"]),
+    startedAt: timestamp,
+    rateBytesPerSecond: count.nullable().describe("the read limit; null: none"),
+    progress: z.object({
+      phase: z.enum(["blobs", "manifests"]),
+      blobsChecked: count,
+      bytesChecked: bytes,
+      manifestsChecked: count,
+      corrupt: count,
+      missing: count,
+    }),
+    result: ScrubResultSchema.optional().describe("once succeeded"),
+    error: z.string().optional().describe("why the run failed"),
+  }),
+  "ScrubRun",
+  "One integrity check of every blob and manifest.",
+);
+
+export const ScrubStatusSchema = named(
+  z.object({ running: ScrubRunSchema.nullable(), last: ScrubRunSchema.nullable() }),
+  "ScrubStatus",
+);
+
+export const ScrubStartSchema = named(
+  z.object({
+    started: z.boolean().describe("false: a run was already in progress; `run` is that one"),
+    run: ScrubRunSchema,
+  }),
+  "ScrubStart",
+);
+
+export const ScrubRunQuerySchema = z.object({
+  wait: queryBoolean.default("false").describe("true: answer 200 once the run has finished"),
+  rate: z.string().optional().describe("read at most this many bytes per second (`50MB`, `100MiB`)"),
+});
+
 // ---- query parameters ---------------------------------------------------------------------
 
 const pageNumber = z.coerce.number().int().min(1).default(1);
@@ -542,6 +693,10 @@ export type StorageQuery = z.output<typeof StorageQuerySchema>;
 // ---- types --------------------------------------------------------------------------------
 
 export type ApiError = z.output<typeof ApiErrorSchema>;
+/** `Actual` must fit `Documented`: what a service sends is what the document says (checked by tsc). */
+type Fits<Actual extends Documented, Documented> = Actual;
+export type GcRunBody = Fits<GcRun, z.output<typeof GcRunSchema>>;
+export type ScrubRunBody = Fits<ScrubRun, z.output<typeof ScrubRunSchema>>;
 export type RegistryCapabilities = z.output<typeof RegistryCapabilitiesSchema>;
 export type RegistryStatus = z.output<typeof RegistryStatusSchema>;
 export type RegistrySummary = z.output<typeof RegistrySummarySchema>;

@@ -8,6 +8,9 @@ import { VERSION } from "../version.ts";
 import {
   ApiErrorSchema,
   catalogSchemas,
+  GcRunQuerySchema,
+  GcRunSchema,
+  GcStatusSchema,
   ManifestDetailSchema,
   QuotaListSchema,
   RegistryListSchema,
@@ -20,6 +23,9 @@ import {
   RetentionResultSchema,
   RetentionRunQuerySchema,
   RetentionStatusSchema,
+  ScrubRunQuerySchema,
+  ScrubStartSchema,
+  ScrubStatusSchema,
   ServerStatusSchema,
   StorageOverviewSchema,
   StorageQuerySchema,
@@ -32,6 +38,12 @@ import {
 
 export type HttpMethod = "get" | "post" | "delete";
 
+export interface RouteSuccess {
+  status: number;
+  schema?: z.ZodType;
+  description: string;
+}
+
 export interface RouteDefinition {
   method: HttpMethod;
   /** OpenAPI path template, e.g. `/api/registries/{id}`. */
@@ -42,10 +54,12 @@ export interface RouteDefinition {
   /** Query parameters (a zod object); path parameters come from the template. */
   query?: z.ZodObject;
   /** Success status and body schema (undefined: no body). */
-  success: { status: number; schema?: z.ZodType; description: string };
+  success: RouteSuccess;
+  /** Other success answers (e.g. 200 when asked to wait, 202 otherwise). */
+  alsoSuccess?: RouteSuccess[];
   /** Error statuses this route may answer besides 500. */
   errors: number[];
-  /** Served by another module (status, watch), not by the catalogue module. */
+  /** Served by another module (status, watch, quotas, the admin routes), not by the catalogue module. */
   external?: boolean;
 }
 
@@ -245,6 +259,55 @@ export const CATALOG_ROUTES: readonly RouteDefinition[] = [
     errors: [400, 401, 403],
     external: true,
   },
+  {
+    method: "get",
+    path: "/api/admin/gc",
+    operationId: "getGc",
+    summary: "Garbage collection: its settings, the run in progress and the last runs (administrators)",
+    tag: "admin",
+    success: { status: 200, schema: GcStatusSchema, description: "settings and runs, newest first" },
+    errors: [401, 403],
+    external: true,
+  },
+  {
+    method: "post",
+    path: "/api/admin/gc",
+    operationId: "runGc",
+    summary: "Start a garbage-collection run (or a dry run listing what would go)",
+    tag: "admin",
+    query: GcRunQuerySchema,
+    success: { status: 202, schema: GcRunSchema, description: "started; follow it with GET /api/admin/gc" },
+    alsoSuccess: [{ status: 200, schema: GcRunSchema, description: "with wait=true: the finished run" }],
+    errors: [400, 401, 403, 409],
+    external: true,
+  },
+  {
+    method: "get",
+    path: "/api/admin/scrub",
+    operationId: "getScrub",
+    summary: "The integrity check: the run in progress and the last finished run (administrators)",
+    tag: "admin",
+    success: { status: 200, schema: ScrubStatusSchema, description: "the running and the last run" },
+    errors: [401, 403],
+    external: true,
+  },
+  {
+    method: "post",
+    path: "/api/admin/scrub",
+    operationId: "runScrub",
+    summary:
+      "Check every blob against its digest (quarantining corrupt ones) and every manifest's references",
+    tag: "admin",
+    query: ScrubRunQuerySchema,
+    success: {
+      status: 202,
+      schema: ScrubStartSchema,
+      description: "started, or the run already in progress (started: false)",
+    },
+    alsoSuccess: [{ status: 200, schema: ScrubStartSchema, description: "with wait=true: the finished run" }],
+    errors: [400, 401, 403, 429],
+    external: true,
+  },
 ];
 
 const ERROR_TEXT: Record<number, string> = {
@@ -252,6 +315,8 @@ const ERROR_TEXT: Record<number, string> = {
   401: "authentication required",
   403: "not allowed (e.g. deleting on a remote registry)",
   404: "no such registry, repository, tag or manifest",
+  409: "conflict (e.g. a run is already in progress; it is in error.details)",
+  429: "too many requests (expensive operations are rate-limited per caller)",
   500: "internal error",
   502: "the registry refused our credentials or answered with an error",
   504: "the registry could not be reached",
@@ -317,16 +382,17 @@ function buildDocument(): CatalogOpenApiDocument {
       schema: { type: "string" },
     }));
     if (route.query) parameters.push(...(queryParameters(route.query) as typeof parameters));
-    const responses: Record<string, unknown> = {
-      [String(route.success.status)]: {
-        description: route.success.description,
-        ...(route.success.schema
-          ? { content: { "application/json": { schema: componentRef(route.success.schema) } } }
+    const responses: Record<string, unknown> = {};
+    for (const success of [route.success, ...(route.alsoSuccess ?? [])]) {
+      responses[String(success.status)] = {
+        description: success.description,
+        ...(success.schema
+          ? { content: { "application/json": { schema: componentRef(success.schema) } } }
           : route.operationId === "getOpenApi"
             ? { content: { "application/json": { schema: { type: "object" } } } }
             : {}),
-      },
-    };
+      };
+    }
     for (const status of [...route.errors, 500]) {
       responses[String(status)] = {
         description: ERROR_TEXT[status] ?? "error",

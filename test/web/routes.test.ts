@@ -27,6 +27,10 @@ describe("web routes", () => {
     assert.deepEqual(parseRoute("/storage"), { view: "storage", registryId: null });
     assert.deepEqual(parseRoute("/storage/local"), { view: "storage", registryId: "local" });
     assert.deepEqual(parseRoute(href.tokens()), { view: "tokens" });
+    assert.deepEqual(parseRoute("/admin"), { view: "admin" });
+    assert.deepEqual(parseRoute("/admin/gc"), { view: "gc" });
+    assert.deepEqual(parseRoute("/admin/scrub"), { view: "scrub" });
+    assert.deepEqual(parseRoute("/admin/retention"), { view: "retention" });
   });
 
   it("accepts a repository name given as one encoded segment", () => {
@@ -47,8 +51,11 @@ describe("web routes", () => {
       "/storage/a/b",
       "/account",
       "/account/tokens/x",
-      "/admin",
       "/admin/retention/x",
+      "/admin/gc/1",
+      "/admin/quotas",
+      "/admin/constructor",
+      "/admin/toString",
       "/r/%E0%A4%A",
     ]) {
       assert.equal(parseRoute(path).view, "not_found", path);
@@ -72,6 +79,9 @@ describe("web routes", () => {
       ],
       [href.storage("local"), { view: "storage", registryId: "local" }],
       [href.retention(), { view: "retention" }],
+      [href.admin(), { view: "admin" }],
+      [href.gc(), { view: "gc" }],
+      [href.scrub(), { view: "scrub" }],
     ] as const;
     for (const [link, route] of cases) assert.deepEqual(parseRoute(link), route, link);
     assert.equal(href.repository("local", "team/app"), "/r/local/team/app");

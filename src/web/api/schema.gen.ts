@@ -311,6 +311,42 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/api/admin/gc": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Garbage collection: its settings, the run in progress and the last runs (administrators) */
+    get: operations["getGc"];
+    put?: never;
+    /** Start a garbage-collection run (or a dry run listing what would go) */
+    post: operations["runGc"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/admin/scrub": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The integrity check: the run in progress and the last finished run (administrators) */
+    get: operations["getScrub"];
+    put?: never;
+    /** Check every blob against its digest (quarantining corrupt ones) and every manifest's references */
+    post: operations["runScrub"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
 }
 
 export type webhooks = Record<string, never>;
@@ -707,6 +743,142 @@ export interface components {
         deleteUntaggedAfter: string | null;
       }[];
       lastRun: components["schemas"]["RetentionRun"] | null;
+    };
+    "GcRun": {
+      id: number;
+      trigger: "api" | "schedule";
+      dryRun: boolean;
+      /** @description untagged manifests were collected too */
+      untagged: boolean;
+      /** @description e.g. "1h": nothing newer was touched */
+      gracePeriod: string;
+      status: "running" | "succeeded" | "failed";
+      /** @description while running: the current step */
+      phase?: "sweeping metadata" | "deleting blobs" | "sweeping stray files" | "expiring uploads";
+      /** @description ISO-8601 time */
+      startedAt: string;
+      /** @description ISO-8601 time */
+      finishedAt?: string;
+      durationMs?: number;
+      /** @description once succeeded; in a dry run, what would go */
+      removed?: {
+        manifests: number;
+        manifestBytes: number;
+        links: number;
+        blobs: number;
+        blobBytes: number;
+        repositories: number;
+        strayFiles: number;
+        strayBytes: number;
+        /** @description expired uploads removed */
+        uploads: number;
+        /** @description blob storage freed: blobs and stray files */
+        bytesFreed: number;
+      };
+      /** @description once succeeded: what went (or would go) */
+      items?: {
+        manifests: {
+          repository: string;
+          digest: string;
+          size: number;
+        }[];
+        blobs: {
+          digest: string;
+          size: number;
+        }[];
+        /** @description files in the blob store no blob row accounts for */
+        strayFiles: {
+          digest: string;
+          size: number;
+        }[];
+        /** @description repositories left empty and removed */
+        repositories: string[];
+        /** @description a list was cut (1000 entries each at most) */
+        truncated: boolean;
+      };
+      /** @description why the run failed */
+      error?: string;
+    };
+    "GcStatus": {
+      config: {
+        untagged: boolean;
+        gracePeriod: string;
+        /** @description 5-field cron; null: runs only when asked */
+        schedule: string | null;
+        nextRun: string | null;
+      };
+      running: components["schemas"]["GcRun"] | null;
+      /** @description the last runs, newest first (the running one included) */
+      runs: components["schemas"]["GcRun"][];
+    };
+    "ScrubResult": {
+      /** @description ISO-8601 time */
+      startedAt: string;
+      /** @description ISO-8601 time */
+      finishedAt: string;
+      durationMs: number;
+      blobsChecked: number;
+      bytesChecked: number;
+      manifestsChecked: number;
+      /** @description blobs whose bytes do not match their digest */
+      corrupt: {
+        digest: string;
+        /** @description what the bytes hash to */
+        actual: string;
+        size: number;
+        /** @description moved out of the blob store */
+        quarantined: boolean;
+      }[];
+      /** @description references of manifests the registry cannot serve */
+      missing: {
+        repository: string;
+        /** @description the manifest that names it */
+        manifest: string;
+        digest: string;
+        kind: "blob" | "manifest";
+        problem: "not linked" | "no bytes" | "not in repository";
+      }[];
+      unreadable: {
+        digest: string;
+        error: string;
+      }[];
+      /** @description whole counts */
+      counts: {
+        corrupt: number;
+        missing: number;
+        unreadable: number;
+      };
+      /** @description a list was cut (1000 entries each at most) */
+      truncated: boolean;
+    };
+    "ScrubRun": {
+      id: number;
+      status: "running" | "succeeded" | "failed";
+      /** @description ISO-8601 time */
+      startedAt: string;
+      /** @description the read limit; null: none */
+      rateBytesPerSecond: number | null;
+      progress: {
+        phase: "blobs" | "manifests";
+        blobsChecked: number;
+        bytesChecked: number;
+        manifestsChecked: number;
+        corrupt: number;
+        missing: number;
+      };
+      /** @description once succeeded */
+      result?: components["schemas"]["ScrubResult"];
+      /** @description why the run failed */
+      error?: string;
+    };
+    "ScrubStatus": {
+      running: components["schemas"]["ScrubRun"] | null;
+      last: components["schemas"]["ScrubRun"] | null;
+    };
+    "ScrubStart": {
+      /** @description false: a run was already in progress; `run` is that one */
+      started: boolean;
+      run: components["schemas"]["ScrubRun"];
     };
   };
   responses: never;
@@ -1722,6 +1894,264 @@ export interface operations {
       };
       /** @description not allowed (e.g. deleting on a remote registry) */
       403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description internal error */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Garbage collection: its settings, the run in progress and the last runs (administrators) */
+  "getGc": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description settings and runs, newest first */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["GcStatus"];
+        };
+      };
+      /** @description authentication required */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description not allowed (e.g. deleting on a remote registry) */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description internal error */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Start a garbage-collection run (or a dry run listing what would go) */
+  "runGc": {
+    parameters: {
+      query?: {
+        /** @description true: list what would go and change nothing */
+        dryRun?: "true" | "false";
+        /** @description true: answer 200 once the run has finished */
+        wait?: "true" | "false";
+        /** @description overrides gc.untagged for this run */
+        untagged?: "true" | "false";
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description with wait=true: the finished run */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["GcRun"];
+        };
+      };
+      /** @description started; follow it with GET /api/admin/gc */
+      202: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["GcRun"];
+        };
+      };
+      /** @description bad request (a parameter is named in the message) */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description authentication required */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description not allowed (e.g. deleting on a remote registry) */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description conflict (e.g. a run is already in progress; it is in error.details) */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description internal error */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** The integrity check: the run in progress and the last finished run (administrators) */
+  "getScrub": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description the running and the last run */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ScrubStatus"];
+        };
+      };
+      /** @description authentication required */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description not allowed (e.g. deleting on a remote registry) */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description internal error */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  /** Check every blob against its digest (quarantining corrupt ones) and every manifest's references */
+  "runScrub": {
+    parameters: {
+      query?: {
+        /** @description true: answer 200 once the run has finished */
+        wait?: "true" | "false";
+        /** @description read at most this many bytes per second (`50MB`, `100MiB`) */
+        rate?: string;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description with wait=true: the finished run */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ScrubStart"];
+        };
+      };
+      /** @description started, or the run already in progress (started: false) */
+      202: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ScrubStart"];
+        };
+      };
+      /** @description bad request (a parameter is named in the message) */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description authentication required */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description not allowed (e.g. deleting on a remote registry) */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description too many requests (expensive operations are rate-limited per caller) */
+      429: {
         headers: {
           [name: string]: unknown;
         };

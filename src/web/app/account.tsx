@@ -16,10 +16,13 @@ export const sessionQuery = { queryKey: ["session"], queryFn: fetchSession, stal
  * Before a change on a server with users: refuse early when nobody is signed in. Sending the
  * request anyway would draw the server's Basic challenge, and the browser's own password prompt.
  */
-export async function ensureSignedIn(client: QueryClient): Promise<void> {
+export async function ensureSignedIn(
+  client: QueryClient,
+  message = "Deleting needs a signed-in user",
+): Promise<void> {
   const session = await client.fetchQuery(sessionQuery);
   if (session.authRequired && !session.user) {
-    throw new ApiError(401, "UNAUTHORIZED", "Deleting needs a signed-in user");
+    throw new ApiError(401, "UNAUTHORIZED", message);
   }
 }
 

@@ -3,14 +3,19 @@
  * focus management (after a navigation, focus moves to the new view's heading so keyboard and
  * screen-reader users start at the top of what changed).
  */
+import { useQuery } from "@tanstack/react-query";
 import { Component, type ErrorInfo, type ReactNode, useEffect, useRef } from "react";
 import { Account } from "./account.tsx";
+import { adminAccessQuery, registriesQuery } from "./queries.ts";
 import { href, Link, type Route, useLocation } from "./router.tsx";
+import { AdminView } from "./views/admin.tsx";
+import { GcView } from "./views/gc.tsx";
 import { NotFoundView } from "./views/not-found.tsx";
 import { RegistriesView } from "./views/registries.tsx";
 import { RepositoriesView } from "./views/repositories.tsx";
 import { RepositoryView } from "./views/repository.tsx";
 import { RetentionView } from "./views/retention.tsx";
+import { ScrubView } from "./views/scrub.tsx";
 import { StorageView } from "./views/storage.tsx";
 import { TagView } from "./views/tag.tsx";
 import { TokensView } from "./views/tokens.tsx";
@@ -33,6 +38,12 @@ function View({ route }: { route: Route }) {
       return <StorageView registryId={route.registryId} />;
     case "tokens":
       return <TokensView />;
+    case "admin":
+      return <AdminView />;
+    case "gc":
+      return <GcView />;
+    case "scrub":
+      return <ScrubView />;
     case "retention":
       return <RetentionView />;
     default:
@@ -84,7 +95,20 @@ export function App() {
   const firstRender = useRef(true);
   const view = location.route.view;
   const section =
-    view === "storage" || view === "retention" ? view : view === "tokens" ? "account" : "registries";
+    view === "storage"
+      ? view
+      : view === "admin" || view === "gc" || view === "scrub" || view === "retention"
+        ? "admin"
+        : view === "tokens"
+          ? "account"
+          : "registries";
+  // Only administrators see the entry (the pages themselves say so to anyone else), and only
+  // where there is a registry of this server's own to maintain: `reestr ui` has none.
+  const local = useQuery({
+    ...registriesQuery(),
+    select: (data) => data.registries.some((registry) => registry.id === "local"),
+  });
+  const admin = useQuery({ ...adminAccessQuery(), enabled: local.data === true }).data === true;
 
   // Only a change of view moves focus; changing filters (query string) keeps it in the control.
   // biome-ignore lint/correctness/useExhaustiveDependencies: runs on pathname changes only
@@ -122,11 +146,13 @@ export function App() {
                 Storage
               </Link>
             </li>
-            <li>
-              <Link href={href.retention()} aria-current={section === "retention" ? "page" : undefined}>
-                Retention
-              </Link>
-            </li>
+            {admin && (
+              <li>
+                <Link href={href.admin()} aria-current={section === "admin" ? "page" : undefined}>
+                  Admin
+                </Link>
+              </li>
+            )}
           </ul>
         </nav>
         <Account current={section === "account"} />

@@ -20,6 +20,11 @@ export function formatCount(value: number | null | undefined): string {
   return value.toLocaleString("en-US");
 }
 
+/** 1 → "1 blob", 3 → "3 blobs" (`many` for irregular plurals: "repositories"). */
+export function formatQuantity(value: number, one: string, many = `${one}s`): string {
+  return `${formatCount(value)} ${value === 1 ? one : many}`;
+}
+
 const RELATIVE = new Intl.RelativeTimeFormat("en", { numeric: "auto" });
 const STEPS: [Intl.RelativeTimeFormatUnit, number][] = [
   ["second", 60],
@@ -41,6 +46,16 @@ export function formatRelative(iso: string | null | undefined, now = Date.now())
     value /= size;
   }
   return new Date(time).toISOString();
+}
+
+/** How long something took: 420 → "0.4 s", 83_000 → "1 min 23 s", 7_500_000 → "2 h 5 min". */
+export function formatElapsed(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined || !Number.isFinite(ms) || ms < 0) return "—";
+  if (ms < 100) return "<0.1 s";
+  if (ms < 59_500) return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
+  const seconds = Math.round(ms / 1000);
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
+  return `${Math.floor(seconds / 3600)} h ${Math.floor((seconds % 3600) / 60)} min`;
 }
 
 /** "2024-01-01 12:00 UTC": the exact time, for titles and tables. */

@@ -112,6 +112,48 @@ export const retentionQuery = () =>
     queryFn: ({ signal }) => call(api.GET("/api/admin/retention", { signal })),
   });
 
+/** While a garbage collection or a scrub runs, its page asks how far it is once a second. */
+export const RUN_POLL_MS = 1000;
+
+export const gcQuery = () =>
+  queryOptions({
+    queryKey: ["admin", "gc"],
+    queryFn: ({ signal }) => call(api.GET("/api/admin/gc", { signal })),
+    refetchInterval: (query) => (query.state.data?.running ? RUN_POLL_MS : false),
+  });
+
+export const scrubQuery = () =>
+  queryOptions({
+    queryKey: ["admin", "scrub"],
+    queryFn: ({ signal }) => call(api.GET("/api/admin/scrub", { signal })),
+    refetchInterval: (query) => (query.state.data?.running ? RUN_POLL_MS : false),
+  });
+
+/** The statuses meaning "not for you" (401, 403) or "not on this server" (404: `reestr ui`). */
+export function isNotAdmin(error: unknown): boolean {
+  return error instanceof ApiError && [401, 403, 404].includes(error.status);
+}
+
+/**
+ * Whether the caller administers this server, for the header's "Admin" entry. The session does
+ * not say (admin is a rule of the access policy, not a flag of the user), so the cheapest admin
+ * route is asked; sign-in and sign-out invalidate every query, this one included.
+ */
+export const adminAccessQuery = () =>
+  queryOptions({
+    queryKey: ["admin-access"],
+    queryFn: async ({ signal }) => {
+      try {
+        await call(api.GET("/api/admin/gc", { signal }));
+        return true;
+      } catch (error) {
+        if (isNotAdmin(error)) return false;
+        throw error;
+      }
+    },
+    staleTime: 5 * 60_000,
+  });
+
 /** After a resync or a delete: everything cached about the registry, and the lists that count it. */
 export async function invalidateRegistry(client: QueryClient, id: string): Promise<void> {
   await Promise.all([

@@ -10,7 +10,7 @@ import type { AnchorHTMLAttributes, MouseEvent, ReactNode } from "react";
 import { useSyncExternalStore } from "react";
 import { parseRoute, type Route } from "./routes.ts";
 
-export { href, parseRoute, queryString, type Route } from "./routes.ts";
+export { type AdminPage, href, parseRoute, queryString, type Route } from "./routes.ts";
 
 export interface Location {
   pathname: string;

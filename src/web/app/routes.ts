@@ -9,7 +9,10 @@
  *   /r/<id>/<name…>/-/manifest/<digest> manifest by digest
  *   /storage, /storage/<id>             storage                      (?page)
  *   /account/tokens                     the signed-in user's personal access tokens
- *   /admin/retention                    retention policies, dry run and run (administrators)
+ *   /admin                              administration: links to the pages below (administrators)
+ *   /admin/gc                           garbage collection: settings, dry run, run, last runs
+ *   /admin/scrub                        integrity check: last result, progress, run
+ *   /admin/retention                    retention policies, dry run and run
  */
 
 export type Route =
@@ -20,8 +23,17 @@ export type Route =
   | { view: "manifest"; registryId: string; name: string; digest: string }
   | { view: "storage"; registryId: string | null }
   | { view: "tokens" }
+  | { view: "admin" }
+  | { view: "gc" }
+  | { view: "scrub" }
   | { view: "retention" }
   | { view: "not_found"; path: string };
+
+/** `/admin/<page>`, each the view of the same name. */
+const ADMIN_PAGES = ["gc", "scrub", "retention"] as const;
+export type AdminPage = (typeof ADMIN_PAGES)[number];
+const isAdminPage = (segment: string): segment is AdminPage =>
+  (ADMIN_PAGES as readonly string[]).includes(segment);
 
 function decode(segment: string): string | undefined {
   try {
@@ -37,8 +49,10 @@ export function parseRoute(pathname: string): Route {
   if (decoded.some((part) => part === undefined)) return { view: "not_found", path: pathname };
   const segments = decoded as string[];
   if (segments.length === 0) return { view: "registries" };
-  if (segments.length === 2 && segments[0] === "admin" && segments[1] === "retention") {
-    return { view: "retention" };
+  if (segments[0] === "admin") {
+    if (segments.length === 1) return { view: "admin" };
+    const page = segments[1]!;
+    if (segments.length === 2 && isAdminPage(page)) return { view: page };
   }
   if (segments[0] === "storage" && segments.length <= 2) {
     return { view: "storage", registryId: segments[1] ?? null };
@@ -79,6 +93,9 @@ export const href = {
     `/r/${enc(registryId)}/${encName(name)}/-/manifest/${enc(digest)}`,
   storage: (registryId?: string) => (registryId ? `/storage/${enc(registryId)}` : "/storage"),
   tokens: () => "/account/tokens",
+  admin: () => "/admin",
+  gc: () => "/admin/gc",
+  scrub: () => "/admin/scrub",
   retention: () => "/admin/retention",
 };
 

@@ -17,6 +17,7 @@ import {
 import { formatCount, shortDigest } from "../format.ts";
 import { useTitle } from "../hooks.ts";
 import { invalidateRegistry, retentionQuery } from "../queries.ts";
+import { AdminError, AdminNav } from "./admin.tsx";
 
 type Policy = Schemas["RetentionStatus"]["policies"][number];
 type Result = Schemas["RetentionResult"];
@@ -110,12 +111,13 @@ export function RetentionView() {
   return (
     <>
       <h1 tabIndex={-1}>Retention</h1>
+      <AdminNav current="retention" />
       <p className="lead">
         Policies that delete tags and manifests of this registry. A dry run shows, per repository, what goes,
         what stays and why; garbage collection then frees the bytes.
       </p>
       {status.isPending && <Loading label="Loading retention policies…" />}
-      {status.isError && <SectionError error={status.error} onRetry={() => status.refetch()} />}
+      {status.isError && <AdminError error={status.error} onRetry={() => status.refetch()} />}
       {status.data && (
         <>
           <dl className="facts">
