@@ -20,7 +20,7 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 /** Calls that start a server or a child process: the project's test helpers, then Node's own. */
 const STARTS_SERVER_OR_PROCESS = [
-  /\b(startServer|startUiServer|startReestr|spawnServer|startDistribution|startRedis|startCatalogue|startOperator|runOperator|launchBrowser|listen)\(/,
+  /\b(startServer|startUiServer|startReestr|spawnServer|startDistribution|startRedis|startPostgres|startCatalogue|startOperator|runOperator|launchBrowser|listen)\(/,
   /\bFakeKubeApi\.start\(/,
   /\bnew TrivyScanner\(/,
   /\bcreateServer\(/,

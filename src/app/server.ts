@@ -167,9 +167,7 @@ export async function startServer(
     const audit = config.audit ? new AuditLog({ config: config.audit, dataDir, logger }) : undefined;
     if (audit) opened.push(audit);
     const blobs = overrides.blobs ?? (await new FsBlobStore(dataDir).init());
-    const metadata =
-      overrides.metadata ??
-      new SqliteMetadataStore(metadataPath(dataDir), { synchronous: config.storage.sync });
+    const metadata = overrides.metadata ?? (await openMetadata(config, logger));
     opened.push(metadata);
     const registry = new Registry({
       blobs,
@@ -348,6 +346,29 @@ export async function startServer(
   } catch (error) {
     await closeOpened();
     throw error;
+  }
+}
+
+/**
+ * The metadata store the configuration names: PostgreSQL with `metadata.postgres` (loaded only
+ * then: the driver costs memory a SQLite server doesn't need), else `<dataDir>/metadata.sqlite`.
+ */
+async function openMetadata(config: ReestrConfig, logger: Logger): Promise<MetadataStore & RegistryIndex> {
+  const postgres = config.metadata?.postgres;
+  if (!postgres)
+    return new SqliteMetadataStore(metadataPath(config.dataDir), { synchronous: config.storage.sync });
+  const { PostgresMetadataStore } = await import("../registry/metadata/postgres-metadata-store.ts");
+  const { describePostgresUrl } = await import("../registry/metadata/postgres-database.ts");
+  // The URL as it may be logged (its password replaced), in the log line and in a failure.
+  const where = describePostgresUrl(postgres.url);
+  try {
+    const store = await PostgresMetadataStore.open({ url: postgres.url, poolSize: postgres.poolSize });
+    logger.info("metadata in PostgreSQL", { url: where, poolSize: postgres.poolSize, ...store.migrations });
+    return store;
+  } catch (error) {
+    throw new Error(`cannot open the metadata database ${where}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
 }
 

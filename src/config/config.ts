@@ -7,6 +7,7 @@ import { LimitsSchema } from "../http/limits.ts";
 import { AuditSchema } from "../registry/http/audit.ts";
 import { GcConfigSchema } from "../registry/lifecycle/gc-service.ts";
 import { RetentionSchema } from "../registry/lifecycle/retention-config.ts";
+import { MetadataConfigSchema } from "../registry/metadata/metadata-config.ts";
 import { ImmutableTagsSchema, QuotasSchema } from "../registry/policy/policy-config.ts";
 import { StorageReserve } from "../registry/storage-space.ts";
 import { TlsSchema } from "../tls/config.ts";
@@ -68,6 +69,8 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /** Where the metadata lives: metadata.sqlite, or PostgreSQL (src/registry/metadata/metadata-config.ts). */
+    metadata: MetadataConfigSchema.optional(),
     /** Garbage collection: what it removes, its grace period and schedule (src/registry/lifecycle/gc.ts). */
     gc: GcConfigSchema.prefault({}),
     /** How long SIGTERM waits for in-flight requests before closing connections. */
@@ -125,6 +128,8 @@ export const ENVIRONMENT_VARIABLES: Record<string, { path: string; type: Variabl
   REESTR_TLS_NAMES: { path: "tls.names", type: "string" },
   REESTR_AUDIT_FILE: { path: "audit.file", type: "string" },
   REESTR_REDIS_URL: { path: "catalog.cache.redisUrl", type: "string" },
+  REESTR_POSTGRES_URL: { path: "metadata.postgres.url", type: "string" },
+  REESTR_POSTGRES_POOL_SIZE: { path: "metadata.postgres.poolSize", type: "number" },
 };
 
 export function overridesFromEnvironment(env: NodeJS.ProcessEnv): ConfigOverrides {

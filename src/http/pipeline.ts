@@ -191,6 +191,15 @@ export class HttpPipeline {
           route: ctx.route,
           err: error,
         });
+    } else if (error.status >= 500 && error.cause !== undefined) {
+      // An outage a store reported (StoreUnavailable, a 503): answered as such, logged with what
+      // the backend said, which the answer does not carry.
+      this.#options.logger.warn("request failed", {
+        requestId: ctx.requestId,
+        route: ctx.route,
+        err: error,
+        cause: error.cause,
+      });
     }
     if (res.headersSent || res.destroyed) {
       res.destroy();

@@ -36,6 +36,11 @@ export const ERROR_STATUS = {
    * and what to do. Distribution itself answers 500 UNKNOWN here, which says neither.
    */
   STORAGE_FULL: 507,
+  /**
+   * Distribution's code (errcode.ErrorCodeUnavailable) for a registry that cannot serve right
+   * now: a store it depends on (the PostgreSQL metadata database) is out of reach. Clients retry.
+   */
+  UNAVAILABLE: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
@@ -58,6 +63,7 @@ const DEFAULT_MESSAGES: Record<ErrorCode, string> = {
   RANGE_INVALID: "requested range not satisfiable",
   PAGINATION_NUMBER_INVALID: "invalid number of results requested",
   STORAGE_FULL: "the registry's storage is full",
+  UNAVAILABLE: "service unavailable",
   UNKNOWN: "unknown error",
 };
 

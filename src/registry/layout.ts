@@ -24,7 +24,8 @@
  *		                                  with O_EXCL at start, removed on stop; a second `reestr serve`
  *		                                  is refused while its process lives (src/util/data-dir-lock.ts)
  *		-> metadata.sqlite                repositories, manifests, tags, blob links, upload sessions
- *		                                  (SqliteMetadataStore; schema below)
+ *		                                  (SqliteMetadataStore; schema below); absent with
+ *		                                  metadata.postgres (metadata/postgres-schema.ts)
  *		-> watch.sqlite                   the watcher's scan results (src/watcher/store.ts);
  *		                                  `watch.dataDir` puts it elsewhere
  *		-> users.sqlite                   embedded users, with auth.embeddedUsers (src/auth/user-store.ts)

@@ -3,8 +3,11 @@
  * "not found" (an fs ENOENT, an S3 NoSuchKey or NoSuchUpload) leaks through the seam: the
  * Registry tests `instanceof` and maps these to its own error codes. The backend's original
  * error, when there is one, is kept as `cause` for the logs.
+ *
+ * And what any store (blob or metadata) throws when its backend is out of reach: StoreUnavailable.
  */
 import type { Digest } from "../../oci/digest.ts";
+import { RegistryError } from "../../oci/errors.ts";
 
 /** A committed blob that the store does not hold. */
 export class BlobNotFound extends Error {
@@ -25,5 +28,19 @@ export class UploadNotFound extends Error {
     super(`upload ${id} not found`, options);
     this.name = "UploadNotFound";
     this.id = id;
+  }
+}
+
+/**
+ * The store's backend cannot be reached (the PostgreSQL metadata database is stopped, its
+ * connections refused or dropped). An outage, not a bug: the request is answered 503 UNAVAILABLE
+ * in the route's error format (the OCI envelope on /v2) with Retry-After, rather than 500, and
+ * /readyz reports the store unhealthy until it answers again. The backend's error is the `cause`.
+ */
+export class StoreUnavailable extends RegistryError {
+  constructor(message: string, options?: ErrorOptions) {
+    super("UNAVAILABLE", message, undefined, { "Retry-After": "5" });
+    this.name = "StoreUnavailable";
+    if (options?.cause !== undefined) this.cause = options.cause;
   }
 }
