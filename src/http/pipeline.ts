@@ -10,7 +10,7 @@
  * and when the response is done: the request-duration histogram, the access log line and the
  * modules' `onFinished` hooks (the audit log). Every failure is rendered by one function in the
  * route's error format (src/http/errors.ts); anything that is not an HttpError is logged and
- * answered 500.
+ * answered 500, unless `answerFor` knows better (a store's outage: 503).
  *
  * HTTP/1.1 itself (RFC 9112 §3.2, RFC 9110 §9.3.7): a request with more than one Host header is
  * 400; `OPTIONS *` (the server as a whole) is answered 200 with the methods the server
@@ -56,6 +56,11 @@ export interface PipelineOptions {
   modules?: readonly Module[];
   /** Told about streamed request-body bytes. */
   onBodyBytes?: (bytes: number) => void;
+  /**
+   * The answer to an error that is not an HttpError but not a bug either (a store that cannot be
+   * reached: 503); undefined for the rest, which are 500. Such errors are logged as warnings.
+   */
+  answerFor?: (error: unknown) => HttpError | undefined;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -181,22 +186,20 @@ export class HttpPipeline {
 
   async #fail(ctx: RequestContext, error: unknown): Promise<void> {
     const { res, req } = ctx;
+    const answer = isHttpError(error) ? error : this.#options.answerFor?.(error);
     if (!isHttpError(error)) {
       const aborted = (error as NodeJS.ErrnoException)?.code === "ECONNRESET" || req.destroyed;
+      const fields = { requestId: ctx.requestId, route: ctx.route, err: error };
       if (aborted)
         this.#options.logger.debug("client went away", { requestId: ctx.requestId, route: ctx.route });
-      else
-        this.#options.logger.error("request failed", {
-          requestId: ctx.requestId,
-          route: ctx.route,
-          err: error,
-        });
+      else if (answer) this.#options.logger.warn("request failed", { ...fields, status: answer.status });
+      else this.#options.logger.error("request failed", fields);
     }
     if (res.headersSent || res.destroyed) {
       res.destroy();
       return;
     }
-    const httpError: HttpError = isHttpError(error) ? error : internalError();
+    const httpError: HttpError = answer ?? internalError();
     const body = errorBody(httpError, ctx.format);
     // The client may still be sending a body we refused: read the rest (bounded) before
     // answering, or it may never see the answer; past the bound, close after answering.
