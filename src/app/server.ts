@@ -43,7 +43,9 @@ import { SqliteMetadataStore } from "../registry/metadata/sqlite-metadata-store.
 import { PullRecorder } from "../registry/pull-stats.ts";
 import { Registry } from "../registry/registry.ts";
 import type { BlobStore } from "../registry/storage/blob-store.ts";
+import { StoreUnavailable } from "../registry/storage/errors.ts";
 import { FsBlobStore } from "../registry/storage/fs-blob-store.ts";
+import type { S3Config } from "../registry/storage/s3-config.ts";
 import { tlsEnabled } from "../tls/config.ts";
 import type { TlsManager } from "../tls/manager.ts";
 import { ConfigError } from "../util/config-error.ts";
@@ -166,7 +168,11 @@ export async function startServer(
     const gate: Gate = auth?.gate ?? OPEN_GATE;
     const audit = config.audit ? new AuditLog({ config: config.audit, dataDir, logger }) : undefined;
     if (audit) opened.push(audit);
-    const blobs = overrides.blobs ?? (await new FsBlobStore(dataDir).init());
+    const blobs =
+      overrides.blobs ??
+      (config.storage.s3
+        ? await openS3BlobStore(config.storage.s3, logger, opened)
+        : await new FsBlobStore(dataDir).init());
     const metadata = overrides.metadata ?? (await openMetadata(config, logger));
     opened.push(metadata);
     const registry = new Registry({
@@ -370,6 +376,50 @@ async function openMetadata(config: ReestrConfig, logger: Logger): Promise<Metad
       cause: error,
     });
   }
+}
+
+/**
+ * The S3 blob store of `storage.s3`, its bucket probed once: a missing bucket or refused
+ * credentials stop the start (a ConfigError saying which); an S3 that does not answer yet does
+ * not (the server starts not ready, and serves once S3 answers).
+ */
+async function openS3BlobStore(
+  config: S3Config,
+  logger: Logger,
+  opened: { close(): unknown }[],
+): Promise<BlobStore> {
+  // Loaded only for S3: the AWS SDK costs memory and start-up time a filesystem store doesn't need.
+  const { S3BlobStore } = await import("../registry/storage/s3-blob-store.ts");
+  const credentials =
+    config.accessKeyId !== undefined && config.secretAccessKey !== undefined
+      ? { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey }
+      : undefined;
+  const store = new S3BlobStore({
+    endpoint: config.endpoint,
+    region: config.region,
+    bucket: config.bucket,
+    prefix: config.prefix,
+    forcePathStyle: config.forcePathStyle,
+    credentials,
+    partSize: config.partSize,
+    redirectExpiryMs: config.redirect ? config.redirectExpiry : undefined,
+  });
+  opened.push(store);
+  try {
+    await store.check();
+  } catch (error) {
+    if (!(error instanceof StoreUnavailable)) {
+      throw new ConfigError(`storage.s3: ${(error as Error).message}`);
+    }
+    logger.warn("S3 storage is not reachable yet: not ready until it is", { err: error });
+  }
+  logger.info("blobs in S3", {
+    endpoint: config.endpoint ?? "AWS",
+    bucket: config.bucket,
+    prefix: config.prefix,
+    redirect: config.redirect,
+  });
+  return store;
 }
 
 /** Whether a URL points at this process: a loopback address on the port it listens on. */

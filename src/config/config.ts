@@ -9,6 +9,7 @@ import { GcConfigSchema } from "../registry/lifecycle/gc-service.ts";
 import { RetentionSchema } from "../registry/lifecycle/retention-config.ts";
 import { MetadataConfigSchema } from "../registry/metadata/metadata-config.ts";
 import { ImmutableTagsSchema, QuotasSchema } from "../registry/policy/policy-config.ts";
+import { S3_ENVIRONMENT_VARIABLES, S3ConfigSchema } from "../registry/storage/s3-config.ts";
 import { StorageReserve } from "../registry/storage-space.ts";
 import { TlsSchema } from "../tls/config.ts";
 import { ConfigError } from "../util/config-error.ts";
@@ -66,6 +67,8 @@ export const ConfigSchema = z
         reserve: StorageReserve.prefault("16MiB"),
         /** Count manifest pulls (GETs) and keep the last pull time per manifest and tag, written in batches. */
         pullStats: z.boolean().default(true),
+        /** Blobs in an S3 bucket instead of dataDir/blobs (src/registry/storage/s3-config.ts). */
+        s3: S3ConfigSchema.optional(),
       })
       .strict()
       .prefault({}),
@@ -106,31 +109,42 @@ export type ConfigOverrides = Record<string, unknown>;
 /** Environment variables and the config field each sets. */
 type VariableType = "string" | "number" | "boolean" | "duration";
 
-export const ENVIRONMENT_VARIABLES: Record<string, { path: string; type: VariableType }> = {
-  REESTR_HOST: { path: "host", type: "string" },
-  REESTR_PORT: { path: "port", type: "number" },
-  REESTR_DATA: { path: "dataDir", type: "string" },
-  REESTR_LOG_LEVEL: { path: "log.level", type: "string" },
-  REESTR_ACCESS_LOG: { path: "log.accessLog", type: "boolean" },
-  REESTR_DELETE_ENABLED: { path: "storage.deleteEnabled", type: "boolean" },
-  REESTR_UPLOAD_EXPIRY: { path: "storage.uploadExpiry", type: "duration" },
-  REESTR_STORAGE_SYNC: { path: "storage.sync", type: "string" },
-  REESTR_ALLOW_SPARSE_MANIFESTS: { path: "storage.allowSparseManifests", type: "boolean" },
-  REESTR_STORAGE_RESERVE: { path: "storage.reserve", type: "string" },
-  REESTR_SHUTDOWN_TIMEOUT: { path: "shutdownTimeout", type: "duration" },
-  REESTR_GC_UNTAGGED: { path: "gc.untagged", type: "boolean" },
-  REESTR_GC_GRACE_PERIOD: { path: "gc.gracePeriod", type: "duration" },
-  REESTR_GC_SCHEDULE: { path: "gc.schedule", type: "string" },
-  ...AUTH_ENVIRONMENT_VARIABLES,
-  REESTR_TLS: { path: "tls.enabled", type: "boolean" },
-  REESTR_TLS_CERT: { path: "tls.cert", type: "string" },
-  REESTR_TLS_KEY: { path: "tls.key", type: "string" },
-  REESTR_TLS_NAMES: { path: "tls.names", type: "string" },
-  REESTR_AUDIT_FILE: { path: "audit.file", type: "string" },
-  REESTR_REDIS_URL: { path: "catalog.cache.redisUrl", type: "string" },
-  REESTR_POSTGRES_URL: { path: "metadata.postgres.url", type: "string" },
-  REESTR_POSTGRES_POOL_SIZE: { path: "metadata.postgres.poolSize", type: "number" },
-};
+/**
+ * `onlyWith`: the variable applies only when that section is configured (by the file or another
+ * variable), so a secret in the environment does not conjure up a half-configured section.
+ */
+export const ENVIRONMENT_VARIABLES: Record<string, { path: string; type: VariableType; onlyWith?: string }> =
+  {
+    REESTR_HOST: { path: "host", type: "string" },
+    REESTR_PORT: { path: "port", type: "number" },
+    REESTR_DATA: { path: "dataDir", type: "string" },
+    REESTR_LOG_LEVEL: { path: "log.level", type: "string" },
+    REESTR_ACCESS_LOG: { path: "log.accessLog", type: "boolean" },
+    REESTR_DELETE_ENABLED: { path: "storage.deleteEnabled", type: "boolean" },
+    REESTR_UPLOAD_EXPIRY: { path: "storage.uploadExpiry", type: "duration" },
+    REESTR_STORAGE_SYNC: { path: "storage.sync", type: "string" },
+    REESTR_ALLOW_SPARSE_MANIFESTS: { path: "storage.allowSparseManifests", type: "boolean" },
+    REESTR_STORAGE_RESERVE: { path: "storage.reserve", type: "string" },
+    REESTR_SHUTDOWN_TIMEOUT: { path: "shutdownTimeout", type: "duration" },
+    REESTR_GC_UNTAGGED: { path: "gc.untagged", type: "boolean" },
+    REESTR_GC_GRACE_PERIOD: { path: "gc.gracePeriod", type: "duration" },
+    REESTR_GC_SCHEDULE: { path: "gc.schedule", type: "string" },
+    ...AUTH_ENVIRONMENT_VARIABLES,
+    REESTR_TLS: { path: "tls.enabled", type: "boolean" },
+    REESTR_TLS_CERT: { path: "tls.cert", type: "string" },
+    REESTR_TLS_KEY: { path: "tls.key", type: "string" },
+    REESTR_TLS_NAMES: { path: "tls.names", type: "string" },
+    REESTR_AUDIT_FILE: { path: "audit.file", type: "string" },
+    REESTR_REDIS_URL: { path: "catalog.cache.redisUrl", type: "string" },
+    REESTR_POSTGRES_URL: { path: "metadata.postgres.url", type: "string" },
+    REESTR_POSTGRES_POOL_SIZE: { path: "metadata.postgres.poolSize", type: "number" },
+    ...Object.fromEntries(
+      Object.entries(S3_ENVIRONMENT_VARIABLES).map(([name, spec]) => [
+        name,
+        { ...spec, onlyWith: "storage.s3" },
+      ]),
+    ),
+  };
 
 export function overridesFromEnvironment(env: NodeJS.ProcessEnv): ConfigOverrides {
   const overrides: ConfigOverrides = {};
@@ -191,11 +205,19 @@ export async function loadConfig(options: {
   const merged = structuredClone(fromFile);
   // An unset flag (undefined) must not hide the environment's value for the same setting.
   const flags = Object.entries(options.flags ?? {}).filter(([, value]) => value !== undefined);
-  for (const [path, value] of Object.entries({
+  const overrides = Object.entries({
     ...overridesFromEnvironment(options.env ?? {}),
     ...Object.fromEntries(flags),
-  })) {
-    setPath(merged, path, value);
+  });
+  const conditional = new Map(
+    Object.values(ENVIRONMENT_VARIABLES).flatMap((spec) =>
+      spec.onlyWith ? [[spec.path, spec.onlyWith]] : [],
+    ),
+  );
+  for (const [path, value] of overrides) if (!conditional.has(path)) setPath(merged, path, value);
+  for (const [path, value] of overrides) {
+    const section = conditional.get(path);
+    if (section !== undefined && getPath(merged, section) !== undefined) setPath(merged, path, value);
   }
   const result = ConfigSchema.safeParse(merged);
   if (!result.success) {
@@ -220,6 +242,15 @@ function fieldPath(path: readonly PropertyKey[]): string {
     if (typeof key === "number") return `${text}[${key}]`;
     return text ? `${text}.${String(key)}` : String(key);
   }, "");
+}
+
+function getPath(target: Record<string, unknown>, path: string): unknown {
+  let node: unknown = target;
+  for (const key of path.split(".")) {
+    if (typeof node !== "object" || node === null) return undefined;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return node;
 }
 
 function setPath(target: Record<string, unknown>, path: string, value: unknown): void {

@@ -10,7 +10,7 @@
  * and when the response is done: the request-duration histogram, the access log line and the
  * modules' `onFinished` hooks (the audit log). Every failure is rendered by one function in the
  * route's error format (src/http/errors.ts); anything that is not an HttpError is logged and
- * answered 500.
+ * answered 500 (a store's outage is an HttpError already: StoreUnavailable, a 503).
  *
  * HTTP/1.1 itself (RFC 9112 §3.2, RFC 9110 §9.3.7): a request with more than one Host header is
  * 400; `OPTIONS *` (the server as a whole) is answered 200 with the methods the server
@@ -181,16 +181,13 @@ export class HttpPipeline {
 
   async #fail(ctx: RequestContext, error: unknown): Promise<void> {
     const { res, req } = ctx;
+    const answer = isHttpError(error) ? error : undefined;
     if (!isHttpError(error)) {
       const aborted = (error as NodeJS.ErrnoException)?.code === "ECONNRESET" || req.destroyed;
+      const fields = { requestId: ctx.requestId, route: ctx.route, err: error };
       if (aborted)
         this.#options.logger.debug("client went away", { requestId: ctx.requestId, route: ctx.route });
-      else
-        this.#options.logger.error("request failed", {
-          requestId: ctx.requestId,
-          route: ctx.route,
-          err: error,
-        });
+      else this.#options.logger.error("request failed", fields);
     } else if (error.status >= 500 && error.cause !== undefined) {
       // An outage a store reported (StoreUnavailable, a 503): answered as such, logged with what
       // the backend said, which the answer does not carry.
@@ -205,7 +202,7 @@ export class HttpPipeline {
       res.destroy();
       return;
     }
-    const httpError: HttpError = isHttpError(error) ? error : internalError();
+    const httpError: HttpError = answer ?? internalError();
     const body = errorBody(httpError, ctx.format);
     // The client may still be sending a body we refused: read the rest (bounded) before
     // answering, or it may never see the answer; past the bound, close after answering.

@@ -58,6 +58,9 @@
  *
  * Digests are parsed and upload ids checked before they become path segments, so no caller
  * input can name a path outside dataDir.
+ *
+ * With `storage.s3`, blobs/, uploads/ and quarantine/ are keys in a bucket instead, documented in
+ * ./storage/s3-layout.ts; everything else stays here.
  */
 import { join } from "node:path";
 import { type Digest, parseDigest } from "../oci/digest.ts";

@@ -81,6 +81,11 @@ export interface BlobContent {
   /** Set when the digest names a manifest of the repository rather than a blob (served as a blob, as Distribution does). */
   manifest?: StoredManifest;
   open(range?: ByteRange): Promise<AsyncIterable<Uint8Array>>;
+  /**
+   * Where the client may fetch the bytes itself (a presigned S3 URL), for a store that offers
+   * it; undefined: serve them with `open`. BLOB_UNKNOWN when the bytes are gone (quarantined).
+   */
+  redirect?(): Promise<string | undefined>;
 }
 
 export interface ContentRange {
@@ -183,15 +188,23 @@ export class Registry {
     const size = await this.#metadata.linkedBlobSize(repository, digest);
     const unknownBlob = () => new RegistryError("BLOB_UNKNOWN", undefined, { digest });
     if (size !== undefined && (!options.confirmStored || (await this.#blobs.stat(digest)) !== undefined)) {
+      const blobs = this.#blobs;
       return {
         size,
         open: async (range) => {
           try {
-            return await this.#blobs.read(digest, range);
+            return await blobs.read(digest, range);
           } catch (error) {
             throw error instanceof BlobNotFound ? unknownBlob() : error;
           }
         },
+        // Checked first, as a read would find out: a quarantined blob is unknown, not a broken URL.
+        redirect: blobs.redirectUrl
+          ? async () => {
+              if ((await blobs.stat(digest)) === undefined) throw unknownBlob();
+              return blobs.redirectUrl!(digest);
+            }
+          : undefined,
       };
     }
     const manifest = await this.#metadata.getManifestByDigest(repository, digest);
@@ -450,11 +463,12 @@ export class Registry {
   async #append(id: string, body: AsyncIterable<Uint8Array>): Promise<void> {
     const state = this.#uploadHashes.get(id);
     try {
-      await this.#blobs.appendUpload(
+      const written = await this.#blobs.appendUpload(
         id,
         this.#guarded(body),
         state ? (chunk) => state.hash.update(chunk) : undefined,
       );
+      if (state) state.size += written;
     } catch (error) {
       // The hash may now disagree with the bytes kept: rebuild it from storage when next needed.
       this.#uploadHashes.delete(id);
@@ -500,13 +514,17 @@ export class Registry {
     }
   }
 
-  /** The upload's digest: from the running hash when we have it, else by reading it back. */
+  /**
+   * The upload's digest: from the running hash when it covers every byte stored, else by reading
+   * the upload back. A hash covers less when another replica sharing the store took some of the
+   * chunks (the sizes then differ: this process only counts the bytes it hashed).
+   */
   async #uploadDigest(id: string, algorithm: DigestAlgorithm): Promise<{ digest: Digest; size: number }> {
     const state = this.#uploadHashes.get(id);
+    this.#uploadHashes.delete(id);
     if (state && state.algorithm === algorithm) {
-      this.#uploadHashes.delete(id);
       const size = (await this.#blobs.uploadSize(id)) ?? 0;
-      return { digest: digestFromHash(algorithm, state.hash), size };
+      if (size === state.size) return { digest: digestFromHash(algorithm, state.hash), size };
     }
     const hash = createDigester(algorithm);
     let size = 0;

@@ -1,7 +1,7 @@
 /**
  * Secrets never reach the logs. The logger passes every entry through `redactValue`:
  * - fields whose name says secret (authorization, cookie, password, token, secret, apiKey,
- *   privateKey, …) are replaced by "[REDACTED]" whatever they hold;
+ *   privateKey, secretAccessKey, …) are replaced by "[REDACTED]" whatever they hold;
  * - in any string: passwords in URLs (`https://user:pass@host` → `https://user:[REDACTED]@host`),
  *   secret query parameters (`?access_token=…`, `password=`, `token=`, `secret=`, `sig=`…) and
  *   `Basic …` / `Bearer …` credentials are masked.
@@ -12,7 +12,7 @@
 export const REDACTED = "[REDACTED]";
 
 const SECRET_KEY =
-  /^(authorization|proxy-authorization|cookie|set-cookie|x-registry-auth|password|passwd|pass|secret|client_?secret|token|access_?token|refresh_?token|id_?token|api_?key|private_?key|credentials?|session_?id)$/i;
+  /^(authorization|proxy-authorization|cookie|set-cookie|x-registry-auth|password|passwd|pass|secret|client_?secret|token|access_?token|refresh_?token|id_?token|api_?key|private_?key|credentials?|session_?id|secret_?access_?key|session_?token)$/i;
 
 const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^\s/:@]*:)[^\s/@]+@/gi;
 const SECRET_PARAM =

@@ -173,7 +173,7 @@ describe("loadConfig", () => {
       ["a negative duration", "shutdownTimeout: -5\n", [/^\s*shutdownTimeout: /m]],
       ["an unknown key", "prot: 5000\n", [/prot: unknown setting/]],
       ["an unknown nested key", "log:\n  lvl: debug\n", [/log\.lvl: unknown setting/]],
-      ["an unknown storage key", "storage:\n  s3: {}\n", [/storage\.s3: unknown setting/]],
+      ["an unknown storage key", "storage:\n  gcs: {}\n", [/storage\.gcs: unknown setting/]],
       ["a section that is not a mapping", "log: debug\n", [/^\s*log: /m]],
       [
         "several problems at once",

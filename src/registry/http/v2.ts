@@ -306,6 +306,13 @@ class V2Api {
       "Accept-Ranges": "bytes",
       "Cache-Control": "max-age=31536000",
     };
+    // Redirected to the object store (storage.s3.redirect), ranged or not: S3 serves ranges too.
+    // HEAD and empty blobs are answered here: there are no bytes to offload.
+    const location = ctx.req.method === "GET" && blob.size > 0 ? await blob.redirect?.() : undefined;
+    if (location) {
+      sendEmpty(ctx, 307, { Location: location, "Docker-Content-Digest": digest });
+      return;
+    }
     const range = parseRange(ctx.req.headers.range, blob.size);
     if (range === "unsatisfiable") {
       throw new RegistryError("RANGE_INVALID", undefined, undefined, {

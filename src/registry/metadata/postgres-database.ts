@@ -81,7 +81,9 @@ export function storeError(error: unknown): unknown {
   if (error instanceof StoreUnavailable || !isOutage(error)) return error;
   // A connect to a name with several addresses fails as an AggregateError without a message.
   const reason = (error as Error).message || (error as { code?: string }).code || "no reason given";
-  return new StoreUnavailable(`the metadata database is unavailable (${reason})`, { cause: error });
+  return new StoreUnavailable("postgres", `the metadata database is unavailable (${reason})`, {
+    cause: error,
+  });
 }
 
 /**

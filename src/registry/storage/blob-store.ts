@@ -33,8 +33,9 @@ export interface StorageSpaceInfo {
  * `commitUpload` reject with UploadNotFound (both in ./errors.ts, carrying the digest or id).
  * Queries answer `undefined` instead (`stat`, `uploadSize`) and deletes of absent things
  * succeed. Upload ids that are not UUIDs are refused (assertUploadId) before they can reach
- * a path or a key. Anything else (a full disk, a lost connection) rejects with whatever the
- * backend threw.
+ * a path or a key. A backend that cannot be reached (S3 refusing connections, timing out)
+ * rejects with StoreUnavailable, which the HTTP layer answers 503. Anything else (a full disk)
+ * rejects with whatever the backend threw.
  */
 export interface BlobStore {
   /** Size of a committed blob, or undefined when it is not stored. */
@@ -61,6 +62,13 @@ export interface BlobStore {
    * /readyz. Optional: a store with no such notion (memory, object storage) leaves it out.
    */
   space?(): Promise<StorageSpaceInfo>;
+  /**
+   * A URL the client can fetch the blob's bytes from directly (a presigned object-storage URL),
+   * so blob GETs answer with a redirect instead of streaming; undefined: stream it. Optional:
+   * only stores that can hand out such URLs (S3 with `redirect`) offer it. The caller has
+   * checked the blob is stored.
+   */
+  redirectUrl?(digest: Digest): Promise<string | undefined>;
 
   createUpload(id: string): Promise<void>;
   /** Bytes received so far, or undefined for an unknown upload. */

@@ -32,15 +32,20 @@ export class UploadNotFound extends Error {
 }
 
 /**
- * The store's backend cannot be reached (the PostgreSQL metadata database is stopped, its
- * connections refused or dropped). An outage, not a bug: the request is answered 503 UNAVAILABLE
+ * The store's backend cannot be reached (PostgreSQL stopped, S3 refusing connections or timing
+ * out, their connections dropped). An outage, not a bug: the request is answered 503 UNAVAILABLE
  * in the route's error format (the OCI envelope on /v2) with Retry-After, rather than 500, and
- * /readyz reports the store unhealthy until it answers again. The backend's error is the `cause`.
+ * /readyz reports the store unhealthy until it answers again; the next request tries again, so
+ * service comes back without a restart. `store` names the backend ("postgres", "s3"); the
+ * backend's error is the `cause` (logged by the pipeline, not sent).
  */
 export class StoreUnavailable extends RegistryError {
-  constructor(message: string, options?: ErrorOptions) {
+  readonly store: string;
+
+  constructor(store: string, message: string, options?: ErrorOptions) {
     super("UNAVAILABLE", message, undefined, { "Retry-After": "5" });
     this.name = "StoreUnavailable";
+    this.store = store;
     if (options?.cause !== undefined) this.cause = options.cause;
   }
 }
