@@ -27,7 +27,8 @@ export function adminApi(client: RegistryClient, url: string): AdminApi {
         await client.ping().catch(() => undefined);
         learnt = true;
       }
-      const response = await client.probe(path, { method, maxBytes: 64 * 1024 * 1024 });
+      // Basic: in token mode a bearer token carries repository grants, not the user's admin rights.
+      const response = await client.probe(path, { method, maxBytes: 256 * 1024 * 1024, basicAuth: true });
       if (accept.includes(response.status)) return { status: response.status, body: response.json as T };
       throw new AdminApiError(describeRefusal(url, path, response.status, response.json));
     },

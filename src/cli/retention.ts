@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import type { RetentionResult } from "../registry/lifecycle/retention.ts";
+import { adminApi } from "./admin-api.ts";
 import { clientFor, DEFAULT_URL, printJson, registryUrl } from "./args.ts";
 import { type Command, UsageError } from "./command.ts";
 
@@ -104,26 +105,18 @@ async function run(argv: string[]): Promise<number> {
   }
   const url = registryUrl(positionals[0]);
   const client = clientFor(url);
+  const api = adminApi(client, url);
   try {
-    // The ping teaches the client the server's auth scheme, so /api gets the credentials too.
-    await client.ping();
     const running = values["dry-run"] || values.run;
     const query = new URLSearchParams({ dryRun: values.run ? "false" : "true" });
     for (const name of values.policy ?? []) query.append("policy", name);
     const answer = running
-      ? await client.probe(`/api/admin/retention?${query}`, { method: "POST", maxBytes: 256 * 1024 * 1024 })
-      : await client.probe("/api/admin/retention");
-    if (answer.status !== 200) {
-      const error = (answer.json as { error?: { message?: string } } | undefined)?.error?.message;
-      process.stderr.write(
-        `reestr retention: ${url} answered ${answer.status}${error ? `: ${error}` : answer.status === 404 ? " (not a Reestr server with retention?)" : ""}\n`,
-      );
-      return 1;
-    }
-    if (values.json) printJson(answer.json);
-    else if (running) printResult(answer.json as RetentionResult, values["deletions-only"] ?? false);
-    else printStatus(answer.json as Status);
-    return running && ((answer.json as RetentionResult).summary.failed ?? 0) > 0 ? 1 : 0;
+      ? await api.call("POST", `/api/admin/retention?${query}`)
+      : await api.call("GET", "/api/admin/retention");
+    if (values.json) printJson(answer.body);
+    else if (running) printResult(answer.body as RetentionResult, values["deletions-only"] ?? false);
+    else printStatus(answer.body as Status);
+    return running && ((answer.body as RetentionResult).summary.failed ?? 0) > 0 ? 1 : 0;
   } finally {
     client.close();
   }

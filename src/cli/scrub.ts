@@ -1,8 +1,8 @@
 import { parseArgs } from "node:util";
-import { RegistryClient } from "../client/registry-client.ts";
-import { readLimited } from "../client/transport.ts";
+import type { RegistryClient } from "../client/registry-client.ts";
 import type { ScrubRun } from "../registry/lifecycle/scrub-service.ts";
-import { credentialsFor, DEFAULT_URL, formatBytes, positiveNumber, printJson, registryUrl } from "./args.ts";
+import { type AdminApi, adminApi } from "./admin-api.ts";
+import { clientFor, DEFAULT_URL, formatBytes, positiveNumber, printJson, registryUrl } from "./args.ts";
 import { type Command, UsageError } from "./command.ts";
 
 const usage = `Usage: reestr scrub [url] [options]
@@ -39,7 +39,6 @@ Example:
 
 const PATH = "/api/admin/scrub";
 const POLL_MS = 1000;
-const STATUSES = Array.from({ length: 500 }, (_, i) => i + 100);
 
 /** `{ running, last }` of GET /api/admin/scrub. */
 interface ScrubState {
@@ -90,31 +89,27 @@ async function run(argv: string[]): Promise<number> {
   }
 }
 
-/** The server's scrub API, with the caller's credentials sent up front (/api asks no challenge). */
+/** The server's scrub API (src/cli/admin-api.ts: the credentials, refusals in words). */
 class ScrubApi {
   readonly #client: RegistryClient;
+  readonly #api: AdminApi;
 
   constructor(url: string) {
-    const credentials = credentialsFor(url);
-    const headers: Record<string, string> = { "user-agent": "reestr-cli" };
-    if (credentials) {
-      const token = Buffer.from(`${credentials.username}:${credentials.password}`).toString("base64");
-      headers.authorization = `Basic ${token}`;
-    }
-    // A non-loopback http:// URL is only reached when the user wrote it (as the other commands).
-    this.#client = new RegistryClient({ baseUrl: url, allowHttp: true, headers });
+    this.#client = clientFor(url);
+    this.#api = adminApi(this.#client, url);
   }
 
   close(): void {
     this.#client.close();
   }
 
-  get(): Promise<ScrubState> {
-    return this.#request<ScrubState>("GET", PATH);
+  async get(): Promise<ScrubState> {
+    return (await this.#api.call<ScrubState>("GET", PATH)).body;
   }
 
-  start(query: string): Promise<{ started: boolean; run: ScrubRun }> {
-    return this.#request("POST", `${PATH}${query}`);
+  async start(query: string): Promise<{ started: boolean; run: ScrubRun }> {
+    return (await this.#api.call<{ started: boolean; run: ScrubRun }>("POST", `${PATH}${query}`, [200, 202]))
+      .body;
   }
 
   /** Polls until run `id` has finished; its final state. */
@@ -130,29 +125,6 @@ class ScrubApi {
     } finally {
       progress?.done();
     }
-  }
-
-  async #request<T>(method: string, path: string): Promise<T> {
-    const response = await this.#client.transport.send({ method, path, expect: STATUSES });
-    const body = await readLimited(response, 16 * 1024 * 1024, { method, url: path });
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(body.toString("utf8"));
-    } catch {
-      parsed = undefined;
-    }
-    const status = response.statusCode ?? 0;
-    if (status >= 400 || parsed === undefined) {
-      const error = (parsed as { error?: { message?: string } } | undefined)?.error;
-      const why =
-        status === 404
-          ? "this server has no scrub API (not Reestr, or an older version)"
-          : status === 401 || status === 403
-            ? `${error?.message ?? "refused"} (a registry administrator's credentials are needed: REESTR_USERNAME, REESTR_PASSWORD)`
-            : (error?.message ?? `unexpected answer (HTTP ${status})`);
-      throw new Error(`${method} ${path}: ${why}`);
-    }
-    return parsed as T;
   }
 }
 

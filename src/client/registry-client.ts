@@ -298,10 +298,15 @@ export class RegistryClient {
    */
   async probe(
     path: string,
-    options: { method?: "GET" | "POST" | "DELETE"; maxBytes?: number } = {},
+    options: { method?: "GET" | "POST" | "DELETE"; maxBytes?: number; basicAuth?: boolean } = {},
   ): Promise<{ status: number; headers: IncomingHttpHeaders; json: unknown }> {
     const method = options.method ?? "GET";
-    const response = await this.transport.send({ method, path, expect: ANY_STATUS });
+    const response = await this.transport.send({
+      method,
+      path,
+      expect: ANY_STATUS,
+      basicAuth: options.basicAuth,
+    });
     const body = await readLimited(response, options.maxBytes ?? BODY_LIMITS.probe, {
       method,
       url: this.url(path),

@@ -93,6 +93,12 @@ export interface SendOptions {
    * read), ends any retry wait at once, and rejects with the signal's reason.
    */
   signal?: AbortSignal;
+  /**
+   * Send the username and password (Basic) whatever the registry's /v2/ challenge said: Reestr's
+   * own API takes them in token mode too, where a bearer token would carry only the grants of
+   * its repository scopes, not the user's rights (an administrator's, for /api/admin).
+   */
+  basicAuth?: boolean;
 }
 
 /** Loopback hosts, which may use plain HTTP without `allowHttp`. */
@@ -232,13 +238,17 @@ export class Transport {
   private async sendOnce(options: SendOptions): Promise<IncomingMessage> {
     const streaming = options.body instanceof Readable;
     if (streaming) await this.ensureToken(options.scope, options.signal);
-    let response = await this.sendFollowing(options, this.authorization(options.scope));
+    const authorization = () =>
+      options.basicAuth && this.username !== undefined
+        ? basicAuthorization(this.username, this.password ?? "")
+        : this.authorization(options.scope);
+    let response = await this.sendFollowing(options, authorization());
     if (response.statusCode === 401 && !options.expect.includes(401)) {
       const challenges = parseAuthChallenges(response.headers["www-authenticate"]);
       const learnt = await this.answerChallenges(challenges, options.scope, options.signal);
       if (learnt && !streaming) {
         await drain(response);
-        response = await this.sendFollowing(options, this.authorization(options.scope));
+        response = await this.sendFollowing(options, authorization());
       }
     }
     if (!options.expect.includes(response.statusCode ?? 0)) {

@@ -118,3 +118,31 @@ test("refusals say what to do", async () => {
   assert.equal(usage.code, 2);
   assert.match(usage.stderr, /contradict/);
 });
+
+test("in token mode the admin API gets the user's credentials, not a repository-scoped token", async () => {
+  const tokenDir = await mkdtemp(join(tmpdir(), "reestr-gc-token-"));
+  const htpasswd = join(tokenDir, "htpasswd");
+  await writeHtpasswd(htpasswd, new Map([["admin", await hashPassword("admin-pass", 4)]]));
+  const tokenServer = await startServer(
+    testServerConfig(
+      {
+        auth: {
+          mode: "token",
+          htpasswd,
+          rules: [{ subjects: ["user:admin"], repositories: ["**"], actions: ["admin"] }],
+        },
+      },
+      join(tokenDir, "data"),
+    ),
+    { logger: new JsonLogger({ level: "error" }) },
+  );
+  try {
+    const { stdout } = await exec(process.execPath, [BIN, "gc", tokenServer.url, "--dry-run", "--json"], {
+      env: { ...process.env, ...ADMIN, DOCKER_CONFIG: tokenDir },
+    });
+    assert.equal((JSON.parse(stdout) as GcRun).status, "succeeded");
+  } finally {
+    await tokenServer.close();
+    await rm(tokenDir, { recursive: true, force: true });
+  }
+});

@@ -113,7 +113,7 @@ describe("reestr retention", () => {
   test("a user who is no administrator is refused", async () => {
     const result = await reestr(["--dry-run"], "reader");
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /answered 403/);
+    assert.match(result.stderr, /needs a registry administrator/);
   });
 
   test("flags that exclude each other are a usage error", async () => {
