@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { openMetadata, openS3BlobStore } from "../app/server.ts";
@@ -83,8 +84,10 @@ async function run(argv: string[]): Promise<number> {
   try {
     // Refused while a server runs on the source (or, for a data-dir target, on the target).
     locks.push(acquireDataDirLock(join(from, DATA_DIR_FILES.lock), from));
-    if (targetUsesDataDir && !dryRun)
+    if (targetUsesDataDir && !dryRun) {
+      await mkdir(config.dataDir, { recursive: true });
       locks.push(acquireDataDirLock(join(config.dataDir, DATA_DIR_FILES.lock), config.dataDir));
+    }
     const sourceMetadata = new SqliteMetadataStore(metadataPath(from));
     closing.push(sourceMetadata);
     const source: MigrationEnd = { blobs: await new FsBlobStore(from).init(), metadata: sourceMetadata };

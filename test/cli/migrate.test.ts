@@ -367,3 +367,45 @@ describe("reestr migrate", { skip }, () => {
     }
   });
 });
+
+describe("reestr migrate to another data directory", () => {
+  test("copies everything through the same seams; the target's own dir as source is refused", async () => {
+    const root = mkdtempSync(join(tmpdir(), "reestr-migrate-fs-"));
+    const source = await startApiServer();
+    try {
+      const image = await pushImage(source, "fs/app", "v1", { layers: [randomBytes(2 * MiB)] });
+      const index = await pushIndex(source, "fs/app", "multi", [image.descriptor]);
+      await source.stop();
+      const file = join(root, "target.yaml");
+      const targetDir = join(root, "target");
+      writeFileSync(file, stringify({ dataDir: targetDir }));
+      const same = join(root, "same.yaml");
+      writeFileSync(same, stringify({ dataDir: source.dataDir }));
+      const refused = await migrate(["--from", source.dataDir, "--to", same]);
+      assert.equal(refused.code, 2, refused.stderr);
+      assert.match(refused.stderr, /is the source directory/);
+      const missing = await migrate(["--from", join(root, "nowhere"), "--to", file]);
+      assert.equal(missing.code, 2);
+      assert.match(missing.stderr, /not a Reestr data directory/);
+
+      const done = await migrate(["--from", source.dataDir, "--to", file]);
+      assert.equal(done.code, 0, done.stderr);
+      assert.match(done.stdout, /manifests: +2: 2 written/);
+      console.log(`# ${done.stdout.split("\n")[0]}`);
+      const { SqliteMetadataStore } = await import("../../src/registry/metadata/sqlite-metadata-store.ts");
+      const { metadataPath } = await import("../../src/registry/layout.ts");
+      const metadata = new SqliteMetadataStore(metadataPath(targetDir));
+      try {
+        assert.equal(await metadata.resolveTag("fs/app", "v1"), image.digest);
+        assert.equal(await metadata.resolveTag("fs/app", "multi"), index.digest);
+      } finally {
+        await metadata.close();
+      }
+      const layer = image.layers[0]!.digest as Digest;
+      assert.equal(sha256(readFileSync(blobPath(targetDir, layer))), layer);
+    } finally {
+      await source.cleanup();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
