@@ -359,7 +359,10 @@ export async function startServer(
  * The metadata store the configuration names: PostgreSQL with `metadata.postgres` (loaded only
  * then: the driver costs memory a SQLite server doesn't need), else `<dataDir>/metadata.sqlite`.
  */
-export async function openMetadata(config: ReestrConfig, logger: Logger): Promise<MetadataStore & RegistryIndex> {
+export async function openMetadata(
+  config: ReestrConfig,
+  logger: Logger,
+): Promise<MetadataStore & RegistryIndex> {
   const postgres = config.metadata?.postgres;
   if (!postgres)
     return new SqliteMetadataStore(metadataPath(config.dataDir), { synchronous: config.storage.sync });

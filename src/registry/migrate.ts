@@ -180,7 +180,8 @@ export async function migrateRegistry(
   }
 
   report("pulls");
-  if (!dryRun && (pulls.manifests.length > 0 || pulls.tags.length > 0)) await target.metadata.recordPulls(pulls);
+  if (!dryRun && (pulls.manifests.length > 0 || pulls.tags.length > 0))
+    await target.metadata.recordPulls(pulls);
   result.durationMs = Date.now() - started;
   report("done");
   return result;
@@ -224,7 +225,10 @@ async function planBlobs(
   return { blobs, orphans };
 }
 
-async function planRepository(metadata: MetadataStore & RegistryIndex, name: string): Promise<RepositoryPlan> {
+async function planRepository(
+  metadata: MetadataStore & RegistryIndex,
+  name: string,
+): Promise<RepositoryPlan> {
   const entries = (await metadata.listManifestEntries(name)) ?? [];
   const tags = new Map<Digest, string[]>();
   for (const record of (await metadata.listTagRecords(name)) ?? []) {

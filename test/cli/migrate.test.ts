@@ -68,7 +68,9 @@ function migrate(args: string[]): Promise<CliResult> {
 }
 
 /** A target config file: blobs under `prefix` in the test bucket, metadata in a fresh database. */
-async function targetConfig(name: string): Promise<{ file: string; url: string; s3: Record<string, unknown> }> {
+async function targetConfig(
+  name: string,
+): Promise<{ file: string; url: string; s3: Record<string, unknown> }> {
   const url = await pg.createDatabase();
   const s3 = {
     endpoint: rgw.endpoint,
@@ -100,7 +102,11 @@ function s3Store(s3: Record<string, unknown>): S3BlobStore {
 
 async function get(server: ServerProcess, path: string, accept = ACCEPT) {
   const response = await fetch(`${server.url}${path}`, { headers: { accept } });
-  return { status: response.status, headers: response.headers, body: Buffer.from(await response.arrayBuffer()) };
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: Buffer.from(await response.arrayBuffer()),
+  };
 }
 
 const sha256 = (bytes: Uint8Array) => `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
@@ -155,7 +161,9 @@ describe("reestr migrate", { skip }, () => {
     remember(tags, "team/tools", "stable", tools.digest);
     // Pulls, recorded when the server stops.
     for (let i = 0; i < 3; i++) {
-      const response = await fetch(`${source.url}/v2/library/app/manifests/v1`, { headers: { accept: ACCEPT } });
+      const response = await fetch(`${source.url}/v2/library/app/manifests/v1`, {
+        headers: { accept: ACCEPT },
+      });
       assert.equal(response.status, 200);
       await response.arrayBuffer();
     }
@@ -314,9 +322,13 @@ describe("reestr migrate", { skip }, () => {
     await source.stop();
     const target = await targetConfig("killed");
 
-    const child = spawn(process.execPath, [REESTR_BIN, "migrate", "--from", source.dataDir, "--to", target.file, "--json"], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(
+      process.execPath,
+      [REESTR_BIN, "migrate", "--from", source.dataDir, "--to", target.file, "--json"],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     let buffered = "";
     let killedAt: { blobsDone: number; blobsTotal: number } | undefined;
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
