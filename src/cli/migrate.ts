@@ -43,6 +43,7 @@ Options:
   --from <dir>          the source data directory
   --to <file>           the target's configuration file (reestr.yaml)
   --dry-run             count what would be copied; write nothing
+  --jobs <n>            blobs copied at once (default 4; 1 to 64)
   --json                print the result as JSON on stdout (progress as JSON lines on stderr)
   -h, --help            show this help
 
@@ -62,6 +63,7 @@ async function run(argv: string[]): Promise<number> {
       from: { type: "string" },
       to: { type: "string" },
       "dry-run": { type: "boolean" },
+      jobs: { type: "string" },
       json: { type: "boolean" },
     },
     allowPositionals: true,
@@ -73,6 +75,9 @@ async function run(argv: string[]): Promise<number> {
   if (!existsSync(metadataPath(from)))
     throw new UsageError(`--from ${from}: not a Reestr data directory (no ${DATA_DIR_FILES.metadata} in it)`);
   const config = await loadConfig({ file: values.to, env: process.env });
+  const jobs = values.jobs === undefined ? undefined : Number(values.jobs);
+  if (jobs !== undefined && !(Number.isInteger(jobs) && jobs >= 1 && jobs <= 64))
+    throw new UsageError(`--jobs: expected a whole number from 1 to 64, got "${values.jobs}"`);
   const json = values.json ?? false;
   const dryRun = values["dry-run"] ?? false;
   const targetUsesDataDir = !config.storage.s3 || !config.metadata?.postgres;
@@ -106,6 +111,7 @@ async function run(argv: string[]): Promise<number> {
         { blobs: targetBlobs, metadata: targetMetadata },
         {
           dryRun,
+          concurrency: jobs,
           allowSparseManifests: config.storage.allowSparseManifests,
           onProgress: (p) => progress.show(p),
         },

@@ -21,6 +21,7 @@ import { randomUUID } from "node:crypto";
 import type { Digest } from "../oci/digest.ts";
 import { createDigester, digestFromHash, parseDigest } from "../oci/digest.ts";
 import { parseManifest } from "../oci/manifest.ts";
+import { forEachLimit } from "../util/concurrency.ts";
 import type { ManifestRecord, MetadataStore, PullBatch } from "./metadata/metadata-store.ts";
 import type { ManifestEntry, RegistryIndex } from "./metadata/registry-index.ts";
 import { requiredReferences } from "./registry.ts";
@@ -36,6 +37,8 @@ export interface MigrationOptions {
   dryRun?: boolean;
   /** Skip the target's reference check (a target configured with storage.allowSparseManifests). */
   allowSparseManifests?: boolean;
+  /** Blobs copied at once (default 4). */
+  concurrency?: number;
   onProgress?: (progress: MigrationProgress) => void;
 }
 
@@ -73,6 +76,7 @@ export class MigrationError extends Error {
 }
 
 const PAGE = 1000;
+const DEFAULT_CONCURRENCY = 4;
 
 interface PlannedBlob {
   digest: Digest;
@@ -125,7 +129,9 @@ export async function migrateRegistry(
   report("plan");
 
   report("blobs");
-  for (const blob of blobs) {
+  // Several at once: object storage answers each request after a round trip, so one blob at a
+  // time would leave the link mostly idle.
+  await forEachLimit(blobs, options.concurrency ?? DEFAULT_CONCURRENCY, async (blob) => {
     const stored = await target.blobs.stat(blob.digest);
     if (stored?.size === blob.size) result.blobs.present++;
     else {
@@ -141,7 +147,7 @@ export async function migrateRegistry(
     progress.blobsDone++;
     progress.bytesDone += blob.size;
     report("blobs");
-  }
+  });
 
   report("manifests");
   const pulls: PullBatch = { manifests: [], tags: [] };
