@@ -160,7 +160,7 @@ class Progress {
 }
 
 function line(p: MigrationProgress): string {
-  const fraction = p.bytesTotal + p.manifestsTotal === 0 ? 1 : p.bytesDone / Math.max(p.bytesTotal, 1);
+  const fraction = p.bytesTotal === 0 ? 1 : p.bytesDone / p.bytesTotal;
   const width = 30;
   const filled = Math.round(Math.min(fraction, 1) * width);
   return (

@@ -317,6 +317,9 @@ async function copyManifest(
       problem.problem === "missing"
         ? `its ${problem.kind} ${problem.digest} is not in the target (missing from the source too?)`
         : `its ${problem.kind} ${problem.digest} is ${problem.stored} bytes in the target, the manifest states ${problem.stated}`;
-    throw new MigrationError(`${where} cannot be stored: ${why}`);
+    throw new MigrationError(
+      `${where} cannot be stored: ${why}. Push the image again to the source, or set` +
+        " storage.allowSparseManifests in the target configuration to copy the manifest as it is",
+    );
   }
 }

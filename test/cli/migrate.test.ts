@@ -358,6 +358,10 @@ describe("reestr migrate", { skip }, () => {
     assert.ok(result.blobs.present >= 5, `blobs copied before the kill were skipped: ${rerun.stdout}`);
     assert.equal(result.blobs.present + result.blobs.copied, result.blobs.total);
     assert.equal(result.blobs.total, 8 * 4);
+    console.log(
+      `# rerun after kill -9: ${(result.blobs.bytesCopied / MiB).toFixed(1)} MiB in ${result.blobs.copied} blobs, ` +
+        `${(result.blobs.bytesCopied / MiB / (result.durationMs / 1000)).toFixed(1)} MiB/s`,
+    );
 
     const metadata = await PostgresMetadataStore.open({ url: target.url, poolSize: 1 });
     const store = s3Store(target.s3);
@@ -415,6 +419,45 @@ describe("reestr migrate to another data directory", () => {
       }
       const layer = image.layers[0]!.digest as Digest;
       assert.equal(sha256(readFileSync(blobPath(targetDir, layer))), layer);
+    } finally {
+      await source.cleanup();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("reestr migrate of a source that breaks the target's reference check", () => {
+  test("an index whose child was deleted stops the run naming both; allowSparseManifests copies it", async () => {
+    const root = mkdtempSync(join(tmpdir(), "reestr-migrate-sparse-"));
+    const source = await startApiServer({ deleteEnabled: true });
+    try {
+      const child = await pushImage(source, "sparse/app", undefined, { layers: [randomBytes(1024)] });
+      const index = await pushIndex(source, "sparse/app", "v1", [child.descriptor]);
+      const deleted = await fetch(`${source.url}/v2/sparse/app/manifests/${child.digest}`, {
+        method: "DELETE",
+      });
+      assert.equal(deleted.status, 202);
+      await source.stop();
+      const strict = join(root, "strict.yaml");
+      writeFileSync(strict, stringify({ dataDir: join(root, "strict") }));
+      const failed = await migrate(["--from", source.dataDir, "--to", strict]);
+      assert.equal(failed.code, 1, failed.stderr);
+      assert.match(
+        failed.stderr,
+        new RegExp(
+          `manifest sparse/app@${index.digest} cannot be stored: its manifest ${child.digest} is not in the target`,
+        ),
+      );
+      assert.match(failed.stderr, /allowSparseManifests/);
+
+      const sparse = join(root, "sparse.yaml");
+      writeFileSync(
+        sparse,
+        stringify({ dataDir: join(root, "sparse"), storage: { allowSparseManifests: true } }),
+      );
+      const copied = await migrate(["--from", source.dataDir, "--to", sparse, "--json"]);
+      assert.equal(copied.code, 0, copied.stderr);
+      assert.equal(JSON.parse(copied.stdout).manifests.written, 1);
     } finally {
       await source.cleanup();
       rmSync(root, { recursive: true, force: true });
