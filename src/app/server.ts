@@ -359,7 +359,10 @@ export async function startServer(
  * The metadata store the configuration names: PostgreSQL with `metadata.postgres` (loaded only
  * then: the driver costs memory a SQLite server doesn't need), else `<dataDir>/metadata.sqlite`.
  */
-async function openMetadata(config: ReestrConfig, logger: Logger): Promise<MetadataStore & RegistryIndex> {
+export async function openMetadata(
+  config: ReestrConfig,
+  logger: Logger,
+): Promise<MetadataStore & RegistryIndex> {
   const postgres = config.metadata?.postgres;
   if (!postgres)
     return new SqliteMetadataStore(metadataPath(config.dataDir), { synchronous: config.storage.sync });
@@ -383,7 +386,7 @@ async function openMetadata(config: ReestrConfig, logger: Logger): Promise<Metad
  * credentials stop the start (a ConfigError saying which); an S3 that does not answer yet does
  * not (the server starts not ready, and serves once S3 answers).
  */
-async function openS3BlobStore(
+export async function openS3BlobStore(
   config: S3Config,
   logger: Logger,
   opened: { close(): unknown }[],

@@ -21,6 +21,7 @@ const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
   cert: () => import("./cert.ts"),
   ui: () => import("./ui.ts"),
   operator: () => import("./operator.ts"),
+  migrate: () => import("./migrate.ts"),
 };
 
 async function loadAll(): Promise<Command[]> {

@@ -836,7 +836,7 @@ export class Registry {
  * What a manifest needs in its repository: its blobs (except non-distributable layers, which
  * live elsewhere) and an index's children, each of the size its descriptor states.
  */
-function requiredReferences(parsed: ParsedManifest): RequiredReferences {
+export function requiredReferences(parsed: ParsedManifest): RequiredReferences {
   return {
     blobs: parsed.blobs.filter((b) => !isNonDistributable(b)).map(({ digest, size }) => ({ digest, size })),
     manifests: parsed.children.map(({ digest, size }) => ({ digest, size })),

@@ -138,6 +138,7 @@ describe("npm install -g of the tarball into a fresh prefix", () => {
       "cert",
       "ui",
       "operator",
+      "migrate",
     ]) {
       assert.match(help.stdout, new RegExp(`^ {2}${command} `, "m"), `reestr ${command} is listed`);
     }
