@@ -247,7 +247,10 @@ describe("reestr scrub", () => {
   test("needs an administrator, and says so", async () => {
     const anonymous = await reestr(["scrub", server.url]);
     assert.equal(anonymous.code, 1);
-    assert.match(anonymous.stderr, /wants credentials .*REESTR_USERNAME and REESTR_PASSWORD \(an administrator\)/);
+    assert.match(
+      anonymous.stderr,
+      /wants credentials .*REESTR_USERNAME and REESTR_PASSWORD \(an administrator\)/,
+    );
     const reader = await reestr(["scrub", server.url], {
       REESTR_USERNAME: "reader",
       REESTR_PASSWORD: USERS.reader,
