@@ -251,7 +251,10 @@ describe("reestr migrate", { skip }, () => {
     const metadata = await PostgresMetadataStore.open({ url: target.url, poolSize: 1 });
     try {
       const entries = (await metadata.listManifestEntries("library/app")) ?? [];
-      assert.equal(entries.find((e) => e.digest === v1.digest)?.pulls, 3);
+      // The source's 3 pulls came along; the target server counts this test's own GETs too
+      // (flushed once a second), so there may be more by now, never fewer.
+      const pulls = entries.find((e) => e.digest === v1.digest)?.pulls ?? 0;
+      assert.ok(pulls >= 3, `${pulls} pulls`);
     } finally {
       await metadata.close();
     }
