@@ -153,8 +153,12 @@ export class Notifier {
     );
   }
 
-  /** Starts delivering: pending deliveries of a previous run first. */
+  /**
+   * Starts delivering: pending deliveries of a previous run first, tried at once (a restart is
+   * often what a receiver's outage was waiting for; failures back off from there again).
+   */
   start(): void {
+    this.#file.sql("UPDATE deliveries SET next_attempt_at = ? WHERE state = 'pending'").run(Date.now());
     for (const worker of this.#workers) worker.wake();
   }
 

@@ -4,7 +4,7 @@
  *
  *   GET /api/admin/webhooks                         endpoints: state (healthy | backing-off),
  *                                                   pending, delivered, failed, dropped, last error
- *   GET /api/admin/webhooks/{name}/deliveries?limit=  the delivery log, newest first (default 50,
+ *   GET /api/admin/webhooks/{endpoint}/deliveries?limit=  the delivery log, newest first (default 50,
  *                                                   at most 1000): event id, action, state,
  *                                                   attempts, last status, last error, times
  *
@@ -31,8 +31,8 @@ export function createWebhooksModule(options: { notifier: Notifier }): Module {
       },
       {
         method: "GET",
-        path: "/api/admin/webhooks/{name}/deliveries",
-        name: "/api/admin/webhooks/{name}/deliveries",
+        path: "/api/admin/webhooks/{endpoint}/deliveries",
+        name: "/api/admin/webhooks/{endpoint}/deliveries",
         access: "admin",
         handle(ctx) {
           const raw = ctx.query.get("limit") ?? "50";
@@ -40,7 +40,7 @@ export function createWebhooksModule(options: { notifier: Notifier }): Module {
           if (!/^\d+$/.test(raw) || limit < 1 || limit > 1000) {
             throw badRequest("limit must be a whole number from 1 to 1000");
           }
-          const name = ctx.params.name!;
+          const name = ctx.params.endpoint!;
           const deliveries = notifier.deliveries(name, limit);
           if (!deliveries) throw notFound(`no webhook endpoint named "${name.slice(0, 100)}"`);
           sendJson(ctx, 200, { endpoint: name, deliveries });
