@@ -26,7 +26,7 @@ import { createOpsModule } from "../http/ops.ts";
 import { HttpPipeline } from "../http/pipeline.ts";
 import { Router } from "../http/router.ts";
 import { securityHeaders } from "../http/security-headers.ts";
-import { eventOfGcRun, eventOfRetention } from "../registry/events/envelopes.ts";
+import { eventOfGcRun, eventOfRetention, eventOfScan } from "../registry/events/envelopes.ts";
 import { Notifier } from "../registry/events/notifier.ts";
 import { type AuditEvent, AuditLog } from "../registry/http/audit.ts";
 import { createGcApiModule } from "../registry/http/gc-api.ts";
@@ -224,7 +224,10 @@ export async function startServer(
         logger: logger.child({ component: "watch" }),
         scanner: overrides.watchScanner,
         initialDelay: overrides.watchInitialDelay,
-        onScan: (event) => watchMetrics.record(event),
+        onScan: (event) => {
+          watchMetrics.record(event);
+          notifier?.publish(eventOfScan(event, notifier.source));
+        },
       });
       opened.push(watcher);
     }

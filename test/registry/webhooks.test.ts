@@ -12,8 +12,10 @@ import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { ConfigSchema } from "../../src/config/config.ts";
 import type { Delivery, EndpointStatus } from "../../src/registry/events/notifier.ts";
+import { parseWatchSection } from "../../src/watcher/watch-config.ts";
 import { http, metricValue, pushImage, startServer, type TestServer } from "../api/helpers.ts";
 import { waitFor } from "../helpers/wait.ts";
+import { finding, InMemoryScanner } from "../watcher/in-memory-scanner.ts";
 
 interface Received {
   path: string;
@@ -40,6 +42,12 @@ interface WireEvent {
   source: { addr: string; instanceID: string };
   retention?: { policy?: string; reason?: string };
   gc?: { status: string; removed: { blobs: number } };
+  scan?: {
+    entry: string;
+    status: string;
+    vulnerabilities: { critical: number };
+    images: { tag: string; digest: string; critical?: number }[];
+  };
 }
 
 interface WireCloudEvent {
@@ -422,6 +430,51 @@ describe("webhooks", () => {
       assert.ok(!events.some((e) => e.action === "push"), "the event filter holds pushes back");
     } finally {
       await server.cleanup();
+    }
+  });
+
+  test("a watcher scan is an event with its vulnerability counts", async () => {
+    const upstream = await startServer();
+    const image = await pushImage(upstream, "team/app", "v1");
+    const server = await startServer({
+      watch: parseWatchSection({
+        registries: [
+          {
+            name: "upstream",
+            url: upstream.url,
+            repository: "team/app",
+            scanInterval: 3600,
+            vulnerabilityScanning: { enabled: true },
+          },
+        ],
+      }),
+      watchScanner: new InMemoryScanner({
+        vulnerabilities: () => [finding("CVE-2024-0001", "CRITICAL", "openssl")],
+      }),
+      watchInitialDelay: () => 3_600_000,
+      config: {
+        notifications: { endpoints: [{ name: "scans", url: `${receiver.url}/scans`, events: ["scan"] }] },
+      },
+    });
+    try {
+      const scan = await http(server, "POST", "/api/watch/registries/upstream/scan?wait=true");
+      assert.equal(scan.status, 200, scan.text());
+      const [event] = await waitFor(
+        () => receiver.events("/scans").length === 1 && receiver.events("/scans"),
+      );
+      assert.equal(event!.action, "scan");
+      assert.equal(event!.target.repository, "team/app");
+      assert.equal(event!.target.url, upstream.url);
+      assert.equal(event!.scan?.entry, "upstream");
+      assert.equal(event!.scan?.status, "Success");
+      assert.equal(event!.scan?.vulnerabilities.critical, 1);
+      assert.deepEqual(
+        event!.scan?.images.map((i) => [i.tag, i.digest, i.critical]),
+        [["v1", image.digest, 1]],
+      );
+    } finally {
+      await server.cleanup();
+      await upstream.cleanup();
     }
   });
 

@@ -8,9 +8,10 @@
  *       "digest","length","repository","url","tag"},"request":{"id","addr","host","method",
  *       "useragent"},"actor":{"name"},"source":{"addr","instanceID"}}]}
  *   Retention deletions are `delete` events with a `retention: {policy, reason}` member; GC runs
- *   (which Distribution has no event for) are action `gc` with a `gc` member holding the counts.
+ *   and watcher scans (which Distribution has no event for) are actions `gc` and `scan`, with a
+ *   `gc` member holding the counts and a `scan` member holding the result.
  * - `cloudevents`: CloudEvents 1.0 in structured mode (application/cloudevents+json), type
- *   `io.reestr.registry.<push|pull|delete|retention|gc>`, the Distribution event as `data`.
+ *   `io.reestr.registry.<push|pull|delete|retention|gc|scan>`, the Distribution event as `data`.
  *
  * Events are built from what the audit log already derives from a finished request
  * (auditEventOf in ../http/audit.ts), so the two never disagree about what a request was.
@@ -46,6 +47,7 @@ export interface NotificationEvent {
   source: EventSource;
   retention?: { policy?: string; reason?: string };
   gc?: Record<string, unknown>;
+  scan?: Record<string, unknown>;
 }
 
 export interface EventSource {
@@ -144,6 +146,61 @@ export function eventOfGcRun(run: Record<string, unknown>, source: EventSource):
     actor: {},
     source,
     gc: run,
+  };
+}
+
+/** What a watcher scan pass reports (src/watcher/scheduler.ts ScanEvent, structurally). */
+export interface ScanSummary {
+  entry: string;
+  url: string;
+  repository: string;
+  status: string;
+  message?: string;
+  tags: number;
+  changed: number;
+  result: {
+    images: {
+      tag: string;
+      digest: string;
+      vulnerabilities?: { critical: number; high: number; medium: number; low: number; unknown: number };
+    }[];
+  };
+}
+
+/** Images listed per scan event at most (a big repository's event stays small). */
+const SCAN_IMAGES = 100;
+
+/** A watcher scan pass (its vulnerability counts per image) as a notification event. */
+export function eventOfScan(pass: ScanSummary, source: EventSource): NotificationEvent {
+  const severities = ["critical", "high", "medium", "low", "unknown"] as const;
+  const totals = { critical: 0, high: 0, medium: 0, low: 0, unknown: 0 };
+  for (const image of pass.result.images) {
+    for (const severity of severities) totals[severity] += image.vulnerabilities?.[severity] ?? 0;
+  }
+  return {
+    id: randomUUID(),
+    timestamp: new Date().toISOString(),
+    action: "scan",
+    repository: pass.repository,
+    target: { repository: pass.repository, url: pass.url },
+    actor: {},
+    source,
+    scan: {
+      entry: pass.entry,
+      status: pass.status,
+      ...(pass.message ? { message: pass.message } : {}),
+      tags: pass.tags,
+      changed: pass.changed,
+      vulnerabilities: totals,
+      images: pass.result.images.slice(0, SCAN_IMAGES).map((image) => ({
+        tag: image.tag,
+        digest: image.digest,
+        ...(image.vulnerabilities
+          ? Object.fromEntries(severities.map((s) => [s, image.vulnerabilities![s]]))
+          : {}),
+      })),
+      truncated: pass.result.images.length > SCAN_IMAGES,
+    },
   };
 }
 

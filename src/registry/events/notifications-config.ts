@@ -6,7 +6,7 @@ import { z } from "zod";
 import { Duration, PositiveDuration } from "../../util/duration.ts";
 import { RepositoryGlob } from "../../util/repository-glob.ts";
 
-export const NOTIFICATION_ACTIONS = ["push", "pull", "delete", "gc", "retention"] as const;
+export const NOTIFICATION_ACTIONS = ["push", "pull", "delete", "gc", "retention", "scan"] as const;
 export type NotificationAction = (typeof NOTIFICATION_ACTIONS)[number];
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -26,7 +26,10 @@ export const EndpointSchema = z
     format: z.enum(["distribution", "cloudevents"]).default("distribution"),
     /** Which events this endpoint gets (default all). */
     events: z.array(z.enum(NOTIFICATION_ACTIONS)).min(1).optional(),
-    /** Only events of repositories matching one of these globs (GC runs have none: always sent). */
+    /**
+     * Only events of repositories matching one of these globs (GC runs have none: always sent;
+     * scan events carry the watched repository's name).
+     */
     repositories: z.array(RepositoryGlob).min(1).optional(),
     /** One attempt's limit. */
     timeout: PositiveDuration.prefault("5s"),
