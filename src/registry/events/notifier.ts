@@ -191,8 +191,10 @@ export class Notifier {
       });
     } catch (error) {
       this.#logger.error("webhook events could not be queued", { events: batch.length, err: error });
+      for (const worker of this.#workers) worker.recount();
       return;
     }
+    for (const worker of woken) worker.publishGauge();
     for (const worker of woken) worker.wake();
   }
 
@@ -239,6 +241,8 @@ class EndpointWorker {
   #stopped = false;
   readonly #abort = new AbortController();
   #dropped = 0;
+  /** Pending rows of this endpoint, kept in memory: enqueue must not count the queue each time. */
+  #pendingCount: number;
   #droppingSince = 0;
   #lastError: { message: string; at: number } | undefined;
   #lastDeliveredAt: number | undefined;
@@ -248,6 +252,8 @@ class EndpointWorker {
     this.#o = options;
     this.name = options.endpoint.name;
     this.#repositories = options.endpoint.repositories?.map(compileRepositoryGlob);
+    this.#pendingCount = this.#count("pending");
+    this.publishGauge();
   }
 
   #wants(event: NotificationEvent): boolean {
@@ -270,7 +276,7 @@ class EndpointWorker {
   /** Inserts a delivery (inside the caller's transaction); false when filtered out or dropped. */
   enqueue(event: NotificationEvent): boolean {
     if (!this.#wants(event)) return false;
-    const pending = this.#count("pending");
+    const pending = this.#pendingCount;
     if (pending >= this.#o.config.maxPending) {
       if (this.#dropped === 0) {
         this.#droppingSince = this.#o.now();
@@ -297,6 +303,8 @@ class EndpointWorker {
          VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)`,
       )
       .run(this.name, event.id, event.action, event.repository ?? null, JSON.stringify(event), now, now);
+    // Counted before the transaction commits; a rolled-back batch is recounted by the caller.
+    this.#pendingCount++;
     return true;
   }
 
@@ -311,19 +319,27 @@ class EndpointWorker {
       this.#again = true;
       return;
     }
-    this.#running = this.#loop().finally(() => {
-      this.#running = undefined;
-      if (this.#again && !this.#stopped) {
-        this.#again = false;
-        this.wake();
-      }
-    });
+    this.#running = this.#loop()
+      .catch((error: unknown) => {
+        // The queue file failing (a full disk): log, and try again later rather than crash.
+        this.#o.logger.error("webhook delivery loop failed", { err: error });
+        if (!this.#stopped) {
+          this.#timer = setTimeout(() => this.wake(), Math.max(this.#o.config.retryInitial, 1000));
+          this.#timer.unref();
+        }
+      })
+      .finally(() => {
+        this.#running = undefined;
+        if (this.#again && !this.#stopped) {
+          this.#again = false;
+          this.wake();
+        }
+      });
   }
 
   async #loop(): Promise<void> {
     // Bounded per pass; the next wake or timer continues.
     for (let sent = 0; sent < 1000 && !this.#stopped; sent++) {
-      this.#publishGauge();
       const row = this.#o.file
         .sql("SELECT * FROM deliveries WHERE endpoint = ? AND state = 'pending' ORDER BY id LIMIT 1")
         .get(this.name) as DeliveryRow | undefined;
@@ -387,6 +403,7 @@ class EndpointWorker {
         )
         .run(attempts, status, now, row.id);
       this.#o.deliveries.inc(1, { endpoint: this.name, result: "delivered" });
+      this.#settled();
       this.#lastDeliveredAt = now;
       this.#backingOff = false;
       this.#prune();
@@ -400,6 +417,7 @@ class EndpointWorker {
         )
         .run(attempts, status, error, now, row.id);
       this.#o.deliveries.inc(1, { endpoint: this.name, result: "failed" });
+      this.#settled();
       this.#o.logger.warn("webhook delivery failed", {
         delivery: row.id,
         event: row.event_id,
@@ -444,13 +462,25 @@ class EndpointWorker {
       .run(this.name, this.name, this.#o.config.keepDelivered);
   }
 
-  #publishGauge(): void {
-    this.#o.pending.set(this.#count("pending"), { endpoint: this.name });
+  /** A pending delivery was delivered or given up. */
+  #settled(): void {
+    this.#pendingCount = Math.max(0, this.#pendingCount - 1);
+    this.publishGauge();
+  }
+
+  /** Reads the pending count from the file again (after a batch that rolled back). */
+  recount(): void {
+    this.#pendingCount = this.#count("pending");
+    this.publishGauge();
+  }
+
+  publishGauge(): void {
+    this.#o.pending.set(this.#pendingCount, { endpoint: this.name });
   }
 
   status(): EndpointStatus {
     const { endpoint } = this.#o;
-    const pending = this.#count("pending");
+    const pending = this.#pendingCount;
     return {
       name: this.name,
       url: endpoint.url,
