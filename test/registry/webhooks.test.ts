@@ -367,6 +367,41 @@ describe("webhooks", () => {
     }
   });
 
+  test("a full queue drops new events, says so in the log, and counts them", async () => {
+    receiver.answer = () => 500;
+    const server = await startServer({
+      config: {
+        notifications: {
+          retryInitial: "1h",
+          maxPending: 1,
+          endpoints: [{ name: "full", url: `${receiver.url}/full` }],
+        },
+      },
+    });
+    try {
+      await pushImage(server, "app", "v1");
+      await waitFor(async () => (await webhooks(server))[0]!.state === "backing-off");
+      await pushImage(server, "app", "v2");
+      await pushImage(server, "app", "v3");
+      const [status] = await waitFor(async () => {
+        const endpoints = await webhooks(server);
+        return endpoints[0]!.dropped === 2 && endpoints;
+      });
+      assert.equal(status!.pending, 1);
+      assert.equal((await deliveries(server, "full")).length, 1);
+      const warnings = server.logs.filter((line) => line.includes("webhook queue full"));
+      assert.equal(warnings.length, 1, "one line when dropping starts, not one per event");
+      const metrics = (await http(server, "GET", "/metrics")).text();
+      assert.equal(
+        metricValue(metrics, "reestr_webhook_deliveries_total", { endpoint: "full", result: "dropped" }),
+        2,
+      );
+    } finally {
+      receiver.answer = () => 200;
+      await server.cleanup();
+    }
+  });
+
   test("a receiver that hangs never holds up a push", async () => {
     receiver.answer = (request) => (request.path === "/hang" ? "hang" : 200);
     const server = await startServer({
