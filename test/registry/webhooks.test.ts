@@ -10,10 +10,19 @@ import { createHmac } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
+import { startServer as startReestr } from "../../src/app/server.ts";
 import { ConfigSchema } from "../../src/config/config.ts";
 import type { Delivery, EndpointStatus } from "../../src/registry/events/notifier.ts";
+import { JsonLogger } from "../../src/util/logger.ts";
 import { parseWatchSection } from "../../src/watcher/watch-config.ts";
-import { http, metricValue, pushImage, startServer, type TestServer } from "../api/helpers.ts";
+import {
+  http,
+  metricValue,
+  pushImage,
+  startServer,
+  type TestServer,
+  testServerConfig,
+} from "../api/helpers.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { finding, InMemoryScanner } from "../watcher/in-memory-scanner.ts";
 
@@ -374,7 +383,7 @@ describe("webhooks", () => {
         notifications: {
           retryInitial: "1h",
           maxPending: 1,
-          endpoints: [{ name: "full", url: `${receiver.url}/full` }],
+          endpoints: [{ name: "full", url: `${receiver.url}/full?token=receiver-secret-1` }],
         },
       },
     });
@@ -388,6 +397,8 @@ describe("webhooks", () => {
         return endpoints[0]!.dropped === 2 && endpoints;
       });
       assert.equal(status!.pending, 1);
+      assert.equal(status!.url, `${receiver.url}/full?token=[REDACTED]`, "a token in the URL is masked");
+      assert.equal(receiver.on("/full?token=receiver-secret-1").length, 1, "the receiver gets the real URL");
       assert.equal((await deliveries(server, "full")).length, 1);
       const warnings = server.logs.filter((line) => line.includes("webhook queue full"));
       assert.equal(warnings.length, 1, "one line when dropping starts, not one per event");
@@ -396,6 +407,24 @@ describe("webhooks", () => {
         metricValue(metrics, "reestr_webhook_deliveries_total", { endpoint: "full", result: "dropped" }),
         2,
       );
+
+      // The endpoint removed from the configuration: its pending delivery goes at the next start.
+      await server.stop();
+      const logs: string[] = [];
+      const again = await startReestr(
+        testServerConfig(
+          { config: { notifications: { endpoints: [{ name: "other", url: `${receiver.url}/other` }] } } },
+          server.dataDir,
+        ),
+        { logger: new JsonLogger({ level: "info", sink: { write: (chunk: string) => logs.push(chunk) } }) },
+      );
+      await again.close();
+      const dropped = logs
+        .join("")
+        .split("\n")
+        .find((line) => line.includes("no longer configured"));
+      assert.ok(dropped, logs.join(""));
+      assert.equal((JSON.parse(dropped) as { deliveries: number }).deliveries, 1);
     } finally {
       receiver.answer = () => 200;
       await server.cleanup();

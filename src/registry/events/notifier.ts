@@ -21,6 +21,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import type { Logger } from "../../util/logger.ts";
 import type { Counter, Gauge, MetricsRegistry } from "../../util/prometheus.ts";
+import { redactString } from "../../util/redact.ts";
 import { compileRepositoryGlob } from "../../util/repository-glob.ts";
 import { SqliteFile } from "../../util/sqlite.ts";
 import { DATA_DIR_FILES } from "../layout.ts";
@@ -136,6 +137,16 @@ export class Notifier {
       "reestr_webhook_queue_pending",
       "Webhook deliveries waiting, by endpoint.",
     );
+    // Deliveries of endpoints no longer configured would wait forever: they go, and the log says so.
+    const names = config.endpoints.map((endpoint) => endpoint.name);
+    const orphans = this.#file
+      .sql(`DELETE FROM deliveries WHERE endpoint NOT IN (SELECT value FROM json_each(?))`)
+      .run(JSON.stringify(names)).changes;
+    if (Number(orphans) > 0) {
+      logger.warn("dropped webhook deliveries of endpoints no longer configured", {
+        deliveries: Number(orphans),
+      });
+    }
     const now = options.now ?? Date.now;
     const random = options.random ?? Math.random;
     this.#workers = config.endpoints.map(
@@ -483,7 +494,8 @@ class EndpointWorker {
     const pending = this.#pendingCount;
     return {
       name: this.name,
-      url: endpoint.url,
+      // A password or token in the URL is masked, as in the logs.
+      url: redactString(endpoint.url),
       format: endpoint.format,
       events: endpoint.events ?? null,
       repositories: endpoint.repositories ?? null,
