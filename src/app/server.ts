@@ -6,7 +6,7 @@
  * close modules and stores).
  *
  * Modules, in routing order: ops (/healthz, /readyz, /metrics), status (/api, /api/status), v2
- * (the OCI API), policy (/api/admin/quotas), token (/auth/token, token mode), web-auth
+ * (the OCI API), webhooks (/api/admin/webhooks…, with notifications), policy (/api/admin/quotas), token (/auth/token, token mode), web-auth
  * (/api/auth/…), watch (/api/watch/…), gc (/api/admin/gc), scrub (/api/admin/scrub), catalog
  * (/api/registries…, /api/storage, /api/openapi.json), web (the app on every other GET). A new
  * feature is a new module in this list. (retention, /api/admin/retention, comes after catalog.)
@@ -26,12 +26,15 @@ import { createOpsModule } from "../http/ops.ts";
 import { HttpPipeline } from "../http/pipeline.ts";
 import { Router } from "../http/router.ts";
 import { securityHeaders } from "../http/security-headers.ts";
-import { AuditLog } from "../registry/http/audit.ts";
+import { eventOfGcRun, eventOfRetention, eventOfScan } from "../registry/events/envelopes.ts";
+import { Notifier } from "../registry/events/notifier.ts";
+import { type AuditEvent, AuditLog } from "../registry/http/audit.ts";
 import { createGcApiModule } from "../registry/http/gc-api.ts";
 import { createPolicyApiModule } from "../registry/http/policy-api.ts";
 import { createRetentionApiModule } from "../registry/http/retention-api.ts";
 import { createScrubModule } from "../registry/http/scrub-api.ts";
 import { createV2Module } from "../registry/http/v2.ts";
+import { createWebhooksModule } from "../registry/http/webhooks-api.ts";
 import { DATA_DIR_FILES, metadataPath } from "../registry/layout.ts";
 import { GcService } from "../registry/lifecycle/gc-service.ts";
 import { Retention } from "../registry/lifecycle/retention.ts";
@@ -191,12 +194,22 @@ export async function startServer(
       : undefined;
     if (pulls) opened.push(pulls);
 
+    // Webhooks: events queued in <dataDir>/notifications.sqlite, delivered in the background.
+    const notifier =
+      config.notifications && config.notifications.endpoints.length > 0
+        ? new Notifier({ config: config.notifications, dataDir, logger, metrics })
+        : undefined;
+    if (notifier) opened.push(notifier);
+
     const gc = new GcService({
       registry,
       config: config.gc,
       logger: logger.child({ component: "gc" }),
       metrics,
       clock: overrides.scheduleClock,
+      onRunFinished: notifier
+        ? (run) => notifier.publish(eventOfGcRun({ ...run, items: undefined }, notifier.source))
+        : undefined,
     });
     const scrub = new ScrubService({ registry, logger: logger.child({ component: "scrub" }), metrics });
 
@@ -211,7 +224,10 @@ export async function startServer(
         logger: logger.child({ component: "watch" }),
         scanner: overrides.watchScanner,
         initialDelay: overrides.watchInitialDelay,
-        onScan: (event) => watchMetrics.record(event),
+        onScan: (event) => {
+          watchMetrics.record(event);
+          notifier?.publish(eventOfScan(event, notifier.source));
+        },
       });
       opened.push(watcher);
     }
@@ -231,7 +247,7 @@ export async function startServer(
       registry,
       config: config.retention ?? RetentionSchema.parse({}),
       logger: logger.child({ component: "retention" }),
-      audit: audit?.enabled ? audit : undefined,
+      audit: retentionSink(audit?.enabled ? audit : undefined, notifier),
       clock: overrides.scheduleClock,
     });
     if (retention.config.policies.length > 0 && !config.storage.deleteEnabled) {
@@ -249,6 +265,8 @@ export async function startServer(
         audit: audit?.enabled ? audit : undefined,
         pulls,
       }),
+      // After v2 so it closes after gc and retention, which may still publish events.
+      ...(notifier ? [createWebhooksModule({ notifier })] : []),
       createPolicyApiModule({ registry, metrics }),
       ...(auth ? auth.modules : [createOpenSessionModule()]),
       createWatchApiModule({
@@ -321,6 +339,11 @@ export async function startServer(
       await watcher.start();
       logger.info("watching", { entries: watcher.entries.map((entry) => entry.name) });
     }
+    if (notifier) {
+      notifier.source.addr = `${notifier.source.addr}:${port}`;
+      notifier.start();
+      logger.info("webhooks on", { endpoints: notifier.endpoints });
+    }
     if (config.storage.deleteEnabled) retention.start();
     gc.startSchedule();
     if (gc.nextRun !== undefined) {
@@ -353,6 +376,20 @@ export async function startServer(
     await closeOpened();
     throw error;
   }
+}
+
+/** Where retention's deletions go: the audit log and webhooks, either, or neither. */
+function retentionSink(
+  audit: AuditLog | undefined,
+  notifier: Notifier | undefined,
+): { write(event: AuditEvent): void } | undefined {
+  if (!notifier) return audit;
+  return {
+    write(event) {
+      audit?.write(event);
+      notifier.publish(eventOfRetention(event, notifier.source));
+    },
+  };
 }
 
 /**

@@ -4,6 +4,7 @@ import { z } from "zod";
 import { AUTH_ENVIRONMENT_VARIABLES, AuthConfigSchema } from "../auth/auth-config.ts";
 import { CatalogSectionSchema } from "../catalog/registries-config.ts";
 import { LimitsSchema } from "../http/limits.ts";
+import { NotificationsSchema } from "../registry/events/notifications-config.ts";
 import { AuditSchema } from "../registry/http/audit.ts";
 import { GcConfigSchema } from "../registry/lifecycle/gc-service.ts";
 import { RetentionSchema } from "../registry/lifecycle/retention-config.ts";
@@ -96,6 +97,8 @@ export const ConfigSchema = z
     immutableTags: ImmutableTagsSchema.optional(),
     /** Tag retention policies and their schedule (src/registry/lifecycle/retention-config.ts). */
     retention: RetentionSchema.optional(),
+    /** Webhooks: registry events sent to HTTP receivers (src/registry/events/notifications-config.ts). */
+    notifications: NotificationsSchema.optional(),
   })
   .strict();
 

@@ -11,6 +11,12 @@ export interface HealthCheck {
   status: "healthy" | "unhealthy";
   durationMs: number;
   message?: string;
+  /**
+   * Reported in /readyz but not counted: an unhealthy informational check (a webhook receiver
+   * that is down) leaves the server ready, since taking it out of its load balancer would not
+   * help the receiver and would stop pushes and pulls.
+   */
+  informational?: boolean;
 }
 
 export interface Module {

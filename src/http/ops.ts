@@ -2,7 +2,8 @@
  * The operational endpoints every Reestr server has, as a module:
  *
  *   GET /healthz   the process is alive: 200 {status, version}, 503 while shutting down
- *   GET /readyz    it can serve: every readiness check healthy (stores, API server, …), else 503
+ *   GET /readyz    it can serve: every readiness check healthy (stores, API server, …), else 503;
+ *                  informational checks (webhook endpoints) are listed but do not count
  *   GET /metrics   Prometheus text format
  *
  * They are public (load balancers and Prometheus scrape without credentials) and exempt from
@@ -43,7 +44,8 @@ export function createOpsModule(options: OpsOptions): Module {
         access: "public",
         async handle(ctx) {
           const checks = await options.checks();
-          const healthy = !options.stopping() && checks.every((check) => check.status === "healthy");
+          const healthy =
+            !options.stopping() && checks.every((check) => check.informational || check.status === "healthy");
           sendJson(ctx, healthy ? 200 : 503, { status: healthy ? "healthy" : "unhealthy", version, checks });
         },
       },

@@ -40,6 +40,8 @@
  *			-> server.crt, server.key
  *		-> htpasswd                       written by `reestr user` when neither --htpasswd nor
  *		                                  REESTR_HTPASSWD names a file (src/cli/user.ts)
+ *		-> notifications.sqlite           the webhook delivery queue and log, with notifications
+ *		                                  endpoints configured (src/registry/events/notifier.ts)
  *		-> <audit.file>                   the audit log, only when audit.file is set; a relative path
  *		                                  resolves here (src/registry/http/audit.ts)
  *
@@ -79,6 +81,7 @@ export const DATA_DIR_FILES = {
   tokenSigningKey: join("auth", "token-signing-key.pem"),
   tls: "tls",
   htpasswd: "htpasswd",
+  notifications: "notifications.sqlite",
 } as const;
 
 export function blobsDir(dataDir: string): string {

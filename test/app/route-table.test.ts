@@ -92,6 +92,8 @@ const EXPECTED: Record<string, Decision> = {
   "GET /api/openapi.json": "public", // the API's description
   "GET /api/admin/retention": "admin", // policies name repositories of every kind
   "POST /api/admin/retention": "admin", // a dry run lists every tag; a real run deletes
+  "GET /api/admin/webhooks": "admin", // receivers' URLs and delivery state
+  "GET /api/admin/webhooks/{endpoint}/deliveries": "admin", // events name repositories
   "* /api/{rest*}": "public", // answers 404 for unknown API paths
   "GET /{path*}": "public", // the web app's files; its data comes from the API
 };
@@ -131,6 +133,8 @@ before(async () => {
         ],
       },
       watch,
+      // A webhook endpoint, so its routes are mounted (nothing listens there: deliveries back off).
+      config: { notifications: { endpoints: [{ name: "hooks", url: "http://127.0.0.1:9/" }] } },
     },
     join(dir, "data"),
     port,
@@ -165,6 +169,7 @@ function sampleParams(route: Route): Record<string, string> {
             ? "t1"
             : "local",
         tag: "latest",
+        endpoint: "hooks",
         rest: "nope",
         path: "some/page",
       } as Record<string, string>

@@ -91,6 +91,7 @@ export class GcService {
   readonly #stop = new AbortController();
   #job: CronJob | undefined;
   readonly #clock: CronClock | undefined;
+  readonly #onRunFinished: ((run: GcRun) => void) | undefined;
 
   constructor(options: {
     registry: Registry;
@@ -99,8 +100,11 @@ export class GcService {
     metrics: MetricsRegistry;
     /** Time of the schedule (tests pass a fake clock they move by hand). */
     clock?: CronClock;
+    /** Told of every finished real (not dry) run, succeeded or failed (webhooks listen here). */
+    onRunFinished?: (run: GcRun) => void;
   }) {
     this.#clock = options.clock;
+    this.#onRunFinished = options.onRunFinished;
     this.#registry = options.registry;
     this.#config = options.config;
     this.#logger = options.logger;
@@ -222,6 +226,7 @@ export class GcService {
     run.phase = undefined;
     this.#runs.inc(1, { result: run.status === "succeeded" ? "ok" : "error", dry_run: String(run.dryRun) });
     if (!run.dryRun) this.#duration.observe(seconds);
+    if (!run.dryRun) this.#onRunFinished?.(run);
     return run;
   }
 
