@@ -176,6 +176,11 @@ export async function startServer(
         : await new FsBlobStore(dataDir).init());
     const metadata = overrides.metadata ?? (await openMetadata(config, logger));
     opened.push(metadata);
+    if (config.metadata?.postgres && !overrides.metadata) {
+      // Before Redis and the rest: a second replica without shared locks must not start at all.
+      const { claimReplica } = await import("../registry/metadata/postgres-replicas.ts");
+      opened.push(await claimReplica(config.metadata.postgres.url, config.redis !== undefined));
+    }
     const coordination = await openCoordination(config, logger);
     if (coordination) opened.push(coordination);
     const registry = new Registry({
