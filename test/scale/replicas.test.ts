@@ -80,7 +80,10 @@ before(async () => {
   assert.equal(missing, undefined, missing);
   assert.ok(existsSync(SKOPEO), `${SKOPEO} is missing`);
   work = mkdtempSync(join(tmpdir(), "reestr-replicas-"));
-  [postgres, rgw, redis] = await Promise.all([startPostgres(), startRgw(), startRedis()]);
+  // One after another, each assigned at once: a failing start leaves the others to after().
+  redis = await startRedis();
+  postgres = await startPostgres();
+  rgw = await startRgw();
   await rgw.createBucket(BUCKET);
   const database = await postgres.createDatabase();
   const config = (withRedis: boolean) => ({
