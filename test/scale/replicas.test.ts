@@ -34,6 +34,7 @@ import { makeOciImage } from "../helpers/fixtures.ts";
 import { type PostgresCluster, postgresMissing, startPostgres } from "../helpers/postgres.ts";
 import { REESTR_BIN, type ServerProcess, startReestr } from "../helpers/reestr-process.ts";
 import { type RoundRobinProxy, startRoundRobinProxy } from "../helpers/round-robin-proxy.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 const SKOPEO = process.env["SKOPEO_BIN"] ?? "/usr/bin/skopeo";
 const BUCKET = "reestr-replicas";
@@ -243,7 +244,7 @@ describe("three replicas on PostgreSQL + S3 + Redis", { timeout: 900_000 }, () =
             break;
           } catch (error) {
             refused++;
-            if (attempt >= 5) throw error;
+            if (attempt >= 20) throw error;
           }
         }
       }
@@ -252,7 +253,15 @@ describe("three replicas on PostgreSQL + S3 + Redis", { timeout: 900_000 }, () =
     let elsewhere = 0;
     let pushing = true;
     const collector = (async () => {
+      let seen = -1;
       while (pushing) {
+        // A run per push acknowledged at least: GC and pushes interleave, and pushes progress.
+        await waitFor(async () => !pushing || acknowledged.length > seen, {
+          what: "a push",
+          timeoutMs: 300_000,
+        });
+        if (!pushing) break;
+        seen = acknowledged.length;
         const res = await http(at(a), "POST", "/api/admin/gc?wait=true");
         assert.equal(res.status, 200, res.text());
         runs.push(res.json());
@@ -267,9 +276,12 @@ describe("three replicas on PostgreSQL + S3 + Redis", { timeout: 900_000 }, () =
         }
       }
     })();
-    await Promise.all([pusher(b, "b"), pusher(c, "c")]);
-    pushing = false;
-    await collector;
+    try {
+      await Promise.all([pusher(b, "b"), pusher(c, "c")]);
+    } finally {
+      pushing = false;
+      await collector;
+    }
     assert.ok(runs.length >= 1);
     assert.ok(
       runs.every((r) => r.status === "succeeded"),
