@@ -26,6 +26,7 @@ import { createOpsModule } from "../http/ops.ts";
 import { HttpPipeline } from "../http/pipeline.ts";
 import { Router } from "../http/router.ts";
 import { securityHeaders } from "../http/security-headers.ts";
+import type { Coordination } from "../registry/coordination.ts";
 import { eventOfGcRun, eventOfRetention, eventOfScan } from "../registry/events/envelopes.ts";
 import { Notifier } from "../registry/events/notifier.ts";
 import { type AuditEvent, AuditLog } from "../registry/http/audit.ts";
@@ -178,7 +179,15 @@ export async function startServer(
         : await new FsBlobStore(dataDir).init());
     const metadata = overrides.metadata ?? (await openMetadata(config, logger));
     opened.push(metadata);
+    if (config.metadata?.postgres && !overrides.metadata) {
+      // Before Redis and the rest: a second replica without shared locks must not start at all.
+      const { claimReplica } = await import("../registry/metadata/postgres-replicas.ts");
+      opened.push(await claimReplica(config.metadata.postgres.url, config.redis !== undefined));
+    }
+    const coordination = await openCoordination(config, logger);
+    if (coordination) opened.push(coordination);
     const registry = new Registry({
+      coordination,
       blobs,
       metadata,
       index: metadata,
@@ -234,6 +243,7 @@ export async function startServer(
     // The catalogue: this registry as "local", configured and watched remote registries.
     const catalog = await createServerCatalog({
       section: config.catalog,
+      redisUrl: config.redis?.url,
       registry,
       authMode: !config.auth ? "none" : config.auth.mode === "token" ? "bearer" : "basic",
       watcher,
@@ -416,6 +426,28 @@ export async function openMetadata(
       cause: error,
     });
   }
+}
+
+/**
+ * The shared locks and invalidations of `redis.url` (loaded only then), or undefined: this
+ * process alone. A Redis that does not answer yet does not stop the start: locks answer 503 and
+ * caches stay unused until it does (src/registry/redis-coordination.ts).
+ */
+async function openCoordination(config: ReestrConfig, logger: Logger): Promise<Coordination | undefined> {
+  if (!config.redis) return undefined;
+  const { RedisCoordination } = await import("../registry/redis-coordination.ts");
+  const coordination = new RedisCoordination({ url: config.redis.url });
+  const where = new URL(config.redis.url).host;
+  try {
+    await coordination.ready();
+    logger.info("locks and cache invalidation in redis", { host: where });
+  } catch (error) {
+    logger.warn("redis is not reachable yet: locked writes answer 503 until it is", {
+      host: where,
+      err: error,
+    });
+  }
+  return coordination;
 }
 
 /**

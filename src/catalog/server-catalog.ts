@@ -20,6 +20,8 @@ import { type CatalogSetup, setupCatalog } from "./setup.ts";
 export interface ServerCatalogOptions {
   /** The config's `catalog` section (default: no remote registries, memory cache). */
   section?: CatalogSection;
+  /** The config's shared `redis.url`: the cache's when the section names no `redisUrl`. */
+  redisUrl?: string;
   registry: Registry;
   /** How the local registry asks for credentials (shown in the registry's summary). */
   authMode: "none" | "basic" | "bearer";
@@ -42,6 +44,8 @@ export async function createServerCatalog(options: ServerCatalogOptions): Promis
   } else if (section.registries !== undefined) {
     registries = parseRegistries(section.registries);
   }
+  // The shared connection, for a cache that names none of its own.
+  if (!cache.redisUrl && options.redisUrl) cache = { ...cache, redisUrl: options.redisUrl };
   const setup = await setupCatalog({
     registries,
     local: {

@@ -89,6 +89,17 @@ export const ConfigSchema = z
     limits: LimitsSchema.optional(),
     /** Audit log of pushes, pulls and deletes (src/registry/http/audit.ts). */
     audit: AuditSchema.optional(),
+    /**
+     * Redis shared by replicas: locks (blob commits versus GC, the GC leader), cache
+     * invalidation, and the catalogue cache when `catalog.cache.redisUrl` is not set
+     * (src/registry/redis-coordination.ts). Several replicas on one database need it.
+     */
+    redis: z
+      .object({
+        url: z.string().regex(/^rediss?:\/\//, "must be a redis:// or rediss:// URL"),
+      })
+      .strict()
+      .optional(),
     /** The web catalogue's remote registries and cache (src/catalog/registries-config.ts). */
     catalog: CatalogSectionSchema.optional(),
     /** Storage quotas per repository glob (src/registry/policy/policy-config.ts). */
@@ -138,7 +149,7 @@ export const ENVIRONMENT_VARIABLES: Record<string, { path: string; type: Variabl
     REESTR_TLS_KEY: { path: "tls.key", type: "string" },
     REESTR_TLS_NAMES: { path: "tls.names", type: "string" },
     REESTR_AUDIT_FILE: { path: "audit.file", type: "string" },
-    REESTR_REDIS_URL: { path: "catalog.cache.redisUrl", type: "string" },
+    REESTR_REDIS_URL: { path: "redis.url", type: "string" },
     REESTR_POSTGRES_URL: { path: "metadata.postgres.url", type: "string" },
     REESTR_POSTGRES_POOL_SIZE: { path: "metadata.postgres.poolSize", type: "number" },
     ...Object.fromEntries(

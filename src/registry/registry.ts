@@ -20,8 +20,8 @@ import {
   parseManifestReference,
 } from "../oci/reference.ts";
 import { chunksOf } from "../util/chunks.ts";
-import { KeyedMutex } from "../util/keyed-mutex.ts";
 import { LruCache } from "../util/lru-cache.ts";
+import { type Coordination, type Invalidation, LocalCoordination } from "./coordination.ts";
 import { collectGarbage, type GcOptions, type GcResult } from "./lifecycle/gc.ts";
 import { type ScrubOptions, type ScrubResult, scrub } from "./lifecycle/scrub.ts";
 import type {
@@ -74,6 +74,11 @@ export interface RegistryOptions {
    * default 16 MiB. Only for stores that report their space (`BlobStore.space`).
    */
   reserve?: ReserveSetting;
+  /**
+   * Locks and cache invalidation shared with other replicas (RedisCoordination); default: this
+   * process alone (LocalCoordination).
+   */
+  coordination?: Coordination;
 }
 
 export interface BlobContent {
@@ -119,7 +124,20 @@ interface UploadHashState {
   size: number;
 }
 
+/** A GC run refused because another replica (`holder`, `<host>:<pid>`) is collecting. */
+export class GcElsewhere extends Error {
+  readonly holder: string;
+
+  constructor(holder: string) {
+    super(`garbage collection is already running on replica ${holder}`);
+    this.name = "GcElsewhere";
+    this.holder = holder;
+  }
+}
+
 const DEFAULT_UPLOAD_TTL_MS = 24 * 60 * 60 * 1000;
+/** How long a crashed replica's lock outlives it (held locks are renewed, so work may take longer). */
+const LOCK_TTL_MS = 30_000;
 
 /**
  * The registry's behaviour, independent of HTTP: uploads, blobs, manifests, tags and
@@ -135,14 +153,17 @@ export class Registry {
   readonly #allowSparseManifests: boolean;
   readonly #uploadTtlMs: number;
   readonly #uploadHashes = new Map<string, UploadHashState>();
-  /** One operation at a time per upload id, and per blob digest (commit versus delete). */
-  readonly #locks = new KeyedMutex();
+  /**
+   * One operation at a time per upload id, and per blob digest (commit versus delete versus a
+   * GC's unlink), across replicas when the coordination is shared; and the caches' invalidations.
+   */
+  readonly #coordination: Coordination;
   /** `<repository>@<digest>` → manifest: the hot path of every pull reads from here. */
   readonly #manifests: LruCache<string, StoredManifest>;
   /**
    * Sorted tags per repository, so paging through 5,000 tags is a slice, not a query. Kept per
-   * process and dropped on every tag change made through this process: a MetadataStore shared
-   * by several replicas will need shared invalidation (or no cache) before it can use this.
+   * process, dropped on every tag change (by this replica, or another's published invalidation),
+   * and not used at all while invalidations cannot be received (#cachesTrusted).
    */
   readonly #tagLists = new LruCache<string, string[]>(1_000_000, (tags) => tags.length + 1);
   #tagGeneration = 0;
@@ -158,6 +179,16 @@ export class Registry {
       options.manifestCacheBytes ?? 32 * 1024 * 1024,
       (m) => m.content.byteLength + 200,
     );
+    this.#coordination = options.coordination ?? new LocalCoordination();
+    this.#coordination.listen({
+      invalidate: (message) => this.#invalidated(message),
+      reset: () => {
+        this.#tagGeneration++;
+        this.#manifestGeneration++;
+        this.#tagLists.clear();
+        this.#manifests.clear();
+      },
+    });
     this.#blobs = options.blobs;
     this.#metadata = options.metadata;
     this.#index = options.index;
@@ -229,9 +260,7 @@ export class Registry {
     assertRepositoryName(repository);
     this.#assertDeleteEnabled();
     const digest = parseDigest(digestText).digest;
-    const unlinked = await this.#locks.run(`blob:${digest}`, () =>
-      this.#metadata.unlinkBlob(repository, digest),
-    );
+    const unlinked = await this.#blobLock(digest, () => this.#metadata.unlinkBlob(repository, digest));
     if (!unlinked)
       throw await this.#unknown(repository, new RegistryError("BLOB_UNKNOWN", undefined, { digest }));
     this.#policy.contentRemoved(repository);
@@ -253,7 +282,7 @@ export class Registry {
     if (size === undefined || (await this.#blobs.stat(digest)) === undefined) return undefined;
     let mounted = false;
     await this.#writing(0, () =>
-      this.#locks.run(`blob:${digest}`, () =>
+      this.#blobLock(digest, () =>
         this.#policy.admitBlob(repository, digest, size, async () => {
           mounted = (await this.#metadata.mountBlob(repository, from, digest)) !== undefined;
         }),
@@ -427,7 +456,7 @@ export class Registry {
       stored.delete(session.id);
       const lastActivity = upload ? upload.modifiedAt.getTime() : session.createdAt;
       if (lastActivity < cutoff) {
-        if (!dryRun) await this.#locks.run(`upload:${session.id}`, () => this.#discardUpload(session.id));
+        if (!dryRun) await this.#uploadLock(session.id, () => this.#discardUpload(session.id));
         removed++;
       }
     }
@@ -444,7 +473,7 @@ export class Registry {
   /** Runs `work` under the upload's lock, once the upload is known to belong to `repository`. */
   async #inUpload<T>(repository: string, id: string, work: () => Promise<T>): Promise<T> {
     assertRepositoryName(repository);
-    return this.#locks.run(`upload:${id}`, async () => {
+    return this.#uploadLock(id, async () => {
       const session = await this.#metadata.getUpload(id);
       if (!session || session.repository !== repository) {
         throw new RegistryError("BLOB_UPLOAD_UNKNOWN", undefined, { id });
@@ -536,7 +565,7 @@ export class Registry {
   }
 
   async #commit(repository: string, id: string, digest: Digest, size: number): Promise<void> {
-    await this.#locks.run(`blob:${digest}`, () =>
+    await this.#blobLock(digest, () =>
       // Within the quotas or not at all: a refused blob never reaches blobs/ (its upload is discarded).
       this.#policy.admitBlob(repository, digest, size, async () => {
         const known = await this.#metadata.blobSize(digest);
@@ -578,12 +607,13 @@ export class Registry {
           : ref.digest;
     if (digest !== undefined) {
       const key = `${repository}@${digest}`;
-      const cached = this.#manifests.get(key);
+      const trusted = await this.#coordination.cachesTrusted();
+      const cached = trusted ? this.#manifests.get(key) : undefined;
       if (cached) return cached;
       const generation = this.#manifestGeneration;
       const manifest = await this.#metadata.getManifestByDigest(repository, digest);
       if (manifest) {
-        if (generation === this.#manifestGeneration) this.#manifests.set(key, manifest);
+        if (trusted && generation === this.#manifestGeneration) this.#manifests.set(key, manifest);
         return manifest;
       }
     }
@@ -631,7 +661,7 @@ export class Registry {
         if (problem) throw referenceError(repository, problem);
       }),
     );
-    if (tags.length > 0) this.#tagsChanged(repository);
+    if (tags.length > 0) await this.#tagsChanged(repository);
     return { digest, subject: parsed.subject?.digest, tags };
   }
 
@@ -650,30 +680,69 @@ export class Registry {
           : await this.#policy.guardDelete(repository, { digest: ref.digest }, () =>
               this.#metadata.deleteManifest(repository, ref.digest),
             );
-    if (ref?.digest) this.#manifests.delete(`${repository}@${ref.digest}`);
-    this.#tagsChanged(repository);
+    if (ref?.digest) await this.#manifestRemoved(repository, ref.digest);
+    await this.#tagsChanged(repository);
     if (!deleted)
       throw await this.#unknown(repository, new RegistryError("MANIFEST_UNKNOWN", undefined, { reference }));
   }
 
   async listTags(repository: string, page: Page): Promise<string[]> {
     assertRepositoryName(repository);
-    let all = this.#tagLists.get(repository);
+    const trusted = await this.#coordination.cachesTrusted();
+    let all = trusted ? this.#tagLists.get(repository) : undefined;
     if (!all) {
       const generation = this.#tagGeneration;
       const tags = await this.#metadata.listTags(repository, { limit: Number.MAX_SAFE_INTEGER });
       if (tags === undefined) throw new RegistryError("NAME_UNKNOWN", undefined, { name: repository });
       all = tags;
       // A tag changed while we read: the list may be stale, so serve it but do not keep it.
-      if (generation === this.#tagGeneration) this.#tagLists.set(repository, all);
+      if (trusted && generation === this.#tagGeneration) this.#tagLists.set(repository, all);
     }
     const from = page.last === undefined ? 0 : firstAfter(all, page.last);
     return all.slice(from, from + page.limit);
   }
 
-  #tagsChanged(repository: string): void {
-    this.#tagGeneration++;
-    this.#tagLists.delete(repository);
+  /**
+   * Drops the repository's tag list here, then tells the other replicas (awaited, so a client
+   * told "done" finds the change on any replica it asks next).
+   */
+  async #tagsChanged(repository: string): Promise<void> {
+    this.#invalidated(`tags:${repository}`);
+    await this.#publish(`tags:${repository}`);
+  }
+
+  async #manifestRemoved(repository: string, digest: Digest): Promise<void> {
+    this.#invalidated(`manifest:${repository}@${digest}`);
+    await this.#publish(`manifest:${repository}@${digest}`);
+  }
+
+  /**
+   * A change already committed is not undone because Redis is unreachable: the other replicas
+   * then do not trust their caches either (they lost their subscription), and reset them on
+   * reconnecting.
+   */
+  async #publish(message: Invalidation): Promise<void> {
+    await this.#coordination.publish(message).catch(() => {});
+  }
+
+  /** What an invalidation (ours or another replica's) names is dropped; reads in flight are not cached. */
+  #invalidated(message: Invalidation): void {
+    if (message.startsWith("tags:")) {
+      this.#tagGeneration++;
+      this.#tagLists.delete(message.slice("tags:".length));
+    } else if (message.startsWith("manifest:")) {
+      this.#manifestGeneration++;
+      this.#manifests.delete(message.slice("manifest:".length));
+    }
+  }
+
+  /** The per-digest lock of lifecycle/gc.ts's protocol; 30 s TTL, renewed while held. */
+  #blobLock<T>(digest: Digest, work: () => Promise<T>): Promise<T> {
+    return this.#coordination.lock(`blob:${digest}`, LOCK_TTL_MS, work);
+  }
+
+  #uploadLock<T>(id: string, work: () => Promise<T>): Promise<T> {
+    return this.#coordination.lock(`upload:${id}`, LOCK_TTL_MS, work);
   }
 
   async catalog(page: Page): Promise<string[]> {
@@ -724,24 +793,32 @@ export class Registry {
 
   // ---- garbage collection --------------------------------------------------------------
 
-  /** One garbage-collection run over this registry's stores (the protocol is in lifecycle/gc.ts). */
+  /**
+   * One garbage-collection run over this registry's stores (the protocol is in lifecycle/gc.ts).
+   * Under the `gc` leader lock: with replicas sharing the stores, only one collects at a time, and
+   * a run started while another replica's is in progress fails at once with GcElsewhere.
+   */
   async collectGarbage(options: GcOptions): Promise<GcResult> {
-    return collectGarbage(
-      {
-        blobs: this.#blobs,
-        metadata: this.#metadata,
-        locks: this.#locks,
-        expireUploads: (dryRun) => this.expireUploads(Date.now(), dryRun),
-        forget: (manifests, repositories) => {
-          this.#manifestGeneration++;
-          this.#policy.contentRemoved();
-          this.#space?.invalidate();
-          for (const { repository, digest } of manifests) this.#manifests.delete(`${repository}@${digest}`);
-          for (const repository of repositories) this.#tagsChanged(repository);
+    const outcome = await this.#coordination.tryLock("gc", LOCK_TTL_MS, () =>
+      collectGarbage(
+        {
+          blobs: this.#blobs,
+          metadata: this.#metadata,
+          locks: { run: (key, work) => this.#coordination.lock(key, LOCK_TTL_MS, work) },
+          expireUploads: (dryRun) => this.expireUploads(Date.now(), dryRun),
+          forget: (manifests, repositories) => {
+            this.#manifestGeneration++;
+            this.#policy.contentRemoved();
+            this.#space?.invalidate();
+            for (const { repository, digest } of manifests) void this.#manifestRemoved(repository, digest);
+            for (const repository of repositories) void this.#tagsChanged(repository);
+          },
         },
-      },
-      options,
+        options,
+      ),
     );
+    if ("holder" in outcome) throw new GcElsewhere(outcome.holder);
+    return outcome.value;
   }
 
   // ---- health and the catalogue's reads ----------------------------------------------
@@ -778,7 +855,7 @@ export class Registry {
         blobs: this.#blobs,
         metadata: this.#metadata,
         // Under the blob's lock, as a commit or delete of the same digest runs.
-        withBlobLock: (digest, work) => this.#locks.run(`blob:${digest}`, work),
+        withBlobLock: (digest, work) => this.#blobLock(digest, work),
       },
       options,
     );

@@ -36,11 +36,12 @@ function ping(port: number): Promise<boolean> {
   });
 }
 
-export async function startRedis(): Promise<RedisProcess> {
+/** `port`: a given one (to restart a stopped server where its clients reconnect); default a free one. */
+export async function startRedis(options: { port?: number } = {}): Promise<RedisProcess> {
   if (!existsSync(REDIS_BIN)) {
     throw new Error(`${REDIS_BIN} is missing: install it with \`apt-get install -y redis-server\``);
   }
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const child: ChildProcess = spawn(
     REDIS_BIN,
     ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"],

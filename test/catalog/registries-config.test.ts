@@ -206,7 +206,7 @@ describe("registries configuration", () => {
     assert.equal(file.cache?.staleTtl, 600_000);
   });
 
-  test("reestr serve's catalog section: inline registries are validated in place; REESTR_REDIS_URL sets the cache", async () => {
+  test("reestr serve's catalog section: inline registries are validated in place; REESTR_REDIS_URL sets the shared redis.url", async () => {
     const section = CatalogSectionSchema.parse({});
     assert.equal(section.cache.ttl, 60_000);
     await assert.rejects(
@@ -221,12 +221,16 @@ describe("registries configuration", () => {
       /catalog\.registriesFile: give either registries or registriesFile/,
     );
     const config = await loadConfig({ env: { REESTR_REDIS_URL: "redis://127.0.0.1:6390" } });
-    assert.equal(config.catalog?.cache.redisUrl, "redis://127.0.0.1:6390");
-    assert.equal(config.catalog?.cache.ttl, 60_000, "the section's defaults apply");
+    // The top-level connection: the catalogue cache falls back to it (server-catalog.ts).
+    assert.equal(config.redis?.url, "redis://127.0.0.1:6390");
+    assert.equal(config.catalog, undefined);
+    const inline = await loadConfig({ flags: { "catalog.cache.redisUrl": "redis://127.0.0.1:6391" } });
+    assert.equal(inline.catalog?.cache.redisUrl, "redis://127.0.0.1:6391");
+    assert.equal(inline.catalog?.cache.ttl, 60_000, "the section's defaults apply");
     assert.equal((await loadConfig({})).catalog, undefined);
     await assert.rejects(
       loadConfig({ env: { REESTR_REDIS_URL: "localhost:6379" } }),
-      /catalog\.cache\.redisUrl/,
+      /redis\.url: must be a redis/,
     );
   });
 });

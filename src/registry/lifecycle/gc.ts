@@ -44,13 +44,12 @@
  *    kill -9 at any point leaves, at worst, files without rows, which the next run's stray pass
  *    removes. Nothing referenced is ever lost, and a restarted run finishes the job.
  *
- * The per-digest lock is the process's own (KeyedMutex): one process owns an embedded data
- * directory. Replicas sharing a blob store need the lock shared too (Redis), and GC on one
- * replica at a time.
+ * The per-digest lock is the registry's Coordination (../coordination.ts): the process's own
+ * KeyedMutex for one process, a Redis lock for replicas sharing a blob store (redis.url), and
+ * then GC runs on one replica at a time (the `gc` leader lock, Registry.collectGarbage).
  */
 import type { Digest } from "../../oci/digest.ts";
 import { forEachLimit } from "../../util/concurrency.ts";
-import type { KeyedMutex } from "../../util/keyed-mutex.ts";
 import type { MetadataStore, SweepResult } from "../metadata/metadata-store.ts";
 import type { BlobStore } from "../storage/blob-store.ts";
 
@@ -92,7 +91,7 @@ export interface GcTarget {
   blobs: BlobStore;
   metadata: MetadataStore;
   /** The registry's per-digest locks (`blob:<digest>`), shared with upload commits. */
-  locks: KeyedMutex;
+  locks: { run<T>(key: string, work: () => Promise<T>): Promise<T> };
   expireUploads(dryRun: boolean): Promise<number>;
   /** Drops the registry's caches of removed manifests and repositories. */
   forget(manifests: SweepResult["manifests"], repositories: string[]): void;
