@@ -161,7 +161,7 @@ test("the ConfigMap's reestr.yaml is a configuration serve accepts, with the Sec
     assert.equal(config.storage.s3?.accessKeyId, "access");
     assert.equal(config.storage.s3?.secretAccessKey, "secret");
     assert.equal(config.metadata?.postgres?.url, env.REESTR_POSTGRES_URL);
-    assert.equal(config.catalog?.cache?.redisUrl, env.REESTR_REDIS_URL);
+    assert.equal(config.redis?.url, env.REESTR_REDIS_URL);
     // Without the database's Secret the server refuses to start, naming the setting.
     await assert.rejects(
       loadConfig({ file, env: { ...env, REESTR_POSTGRES_URL: "" } }),
