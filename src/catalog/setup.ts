@@ -12,7 +12,6 @@ import type { WatchStore } from "../watcher/store.ts";
 import { type Cache, MemoryCache } from "./cache.ts";
 import { Catalog, type CatalogRegistry } from "./catalog.ts";
 import { LocalRegistrySource } from "./local-source.ts";
-import { RedisCache } from "./redis-cache.ts";
 import {
   type CatalogCacheSettings,
   envPrefix,
@@ -51,9 +50,16 @@ function sameOrigin(a: string, b: string): boolean {
 }
 
 /** The cache the settings ask for: Redis with a URL (REESTR_REDIS_URL wins), memory otherwise. */
-export function createCache(settings: Partial<CatalogCacheSettings>, env: NodeJS.ProcessEnv): Cache {
+export async function createCache(
+  settings: Partial<CatalogCacheSettings>,
+  env: NodeJS.ProcessEnv,
+): Promise<Cache> {
   const url = env.REESTR_REDIS_URL || settings.redisUrl;
-  if (url) return new RedisCache({ url });
+  if (url) {
+    // ioredis is loaded only for a Redis URL: it adds ~15 MiB to the resident memory of a server.
+    const { RedisCache } = await import("./redis-cache.ts");
+    return new RedisCache({ url });
+  }
   return new MemoryCache({ maxEntries: settings.maxEntries ?? 5000 });
 }
 
@@ -152,7 +158,7 @@ export async function setupCatalog(options: CatalogSetupOptions): Promise<Catalo
     registries.push(...(await watchedRegistries(options.watcher.entries, covered, env, options.logger)));
   }
   const settings = options.cache ?? {};
-  const cache = createCache(settings, env);
+  const cache = await createCache(settings, env);
   if (cache.kind === "redis") options.logger?.info("catalogue cache: redis", {});
   const catalog = new Catalog({
     registries,

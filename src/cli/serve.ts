@@ -3,6 +3,7 @@ import { type RunningServer, startServer } from "../app/server.ts";
 import { ConfigError, loadConfig } from "../config/config.ts";
 import { ListenError } from "../http/listen.ts";
 import { DataDirLockedError } from "../util/data-dir-lock.ts";
+import { tuneGarbageCollection } from "../util/gc-tuning.ts";
 import type { Command } from "./command.ts";
 
 const usage = `Usage: reestr serve [options]
@@ -129,6 +130,8 @@ async function run(argv: string[]): Promise<number> {
     throw error;
   }
 
+  // Blob pushes otherwise run V8 into a mark-compact every few MiB (see gc-tuning.ts).
+  tuneGarbageCollection();
   let server: RunningServer;
   try {
     server = await startServer(config);

@@ -288,6 +288,66 @@ export function blobStoreContract(name: string, makeStore: () => Promise<BlobSto
           assert.deepEqual(await collect(await store.readUpload(id)), data);
         }));
 
+      test("a body of several MiB in chunks of every size is stored whole, also after an odd offset", () =>
+        withStore(async (store) => {
+          const id = randomUUID();
+          await store.createUpload(id);
+          const data = pseudoRandomBytes(6 * 1024 * 1024 + 12_345, "big body");
+          // A first append of an odd length, so the second one starts mid-way through a block.
+          assert.equal(await store.appendUpload(id, chunksOf(data.subarray(0, 1001))), 1001);
+          const sizes = [1, 65_536, 300_000, 7, 262_144, 3 * 1024 * 1024, 65_535, 262_145];
+          const rest: Uint8Array[] = [];
+          for (let offset = 1001, i = 0; offset < data.byteLength; offset += sizes[i++ % sizes.length]!) {
+            rest.push(data.subarray(offset, offset + sizes[i % sizes.length]!));
+          }
+          const hash = createHash("sha256").update(data.subarray(0, 1001));
+          const written = await store.appendUpload(id, chunksOf(...rest), (chunk) => hash.update(chunk));
+          assert.equal(written, data.byteLength - 1001);
+          assert.equal(await store.uploadSize(id), data.byteLength);
+          assert.equal(`sha256:${hash.digest("hex")}`, digestOf(data));
+          assert.ok((await collect(await store.readUpload(id))).equals(data), "the bytes read back differ");
+        }));
+
+      test("concurrent appends to different uploads keep their bytes apart", () =>
+        withStore(async (store) => {
+          const bodies = [0, 1, 2].map((i) => pseudoRandomBytes(2 * 1024 * 1024 + i * 777, `body ${i}`));
+          const ids = bodies.map(() => randomUUID());
+          for (const id of ids) await store.createUpload(id);
+          async function* slowly(data: Buffer): AsyncGenerator<Uint8Array> {
+            for (let offset = 0; offset < data.byteLength; offset += 100_000) {
+              yield data.subarray(offset, offset + 100_000);
+              await new Promise((resolve) => setImmediate(resolve));
+            }
+          }
+          const written = await Promise.all(ids.map((id, i) => store.appendUpload(id, slowly(bodies[i]!))));
+          assert.deepEqual(
+            written,
+            bodies.map((b) => b.byteLength),
+          );
+          for (const [i, id] of ids.entries()) {
+            assert.ok((await collect(await store.readUpload(id))).equals(bodies[i]!), `upload ${i} differs`);
+          }
+        }));
+
+      test("a source failing after several MiB keeps every byte before the failure", () =>
+        withStore(async (store) => {
+          const id = randomUUID();
+          await store.createUpload(id);
+          const data = pseudoRandomBytes(3 * 1024 * 1024 + 5, "cut off");
+          async function* failing(): AsyncGenerator<Uint8Array> {
+            for (let offset = 0; offset < data.byteLength; offset += 65_536) {
+              yield data.subarray(offset, offset + 65_536);
+            }
+            throw new Error("connection reset");
+          }
+          await assert.rejects(store.appendUpload(id, failing()), (error: unknown) => {
+            assert.equal((error as { bytesWritten?: number }).bytesWritten, data.byteLength);
+            return true;
+          });
+          assert.equal(await store.uploadSize(id), data.byteLength);
+          assert.ok((await collect(await store.readUpload(id))).equals(data), "the kept bytes differ");
+        }));
+
       test("appending nothing writes nothing", () =>
         withStore(async (store) => {
           const id = randomUUID();

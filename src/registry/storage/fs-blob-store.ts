@@ -21,11 +21,7 @@ import {
   type UploadInfo,
 } from "./blob-store.ts";
 import { BlobNotFound, UploadNotFound } from "./errors.ts";
-
-/** Gather small request chunks into writes of about this size: fewer syscalls on big pushes. */
-const WRITE_BATCH_BYTES = 1024 * 1024;
-const WRITES_IN_FLIGHT = 4;
-const EARLY_SYNC_BYTES = 32 * 1024 * 1024;
+import { UploadWriter } from "./upload-writer.ts";
 
 /**
  * Blobs on the local filesystem, under blobs/ and uploads/ of the data directory (the paths are
@@ -134,67 +130,25 @@ export class FsBlobStore implements BlobStore {
       open(this.#uploadPath(id), constants.O_WRONLY),
       (cause) => new UploadNotFound(id, { cause }),
     );
-    const start = (await handle.stat()).size;
-    // Positional writes, several in flight: the socket keeps receiving while the disk writes
-    // (awaiting each write stalled the connection and halved push throughput).
-    let position = start;
-    const inFlight: Promise<unknown>[] = [];
-    let batch: Uint8Array[] = [];
-    let batchBytes = 0;
-    let failedAt: number | undefined;
-    let syncedTo = start;
-    let syncing: Promise<void> | undefined;
-    const flush = async () => {
-      if (batchBytes === 0) return;
-      const at = position;
-      const write = handle.writev(batch, at).catch((error: unknown) => {
-        failedAt = Math.min(failedAt ?? at, at);
-        throw error;
-      });
-      inFlight.push(write);
-      position += batchBytes;
-      // Start writeback early (one sync at a time) so the fsync at commit has little left.
-      if (position - syncedTo >= EARLY_SYNC_BYTES && !syncing) {
-        syncedTo = position;
-        syncing = Promise.all(inFlight)
-          .then(() => handle.datasync())
-          .catch(() => {})
-          .finally(() => {
-            syncing = undefined;
-          });
-      }
-      batch = [];
-      batchBytes = 0;
-      if (inFlight.length >= WRITES_IN_FLIGHT) await inFlight.shift();
-    };
-    const settle = async () => {
-      const results = await Promise.allSettled(inFlight.splice(0));
-      const failure = results.find((r) => r.status === "rejected");
-      if (failure) throw (failure as PromiseRejectedResult).reason;
-    };
+    let start: number;
+    try {
+      start = (await handle.stat()).size;
+    } catch (error) {
+      await handle.close().catch(() => {});
+      throw error;
+    }
+    // Copies into pooled buffers, writes them several at a time (see upload-writer.ts).
+    const writer = new UploadWriter(handle, start);
     try {
       for await (const chunk of data) {
         onChunk?.(chunk);
-        batch.push(chunk);
-        batchBytes += chunk.byteLength;
-        if (batchBytes >= WRITE_BATCH_BYTES) await flush();
+        await writer.add(chunk);
       }
-      await flush();
-      await settle();
-      return position - start;
+      return await writer.finish();
     } catch (error) {
-      // Keep what arrived before the client went away (it can resume from there), but never a
-      // hole: a failed write cuts the upload back to where that write began.
-      await flush().catch(() => {});
-      await settle().catch(() => {});
-      if (failedAt !== undefined) await handle.truncate(failedAt).catch(() => {});
-      throw Object.assign(error as Error, { bytesWritten: (failedAt ?? position) - start });
+      throw Object.assign(error as Error, { bytesWritten: await writer.abort() });
     } finally {
-      // Writeback of this chunk goes on after the response: a chunked push's PATCHes each start
-      // theirs, and the fsync at commit is left with little to do. The handle closes after it.
-      const tail =
-        position > syncedTo ? (syncing ?? Promise.resolve()).then(() => handle.datasync()) : syncing;
-      void (tail ?? Promise.resolve()).catch(() => {}).finally(() => handle.close().catch(() => {}));
+      writer.closeAfterWriteback();
     }
   }
 
