@@ -15,12 +15,16 @@
  * Prints a table with the ratios; `--json` writes the figures to stdout as JSON.
  */
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { distributionVersion, startDistribution } from "../test/helpers/distribution.ts";
-import { type ServerProcess, spawnServer, startReestr } from "../test/helpers/reestr-process.ts";
+import {
+  readStatusField,
+  type ServerProcess,
+  spawnServer,
+  startReestr,
+} from "../test/helpers/reestr-process.ts";
 import { expectStatus, HttpTarget } from "./http.ts";
 import { MANIFEST_ACCEPT, makeSmallImage, pushImage, type SmallImage } from "./oci.ts";
 import { now, percentile, runPool } from "./stats.ts";
@@ -138,15 +142,6 @@ function rssSampler(read: () => number | undefined) {
   };
 }
 
-function readRssKiB(pid: number): number | undefined {
-  try {
-    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return match ? Number(match[1]) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 async function verify(target: HttpTarget, kept: string[]): Promise<void> {
   for (const path of kept.slice(0, 200)) {
     const res = await target.request("GET", path, { headers: { accept: MANIFEST_ACCEPT } });
@@ -230,7 +225,7 @@ async function benchDistribution(images: SmallImage[]): Promise<Figures> {
     const child = execFile("/usr/bin/docker-registry", ["garbage-collect", configPath], {
       maxBuffer: 1 << 30,
     });
-    const rss = rssSampler(() => (child.pid ? readRssKiB(child.pid) : undefined));
+    const rss = rssSampler(() => (child.pid ? readStatusField(child.pid, "VmRSS") : undefined));
     await new Promise<void>((resolve, reject) =>
       child.on("exit", (code) =>
         code === 0 ? resolve() : reject(new Error(`garbage-collect exited ${code}`)),

@@ -70,7 +70,8 @@ export async function freePort(): Promise<number> {
   });
 }
 
-function readStatusField(pid: number, field: string): number | undefined {
+/** A kB field of /proc/<pid>/status (VmRSS, VmHWM), undefined once the process is gone. */
+export function readStatusField(pid: number, field: string): number | undefined {
   try {
     const status = readFileSync(`/proc/${pid}/status`, "utf8");
     const match = new RegExp(`^${field}:\\s+(\\d+)\\s*kB`, "m").exec(status);
