@@ -3,13 +3,22 @@
  * fault-injecting proxy, which counts what reaches it) and a second Reestr.
  */
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { promisify } from "node:util";
 import { ProxySchema } from "../../src/proxy/proxy-config.ts";
 import { type Descriptor, digestOf, http, pushImage, startServer, type TestServer } from "../api/helpers.ts";
 import { startDistribution } from "../helpers/distribution.ts";
 import { type FaultProxy, startFaultProxy } from "../helpers/fault-proxy.ts";
+import { makeOciImage } from "../helpers/fixtures.ts";
+import { isolatedPodmanArgs, PODMAN, podmanEnvironment } from "../helpers/podman.ts";
 import type { ServerProcess } from "../helpers/reestr-process.ts";
+
+const execFileAsync = promisify(execFile);
 
 /** Distribution 2.8 has no single-POST upload: POST, then PUT with the digest. */
 async function pushDistributionBlob(base: string, repo: string, data: Buffer): Promise<Descriptor> {
@@ -210,6 +219,52 @@ describe("pull-through cache", () => {
     assert.equal(child.status, 200);
     const config = await http(cache, "GET", `/v2/reestr/team/multi/blobs/${arm.config.digest}`);
     assert.equal(digestOf(config.body), arm.config.digest);
+  });
+
+  it("serves skopeo pulling through the cache", async () => {
+    const image = await pushToDistribution("library/skopeo", "1", { layers: [randomBytes(100_000)] });
+    const target = await mkdtemp(join(tmpdir(), "skopeo-"));
+    try {
+      await execFileAsync("skopeo", [
+        "copy",
+        "--src-tls-verify=false",
+        `docker://${new URL(cache.url).host}/hub/library/skopeo:1`,
+        `dir:${target}`,
+      ]);
+      const stored = await readFile(join(target, image.layers[0]!.digest.slice("sha256:".length)));
+      assert.equal(digestOf(stored), image.layers[0]!.digest);
+    } finally {
+      await rm(target, { recursive: true, force: true });
+    }
+  });
+
+  it("serves podman pulling a real image through the cache", { timeout: 120_000 }, async () => {
+    const root = await mkdtemp(join(tmpdir(), "proxy-podman-"));
+    try {
+      const layout = join(root, "layout");
+      await makeOciImage(layout, { tag: "v1", layers: 2 });
+      await execFileAsync("skopeo", [
+        "--insecure-policy",
+        "copy",
+        "--dest-tls-verify=false",
+        `oci:${layout}:v1`,
+        `docker://${new URL(distribution.url).host}/library/real:v1`,
+      ]);
+      const reference = `${new URL(cache.url).host}/hub/library/real:v1`;
+      await execFileAsync(PODMAN, [...isolatedPodmanArgs(root), "pull", "--tls-verify=false", reference], {
+        env: podmanEnvironment(root),
+      });
+      const { stdout } = await execFileAsync(
+        PODMAN,
+        [...isolatedPodmanArgs(root), "images", "--format", "{{.Repository}}:{{.Tag}}"],
+        {
+          env: podmanEnvironment(root),
+        },
+      );
+      assert.match(stdout, /hub\/library\/real:v1/);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 
   it("keeps cached content through garbage collection", async () => {
