@@ -26,6 +26,7 @@ import { createOpsModule } from "../http/ops.ts";
 import { HttpPipeline } from "../http/pipeline.ts";
 import { Router } from "../http/router.ts";
 import { securityHeaders } from "../http/security-headers.ts";
+import { createPullThrough } from "../proxy/pull-through.ts";
 import type { Coordination } from "../registry/coordination.ts";
 import { eventOfGcRun, eventOfRetention, eventOfScan } from "../registry/events/envelopes.ts";
 import { Notifier } from "../registry/events/notifier.ts";
@@ -274,6 +275,7 @@ export async function startServer(
         metrics,
         audit: audit?.enabled ? audit : undefined,
         pulls,
+        upstream: createPullThrough({ entries: config.proxy, registry, logger, opened }),
       }),
       // After v2 so it closes after gc and retention, which may still publish events.
       ...(notifier ? [createWebhooksModule({ notifier })] : []),

@@ -4,7 +4,12 @@
  */
 import { parseArgs } from "node:util";
 import { stringify } from "yaml";
-import { type KindIntegrationOptions, kindIntegration, renderKindIntegration } from "../deploy/kind.ts";
+import {
+  type KindIntegrationOptions,
+  kindIntegration,
+  kindMirrorHostsToml,
+  renderKindIntegration,
+} from "../deploy/kind.ts";
 import { IMAGE } from "../version.ts";
 import type { Command } from "./command.ts";
 
@@ -25,7 +30,10 @@ Options:
   --certs-dir <abs path>       host directory mounted at /etc/containerd/certs.d in every node
                                (default /tmp/reestr-kind/certs.d)
   --workers <n>                worker nodes besides the control plane (default 0)
-  --only <section>             print one section: cluster | configmap | hosts-toml | commands
+  --only <section>             print one section: cluster | configmap | hosts-toml | commands | mirror
+  --mirror <host>=<prefix>     with --only mirror: the hosts.toml for /etc/containerd/certs.d/<host>/
+                               sending pulls of <host> (docker.io) through the pull-through cache
+                               entry <prefix> (docs/pull-through-cache.md)
   --json                       print {"cluster","configMap","hostsToml","commands"} as JSON
   -h, --help                   show this help
 
@@ -60,6 +68,7 @@ export async function runKind(argv: string[], io: KindIo = processIo): Promise<n
         "certs-dir": { type: "string" },
         workers: { type: "string" },
         only: { type: "string" },
+        mirror: { type: "string" },
         json: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -124,8 +133,17 @@ export async function runKind(argv: string[], io: KindIo = processIo): Promise<n
       case "commands":
         io.stdout(`${bundle.commands.join("\n")}\n`);
         return 0;
+      case "mirror": {
+        const mirror = /^([^=\s]+)=([a-z0-9._-]+)$/.exec(String(values.mirror ?? ""));
+        if (!mirror)
+          throw new Error(`--only mirror needs --mirror <upstream-host>=<prefix>, e.g. docker.io=dockerhub`);
+        io.stdout(kindMirrorHostsToml(options, mirror[1]!, mirror[2]!));
+        return 0;
+      }
       default:
-        throw new Error(`--only: unknown section "${only}" (cluster, configmap, hosts-toml, commands)`);
+        throw new Error(
+          `--only: unknown section "${only}" (cluster, configmap, hosts-toml, commands, mirror)`,
+        );
     }
   } catch (error) {
     io.stderr(`reestr kind: ${(error as Error).message}\n`);

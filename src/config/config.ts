@@ -4,6 +4,7 @@ import { z } from "zod";
 import { AUTH_ENVIRONMENT_VARIABLES, AuthConfigSchema } from "../auth/auth-config.ts";
 import { CatalogSectionSchema } from "../catalog/registries-config.ts";
 import { LimitsSchema } from "../http/limits.ts";
+import { ProxySchema } from "../proxy/proxy-config.ts";
 import { NotificationsSchema } from "../registry/events/notifications-config.ts";
 import { AuditSchema } from "../registry/http/audit.ts";
 import { GcConfigSchema } from "../registry/lifecycle/gc-service.ts";
@@ -110,6 +111,8 @@ export const ConfigSchema = z
     retention: RetentionSchema.optional(),
     /** Webhooks: registry events sent to HTTP receivers (src/registry/events/notifications-config.ts). */
     notifications: NotificationsSchema.optional(),
+    /** Pull-through caches of other registries, one per path prefix (docs/pull-through-cache.md). */
+    proxy: ProxySchema.optional(),
   })
   .strict();
 

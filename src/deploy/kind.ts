@@ -133,6 +133,27 @@ export function kindHostsToml(options: KindIntegrationOptions = {}): string {
 `;
 }
 
+/**
+ * containerd hosts.toml (for `/etc/containerd/certs.d/<upstreamHost>/hosts.toml`) sending pulls
+ * of `<upstreamHost>/…` (docker.io) through Reestr's pull-through cache under `prefix`: the
+ * path of `server` carries the prefix, which `override_path` makes containerd use as is. The
+ * upstream itself stays the fallback when Reestr does not answer.
+ */
+export function kindMirrorHostsToml(
+  options: KindIntegrationOptions,
+  upstreamHost: string,
+  prefix: string,
+): string {
+  const endpoint = registryEndpointFromNodes(options);
+  const upstream = upstreamHost === "docker.io" ? "https://registry-1.docker.io" : `https://${upstreamHost}`;
+  return `server = "${upstream}"
+
+[host."${endpoint}/v2/${prefix}"]
+  capabilities = ["pull", "resolve"]
+  override_path = true
+`;
+}
+
 /** The kind `Cluster` config (`kind create cluster --config`). */
 export function kindClusterConfig(options: KindIntegrationOptions = {}): KindCluster {
   const o = resolve(options);

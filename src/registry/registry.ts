@@ -103,6 +103,11 @@ export interface PutManifestOptions {
   tags?: readonly string[];
   /** The algorithm of a manifest pushed by tag (`?digest-algorithm=`); sha256 when absent. */
   digestAlgorithm?: string;
+  /**
+   * Skip the check that the manifest's blobs and children are in the repository, for this write
+   * only: a pull-through cache stores a manifest before its content (src/proxy/).
+   */
+  sparse?: boolean;
 }
 
 export interface PutManifestResult {
@@ -655,7 +660,7 @@ export class Registry {
           },
           tags,
           // Sparse manifests (mirrors, pull-through caches) skip the reference check entirely.
-          this.#allowSparseManifests ? undefined : requiredReferences(parsed),
+          this.#allowSparseManifests || options.sparse ? undefined : requiredReferences(parsed),
         );
         // Thrown inside: a refused write adds nothing to the quotas' figures.
         if (problem) throw referenceError(repository, problem);

@@ -150,3 +150,20 @@ describe("reestr kind config", () => {
     assert.equal((await kind(["config", "--bogus"])).code, 2);
   });
 });
+
+describe("reestr kind config --only mirror", () => {
+  test("prints a containerd hosts.toml sending docker.io pulls through the cache prefix", async () => {
+    let out = "";
+    const code = await runKind(["config", "--only", "mirror", "--mirror", "docker.io=dockerhub"], {
+      stdout: (text) => {
+        out += text;
+      },
+      stderr: () => {},
+    });
+    assert.equal(code, 0);
+    assert.match(out, /^server = "https:\/\/registry-1\.docker\.io"/);
+    assert.match(out, /\[host\."http:\/\/[^"]+\/v2\/dockerhub"\]/);
+    assert.match(out, /override_path = true/);
+    assert.equal(await runKind(["config", "--only", "mirror"], { stdout: () => {}, stderr: () => {} }), 2);
+  });
+});

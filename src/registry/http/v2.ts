@@ -36,9 +36,9 @@ import { MAX_MANIFEST_BYTES, manifestTooLarge } from "../../oci/manifest.ts";
 import { parseAccept } from "../../oci/media-types.ts";
 import { blobReadBuffers } from "../../util/buffer-pool.ts";
 import type { MetricsRegistry } from "../../util/prometheus.ts";
-import type { Page } from "../metadata/metadata-store.ts";
+import type { Page, StoredManifest } from "../metadata/metadata-store.ts";
 import type { PullRecorder } from "../pull-stats.ts";
-import { type ContentRange, type Registry, uploadRangeHeaders } from "../registry.ts";
+import { type BlobContent, type ContentRange, type Registry, uploadRangeHeaders } from "../registry.ts";
 import type { AuditLog } from "./audit.ts";
 import { V2Metrics } from "./v2-metrics.ts";
 
@@ -61,6 +61,24 @@ export interface V2ModuleOptions {
   audit?: AuditLog;
   /** Counts each manifest GET answered 200 (pull statistics), when they are kept. */
   pulls?: PullRecorder;
+  /** Repositories served from upstream registries (the pull-through cache, src/proxy/). */
+  upstream?: UpstreamSource;
+}
+
+/**
+ * The v2 module's seam for repositories whose content comes from another registry (a
+ * pull-through cache): manifests and missing blobs are asked of it, pushes are refused.
+ */
+export interface UpstreamSource {
+  /** Whether `name` is served from an upstream (pushes and deletes there are refused). */
+  serves(name: string): boolean;
+  /** The manifest from the cache or the upstream; `stale` when a tag could not be revalidated. */
+  manifest(name: string, reference: string): Promise<{ manifest: StoredManifest; stale: boolean }>;
+  /**
+   * Answers a GET or HEAD of a blob the cache does not hold (streaming it while it is stored);
+   * false when the blob is cached now (another pull fetched it) and the caller serves it.
+   */
+  serveBlob(ctx: RequestContext, name: string, digest: string): Promise<boolean>;
 }
 
 export function createV2Module(options: V2ModuleOptions): Module {
@@ -69,6 +87,7 @@ export function createV2Module(options: V2ModuleOptions): Module {
     new V2Metrics(options.metrics, options.registry),
     options.access,
     options.pulls,
+    options.upstream,
   );
   const repository =
     (action: Action) =>
@@ -96,39 +115,74 @@ export function createV2Module(options: V2ModuleOptions): Module {
     throw new RegistryError("UNSUPPORTED", `${ctx.req.method} is not supported on this endpoint`);
   };
   const stream = { streamsBody: true };
+  const upstream = options.upstream;
+  /** Writes into a repository served from an upstream are refused: its content is the upstream's. */
+  const local =
+    (handle: Route["handle"]): Route["handle"] =>
+    (ctx) => {
+      const name = pathParam(ctx, "name");
+      if (upstream?.serves(name)) {
+        throw new RegistryError(
+          "DENIED",
+          `${name} is a pull-through cache of an upstream registry: it is read-only`,
+          {
+            name,
+          },
+        );
+      }
+      return handle(ctx);
+    };
   const routes: Route[] = [
     // Tried in this order: the hottest paths (manifests, then blobs) first.
     route("GET", "/{name+}/manifests/{reference}", "manifest", repository("pull"), (ctx) =>
       api.getManifest(ctx),
     ),
-    route("PUT", "/{name+}/manifests/{reference}", "manifest", repository("push"), (ctx) =>
-      api.putManifest(ctx),
+    route(
+      "PUT",
+      "/{name+}/manifests/{reference}",
+      "manifest",
+      repository("push"),
+      local((ctx) => api.putManifest(ctx)),
     ),
-    route("DELETE", "/{name+}/manifests/{reference}", "manifest", repository("delete"), (ctx) =>
-      api.deleteManifest(ctx),
+    route(
+      "DELETE",
+      "/{name+}/manifests/{reference}",
+      "manifest",
+      repository("delete"),
+      local((ctx) => api.deleteManifest(ctx)),
     ),
     route("*", "/{name+}/manifests/{reference}", "manifest", repository("push"), unsupported),
     route("GET", "/{name+}/blobs/{digest}", "blob", repository("pull"), (ctx) => api.getBlob(ctx)),
-    route("DELETE", "/{name+}/blobs/{digest}", "blob", repository("delete"), (ctx) => api.deleteBlob(ctx)),
+    route(
+      "DELETE",
+      "/{name+}/blobs/{digest}",
+      "blob",
+      repository("delete"),
+      local((ctx) => api.deleteBlob(ctx)),
+    ),
     route("*", "/{name+}/blobs/{digest}", "blob", repository("push"), unsupported),
     route(
       "POST",
       "/{name+}/blobs/uploads/",
       "blob_upload",
       repository("push"),
-      (ctx) => api.startUpload(ctx),
+      local((ctx) => api.startUpload(ctx)),
       stream,
     ),
     route("*", "/{name+}/blobs/uploads/", "blob_upload", repository("push"), unsupported),
-    route("GET", "/{name+}/blobs/uploads/{id}", "blob_upload", repository("push"), (ctx) =>
-      api.uploadStatus(ctx),
+    route(
+      "GET",
+      "/{name+}/blobs/uploads/{id}",
+      "blob_upload",
+      repository("push"),
+      local((ctx) => api.uploadStatus(ctx)),
     ),
     route(
       "PATCH",
       "/{name+}/blobs/uploads/{id}",
       "blob_upload",
       repository("push"),
-      (ctx) => api.patchUpload(ctx),
+      local((ctx) => api.patchUpload(ctx)),
       stream,
     ),
     route(
@@ -136,11 +190,15 @@ export function createV2Module(options: V2ModuleOptions): Module {
       "/{name+}/blobs/uploads/{id}",
       "blob_upload",
       repository("push"),
-      (ctx) => api.completeUpload(ctx),
+      local((ctx) => api.completeUpload(ctx)),
       stream,
     ),
-    route("DELETE", "/{name+}/blobs/uploads/{id}", "blob_upload", repository("push"), (ctx) =>
-      api.cancelUpload(ctx),
+    route(
+      "DELETE",
+      "/{name+}/blobs/uploads/{id}",
+      "blob_upload",
+      repository("push"),
+      local((ctx) => api.cancelUpload(ctx)),
     ),
     route("*", "/{name+}/blobs/uploads/{id}", "blob_upload", repository("push"), unsupported),
     route("GET", "/{name+}/tags/list", "tags", repository("pull"), (ctx) => api.tags(ctx)),
@@ -182,9 +240,17 @@ class V2Api {
   readonly #metrics: V2Metrics;
   readonly #access: AccessController;
   readonly #pulls: PullRecorder | undefined;
+  readonly #upstream: UpstreamSource | undefined;
 
-  constructor(registry: Registry, metrics: V2Metrics, access: AccessController, pulls?: PullRecorder) {
+  constructor(
+    registry: Registry,
+    metrics: V2Metrics,
+    access: AccessController,
+    pulls?: PullRecorder,
+    upstream?: UpstreamSource,
+  ) {
     this.#registry = registry;
+    this.#upstream = upstream;
     this.#metrics = metrics;
     this.#access = access;
     this.#pulls = pulls;
@@ -225,7 +291,10 @@ class V2Api {
   async getManifest(ctx: RequestContext): Promise<void> {
     const name = pathParam(ctx, "name");
     const reference = pathParam(ctx, "reference");
-    const manifest = await this.#registry.getManifest(name, reference);
+    let manifest: StoredManifest;
+    let stale = false;
+    if (this.#upstream?.serves(name)) ({ manifest, stale } = await this.#upstream.manifest(name, reference));
+    else manifest = await this.#registry.getManifest(name, reference);
     const accepted = parseAccept(ctx.req.headers.accept);
     if (accepted !== "any" && !accepted.has(manifest.mediaType)) {
       throw new RegistryError(
@@ -235,12 +304,14 @@ class V2Api {
       );
     }
     const etag = `"${manifest.digest}"`;
-    const headers = {
+    const headers: Record<string, string | number> = {
       "Content-Type": manifest.mediaType,
       "Docker-Content-Digest": manifest.digest,
       ETag: etag,
       "Content-Length": manifest.content.byteLength,
     };
+    // RFC 7234's warning for a cached tag the upstream could not confirm.
+    if (stale) headers.Warning = '110 - "Response is Stale"';
     if (matchesEtag(ctx.req.headers["if-none-match"], etag)) {
       const { "Content-Length": _length, ...notModified } = headers;
       ctx.res.writeHead(304, notModified);
@@ -298,7 +369,8 @@ class V2Api {
   async getBlob(ctx: RequestContext): Promise<void> {
     const name = pathParam(ctx, "name");
     const digest = pathParam(ctx, "digest");
-    const blob = await this.#registry.getBlob(name, digest, { confirmStored: ctx.req.method === "HEAD" });
+    const blob = await this.#cachedBlob(ctx, name, digest);
+    if (!blob) return;
     const headers: Record<string, string | number> = {
       "Content-Type": blob.manifest?.mediaType ?? "application/octet-stream",
       "Docker-Content-Digest": digest,
@@ -336,6 +408,20 @@ class V2Api {
     } catch {
       ctx.res.destroy(); // the client went away mid-blob, or the store failed: nothing to answer
     }
+  }
+
+  /** The blob as stored; undefined when the upstream source answered the request itself. */
+  async #cachedBlob(ctx: RequestContext, name: string, digest: string): Promise<BlobContent | undefined> {
+    const confirmStored = ctx.req.method === "HEAD";
+    if (!this.#upstream?.serves(name)) return this.#registry.getBlob(name, digest, { confirmStored });
+    try {
+      return await this.#registry.getBlob(name, digest, { confirmStored });
+    } catch (error) {
+      if (!(error instanceof RegistryError) || !["BLOB_UNKNOWN", "NAME_UNKNOWN"].includes(error.code))
+        throw error;
+    }
+    if (await this.#upstream.serveBlob(ctx, name, digest)) return undefined;
+    return this.#registry.getBlob(name, digest, { confirmStored });
   }
 
   async deleteBlob(ctx: RequestContext): Promise<void> {
