@@ -45,6 +45,7 @@ interface WireEvent {
     repository: string;
     url?: string;
     tag?: string;
+    fromRepository?: string;
   };
   request: { id: string; addr: string; host: string; method: string; useragent: string };
   actor: { name?: string };
@@ -265,6 +266,83 @@ describe("webhooks", () => {
       assert.equal((await http(server, "GET", "/api/admin/webhooks/nope/deliveries")).status, 404);
       assert.equal((await http(server, "GET", "/api/admin/webhooks/all/deliveries?limit=0")).status, 400);
       assert.ok(!server.logs.some((line) => line.includes(SECRET)), "the secret is never logged");
+    } finally {
+      await server.cleanup();
+    }
+  });
+
+  test("blob uploads, mounts and deletes are events for an endpoint that asks for them", async () => {
+    const server = await startServer({
+      deleteEnabled: true,
+      config: {
+        notifications: {
+          endpoints: [
+            { name: "blobs", url: `${receiver.url}/blobs`, events: ["blob-push", "blob-mount", "delete"] },
+            { name: "default", url: `${receiver.url}/default` },
+            {
+              name: "ce-blobs",
+              url: `${receiver.url}/ce-blobs`,
+              format: "cloudevents",
+              events: ["blob-mount"],
+            },
+          ],
+        },
+      },
+    });
+    try {
+      const pushed = await pushImage(server, "team/app", "v1");
+      const image = pushed.manifest as { config: { digest: string }; layers: { digest: string }[] };
+      const layer = image.layers[0]!.digest;
+      const mounted = await http(server, "POST", `/v2/other/app/blobs/uploads/?mount=${layer}&from=team/app`);
+      assert.equal(mounted.status, 201, mounted.text());
+      const deleted = await http(server, "DELETE", `/v2/other/app/blobs/${layer}`);
+      assert.equal(deleted.status, 202, deleted.text());
+
+      const events = await waitFor(
+        () => receiver.events("/blobs").length === 4 && receiver.events("/blobs"),
+        {
+          what: "four events at /blobs",
+        },
+      );
+      assert.deepEqual(
+        events.map((e) => [e.action, e.target.repository, e.target.digest, e.request.method]),
+        [
+          ["push", "team/app", image.config.digest, "POST"], // pushBlob: one POST with ?digest=
+          ["push", "team/app", layer, "POST"],
+          ["mount", "other/app", layer, "POST"],
+          ["delete", "other/app", layer, "DELETE"],
+        ],
+        "Distribution's actions for blobs; the manifest push is not asked for",
+      );
+      const [push, , mount, deletion] = events as [WireEvent, WireEvent, WireEvent, WireEvent];
+      assert.equal(push.target.mediaType, "application/octet-stream");
+      assert.equal(push.target.url, `${server.url}/v2/team/app/blobs/${image.config.digest}`);
+      assert.equal(mount.target.fromRepository, "team/app");
+      assert.equal(deletion.target.url, `${server.url}/v2/other/app/blobs/${layer}`);
+
+      // Without `events`: the manifest push and the blob delete, no blob uploads nor mounts.
+      const defaults = await waitFor(
+        () => receiver.events("/default").length === 2 && receiver.events("/default"),
+      );
+      assert.deepEqual(
+        defaults.map((e) => [e.action, e.target.mediaType ?? null]),
+        [
+          ["push", pushed.mediaType],
+          ["delete", null],
+        ],
+      );
+      const [cloudEvent] = await waitFor(
+        () => receiver.on("/ce-blobs").length === 1 && receiver.on("/ce-blobs"),
+      );
+      assert.equal((JSON.parse(cloudEvent!.body) as WireCloudEvent).type, "io.reestr.registry.blob-mount");
+      await waitFor(async () => (await webhooks(server)).every((e) => e.pending === 0), {
+        what: "queues empty",
+      });
+      assert.deepEqual(
+        (await deliveries(server, "blobs")).map((d) => d.action),
+        ["delete", "blob-mount", "blob-push", "blob-push"],
+        "the delivery log names the filter's action",
+      );
     } finally {
       await server.cleanup();
     }

@@ -7,17 +7,20 @@
  *     {"events":[{"id","timestamp","action":"push|pull|delete","target":{"mediaType","size",
  *       "digest","length","repository","url","tag"},"request":{"id","addr","host","method",
  *       "useragent"},"actor":{"name"},"source":{"addr","instanceID"}}]}
+ *   Blob uploads and mounts are `push` and `mount` events with a target of media type
+ *   application/octet-stream (filters `blob-push`, `blob-mount`, not sent unless asked for).
  *   Retention deletions are `delete` events with a `retention: {policy, reason}` member; GC runs
  *   and watcher scans (which Distribution has no event for) are actions `gc` and `scan`, with a
  *   `gc` member holding the counts and a `scan` member holding the result.
  * - `cloudevents`: CloudEvents 1.0 in structured mode (application/cloudevents+json), type
- *   `io.reestr.registry.<push|pull|delete|retention|gc|scan>`, the Distribution event as `data`.
+ *   `io.reestr.registry.<push|pull|delete|retention|gc|scan|blob-push|blob-mount>`, the Distribution event as `data`.
  *
  * Events are built from what the audit log already derives from a finished request
  * (auditEventOf in ../http/audit.ts), so the two never disagree about what a request was.
  */
 import { randomUUID } from "node:crypto";
 import type { RequestContext } from "../../http/context.ts";
+import { clientIp } from "../../http/limits.ts";
 import { type AuditEvent, auditEventOf } from "../http/audit.ts";
 import type { NotificationAction } from "./notifications-config.ts";
 
@@ -32,6 +35,8 @@ export interface EventTarget {
   repository: string;
   url?: string;
   tag?: string;
+  /** A blob mount's source repository, when the request named one (`from`). */
+  fromRepository?: string;
 }
 
 /** One event, as queued: Distribution's event plus the action filters use. */
@@ -65,17 +70,20 @@ function sizeOf(value: string | undefined): number | undefined {
   return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }
 
-/** The event a finished request makes: successful pushes, pulls and deletes only. */
+/**
+ * The event a finished request makes: successful manifest pushes and pulls, manifest, tag and
+ * blob deletes (all as the audit log sees them), and blob uploads and mounts (201 Created).
+ */
 export function eventOfRequest(
   ctx: RequestContext,
   status: number,
   source: EventSource,
 ): NotificationEvent | undefined {
+  if (ctx.route === "blob_upload") return blobEventOf(ctx, status, source);
   const audited = auditEventOf(ctx, status);
   if (audited?.outcome !== "success" || audited.action === "retention") return undefined;
   const { req, res } = ctx;
-  const host = header(req.headers.host) ?? source.addr;
-  const scheme = "encrypted" in req.socket ? "https" : "http";
+  const host = hostOf(ctx, source);
   const isDigest = audited.reference.includes(":");
   const kind = ctx.route === "blob" ? "blobs" : "manifests";
   const pushed = audited.action === "push";
@@ -89,7 +97,7 @@ export function eventOfRequest(
     ...(audited.digest ? { digest: audited.digest } : {}),
     repository: audited.repository,
     ...(audited.digest
-      ? { url: `${scheme}://${host}/v2/${audited.repository}/${kind}/${audited.digest}` }
+      ? { url: `${schemeOf(ctx)}://${host}/v2/${audited.repository}/${kind}/${audited.digest}` }
       : {}),
     ...(isDigest ? {} : { tag: audited.reference }),
   };
@@ -99,15 +107,68 @@ export function eventOfRequest(
     action: audited.action,
     repository: audited.repository,
     target,
-    request: {
-      id: ctx.requestId,
-      addr: audited.client,
-      host,
-      method: req.method ?? "GET",
-      useragent: header(req.headers["user-agent"]) ?? "",
-    },
+    request: requestOf(ctx, host, audited.client),
     actor: audited.user ? { name: audited.user } : {},
     source,
+  };
+}
+
+/**
+ * A blob upload finished (PUT, or a monolithic POST with `digest`) or a blob mounted (POST with
+ * `mount`): 201 Created with the digest in Docker-Content-Digest. Distribution's envelope says
+ * `push` or `mount` with a target of media type application/octet-stream; the size is left out,
+ * since the last request of a chunked upload carries only its last chunk.
+ */
+function blobEventOf(
+  ctx: RequestContext,
+  status: number,
+  source: EventSource,
+): NotificationEvent | undefined {
+  const method = ctx.req.method;
+  if (status !== 201 || (method !== "PUT" && method !== "POST")) return undefined;
+  const repository = ctx.params.name;
+  const digest = header(ctx.res.getHeader("docker-content-digest"));
+  if (repository === undefined || digest === undefined) return undefined;
+  const mount = method === "POST" ? ctx.query.get("mount") : null;
+  const from = mount ? ctx.query.get("from") : null;
+  const host = hostOf(ctx, source);
+  return {
+    id: randomUUID(),
+    timestamp: new Date().toISOString(),
+    action: mount ? "blob-mount" : "blob-push",
+    repository,
+    target: {
+      mediaType: "application/octet-stream",
+      digest,
+      repository,
+      ...(from ? { fromRepository: from } : {}),
+      url: `${schemeOf(ctx)}://${host}/v2/${repository}/blobs/${digest}`,
+    },
+    request: requestOf(ctx, host, clientIp(ctx.req)),
+    actor: ctx.user ? { name: ctx.user } : {},
+    source,
+  };
+}
+
+function hostOf(ctx: RequestContext, source: EventSource): string {
+  return header(ctx.req.headers.host) ?? source.addr;
+}
+
+function schemeOf(ctx: RequestContext): string {
+  return "encrypted" in ctx.req.socket ? "https" : "http";
+}
+
+function requestOf(
+  ctx: RequestContext,
+  host: string,
+  addr: string,
+): NonNullable<NotificationEvent["request"]> {
+  return {
+    id: ctx.requestId,
+    addr,
+    host,
+    method: ctx.req.method ?? "GET",
+    useragent: header(ctx.req.headers["user-agent"]) ?? "",
   };
 }
 
@@ -207,8 +268,15 @@ export function eventOfScan(pass: ScanSummary, source: EventSource): Notificatio
 /** The Distribution event of a queued event (the filter-only fields left out). */
 function distributionEvent(event: NotificationEvent): Record<string, unknown> {
   const { repository: _repository, action, ...rest } = event;
-  return { ...rest, action: action === "retention" ? "delete" : action };
+  return { ...rest, action: DISTRIBUTION_ACTIONS[action] ?? action };
 }
+
+/** Distribution's `action` where it differs from the filter's name. */
+const DISTRIBUTION_ACTIONS: Partial<Record<NotificationAction, string>> = {
+  retention: "delete",
+  "blob-push": "push",
+  "blob-mount": "mount",
+};
 
 export function renderBody(
   format: "distribution" | "cloudevents",

@@ -6,8 +6,25 @@ import { z } from "zod";
 import { Duration, PositiveDuration } from "../../util/duration.ts";
 import { RepositoryGlob } from "../../util/repository-glob.ts";
 
-export const NOTIFICATION_ACTIONS = ["push", "pull", "delete", "gc", "retention", "scan"] as const;
+export const NOTIFICATION_ACTIONS = [
+  "push",
+  "pull",
+  "delete",
+  "gc",
+  "retention",
+  "scan",
+  "blob-push",
+  "blob-mount",
+] as const;
 export type NotificationAction = (typeof NOTIFICATION_ACTIONS)[number];
+
+/**
+ * What an endpoint without `events` gets: everything but blob uploads and mounts, which an
+ * image push multiplies by its layer count (ask for them by name, as Distribution sends them).
+ */
+export const DEFAULT_NOTIFICATION_ACTIONS: readonly NotificationAction[] = NOTIFICATION_ACTIONS.filter(
+  (action) => action !== "blob-push" && action !== "blob-mount",
+);
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
@@ -24,7 +41,7 @@ export const EndpointSchema = z
     secret: z.string().min(1).optional(),
     /** CNCF Distribution's envelope (existing receivers work) or CloudEvents 1.0 structured mode. */
     format: z.enum(["distribution", "cloudevents"]).default("distribution"),
-    /** Which events this endpoint gets (default all). */
+    /** Which events this endpoint gets (default all but `blob-push`, `blob-mount`). */
     events: z.array(z.enum(NOTIFICATION_ACTIONS)).min(1).optional(),
     /**
      * Only events of repositories matching one of these globs (GC runs have none: always sent;

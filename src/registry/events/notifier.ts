@@ -26,7 +26,11 @@ import { compileRepositoryGlob } from "../../util/repository-glob.ts";
 import { SqliteFile } from "../../util/sqlite.ts";
 import { DATA_DIR_FILES } from "../layout.ts";
 import { type EventSource, type NotificationEvent, renderBody } from "./envelopes.ts";
-import type { EndpointConfig, NotificationsConfig } from "./notifications-config.ts";
+import {
+  DEFAULT_NOTIFICATION_ACTIONS,
+  type EndpointConfig,
+  type NotificationsConfig,
+} from "./notifications-config.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -268,8 +272,8 @@ class EndpointWorker {
   }
 
   #wants(event: NotificationEvent): boolean {
-    const { events } = this.#o.endpoint;
-    if (events && !events.includes(event.action)) return false;
+    const events = this.#o.endpoint.events ?? DEFAULT_NOTIFICATION_ACTIONS;
+    if (!events.includes(event.action)) return false;
     // GC runs concern the whole registry: a repository filter does not hold them back.
     if (this.#repositories && event.repository !== undefined) {
       return this.#repositories.some((glob) => glob.test(event.repository!));
