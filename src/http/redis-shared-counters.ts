@@ -48,7 +48,9 @@ export class RedisSharedCounters implements SharedCounters {
     this.#prefix = `${options.keyPrefix ?? "reestr:"}rate:`;
     this.#logger = options.logger;
     this.#redis = new Redis(options.url, {
-      enableOfflineQueue: false,
+      // Queued while (re)connecting, so the first requests after a start do not count alone;
+      // commandTimeout bounds the wait, after which the local buckets answer.
+      enableOfflineQueue: true,
       maxRetriesPerRequest: 0,
       commandTimeout: options.commandTimeoutMs ?? 500,
       connectTimeout: 2000,
