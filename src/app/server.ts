@@ -43,6 +43,7 @@ import { Retention } from "../registry/lifecycle/retention.ts";
 import { RetentionSchema } from "../registry/lifecycle/retention-config.ts";
 import { ScrubService } from "../registry/lifecycle/scrub-service.ts";
 import type { MetadataStore } from "../registry/metadata/metadata-store.ts";
+import type { ReplicaClaim } from "../registry/metadata/postgres-replicas.ts";
 import type { RegistryIndex } from "../registry/metadata/registry-index.ts";
 import { SqliteMetadataStore } from "../registry/metadata/sqlite-metadata-store.ts";
 import { PullRecorder } from "../registry/pull-stats.ts";
@@ -178,12 +179,20 @@ export async function startServer(
       (config.storage.s3
         ? await openS3BlobStore(config.storage.s3, logger, opened)
         : await new FsBlobStore(dataDir).init());
+    let replicaClaim: ReplicaClaim | undefined;
     const metadata = overrides.metadata ?? (await openMetadata(config, logger));
     opened.push(metadata);
     if (config.metadata?.postgres && !overrides.metadata) {
       // Before Redis and the rest: a second replica without shared locks must not start at all.
       const { claimReplica } = await import("../registry/metadata/postgres-replicas.ts");
-      opened.push(await claimReplica(config.metadata.postgres.url, config.redis !== undefined));
+      const claimLogger = logger.child({ component: "replica-lock" });
+      replicaClaim = await claimReplica(config.metadata.postgres.url, config.redis !== undefined, {
+        onChange: (state, message) =>
+          state === "held"
+            ? claimLogger.info("replica lock held again")
+            : claimLogger[state === "refused" ? "error" : "warn"](message ?? state, { state }),
+      });
+      opened.push(replicaClaim);
     }
     const coordination = await openCoordination(config, logger);
     if (coordination) opened.push(coordination);
@@ -292,8 +301,10 @@ export async function startServer(
       createRetentionApiModule({ retention, deleteEnabled: config.storage.deleteEnabled }),
       createWebAppModule({ root: overrides.webRoot }),
     ];
-    const checks = async (): Promise<HealthCheck[]> =>
-      (await Promise.all(modules.map((module) => module.health?.() ?? []))).flat();
+    const checks = async (): Promise<HealthCheck[]> => [
+      ...(await Promise.all(modules.map((module) => module.health?.() ?? []))).flat(),
+      ...(replicaClaim ? [replicaCheck(replicaClaim)] : []),
+    ];
     let pipeline: HttpPipeline | undefined;
     const ops = createOpsModule({
       version: VERSION,
@@ -505,4 +516,11 @@ function isThisServer(url: string, port: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** /readyz's view of the PostgreSQL replica lock: not ready while another replica holds it. */
+function replicaCheck(claim: ReplicaClaim): HealthCheck {
+  return claim.state === "held"
+    ? { name: "replica-lock", status: "healthy", durationMs: 0 }
+    : { name: "replica-lock", status: "unhealthy", durationMs: 0, message: claim.message };
 }
