@@ -19,7 +19,7 @@ import type { ServerResponse } from "node:http";
 import { RegistryClient } from "../client/registry-client.ts";
 import type { RequestContext } from "../http/context.ts";
 import { RegistryError } from "../oci/errors.ts";
-import type { UpstreamSource } from "../registry/http/v2.ts";
+import { blobHeaders, drained, type UpstreamSource } from "../registry/http/v2.ts";
 import type { StoredManifest } from "../registry/metadata/metadata-store.ts";
 import type { Registry } from "../registry/registry.ts";
 import type { Logger } from "../util/logger.ts";
@@ -294,26 +294,10 @@ class ClientTee {
     const res = this.#res;
     if (res.destroyed || res.writableEnded) return;
     if (res.write(chunk)) return;
-    // The client reads slower than the upstream sends: keep pace with it while it stays.
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        res.off("drain", done);
-        res.off("close", done);
-        resolve();
-      };
-      res.on("drain", done);
-      res.on("close", done);
-    });
+    // The client reads slower than the upstream sends: keep pace with it while it stays (once
+    // it is gone, the fetch goes on for the store alone).
+    await drained(res).catch(() => {});
   }
-}
-
-function blobHeaders(digest: string): Record<string, string> {
-  return {
-    "Content-Type": "application/octet-stream",
-    "Docker-Content-Digest": digest,
-    ETag: `"${digest}"`,
-    "Cache-Control": "max-age=31536000",
-  };
 }
 
 function isUnknown(error: unknown): boolean {

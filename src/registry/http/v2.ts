@@ -372,11 +372,8 @@ class V2Api {
     const blob = await this.#cachedBlob(ctx, name, digest);
     if (!blob) return;
     const headers: Record<string, string | number> = {
-      "Content-Type": blob.manifest?.mediaType ?? "application/octet-stream",
-      "Docker-Content-Digest": digest,
-      ETag: `"${digest}"`,
+      ...blobHeaders(digest, blob.manifest?.mediaType),
       "Accept-Ranges": "bytes",
-      "Cache-Control": "max-age=31536000",
     };
     // Redirected to the object store (storage.s3.redirect), ranged or not: S3 serves ranges too.
     // HEAD and empty blobs are answered here: there are no bytes to offload.
@@ -563,7 +560,18 @@ async function writeChunks(res: ServerResponse, chunks: AsyncIterable<Uint8Array
   });
 }
 
-function drained(res: ServerResponse): Promise<void> {
+/** The headers of every blob answer (here and the pull-through cache's): content named by its digest never changes. */
+export function blobHeaders(digest: string, mediaType = "application/octet-stream"): Record<string, string> {
+  return {
+    "Content-Type": mediaType,
+    "Docker-Content-Digest": digest,
+    ETag: `"${digest}"`,
+    "Cache-Control": "max-age=31536000",
+  };
+}
+
+/** Settles once the socket takes more ('drain'); rejects when the client goes away first. */
+export function drained(res: ServerResponse): Promise<void> {
   return new Promise((resolve, reject) => {
     const settle = (error?: Error) => {
       res.off("drain", onDrain);
